@@ -1,0 +1,230 @@
+//! The [`Backend`] and [`Decrypt`] traits.
+
+use crate::{BackendKind, Caps, OpStats, Result};
+
+/// A *managed* homomorphic backend over packed real vectors.
+///
+/// A ciphertext ([`Backend::Ct`]) holds `slots` real values. Implementations relinearize,
+/// rescale and align levels and scales themselves, so nothing above this trait does CKKS
+/// bookkeeping.
+///
+/// # Level convention and cost rules
+///
+/// A fresh ciphertext is at [`Caps::max_level`]; operations that consume a level lower it by
+/// one; level 0 is the last usable level (an operation that needs a level on a level-0
+/// operand fails with [`Error::LevelExhausted`](crate::Error::LevelExhausted)). Binary
+/// operations first align both operands to the lower of their two levels. Every
+/// implementation — [`Plain`](crate::Plain), [`Sim`](crate::Sim) and the CKKS engine —
+/// follows exactly these rules, so `Sim` predicts what the engine consumes:
+///
+/// | operation | result level | key switches |
+/// | --- | --- | --- |
+/// | `encrypt` | `max_level` | 0 |
+/// | `add`, `sub`, `add_plain`, `sub_plain`, `add_scalar`, `neg` | `min(levels)` | 0 |
+/// | `mul_plain` | `level − 1` | 0 |
+/// | `mul_scalar(s)`, `s` a [free scalar](crate::is_free_scalar) | `level` | 0 |
+/// | `mul_scalar(s)`, otherwise | `level − 1` | 0 |
+/// | `mul` (ct×ct, relinearized and rescaled) | `min(levels) − 1` | 1 |
+/// | `rotate(step)`, `step ≢ 0 (mod slots)` | `level` | 1 |
+/// | `rotate_hoisted(steps)` | `level` | one per non-identity step |
+/// | `linear_combination` | see the method | 0 |
+///
+/// Plaintext vectors shorter than `slots` are zero-padded; longer ones are
+/// [`TooManyValues`](crate::Error::TooManyValues); NaN or infinite inputs are
+/// [`NonFinite`](crate::Error::NonFinite).
+///
+/// # Roles
+///
+/// Decryption is a separate trait, [`Decrypt`], implemented only by values that hold the
+/// secret key. The CKKS crate provides `CkksClient: Backend + Decrypt` (holds the secret key)
+/// and `CkksServer: Backend` (evaluation keys only, no `Decrypt` impl), so handing a server
+/// value to code that decrypts is a compile error. Keys travel inside the backend value; there
+/// is no global state. [`Sim`](crate::Sim) has no `Decrypt` either:
+///
+/// ```compile_fail
+/// use fhez_backend::{Backend, Decrypt, Sim, SimConfig};
+///
+/// fn reveal<B: Decrypt>(b: &B, ct: &B::Ct) -> Vec<f64> {
+///     b.decrypt(ct).unwrap_or_default()
+/// }
+///
+/// let sim = Sim::new(SimConfig::planning(8, 3, 40.0)).unwrap();
+/// let ct = sim.encrypt(&[1.0]).unwrap();
+/// let _ = reveal(&sim, &ct); // error: `Sim: Decrypt` is not satisfied
+/// ```
+///
+/// whereas the same function accepts [`Plain`](crate::Plain):
+///
+/// ```
+/// use fhez_backend::{Backend, Decrypt, Plain};
+///
+/// fn reveal<B: Decrypt>(b: &B, ct: &B::Ct) -> Vec<f64> {
+///     b.decrypt(ct).unwrap_or_default()
+/// }
+///
+/// let plain = Plain::new(4);
+/// let ct = plain.encrypt(&[1.0, 2.0])?;
+/// assert_eq!(reveal(&plain, &ct), vec![1.0, 2.0, 0.0, 0.0]);
+/// # Ok::<(), fhez_backend::Error>(())
+/// ```
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// One packed vector of `slots` reals.
+    type Ct: Clone + Send + Sync + std::fmt::Debug + 'static;
+
+    /// Which backend family this is.
+    fn kind(&self) -> BackendKind;
+
+    /// Slots, level budget, scale and rotation keys.
+    fn caps(&self) -> &Caps;
+
+    /// Shorthand for `caps().slots`.
+    fn slots(&self) -> usize {
+        self.caps().slots
+    }
+
+    /// Encrypts up to `slots` values (zero-padded). Result at `max_level`.
+    ///
+    /// # Errors
+    /// [`TooManyValues`](crate::Error::TooManyValues), [`NonFinite`](crate::Error::NonFinite).
+    fn encrypt(&self, values: &[f64]) -> Result<Self::Ct>;
+
+    /// `a + b`, slotwise. Level `min(levels)`.
+    ///
+    /// # Errors
+    /// Engine errors (mismatched parameters).
+    fn add(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct>;
+
+    /// `a − b`, slotwise. Level `min(levels)`.
+    ///
+    /// # Errors
+    /// Engine errors (mismatched parameters).
+    fn sub(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct>;
+
+    /// `−a`. Level unchanged.
+    ///
+    /// # Errors
+    /// Engine errors.
+    fn neg(&self, a: &Self::Ct) -> Result<Self::Ct>;
+
+    /// `a + b` with a plaintext vector (zero-padded). Level unchanged.
+    ///
+    /// # Errors
+    /// [`TooManyValues`](crate::Error::TooManyValues), [`NonFinite`](crate::Error::NonFinite).
+    fn add_plain(&self, a: &Self::Ct, b: &[f64]) -> Result<Self::Ct>;
+
+    /// `a − b` with a plaintext vector (zero-padded). Level unchanged.
+    ///
+    /// # Errors
+    /// [`TooManyValues`](crate::Error::TooManyValues), [`NonFinite`](crate::Error::NonFinite).
+    fn sub_plain(&self, a: &Self::Ct, b: &[f64]) -> Result<Self::Ct>;
+
+    /// `a ⊙ b` with a plaintext vector (zero-padded). Consumes one level.
+    ///
+    /// # Errors
+    /// [`LevelExhausted`](crate::Error::LevelExhausted) at level 0, plus the plaintext checks.
+    fn mul_plain(&self, a: &Self::Ct, b: &[f64]) -> Result<Self::Ct>;
+
+    /// `a + s` in every slot (including slots the caller considers padding). Level unchanged.
+    ///
+    /// # Errors
+    /// [`NonFinite`](crate::Error::NonFinite).
+    fn add_scalar(&self, a: &Self::Ct, s: f64) -> Result<Self::Ct>;
+
+    /// `s · a`. Free (no level) when `s` is a [free scalar](crate::is_free_scalar) — an
+    /// integer with `|s| ≤ 2^20`, which CKKS multiplies into the RNS residues without scaling —
+    /// otherwise consumes one level.
+    ///
+    /// # Errors
+    /// [`LevelExhausted`](crate::Error::LevelExhausted), [`NonFinite`](crate::Error::NonFinite).
+    fn mul_scalar(&self, a: &Self::Ct, s: f64) -> Result<Self::Ct>;
+
+    /// `a ⊙ b`, ct×ct, relinearized and rescaled. Level `min(levels) − 1`; one key switch.
+    ///
+    /// # Errors
+    /// [`LevelExhausted`](crate::Error::LevelExhausted) when the aligned level is 0.
+    fn mul(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct>;
+
+    /// `Σ_i w_i · cts_i`. Terms whose weight is exactly 0 are skipped. Result level is
+    /// `min_i(level(cts_i) − c_i)` over the kept terms, with `c_i = 0` for a
+    /// [free](crate::is_free_scalar) weight and 1 otherwise; if every weight is 0 the result is
+    /// `0 · cts_0` at `level(cts_0)`. The default implementation is `mul_scalar` + `add`; an
+    /// engine may override it with one lazy rescale, provided the level result is the same.
+    ///
+    /// # Errors
+    /// [`LengthMismatch`](crate::Error::LengthMismatch) if the slices differ in length or are
+    /// empty, plus the `mul_scalar` errors.
+    fn linear_combination(&self, cts: &[&Self::Ct], weights: &[f64]) -> Result<Self::Ct> {
+        if cts.len() != weights.len() || cts.is_empty() {
+            return Err(crate::Error::LengthMismatch {
+                op: "linear_combination",
+                expected: weights.len().max(1),
+                found: cts.len(),
+            });
+        }
+        let mut acc: Option<Self::Ct> = None;
+        for (ct, &w) in cts.iter().zip(weights) {
+            if w == 0.0 {
+                continue;
+            }
+            let term = self.mul_scalar(ct, w)?;
+            acc = Some(match acc {
+                Some(a) => self.add(&a, &term)?,
+                None => term,
+            });
+        }
+        match (acc, cts.first()) {
+            (Some(a), _) => Ok(a),
+            (None, Some(first)) => self.mul_scalar(first, 0.0),
+            (None, None) => Err(crate::Error::LengthMismatch {
+                op: "linear_combination",
+                expected: 1,
+                found: 0,
+            }),
+        }
+    }
+
+    /// Cyclic left rotation over all `slots`: `out[j] = in[(j + step) mod slots]`. One key
+    /// switch unless `step ≡ 0`, which is the identity. Level unchanged.
+    ///
+    /// # Errors
+    /// [`MissingGaloisKey`](crate::Error::MissingGaloisKey) when the key set lacks the step.
+    fn rotate(&self, a: &Self::Ct, step: i64) -> Result<Self::Ct>;
+
+    /// Several rotations of one ciphertext sharing one key-switch decomposition (hoisting).
+    /// Returns one ciphertext per step, in order. The default loops over [`Backend::rotate`].
+    ///
+    /// # Errors
+    /// As [`Backend::rotate`].
+    fn rotate_hoisted(&self, a: &Self::Ct, steps: &[i64]) -> Result<Vec<Self::Ct>> {
+        steps.iter().map(|&s| self.rotate(a, s)).collect()
+    }
+
+    /// Current level of `a` (fresh = `max_level`, 0 = last usable).
+    fn level(&self, a: &Self::Ct) -> u32;
+
+    /// Snapshot of the operation counters (shared by clones of this backend).
+    fn stats(&self) -> OpStats;
+
+    /// Serializes one ciphertext in the backend's own validated wire format.
+    ///
+    /// # Errors
+    /// Engine errors.
+    fn ct_to_bytes(&self, a: &Self::Ct) -> Result<Vec<u8>>;
+
+    /// Deserializes and validates one ciphertext; rejects input longer than `limit` bytes
+    /// before allocating.
+    ///
+    /// # Errors
+    /// [`SizeLimit`](crate::Error::SizeLimit), [`Malformed`](crate::Error::Malformed),
+    /// [`LengthMismatch`](crate::Error::LengthMismatch).
+    fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> Result<Self::Ct>;
+}
+
+/// Client role: backends that hold the secret key.
+pub trait Decrypt: Backend {
+    /// Decrypts all `slots` values of `a`.
+    ///
+    /// # Errors
+    /// Engine errors.
+    fn decrypt(&self, a: &Self::Ct) -> Result<Vec<f64>>;
+}
