@@ -1,0 +1,362 @@
+//! Negacyclic number-theoretic transform over `Z_q[X]/(X^n + 1)`.
+//!
+//! # Convention
+//!
+//! Let `ψ` be the smallest primitive `2n`-th root of unity modulo `q`
+//! ([`primitive_root`](crate::primes::primitive_root)`(q, 2n)`, see [`NttTable::psi`]) and
+//! `brv(i)` the `log2(n)`-bit reversal of `i`. For a polynomial `a(X) = Σ a_j X^j`,
+//! [`NttTable::forward`] writes to index `i` the evaluation
+//!
+//! ```text
+//! â[i] = a(ψ^(2·brv(i) + 1)) mod q
+//! ```
+//!
+//! so the output is in bit-reversed order of the odd powers of `ψ`. Products in
+//! `Z_q[X]/(X^n + 1)` become pointwise products, and the automorphism `X -> X^g` becomes the
+//! index permutation of [`galois_permutation_ntt`].
+//!
+//! # Algorithm
+//!
+//! Cooley–Tukey forward and Gentleman–Sande inverse with the powers of `ψ` merged into the
+//! butterflies (Longa and Naehrig, "Speeding up the number theoretic transform for faster ideal
+//! lattice-based cryptography", CANS 2016), Harvey's lazy butterflies with Shoup twiddles
+//! (values stay in `[0, 4q)`, reduced once at the end; D. Harvey, "Faster arithmetic for
+//! number-theoretic transforms", 2014), and `n^-1` folded into the last inverse stage.
+
+use core::fmt;
+
+use crate::{Error, Modulus, Result, primes};
+
+/// The largest supported ring degree, `2^17`.
+pub const MAX_DEGREE: usize = 1 << 17;
+
+/// `log2(n)`-bit reversal of `x`.
+#[inline]
+#[must_use]
+pub const fn bit_reverse(x: usize, log_n: u32) -> usize {
+    if log_n == 0 {
+        0
+    } else {
+        x.reverse_bits() >> (usize::BITS - log_n)
+    }
+}
+
+/// Branch-free `if x >= s { x - s } else { x }`, valid whenever `|x - s| < 2^63`.
+#[inline(always)]
+const fn csub(x: u64, s: u64) -> u64 {
+    let t = x.wrapping_sub(s);
+    t.wrapping_add(s & 0u64.wrapping_sub(t >> 63))
+}
+
+/// Precomputed tables for the negacyclic NTT of size `n` modulo a prime `q ≡ 1 (mod 2n)`.
+///
+/// See the [module documentation](self) for the evaluation order.
+#[derive(Clone)]
+pub struct NttTable {
+    modulus: Modulus,
+    n: usize,
+    log_n: u32,
+    psi: u64,
+    /// `ψ^brv(k)` for `k < n` (entry 0 unused); stage with `m` blocks uses `[m, 2m)`.
+    fwd: Vec<u64>,
+    fwd_shoup: Vec<u64>,
+    /// `ψ^-brv(k)` for `k < n` (entries 0 and 1 unused: stage 1 is folded with `n^-1`).
+    inv: Vec<u64>,
+    inv_shoup: Vec<u64>,
+    n_inv: u64,
+    n_inv_shoup: u64,
+    /// `ψ^-brv(1) · n^-1`.
+    last_inv: u64,
+    last_inv_shoup: u64,
+}
+
+impl fmt::Debug for NttTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NttTable")
+            .field("q", &self.modulus.value())
+            .field("n", &self.n)
+            .field("psi", &self.psi)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NttTable {
+    /// Builds the tables for degree `n` modulo `modulus`.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidDegree`] unless `n` is a power of two in `2..=2^17`;
+    /// - [`Error::NotNttFriendly`] unless `q` is prime and `q ≡ 1 (mod 2n)`.
+    pub fn new(modulus: Modulus, n: usize) -> Result<Self> {
+        if !n.is_power_of_two() || !(2..=MAX_DEGREE).contains(&n) {
+            return Err(Error::InvalidDegree { n });
+        }
+        let q = modulus.value();
+        let two_n = 2 * n as u64;
+        if q % two_n != 1 || !primes::is_prime(q) {
+            return Err(Error::NotNttFriendly { q, n });
+        }
+        let psi = primes::primitive_root(q, two_n).map_err(|_| Error::NotNttFriendly { q, n })?;
+        let psi_inv = modulus.inv(psi)?;
+        let log_n = n.trailing_zeros();
+        let fwd = bit_reversed_powers(&modulus, psi, n, log_n);
+        let mut inv = bit_reversed_powers(&modulus, psi_inv, n, log_n);
+        let n_inv = modulus.inv(n as u64)?;
+        let last_inv = modulus.mul(inv.get(1).copied().unwrap_or(1), n_inv);
+        // Entries 0 and 1 of `inv` are never read by the butterflies.
+        inv.iter_mut().take(2).for_each(|w| *w = 1);
+        let shoup = |v: &[u64]| v.iter().map(|&w| modulus.shoup(w)).collect::<Vec<_>>();
+        Ok(Self {
+            modulus,
+            n,
+            log_n,
+            psi,
+            fwd_shoup: shoup(&fwd),
+            fwd,
+            inv_shoup: shoup(&inv),
+            inv,
+            n_inv,
+            n_inv_shoup: modulus.shoup(n_inv),
+            last_inv,
+            last_inv_shoup: modulus.shoup(last_inv),
+        })
+    }
+
+    /// The modulus `q`.
+    #[inline]
+    #[must_use]
+    pub const fn modulus(&self) -> &Modulus {
+        &self.modulus
+    }
+
+    /// The transform size `n`.
+    #[inline]
+    #[must_use]
+    pub const fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `log2(n)`.
+    #[inline]
+    #[must_use]
+    pub const fn log_n(&self) -> u32 {
+        self.log_n
+    }
+
+    /// The primitive `2n`-th root of unity `ψ` (the smallest one) defining the evaluation points.
+    #[inline]
+    #[must_use]
+    pub const fn psi(&self) -> u64 {
+        self.psi
+    }
+
+    /// `n^-1 mod q`.
+    #[inline]
+    #[must_use]
+    pub const fn n_inv(&self) -> u64 {
+        self.n_inv
+    }
+
+    /// The exponent `e` such that output index `i` of [`forward`](Self::forward) holds
+    /// `a(ψ^e)`, namely `e = 2·brv(i) + 1`.
+    #[inline]
+    #[must_use]
+    pub const fn evaluation_exponent(&self, i: usize) -> usize {
+        2 * bit_reverse(i, self.log_n) + 1
+    }
+
+    /// Forward NTT in place: coefficients in `[0, q)` to evaluations in `[0, q)`.
+    ///
+    /// `a.len()` must equal `n` (debug-asserted).
+    #[inline]
+    pub fn forward(&self, a: &mut [u64]) {
+        self.forward_lazy(a);
+        let q = self.modulus.value();
+        a.iter_mut().for_each(|x| *x = csub(csub(*x, 2 * q), q));
+    }
+
+    /// Forward NTT in place without the final reduction: inputs in `[0, 4q)`, outputs in
+    /// `[0, 4q)`, congruent to the output of [`forward`](Self::forward).
+    ///
+    /// `a.len()` must equal `n` (debug-asserted).
+    pub fn forward_lazy(&self, a: &mut [u64]) {
+        debug_assert_eq!(a.len(), self.n);
+        let q = self.modulus;
+        let two_q = 2 * q.value();
+        let mut tw = self.fwd.get(1..).unwrap_or_default();
+        let mut tws = self.fwd_shoup.get(1..).unwrap_or_default();
+        let mut m = 1;
+        let mut t = self.n / 2;
+        while t >= 1 {
+            let (stage, rest) = tw.split_at(m);
+            let (stage_s, rest_s) = tws.split_at(m);
+            (tw, tws) = (rest, rest_s);
+            let blocks = a.chunks_exact_mut(2 * t).zip(stage.iter().zip(stage_s));
+            if t == 1 {
+                for (pair, (&w, &ws)) in blocks {
+                    if let [x, y] = pair {
+                        (*x, *y) = fwd_butterfly(&q, two_q, *x, *y, w, ws);
+                    }
+                }
+            } else {
+                for (block, (&w, &ws)) in blocks {
+                    let (lo, hi) = block.split_at_mut(t);
+                    for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                        (*x, *y) = fwd_butterfly(&q, two_q, *x, *y, w, ws);
+                    }
+                }
+            }
+            m *= 2;
+            t /= 2;
+        }
+    }
+
+    /// Inverse NTT in place: evaluations in `[0, 2q)` to coefficients in `[0, q)`.
+    ///
+    /// `a.len()` must equal `n` (debug-asserted).
+    pub fn inverse(&self, a: &mut [u64]) {
+        debug_assert_eq!(a.len(), self.n);
+        let q = self.modulus;
+        let two_q = 2 * q.value();
+        let mut h = self.n / 2;
+        let mut t = 1;
+        while h > 1 {
+            let stage = self.inv.get(h..2 * h).unwrap_or_default();
+            let stage_s = self.inv_shoup.get(h..2 * h).unwrap_or_default();
+            let blocks = a.chunks_exact_mut(2 * t).zip(stage.iter().zip(stage_s));
+            if t == 1 {
+                for (pair, (&w, &ws)) in blocks {
+                    if let [x, y] = pair {
+                        (*x, *y) = inv_butterfly(&q, two_q, *x, *y, w, ws);
+                    }
+                }
+            } else {
+                for (block, (&w, &ws)) in blocks {
+                    let (lo, hi) = block.split_at_mut(t);
+                    for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                        (*x, *y) = inv_butterfly(&q, two_q, *x, *y, w, ws);
+                    }
+                }
+            }
+            h /= 2;
+            t *= 2;
+        }
+        // Last stage: one block, twiddle ψ^-brv(1), with n^-1 folded in; outputs in [0, q).
+        let (lo, hi) = a.split_at_mut(self.n / 2);
+        let (ni, nis, li, lis) = (
+            self.n_inv,
+            self.n_inv_shoup,
+            self.last_inv,
+            self.last_inv_shoup,
+        );
+        for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+            let (u, v) = (*x, *y);
+            *x = q.mul_shoup(u + v, ni, nis);
+            *y = q.mul_shoup(u + two_q - v, li, lis);
+        }
+    }
+}
+
+/// Harvey's lazy Cooley–Tukey butterfly: `x, y < 4q` to `(x + w·y, x - w·y)` in `[0, 4q)`.
+#[inline(always)]
+fn fwd_butterfly(q: &Modulus, two_q: u64, x: u64, y: u64, w: u64, ws: u64) -> (u64, u64) {
+    let x = csub(x, two_q);
+    let t = q.mul_shoup_lazy(y, w, ws);
+    (x + t, x + two_q - t)
+}
+
+/// Harvey's lazy Gentleman–Sande butterfly: `x, y < 2q` to `(x + y, (x - y)·w)` in `[0, 2q)`.
+#[inline(always)]
+fn inv_butterfly(q: &Modulus, two_q: u64, x: u64, y: u64, w: u64, ws: u64) -> (u64, u64) {
+    (csub(x + y, two_q), q.mul_shoup_lazy(x + two_q - y, w, ws))
+}
+
+/// `[root^brv(k) for k < n]`.
+fn bit_reversed_powers(q: &Modulus, root: u64, n: usize, log_n: u32) -> Vec<u64> {
+    let mut out = vec![0; n];
+    let mut power = 1;
+    for j in 0..n {
+        if let Some(slot) = out.get_mut(bit_reverse(j, log_n)) {
+            *slot = power;
+        }
+        power = q.mul(power, root);
+    }
+    out
+}
+
+/// The index map of the automorphism `X -> X^g` on NTT-form polynomials.
+///
+/// For `n` a power of two and odd `g` in `[1, 2n)`, applying `X -> X^g` to a polynomial in the
+/// form produced by [`NttTable::forward`] is `out[i] = in[perm[i]]`. Output index `i` holds
+/// `a(ψ^(g·e_i))` with `e_i = 2·brv(i) + 1`, so `perm[i] = brv((g·e_i mod 2n - 1) / 2)`.
+///
+/// For other inputs the result is unspecified (but this function does not panic); `n = 0`
+/// gives an empty map.
+#[must_use]
+pub fn galois_permutation_ntt(n: usize, galois_elt: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    debug_assert!(n.is_power_of_two() && galois_elt % 2 == 1);
+    let log_n = n.trailing_zeros();
+    let two_n = 2 * n;
+    let g = galois_elt % two_n;
+    (0..n)
+        .map(|i| {
+            let e = (2 * bit_reverse(i, log_n) + 1) * g % two_n;
+            bit_reverse(e / 2, log_n)
+        })
+        .collect()
+}
+
+/// The automorphism `X -> X^g` in coefficient form: `out = input(X^g) mod (X^n + 1)`.
+///
+/// Coefficient `j` moves to `j·g mod 2n`, negated when that exceeds `n` (since `X^n = -1`).
+/// `g` must be odd and `input`, `out` of equal power-of-two length with values in `[0, q)`
+/// (debug-asserted; otherwise the result is unspecified).
+pub fn apply_galois_coeff(q: &Modulus, input: &[u64], galois_elt: usize, out: &mut [u64]) {
+    let n = input.len();
+    debug_assert_eq!(out.len(), n);
+    debug_assert!(galois_elt % 2 == 1);
+    let two_n = 2 * n;
+    if n == 0 {
+        return;
+    }
+    let g = galois_elt % two_n;
+    let mut e = 0usize;
+    for &c in input {
+        let (idx, value) = if e < n { (e, c) } else { (e - n, q.neg(c)) };
+        if let Some(slot) = out.get_mut(idx) {
+            *slot = value;
+        }
+        e += g;
+        if e >= two_n {
+            e -= two_n;
+        }
+    }
+}
+
+/// Negacyclic product `a·b mod (X^n + 1, q)` by the `O(n^2)` schoolbook method.
+///
+/// A test oracle (public so other crates' tests can use it). Inputs must be in `[0, q)` and of
+/// equal length `n`; the result has length `n`.
+#[must_use]
+pub fn negacyclic_mul_schoolbook(q: &Modulus, a: &[u64], b: &[u64]) -> Vec<u64> {
+    let n = a.len();
+    debug_assert_eq!(b.len(), n);
+    let mut out = vec![0u64; n];
+    for (i, &x) in a.iter().enumerate() {
+        // Terms with i + j < n add to out[i + j]; the others wrap around negated.
+        let (wrap, direct) = out.split_at_mut(i);
+        for (o, &y) in direct.iter_mut().zip(b) {
+            *o = q.add(*o, q.mul(x, y));
+        }
+        for (o, &y) in wrap.iter_mut().zip(b.iter().skip(n - i)) {
+            *o = q.sub(*o, q.mul(x, y));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

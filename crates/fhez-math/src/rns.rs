@@ -1,0 +1,512 @@
+//! Residue number system: CRT bases, exact reconstruction and fast basis conversion.
+//!
+//! An [`RnsBasis`] is an ordered list of distinct NTT-friendly primes `q_0, …, q_{k-1}` (one
+//! [`NttTable`] each, all of the same degree `n`) representing integers modulo
+//! `Q = q_0·…·q_{k-1}`. A polynomial over the basis is stored limb-major: `k` blocks of `n`
+//! residues.
+//!
+//! With `q̂_i = Q / q_i`, the CRT gives `x = Σ_i [x_i·q̂_i^-1]_{q_i}·q̂_i − v·Q` for an integer
+//! `0 <= v < k`. [`RnsBasis::reconstruct`] and [`RnsBasis::to_centered_f64`] determine `v`
+//! exactly (an `f64` estimate of `Σ y_i/q_i`, then one multi-word correction);
+//! [`BasisConverter::convert_approx`] skips it (Bajard–Eynard–Hasan–Zucca 2016, Halevi–Polyakov–
+//! Shoup 2019 "fast base conversion"), leaving an overflow `u·Q` with `0 <= u < k`.
+
+mod words;
+
+use core::fmt;
+use std::sync::Arc;
+
+use crate::{Error, Modulus, NttTable, Result};
+
+/// Shared words of `Q`, `floor(Q/2)` and each `q̂_i`.
+#[derive(Clone)]
+struct CrtWords {
+    /// Word length of `Q`.
+    words: usize,
+    /// `Q`, `words` words.
+    product: Vec<u64>,
+    /// `floor(Q / 2)`, `words` words.
+    half: Vec<u64>,
+    /// `q̂_i = Q / q_i`, `words` words each, concatenated.
+    q_hat: Vec<u64>,
+}
+
+/// An ordered RNS basis of distinct NTT-friendly primes sharing the ring degree `n`.
+///
+/// Precomputes the CRT constants `q̂_i = Q/q_i` and `q̂_i^-1 mod q_i` (with Shoup companions)
+/// used by [`reconstruct`](Self::reconstruct) and [`to_centered_f64`](Self::to_centered_f64).
+#[derive(Clone)]
+pub struct RnsBasis {
+    tables: Vec<Arc<NttTable>>,
+    moduli: Vec<Modulus>,
+    n: usize,
+    product_bits: f64,
+    q_hat_inv: Vec<u64>,
+    q_hat_inv_shoup: Vec<u64>,
+    inv_q_f64: Vec<f64>,
+    crt: CrtWords,
+    /// `(Q, q̂_i)` as `u128` when `k·Q < 2^126`, enabling a single-word CRT path.
+    small: Option<(u128, Vec<u128>)>,
+}
+
+impl fmt::Debug for RnsBasis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q: Vec<u64> = self.moduli.iter().map(Modulus::value).collect();
+        f.debug_struct("RnsBasis")
+            .field("n", &self.n)
+            .field("moduli", &q)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RnsBasis {
+    /// Builds a basis from NTT tables.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::EmptyBasis`] if `tables` is empty;
+    /// - [`Error::DegreeMismatch`] if the tables do not share `n`;
+    /// - [`Error::DuplicateModulus`] if a modulus repeats.
+    pub fn new(tables: Vec<Arc<NttTable>>) -> Result<Self> {
+        let first = tables.first().ok_or(Error::EmptyBasis)?;
+        let n = first.n();
+        let moduli: Vec<Modulus> = tables.iter().map(|t| *t.modulus()).collect();
+        for (i, t) in tables.iter().enumerate() {
+            if t.n() != n {
+                return Err(Error::DegreeMismatch {
+                    expected: n,
+                    found: t.n(),
+                });
+            }
+            let q = t.modulus().value();
+            if moduli.iter().take(i).any(|m| m.value() == q) {
+                return Err(Error::DuplicateModulus { q });
+            }
+        }
+        let k = moduli.len();
+        let bits: u32 = moduli.iter().map(Modulus::bits).sum();
+        let words = bits.div_ceil(64) as usize;
+        let mul_all = |skip: Option<usize>| {
+            let mut acc = vec![0u64; words];
+            if let Some(w) = acc.first_mut() {
+                *w = 1;
+            }
+            for (j, m) in moduli.iter().enumerate() {
+                if Some(j) != skip {
+                    let prev = acc.clone();
+                    acc.iter_mut().for_each(|w| *w = 0);
+                    words::add_mul_word(&mut acc, &prev, m.value());
+                }
+            }
+            acc
+        };
+        let product = mul_all(None);
+        let mut half = product.clone();
+        let mut carry = 0;
+        for w in half.iter_mut().rev() {
+            let next = *w & 1;
+            *w = (*w >> 1) | (carry << 63);
+            carry = next;
+        }
+        let mut q_hat = Vec::with_capacity(k * words);
+        let mut q_hat_inv = Vec::with_capacity(k);
+        for (i, m) in moduli.iter().enumerate() {
+            let hat = mul_all(Some(i));
+            // q̂_i mod q_i by Horner over the words (2^64 mod q_i, then word by word).
+            let two64 = m.reduce_u128(1u128 << 64);
+            let hat_mod = hat
+                .iter()
+                .rev()
+                .fold(0, |acc, &w| m.add(m.mul(acc, two64), m.reduce(w)));
+            q_hat_inv.push(m.inv(hat_mod)?);
+            q_hat.extend_from_slice(&hat);
+        }
+        let small = (f64::from(bits) + (k as f64).log2() < 126.0).then(|| {
+            let as_u128 = |w: &[u64]| {
+                w.iter()
+                    .rev()
+                    .fold(0u128, |acc, &x| (acc << 64) | u128::from(x))
+            };
+            (
+                as_u128(&product),
+                q_hat.chunks_exact(words).map(as_u128).collect(),
+            )
+        });
+        Ok(Self {
+            q_hat_inv_shoup: moduli
+                .iter()
+                .zip(&q_hat_inv)
+                .map(|(m, &w)| m.shoup(w))
+                .collect(),
+            q_hat_inv,
+            inv_q_f64: moduli.iter().map(|m| 1.0 / m.value() as f64).collect(),
+            product_bits: moduli.iter().map(|m| (m.value() as f64).log2()).sum(),
+            crt: CrtWords {
+                words,
+                product,
+                half,
+                q_hat,
+            },
+            small,
+            tables,
+            moduli,
+            n,
+        })
+    }
+
+    /// The number of moduli `k`.
+    #[inline]
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.moduli.len()
+    }
+
+    /// Always `false`: a basis has at least one modulus.
+    #[inline]
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.moduli.is_empty()
+    }
+
+    /// The ring degree `n`.
+    #[inline]
+    #[must_use]
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The moduli, in order.
+    #[inline]
+    #[must_use]
+    pub fn moduli(&self) -> &[Modulus] {
+        &self.moduli
+    }
+
+    /// The NTT tables, in order.
+    #[inline]
+    #[must_use]
+    pub fn tables(&self) -> &[Arc<NttTable>] {
+        &self.tables
+    }
+
+    /// The basis of the first `k` moduli (tables are shared, CRT constants recomputed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimbMismatch`] unless `1 <= k <= len()`.
+    pub fn prefix(&self, k: usize) -> Result<Self> {
+        match self.tables.get(..k) {
+            Some(t) if k > 0 => Self::new(t.to_vec()),
+            _ => Err(Error::LimbMismatch {
+                expected: self.len(),
+                found: k,
+            }),
+        }
+    }
+
+    /// `log2(Q)`.
+    #[inline]
+    #[must_use]
+    pub fn product_bits(&self) -> f64 {
+        self.product_bits
+    }
+
+    /// `Q` as little-endian 64-bit words (exactly `ceil(Σ bits(q_i) / 64)` words).
+    #[inline]
+    #[must_use]
+    pub fn product_words(&self) -> &[u64] {
+        &self.crt.product
+    }
+
+    /// `Q mod m` for any modulus `m` (e.g. `P mod q_i` for ModDown, `q_l mod q_i` for rescale).
+    #[must_use]
+    pub fn product_mod(&self, m: &Modulus) -> u64 {
+        self.moduli
+            .iter()
+            .fold(1 % m.value(), |acc, q| m.mul(acc, m.reduce(q.value())))
+    }
+
+    /// `q̂_i^-1 = (Q / q_i)^-1 mod q_i`, or `None` if `i >= len()`.
+    #[inline]
+    #[must_use]
+    pub fn q_hat_inv(&self, i: usize) -> Option<u64> {
+        self.q_hat_inv.get(i).copied()
+    }
+
+    /// The exact CRT reconstruction of one value from its residues (`residues[i]` modulo
+    /// `q_i`, each `< q_i`): the integer in `[0, Q)` as little-endian words, as many as
+    /// [`product_words`](Self::product_words). `residues.len()` must equal `len()`
+    /// (debug-asserted; missing residues count as zero).
+    #[must_use]
+    pub fn reconstruct(&self, residues: &[u64]) -> Vec<u64> {
+        debug_assert_eq!(residues.len(), self.len());
+        let ys: Vec<u64> = self.scaled_residues(residues).collect();
+        let mut acc = vec![0u64; self.crt.words + 1];
+        self.crt_words_into(&ys, &mut acc);
+        acc.truncate(self.crt.words);
+        acc
+    }
+
+    /// `y_i = [x_i · q̂_i^-1]_{q_i}` for one coefficient.
+    fn scaled_residues<'a>(&'a self, residues: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+        residues
+            .iter()
+            .zip(
+                self.moduli
+                    .iter()
+                    .zip(self.q_hat_inv.iter().zip(&self.q_hat_inv_shoup)),
+            )
+            .map(|(&x, (m, (&w, &ws)))| m.mul_shoup(x, w, ws))
+    }
+
+    /// `v = floor(Σ y_i / q_i)` from an `f64` estimate `frac_sum` of that sum: returns a
+    /// value in `{v - 1, v}` (never negative).
+    #[inline]
+    fn overflow_estimate(frac_sum: f64) -> u64 {
+        // The f64 sum is accurate to ~k·2^-52, far below the 2^-20 safety margin.
+        let v = (frac_sum - 1.0 / 1_048_576.0).floor();
+        if v > 0.0 { v as u64 } else { 0 }
+    }
+
+    /// Writes `Σ y_i q̂_i mod Q` into `acc` (`words + 1` words, overwritten).
+    fn crt_words_into(&self, ys: &[u64], acc: &mut [u64]) {
+        acc.iter_mut().for_each(|w| *w = 0);
+        let mut frac_sum = 0.0;
+        for ((&y, hat), inv_q) in ys
+            .iter()
+            .zip(self.crt.q_hat.chunks_exact(self.crt.words))
+            .zip(&self.inv_q_f64)
+        {
+            words::add_mul_word(acc, hat, y);
+            frac_sum += y as f64 * inv_q;
+        }
+        let v = Self::overflow_estimate(frac_sum);
+        words::sub_mul_word(acc, &self.crt.product, v);
+        if words::cmp(acc, &self.crt.product).is_ge() {
+            words::sub_assign(acc, &self.crt.product);
+        }
+    }
+
+    /// The centered values of a polynomial in coefficient form, as `f64`.
+    ///
+    /// `coeff_limbs` holds `len()·n` residues, limb-major (limb `i` is
+    /// `coeff_limbs[i·n..(i+1)·n]`, values `< q_i`). `out[j]` receives the representative of
+    /// coefficient `j` in `(-Q/2, Q/2]`, rounded to the nearest `f64` (exact integer CRT, then
+    /// one correctly rounded conversion; infinite only if `|x| >= 2^1024`).
+    ///
+    /// Cost: `O(n·k)` for `k·Q < 2^126` (single-word path, up to two 62-bit or three 40-bit
+    /// primes), `O(n·k²)` word operations otherwise, with one scratch allocation per call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`] unless `coeff_limbs.len() == len()·n` and `out.len() == n`.
+    pub fn to_centered_f64(&self, coeff_limbs: &[u64], out: &mut [f64]) -> Result<()> {
+        let (n, k) = (self.n, self.len());
+        if coeff_limbs.len() != k * n {
+            return Err(Error::LengthMismatch {
+                expected: k * n,
+                found: coeff_limbs.len(),
+            });
+        }
+        if out.len() != n {
+            return Err(Error::LengthMismatch {
+                expected: n,
+                found: out.len(),
+            });
+        }
+        if let [m] = self.moduli.as_slice() {
+            out.iter_mut()
+                .zip(coeff_limbs)
+                .for_each(|(o, &x)| *o = m.center(x) as f64);
+            return Ok(());
+        }
+        // y_i = [x_i q̂_i^-1]_{q_i}, limb-major, and the f64 estimate of Σ y_i / q_i.
+        let mut ys = coeff_limbs.to_vec();
+        let mut frac = vec![0.0f64; n];
+        let consts = self
+            .moduli
+            .iter()
+            .zip(self.q_hat_inv.iter().zip(&self.q_hat_inv_shoup));
+        for ((limb, (m, (&w, &ws))), inv_q) in
+            ys.chunks_exact_mut(n).zip(consts).zip(&self.inv_q_f64)
+        {
+            for (y, f) in limb.iter_mut().zip(frac.iter_mut()) {
+                *y = m.mul_shoup(*y, w, ws);
+                *f += *y as f64 * inv_q;
+            }
+        }
+        if let Some((product, q_hat)) = &self.small {
+            let half = product / 2;
+            for (j, (o, &f)) in out.iter_mut().zip(&frac).enumerate() {
+                let s = ys
+                    .iter()
+                    .skip(j)
+                    .step_by(n)
+                    .zip(q_hat)
+                    .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * h);
+                let mut r = s - u128::from(Self::overflow_estimate(f)) * product;
+                if r >= *product {
+                    r -= product;
+                }
+                *o = if r > half {
+                    -((product - r) as f64)
+                } else {
+                    r as f64
+                };
+            }
+            return Ok(());
+        }
+        let words = self.crt.words;
+        let mut acc = vec![0u64; words + 1];
+        let mut neg = vec![0u64; words + 1];
+        for (j, (o, &f)) in out.iter_mut().zip(&frac).enumerate() {
+            acc.iter_mut().for_each(|w| *w = 0);
+            for (&y, hat) in ys
+                .iter()
+                .skip(j)
+                .step_by(n)
+                .zip(self.crt.q_hat.chunks_exact(words))
+            {
+                words::add_mul_word(&mut acc, hat, y);
+            }
+            words::sub_mul_word(&mut acc, &self.crt.product, Self::overflow_estimate(f));
+            if words::cmp(&acc, &self.crt.product).is_ge() {
+                words::sub_assign(&mut acc, &self.crt.product);
+            }
+            *o = if words::cmp(&acc, &self.crt.half).is_gt() {
+                words::sub_into(&mut neg, &self.crt.product, &acc);
+                -words::to_f64(&neg)
+            } else {
+                words::to_f64(&acc)
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Fast (approximate) basis extension from one RNS basis to another.
+///
+/// For `x` given modulo `Q = Π q_i` (basis `from`, `k` limbs), computes for every modulus `p_j`
+/// of `to`: `Σ_i [x_i·q̂_i^-1]_{q_i} · (q̂_i mod p_j) mod p_j`, which is `x + u·Q mod p_j` for
+/// one integer `0 <= u < k` per coefficient (the same `u` for every `p_j`).
+#[derive(Clone)]
+pub struct BasisConverter {
+    n: usize,
+    from_moduli: Vec<Modulus>,
+    to_moduli: Vec<Modulus>,
+    q_hat_inv: Vec<u64>,
+    q_hat_inv_shoup: Vec<u64>,
+    /// Row `j` (length `k`): `q̂_i mod p_j` for each `i`.
+    q_hat_mod_p: Vec<u64>,
+}
+
+impl fmt::Debug for BasisConverter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = |m: &[Modulus]| m.iter().map(Modulus::value).collect::<Vec<_>>();
+        f.debug_struct("BasisConverter")
+            .field("n", &self.n)
+            .field("from", &v(&self.from_moduli))
+            .field("to", &v(&self.to_moduli))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Number of 124-bit products a `u128` accumulator can absorb without overflow.
+const LAZY_TERMS: usize = 16;
+/// Coefficients processed per block in [`BasisConverter::convert_approx`].
+const BLOCK: usize = 256;
+
+impl BasisConverter {
+    /// Precomputes the conversion constants from `from` to `to`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DegreeMismatch`] if the bases have different degrees.
+    pub fn new(from: &RnsBasis, to: &RnsBasis) -> Result<Self> {
+        if from.n() != to.n() {
+            return Err(Error::DegreeMismatch {
+                expected: from.n(),
+                found: to.n(),
+            });
+        }
+        let mut q_hat_mod_p = Vec::with_capacity(from.len() * to.len());
+        for p in to.moduli() {
+            for i in 0..from.len() {
+                let hat = from.moduli().iter().enumerate().filter(|&(j, _)| j != i);
+                q_hat_mod_p
+                    .push(hat.fold(1 % p.value(), |acc, (_, q)| p.mul(acc, p.reduce(q.value()))));
+            }
+        }
+        Ok(Self {
+            n: from.n(),
+            from_moduli: from.moduli().to_vec(),
+            to_moduli: to.moduli().to_vec(),
+            q_hat_inv: from.q_hat_inv.clone(),
+            q_hat_inv_shoup: from.q_hat_inv_shoup.clone(),
+            q_hat_mod_p,
+        })
+    }
+
+    /// The number of input limbs.
+    #[inline]
+    #[must_use]
+    pub fn from_len(&self) -> usize {
+        self.from_moduli.len()
+    }
+
+    /// The number of output limbs.
+    #[inline]
+    #[must_use]
+    pub fn to_len(&self) -> usize {
+        self.to_moduli.len()
+    }
+
+    /// Converts `input` (`from.len()·n` residues in `[0, q_i)`, limb-major, coefficient form)
+    /// into `out` (`to.len()·n` residues in `[0, p_j)`), each output coefficient congruent to
+    /// `x + u·Q_from` with `0 <= u < from.len()`.
+    ///
+    /// Lengths must match (debug-asserted). Products are accumulated lazily in `u128` and
+    /// reduced once per output (every 16 input limbs for larger bases).
+    pub fn convert_approx(&self, input: &[u64], out: &mut [u64]) {
+        let (n, k) = (self.n, self.from_moduli.len());
+        debug_assert_eq!(input.len(), k * n);
+        debug_assert_eq!(out.len(), self.to_moduli.len() * n);
+        let mut ys = input.to_vec();
+        let consts = self
+            .from_moduli
+            .iter()
+            .zip(self.q_hat_inv.iter().zip(&self.q_hat_inv_shoup));
+        for (limb, (m, (&w, &ws))) in ys.chunks_exact_mut(n).zip(consts) {
+            limb.iter_mut().for_each(|y| *y = m.mul_shoup(*y, w, ws));
+        }
+        let mut acc = [0u128; BLOCK];
+        for ((out_limb, p), row) in out
+            .chunks_exact_mut(n)
+            .zip(&self.to_moduli)
+            .zip(self.q_hat_mod_p.chunks_exact(k))
+        {
+            for (block_idx, out_block) in out_limb.chunks_mut(BLOCK).enumerate() {
+                let start = block_idx * BLOCK;
+                let acc = acc.get_mut(..out_block.len()).unwrap_or_default();
+                acc.iter_mut().for_each(|a| *a = 0);
+                for (i, (y_limb, &h)) in ys.chunks_exact(n).zip(row).enumerate() {
+                    let ys_block = y_limb.get(start..start + acc.len()).unwrap_or_default();
+                    acc.iter_mut()
+                        .zip(ys_block)
+                        .for_each(|(a, &y)| *a += u128::from(y) * u128::from(h));
+                    if (i + 1) % LAZY_TERMS == 0 {
+                        acc.iter_mut()
+                            .for_each(|a| *a = u128::from(p.reduce_u128(*a)));
+                    }
+                }
+                out_block
+                    .iter_mut()
+                    .zip(acc.iter())
+                    .for_each(|(o, &a)| *o = p.reduce_u128(a));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,518 @@
+//! Arithmetic modulo a word-size integer `q < 2^62`.
+//!
+//! [`Modulus`] carries the precomputed constants for two reduction methods:
+//!
+//! - **Barrett** reduction of 128-bit values with the ratio `floor(2^128 / q)` (two words), used
+//!   for general products [`Modulus::mul`].
+//! - **Shoup** multiplication by a fixed operand `w` with its companion `w' = floor(w·2^64 / q)`
+//!   ([`Modulus::shoup`], [`Modulus::mul_shoup`]): one high and two low multiplications, used
+//!   for NTT twiddles and other constants (V. Shoup, NTL; D. Harvey, "Faster arithmetic for
+//!   number-theoretic transforms", 2014).
+//!
+//! The bound `q < 2^62` leaves two bits of headroom so lazy values in `[0, 4q)` fit in a `u64`.
+//!
+//! The slice kernels at the bottom of this module (`*_slices_assign`) work on whole limbs with
+//! branch-free conditional subtractions over zipped iterators; their inputs must already lie in
+//! `[0, q)` and their outputs do too.
+
+use crate::{Error, Result};
+
+/// The largest modulus bit size supported (`q < 2^62`).
+pub const MAX_MODULUS_BITS: u32 = 62;
+
+/// A modulus `2 <= q < 2^62` with precomputed reduction constants.
+///
+/// All arithmetic methods take operands already reduced to `[0, q)` unless stated otherwise,
+/// and return values in `[0, q)`.
+///
+/// # Examples
+///
+/// ```
+/// use fhez_math::Modulus;
+/// let q = Modulus::new(65537)?;
+/// assert_eq!(q.mul(65536, 65536), 1);
+/// assert_eq!(q.mul(q.inv(3)?, 3), 1);
+/// # Ok::<(), fhez_math::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Modulus {
+    q: u64,
+    bits: u32,
+    /// `floor(2^128 / q)`, high word.
+    ratio_hi: u64,
+    /// `floor(2^128 / q)`, low word.
+    ratio_lo: u64,
+}
+
+#[inline(always)]
+const fn mul_wide(a: u64, b: u64) -> u128 {
+    (a as u128) * (b as u128)
+}
+
+#[inline(always)]
+const fn hi(x: u128) -> u64 {
+    (x >> 64) as u64
+}
+
+#[inline(always)]
+const fn lo(x: u128) -> u64 {
+    x as u64
+}
+
+/// Branch-free `if x >= q { x - q } else { x }` for `x < 2^63`, `q < 2^63`.
+#[inline(always)]
+const fn csub(x: u64, q: u64) -> u64 {
+    let t = x.wrapping_sub(q);
+    // The top bit of `t` is set exactly when `x < q` (both operands are below 2^63).
+    let mask = 0u64.wrapping_sub(t >> 63);
+    t.wrapping_add(q & mask)
+}
+
+impl Modulus {
+    /// Creates a modulus with its Barrett constant.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidModulus`] unless `2 <= q < 2^62`.
+    pub fn new(q: u64) -> Result<Self> {
+        if !(2..(1u64 << MAX_MODULUS_BITS)).contains(&q) {
+            return Err(Error::InvalidModulus { q });
+        }
+        // floor((2^128 - 1) / q) equals floor(2^128 / q) because q does not divide 2^128
+        // unless q is a power of two, in which case we correct by one.
+        let mut ratio = u128::MAX / u128::from(q);
+        if q.is_power_of_two() {
+            ratio += 1;
+        }
+        Ok(Self {
+            q,
+            bits: 64 - q.leading_zeros(),
+            ratio_hi: hi(ratio),
+            ratio_lo: lo(ratio),
+        })
+    }
+
+    /// The modulus `q`.
+    #[inline]
+    #[must_use]
+    pub const fn value(&self) -> u64 {
+        self.q
+    }
+
+    /// The bit length of `q` (`ceil(log2(q + 1))`).
+    #[inline]
+    #[must_use]
+    pub const fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// `floor(2^128 / q)` as `(high word, low word)`.
+    #[inline]
+    #[must_use]
+    pub const fn barrett_ratio(&self) -> (u64, u64) {
+        (self.ratio_hi, self.ratio_lo)
+    }
+
+    /// `a + b mod q` for `a, b < q`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn add(&self, a: u64, b: u64) -> u64 {
+        csub(a + b, self.q)
+    }
+
+    /// `a - b mod q` for `a, b < q`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn sub(&self, a: u64, b: u64) -> u64 {
+        csub(a + self.q - b, self.q)
+    }
+
+    /// `-a mod q` for `a < q`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn neg(&self, a: u64) -> u64 {
+        csub(self.q - a, self.q)
+    }
+
+    /// Reduces any 128-bit value modulo `q` (Barrett, one conditional subtraction).
+    #[inline(always)]
+    #[must_use]
+    pub const fn reduce_u128(&self, a: u128) -> u64 {
+        let (x1, x0) = (hi(a), lo(a));
+        // Top 128 bits of the 256-bit product a * ratio, computed exactly; its low word is
+        // the quotient estimate floor(a / q) or one less (q < 2^62 keeps the error below one).
+        let carry = hi(mul_wide(x0, self.ratio_lo));
+        let t2 = mul_wide(x0, self.ratio_hi) + carry as u128;
+        let t1 = mul_wide(x1, self.ratio_lo) + lo(t2) as u128;
+        let quot = x1
+            .wrapping_mul(self.ratio_hi)
+            .wrapping_add(hi(t2))
+            .wrapping_add(hi(t1));
+        let r = x0.wrapping_sub(quot.wrapping_mul(self.q));
+        csub(r, self.q)
+    }
+
+    /// Reduces any `u64` modulo `q`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn reduce(&self, a: u64) -> u64 {
+        let carry = hi(mul_wide(a, self.ratio_lo));
+        let quot = hi(mul_wide(a, self.ratio_hi) + carry as u128);
+        csub(a.wrapping_sub(quot.wrapping_mul(self.q)), self.q)
+    }
+
+    /// Reduces a signed value modulo `q` into `[0, q)`.
+    #[inline]
+    #[must_use]
+    pub const fn reduce_i64(&self, a: i64) -> u64 {
+        let r = self.reduce(a.unsigned_abs());
+        if a < 0 { self.neg(r) } else { r }
+    }
+
+    /// The centered representative of `a < q` in `(-q/2, q/2]`.
+    #[inline]
+    #[must_use]
+    pub const fn center(&self, a: u64) -> i64 {
+        // q < 2^62, so both branches fit an i64.
+        if a > self.q / 2 {
+            a as i64 - self.q as i64
+        } else {
+            a as i64
+        }
+    }
+
+    /// `a · b mod q` for `a, b < q` (Barrett).
+    #[inline(always)]
+    #[must_use]
+    pub const fn mul(&self, a: u64, b: u64) -> u64 {
+        self.reduce_u128(mul_wide(a, b))
+    }
+
+    /// The Shoup companion `floor(w · 2^64 / q)` of a constant `w < q`.
+    #[inline]
+    #[must_use]
+    pub const fn shoup(&self, w: u64) -> u64 {
+        debug_assert!(w < self.q);
+        lo(((w as u128) << 64) / self.q as u128)
+    }
+
+    /// `a · w mod q` in `[0, 2q)` for **any** `a: u64`, given `w < q` and `w_shoup = shoup(w)`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn mul_shoup_lazy(&self, a: u64, w: u64, w_shoup: u64) -> u64 {
+        let quot = hi(mul_wide(a, w_shoup));
+        a.wrapping_mul(w).wrapping_sub(quot.wrapping_mul(self.q))
+    }
+
+    /// `a · w mod q` in `[0, q)` for **any** `a: u64`, given `w < q` and `w_shoup = shoup(w)`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn mul_shoup(&self, a: u64, w: u64, w_shoup: u64) -> u64 {
+        csub(self.mul_shoup_lazy(a, w, w_shoup), self.q)
+    }
+
+    /// `a^e mod q` for `a < q` (square and multiply; `0^0 = 1`).
+    #[must_use]
+    pub const fn pow(&self, a: u64, mut e: u64) -> u64 {
+        let mut base = a;
+        let mut acc = 1;
+        while e > 0 {
+            if e & 1 == 1 {
+                acc = self.mul(acc, base);
+            }
+            base = self.mul(base, base);
+            e >>= 1;
+        }
+        acc
+    }
+
+    /// The inverse of `a` modulo `q` (extended Euclid; `q` need not be prime).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInvertible`] if `gcd(a, q) != 1`.
+    pub fn inv(&self, a: u64) -> Result<u64> {
+        let a_red = self.reduce(a);
+        let (mut r0, mut r1) = (i128::from(self.q), i128::from(a_red));
+        let (mut t0, mut t1) = (0i128, 1i128);
+        while r1 != 0 {
+            let quot = r0 / r1;
+            (r0, r1) = (r1, r0 - quot * r1);
+            (t0, t1) = (t1, t0 - quot * t1);
+        }
+        if r0 != 1 {
+            return Err(Error::NotInvertible { a, q: self.q });
+        }
+        let t = t0.rem_euclid(i128::from(self.q));
+        u64::try_from(t).map_err(|_| Error::NotInvertible { a, q: self.q })
+    }
+}
+
+/// `a[i] = a[i] + b[i] mod q` for inputs in `[0, q)`.
+#[inline]
+pub fn add_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64]) {
+    debug_assert_eq!(a.len(), b.len());
+    let qv = q.value();
+    a.iter_mut()
+        .zip(b)
+        .for_each(|(x, &y)| *x = csub(*x + y, qv));
+}
+
+/// `a[i] = a[i] - b[i] mod q` for inputs in `[0, q)`.
+#[inline]
+pub fn sub_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64]) {
+    debug_assert_eq!(a.len(), b.len());
+    let qv = q.value();
+    a.iter_mut()
+        .zip(b)
+        .for_each(|(x, &y)| *x = csub(*x + qv - y, qv));
+}
+
+/// `a[i] = b[i] - a[i] mod q` for inputs in `[0, q)` (reverse subtraction).
+#[inline]
+pub fn sub_from_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64]) {
+    debug_assert_eq!(a.len(), b.len());
+    let qv = q.value();
+    a.iter_mut()
+        .zip(b)
+        .for_each(|(x, &y)| *x = csub(y + qv - *x, qv));
+}
+
+/// `a[i] = -a[i] mod q` for inputs in `[0, q)`.
+#[inline]
+pub fn neg_slice_assign(q: &Modulus, a: &mut [u64]) {
+    let qv = q.value();
+    a.iter_mut().for_each(|x| *x = csub(qv - *x, qv));
+}
+
+/// `a[i] = a[i] · b[i] mod q` (Barrett) for inputs in `[0, q)`.
+#[inline]
+pub fn mul_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64]) {
+    debug_assert_eq!(a.len(), b.len());
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x = q.mul(*x, y));
+}
+
+/// `acc[i] = acc[i] + a[i] · b[i] mod q` (Barrett) for inputs in `[0, q)`.
+#[inline]
+pub fn mul_add_slices_assign(q: &Modulus, acc: &mut [u64], a: &[u64], b: &[u64]) {
+    debug_assert_eq!(acc.len(), a.len());
+    debug_assert_eq!(acc.len(), b.len());
+    let qv = q.value();
+    acc.iter_mut()
+        .zip(a.iter().zip(b))
+        .for_each(|(z, (&x, &y))| {
+            // x*y + z < q^2 + q < 2^124: one Barrett reduction of the sum.
+            *z = q.reduce_u128(mul_wide(x, y) + u128::from(*z));
+            debug_assert!(*z < qv);
+        });
+}
+
+/// `a[i] = a[i] · scalar mod q` (Shoup) for `scalar < q` and any `a[i]`; outputs in `[0, q)`.
+#[inline]
+pub fn mul_scalar_slice_assign(q: &Modulus, a: &mut [u64], scalar: u64) {
+    let w = q.reduce(scalar);
+    let ws = q.shoup(w);
+    a.iter_mut().for_each(|x| *x = q.mul_shoup(*x, w, ws));
+}
+
+/// `acc[i] = acc[i] + a[i] · scalar mod q` (Shoup) for inputs in `[0, q)`.
+#[inline]
+pub fn mul_scalar_add_slices_assign(q: &Modulus, acc: &mut [u64], a: &[u64], scalar: u64) {
+    debug_assert_eq!(acc.len(), a.len());
+    let w = q.reduce(scalar);
+    let ws = q.shoup(w);
+    let qv = q.value();
+    acc.iter_mut()
+        .zip(a)
+        .for_each(|(z, &x)| *z = csub(*z + q.mul_shoup(x, w, ws), qv));
+}
+
+/// `a[i] = a[i] mod q` for arbitrary `u64` inputs.
+#[inline]
+pub fn reduce_slice_assign(q: &Modulus, a: &mut [u64]) {
+    a.iter_mut().for_each(|x| *x = q.reduce(*x));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn oracle_mul(a: u64, b: u64, q: u64) -> u64 {
+        ((u128::from(a) * u128::from(b)) % u128::from(q)) as u64
+    }
+
+    const SAMPLE_MODULI: [u64; 8] = [
+        2,
+        3,
+        65537,
+        (1 << 61) - 1,
+        (1 << 62) - 57,
+        0x3fff_ffff_000c_0001,
+        (1 << 40) + 1,
+        1 << 40,
+    ];
+
+    #[test]
+    fn new_rejects_out_of_range() {
+        assert_eq!(Modulus::new(0), Err(Error::InvalidModulus { q: 0 }));
+        assert_eq!(Modulus::new(1), Err(Error::InvalidModulus { q: 1 }));
+        assert_eq!(
+            Modulus::new(1 << 62),
+            Err(Error::InvalidModulus { q: 1 << 62 })
+        );
+        assert!(Modulus::new((1 << 62) - 1).is_ok());
+    }
+
+    #[test]
+    fn barrett_ratio_is_exact() {
+        for q in SAMPLE_MODULI {
+            let m = Modulus::new(q).unwrap();
+            let (h, l) = m.barrett_ratio();
+            let ratio = (u128::from(h) << 64) | u128::from(l);
+            // ratio = floor(2^128 / q): ratio * q <= 2^128 < (ratio + 1) * q.
+            let prod = ratio.checked_mul(u128::from(q));
+            match prod {
+                Some(p) => assert!(u128::MAX - p < u128::from(q)),
+                None => assert!(q.is_power_of_two()),
+            }
+        }
+    }
+
+    #[test]
+    fn edge_values() {
+        for q in SAMPLE_MODULI {
+            let m = Modulus::new(q).unwrap();
+            let top = q - 1;
+            assert_eq!(m.mul(top, top), oracle_mul(top, top, q));
+            assert_eq!(m.reduce(u64::MAX), u64::MAX % q);
+            assert_eq!(m.reduce_u128(u128::MAX), (u128::MAX % u128::from(q)) as u64);
+            assert_eq!(
+                m.add(top, top),
+                ((u128::from(top) * 2) % u128::from(q)) as u64
+            );
+            assert_eq!(m.sub(0, top), 1 % q);
+            assert_eq!(m.neg(0), 0);
+            assert_eq!(
+                m.reduce_i64(i64::MIN),
+                (q - ((1u128 << 63) % u128::from(q)) as u64) % q
+            );
+        }
+    }
+
+    #[test]
+    fn center_known_values() {
+        let m = Modulus::new(7).unwrap();
+        let c: Vec<i64> = (0..7).map(|a| m.center(a)).collect();
+        assert_eq!(c, [0, 1, 2, 3, -3, -2, -1]);
+        let m = Modulus::new(8).unwrap();
+        let c: Vec<i64> = (0..8).map(|a| m.center(a)).collect();
+        assert_eq!(c, [0, 1, 2, 3, 4, -3, -2, -1]);
+    }
+
+    #[test]
+    fn inv_and_pow() {
+        let m = Modulus::new(1_000_000_007).unwrap();
+        assert_eq!(m.pow(2, 1_000_000_006), 1);
+        assert_eq!(m.pow(0, 0), 1);
+        assert_eq!(m.pow(5, 0), 1);
+        assert_eq!(m.mul(m.inv(123_456).unwrap(), 123_456), 1);
+        assert_eq!(
+            m.inv(0),
+            Err(Error::NotInvertible {
+                a: 0,
+                q: 1_000_000_007
+            })
+        );
+        let m = Modulus::new(12).unwrap();
+        assert_eq!(m.inv(5), Ok(5));
+        assert_eq!(m.inv(4), Err(Error::NotInvertible { a: 4, q: 12 }));
+    }
+
+    fn modulus_strategy() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            2u64..1 << 20,
+            2u64..1 << 62,
+            ((1u64 << 62) - 1000)..(1u64 << 62)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn mul_matches_oracle(q in modulus_strategy(), a in any::<u64>(), b in any::<u64>()) {
+            let m = Modulus::new(q).unwrap();
+            let (a, b) = (a % q, b % q);
+            prop_assert_eq!(m.mul(a, b), oracle_mul(a, b, q));
+            prop_assert_eq!(m.add(a, b), ((u128::from(a) + u128::from(b)) % u128::from(q)) as u64);
+            prop_assert_eq!(m.sub(a, b), ((u128::from(a) + u128::from(q - b)) % u128::from(q)) as u64);
+            prop_assert_eq!(m.add(m.neg(a), a), 0);
+            let c = m.center(a);
+            prop_assert!(2 * i128::from(c) > -i128::from(q) && 2 * i128::from(c) <= i128::from(q));
+            prop_assert_eq!(m.reduce_i64(c), a);
+        }
+
+        #[test]
+        fn reduce_matches_oracle(q in modulus_strategy(), x in any::<u128>(), y in any::<u64>(), s in any::<i64>()) {
+            let m = Modulus::new(q).unwrap();
+            prop_assert_eq!(m.reduce_u128(x), (x % u128::from(q)) as u64);
+            prop_assert_eq!(m.reduce(y), y % q);
+            prop_assert_eq!(m.reduce_i64(s), i128::from(s).rem_euclid(i128::from(q)) as u64);
+        }
+
+        #[test]
+        fn shoup_matches_oracle(q in modulus_strategy(), a in any::<u64>(), w in any::<u64>()) {
+            let m = Modulus::new(q).unwrap();
+            let w = w % q;
+            let ws = m.shoup(w);
+            prop_assert_eq!(u128::from(ws), (u128::from(w) << 64) / u128::from(q));
+            let lazy = m.mul_shoup_lazy(a, w, ws);
+            prop_assert!(lazy < 2 * q);
+            prop_assert_eq!(lazy % q, oracle_mul(a % q, w, q));
+            prop_assert_eq!(m.mul_shoup(a, w, ws), oracle_mul(a % q, w, q));
+        }
+
+        #[test]
+        fn inv_matches_pow(a in 1u64..(1 << 61) - 1) {
+            let p = (1u64 << 61) - 1; // Mersenne prime
+            let m = Modulus::new(p).unwrap();
+            let inv = m.inv(a).unwrap();
+            prop_assert_eq!(m.mul(inv, a), 1);
+            prop_assert_eq!(inv, m.pow(a, p - 2));
+        }
+
+        #[test]
+        fn slice_kernels_match_scalar(q in modulus_strategy(), seed in proptest::collection::vec(any::<u64>(), 3 * 37), s in any::<u64>()) {
+            let m = Modulus::new(q).unwrap();
+            let v: Vec<u64> = seed.iter().map(|x| x % q).collect();
+            let (a, rest) = v.split_at(37);
+            let (b, c) = rest.split_at(37);
+            let mut x = a.to_vec();
+            add_slices_assign(&m, &mut x, b);
+            prop_assert!(x.iter().zip(a.iter().zip(b)).all(|(&r, (&p, &r2))| r == m.add(p, r2)));
+            let mut x = a.to_vec();
+            sub_slices_assign(&m, &mut x, b);
+            prop_assert!(x.iter().zip(a.iter().zip(b)).all(|(&r, (&p, &r2))| r == m.sub(p, r2)));
+            let mut x = a.to_vec();
+            sub_from_slices_assign(&m, &mut x, b);
+            prop_assert!(x.iter().zip(a.iter().zip(b)).all(|(&r, (&p, &r2))| r == m.sub(r2, p)));
+            let mut x = a.to_vec();
+            neg_slice_assign(&m, &mut x);
+            prop_assert!(x.iter().zip(a).all(|(&r, &p)| r == m.neg(p)));
+            let mut x = a.to_vec();
+            mul_slices_assign(&m, &mut x, b);
+            prop_assert!(x.iter().zip(a.iter().zip(b)).all(|(&r, (&p, &r2))| r == oracle_mul(p, r2, q)));
+            let mut x = c.to_vec();
+            mul_add_slices_assign(&m, &mut x, a, b);
+            prop_assert!(x.iter().zip(c.iter().zip(a.iter().zip(b))).all(|(&r, (&z, (&p, &r2)))| r == m.add(z, oracle_mul(p, r2, q))));
+            let mut x = a.to_vec();
+            mul_scalar_slice_assign(&m, &mut x, s);
+            prop_assert!(x.iter().zip(a).all(|(&r, &p)| r == oracle_mul(p, s % q, q)));
+            let mut x = c.to_vec();
+            mul_scalar_add_slices_assign(&m, &mut x, a, s);
+            prop_assert!(x.iter().zip(c.iter().zip(a)).all(|(&r, (&z, &p))| r == m.add(z, oracle_mul(p, s % q, q))));
+            let mut x = seed[..37].to_vec();
+            reduce_slice_assign(&m, &mut x);
+            prop_assert!(x.iter().zip(&seed).all(|(&r, &p)| r == p % q));
+        }
+    }
+}
