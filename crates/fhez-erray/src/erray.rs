@@ -1,0 +1,262 @@
+//! The [`Erray`] type: construction, accessors, padding hygiene.
+
+use std::fmt;
+
+use fhez_backend::{Backend, Decrypt};
+
+use crate::par::map_range;
+use crate::shape::size_of;
+use crate::{Error, Packing, PlainArray, Result};
+
+/// An n-dimensional array of reals encrypted (or simulated) on backend `B`.
+///
+/// It holds a backend handle, a shape, an explicit [`Packing`] and the ciphertexts. All
+/// operations return [`Result`]; none panic on bad input.
+///
+/// # Examples
+/// ```
+/// use fhez_backend::Plain;
+/// use fhez_erray::{Erray, Packing, PlainArray};
+///
+/// let backend = Plain::new(8);
+/// let x = PlainArray::new(vec![4, 2], vec![1., 2., 3., 4., 5., 6., 7., 8.])?;
+/// let e = Erray::encrypt(&backend, &x, Packing::BatchInSlots { batch: 4 })?;
+/// let y = ((&e * &e)? + 1.0)?;                    // ct×ct product, then a scalar
+/// let s = y.sum_axis(1)?;                          // adds ciphertexts: no rotation
+/// assert_eq!(s.decrypt()?.data(), &[7., 27., 63., 115.]);
+/// # Ok::<(), fhez_erray::Error>(())
+/// ```
+pub struct Erray<B: Backend> {
+    pub(crate) backend: B,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) packing: Packing,
+    pub(crate) cts: Vec<B::Ct>,
+    /// Whether padding slots are known to be zero.
+    pub(crate) clean: bool,
+}
+
+impl<B: Backend> Clone for Erray<B> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            shape: self.shape.clone(),
+            packing: self.packing,
+            cts: self.cts.clone(),
+            clean: self.clean,
+        }
+    }
+}
+
+impl<B: Backend> fmt::Debug for Erray<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Erray")
+            .field("backend", &self.backend.kind())
+            .field("shape", &self.shape)
+            .field("packing", &self.packing)
+            .field("cts", &self.cts.len())
+            .field("level", &self.level())
+            .finish()
+    }
+}
+
+impl<B: Backend> Erray<B> {
+    /// Encrypts `data` with `packing`.
+    ///
+    /// # Errors
+    /// Invalid shape for the packing, `TooManyValues` (batch larger than the slots), or
+    /// backend errors (non-finite values).
+    pub fn encrypt(backend: &B, data: &PlainArray, packing: Packing) -> Result<Self> {
+        let vectors = packing.layout(data.shape(), backend.slots(), data.data())?;
+        let cts = map_range(vectors.len(), |c| {
+            let v = vectors.get(c).map_or(&[][..], Vec::as_slice);
+            Ok(backend.encrypt(v)?)
+        })?;
+        Ok(Self {
+            backend: backend.clone(),
+            shape: data.shape().to_vec(),
+            packing,
+            cts,
+            clean: true,
+        })
+    }
+
+    /// Assembles an erray from ciphertexts already laid out with `packing` (padding slots
+    /// are assumed dirty).
+    ///
+    /// # Errors
+    /// Invalid shape, or [`Error::ShapeMismatch`] if the ciphertext count is wrong.
+    pub fn from_parts(
+        backend: &B,
+        shape: Vec<usize>,
+        packing: Packing,
+        cts: Vec<B::Ct>,
+    ) -> Result<Self> {
+        let expected = packing.num_cts(&shape, backend.slots())?;
+        if expected != cts.len() {
+            return Err(Error::ShapeMismatch {
+                op: "from_parts",
+                lhs: shape,
+                rhs: vec![cts.len()],
+            });
+        }
+        Ok(Self {
+            backend: backend.clone(),
+            shape,
+            packing,
+            cts,
+            clean: false,
+        })
+    }
+
+    /// Same packing and backend, new shape and ciphertexts.
+    pub(crate) fn with_cts(&self, shape: Vec<usize>, cts: Vec<B::Ct>, clean: bool) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            shape,
+            packing: self.packing,
+            cts,
+            clean,
+        }
+    }
+
+    /// The logical shape.
+    #[must_use]
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of dimensions.
+    #[must_use]
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of logical elements.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether there are no elements (never true for a valid erray).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The packing.
+    #[must_use]
+    pub fn packing(&self) -> Packing {
+        self.packing
+    }
+
+    /// The backend handle.
+    #[must_use]
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The ciphertexts, in packing order.
+    #[must_use]
+    pub fn cts(&self) -> &[B::Ct] {
+        &self.cts
+    }
+
+    /// Consumes the erray, returning its ciphertexts.
+    #[must_use]
+    pub fn into_cts(self) -> Vec<B::Ct> {
+        self.cts
+    }
+
+    /// Lowest level among the ciphertexts (the level the next operation starts from).
+    #[must_use]
+    pub fn level(&self) -> u32 {
+        self.cts
+            .iter()
+            .map(|c| self.backend.level(c))
+            .min()
+            .unwrap_or(self.backend.caps().max_level)
+    }
+
+    /// Whether some ciphertext has slots outside the layout.
+    #[must_use]
+    pub fn has_padding(&self) -> bool {
+        let slots = self.backend.slots();
+        (0..self.cts.len()).any(|c| self.packing.used_slots(&self.shape, slots, c) < slots)
+    }
+
+    /// Whether padding slots are known to hold zeros.
+    #[must_use]
+    pub fn is_padding_clean(&self) -> bool {
+        self.clean || !self.has_padding()
+    }
+
+    /// A 0/1 mask of the used slots of ciphertext `c`.
+    pub(crate) fn used_mask(&self, c: usize) -> Vec<f64> {
+        vec![
+            1.0;
+            self.packing
+                .used_slots(&self.shape, self.backend.slots(), c)
+        ]
+    }
+
+    /// Zeroes padding slots (one level on ciphertexts that have padding) unless they are
+    /// already known to be zero.
+    ///
+    /// # Errors
+    /// `LevelExhausted` when masking is needed at level 0.
+    pub fn clean_padding(&self) -> Result<Self> {
+        if self.is_padding_clean() {
+            return Ok(self.clone());
+        }
+        let slots = self.backend.slots();
+        let cts = map_range(self.cts.len(), |c| {
+            let ct = self.ct(c)?;
+            if self.packing.used_slots(&self.shape, slots, c) < slots {
+                Ok(self.backend.mul_plain(ct, &self.used_mask(c))?)
+            } else {
+                Ok(ct.clone())
+            }
+        })?;
+        Ok(self.with_cts(self.shape.clone(), cts, true))
+    }
+
+    /// Ciphertext `c` (internal invariant: `c < cts.len()`).
+    pub(crate) fn ct(&self, c: usize) -> Result<&B::Ct> {
+        self.cts.get(c).ok_or_else(|| Error::ShapeMismatch {
+            op: "ciphertext index",
+            lhs: self.shape.clone(),
+            rhs: vec![c],
+        })
+    }
+
+    /// An erray of zeros with the same shape, packing and level (multiplies by 0, which is
+    /// free; works on a server that cannot encrypt).
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn zeros_like(&self) -> Result<Self> {
+        let cts = map_range(self.cts.len(), |c| {
+            Ok(self.backend.mul_scalar(self.ct(c)?, 0.0)?)
+        })?;
+        Ok(self.with_cts(self.shape.clone(), cts, true))
+    }
+
+    /// Number of elements checked for overflow (internal).
+    pub(crate) fn size(&self) -> Result<usize> {
+        size_of(&self.shape)
+    }
+}
+
+impl<B: Decrypt> Erray<B> {
+    /// Decrypts to a [`PlainArray`] of the logical shape.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn decrypt(&self) -> Result<PlainArray> {
+        let vectors = map_range(self.cts.len(), |c| Ok(self.backend.decrypt(self.ct(c)?)?))?;
+        let data = self
+            .packing
+            .unlayout(&self.shape, self.backend.slots(), &vectors)?;
+        PlainArray::new(self.shape.clone(), data)
+    }
+}

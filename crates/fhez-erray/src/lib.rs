@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod elementwise;
+mod erray;
+mod error;
+mod layout;
+mod matmul;
+mod ops;
+mod packing;
+mod par;
+mod plain_array;
+mod poly;
+pub mod reduce;
+pub mod shape;
+mod wire;
+
+pub use erray::Erray;
+pub use error::{Error, Result};
+pub use matmul::FlatMatmulPlan;
+pub use packing::Packing;
+pub use plain_array::PlainArray;
+pub use wire::MAX_NDIM;
+
+/// An erray on the exact f64 backend.
+pub type PlainErray = Erray<fhez_backend::Plain>;
+/// An erray on the simulator.
+pub type SimErray = Erray<fhez_backend::Sim>;
+
+#[cfg(test)]
+mod tests;
