@@ -1,0 +1,175 @@
+//! The conformance cases. Each is a small erray program; sizes adapt to the backend's slot
+//! count (the suite assumes a power-of-two slot count of at least 16).
+
+use fhez_backend::Backend;
+use fhez_erray::{Erray, Packing, Result};
+
+use crate::{Case, Inputs};
+
+fn batch(inputs: &Inputs) -> usize {
+    inputs.slots().min(8)
+}
+
+fn bis(inputs: &Inputs) -> Packing {
+    Packing::BatchInSlots {
+        batch: batch(inputs),
+    }
+}
+
+macro_rules! case {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, scale = $scale:expr, |$b:ident, $i:ident| $body:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $ty;
+        impl Case for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn scale(&self) -> f64 {
+                $scale
+            }
+            fn run<C: Backend>(&self, $b: &C, $i: &Inputs) -> Result<Erray<C>> {
+                $body
+            }
+        }
+    };
+}
+
+case!(
+    /// Encrypt/decrypt round trip, batch-in-slots.
+    RoundTrip, "round_trip", scale = 1.0, |b, i| {
+        Erray::encrypt(b, &i.array(1, &[batch(i), 3, 2]), bis(i))
+    }
+);
+
+case!(
+    /// Flat round trip over two ciphertexts.
+    FlatRoundTrip, "flat_round_trip", scale = 1.0, |b, i| {
+        Erray::encrypt(b, &i.array(2, &[i.slots() + 3]), Packing::Flat)
+    }
+);
+
+case!(
+    /// `a + b − c`, then negation.
+    AddSubNeg, "add_sub_neg", scale = 4.0, |b, i| {
+        let s = [batch(i), 5];
+        let a = Erray::encrypt(b, &i.array(3, &s), bis(i))?;
+        let c = Erray::encrypt(b, &i.array(4, &s), bis(i))?;
+        let d = Erray::encrypt(b, &i.array(5, &s), bis(i))?;
+        ((&a + &c) - &d)?.neg()
+    }
+);
+
+case!(
+    /// ct×ct product with broadcasting over a non-batch axis.
+    MulBroadcast, "mul_broadcast", scale = 2.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(6, &[batch(i), 3, 2]), bis(i))?;
+        let c = Erray::encrypt(b, &i.array(7, &[batch(i), 1, 2]), bis(i))?;
+        &a * &c
+    }
+);
+
+case!(
+    /// Plaintext operands with numpy broadcasting, flat packing.
+    PlainBroadcast, "plain_broadcast", scale = 4.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(8, &[4, 3, 2]), Packing::Flat)?;
+        (&a * &i.array(9, &[3, 1])) + &i.array(10, &[2])
+    }
+);
+
+case!(
+    /// Scalars: a non-integer (one level), an integer (free), additions.
+    Scalars, "scalars", scale = 8.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(11, &[batch(i), 4]), bis(i))?;
+        (((&a * 0.75)? + 2.0)? * 3.0)? - 1.0
+    }
+);
+
+case!(
+    /// Flat `sum()`: a rotate-and-add tree.
+    FlatSum, "flat_sum", scale = 64.0, |b, i| {
+        Erray::encrypt(b, &i.array(12, &[i.slots() / 2 + 1]), Packing::Flat)?.sum()
+    }
+);
+
+case!(
+    /// Sum over the batch axis (rotations) and over an inner axis (additions).
+    BatchSums, "batch_sums", scale = 16.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(13, &[batch(i), 3, 4]), bis(i))?;
+        a.sum_axis(2)?.sum_axis(0)
+    }
+);
+
+case!(
+    /// Dense layer under batch-in-slots: linear combinations, one level, no rotation.
+    MatmulBatch, "matmul_batch", scale = 8.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(14, &[batch(i), 6]), bis(i))?;
+        a.matmul(&i.array(15, &[6, 4]))
+    }
+);
+
+case!(
+    /// Flat BSGS matmul, wide (n > m).
+    MatmulFlatWide, "matmul_flat_wide", scale = 64.0, |b, i| {
+        let n = i.slots().min(64);
+        let a = Erray::encrypt(b, &i.array(16, &[n]), Packing::Flat)?;
+        a.matmul(&i.array(17, &[n, 10]))
+    }
+);
+
+case!(
+    /// Flat BSGS matmul, tall (n < m), chained after a dirty-padding result.
+    MatmulFlatTall, "matmul_flat_tall", scale = 64.0, |b, i| {
+        let m = i.slots().min(32);
+        let a = Erray::encrypt(b, &i.array(18, &[5]), Packing::Flat)?;
+        a.matmul(&i.array(19, &[5, m]))?.matmul(&i.array(20, &[m, 3]))
+    }
+);
+
+case!(
+    /// Degree-3 polynomial (sigmoid approximation): depth 2.
+    Polyval3, "polyval3", scale = 4.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(21, &[batch(i), 3]), bis(i))?;
+        a.polyval(&[0.5, 0.197, 0.0, -0.004])
+    }
+);
+
+case!(
+    /// Cube by square-and-multiply: depth 2.
+    Pow3, "pow3", scale = 4.0, |b, i| {
+        Erray::encrypt(b, &i.array(22, &[batch(i), 3]), bis(i))?.pow(3)
+    }
+);
+
+case!(
+    /// 2-D window sum (pooling numerator): free windows, ciphertext additions.
+    WindowSum, "window_sum", scale = 9.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(23, &[batch(i), 6, 6]), bis(i))?;
+        a.windows(&[3, 3], &[1, 1])?.sum_axis(4)?.sum_axis(3)
+    }
+);
+
+case!(
+    /// Serialization round trip through the backend's wire format.
+    Serialization, "serialization", scale = 2.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(24, &[batch(i), 2]), bis(i))?;
+        let p = (&a * &a)?;
+        Erray::from_bytes(b, &p.to_bytes()?, 1 << 26)
+    }
+);
+
+case!(
+    /// Running out of levels fails identically everywhere (`LevelExhausted` with numbers).
+    LevelExhaustion, "level_exhaustion", scale = 1.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(25, &[batch(i), 1]), bis(i))?;
+        let max = b.caps().max_level;
+        if max > 24 {
+            return Ok(a); // effectively unlimited (default Plain): nothing to exhaust
+        }
+        let mut x = a;
+        for _ in 0..=max {
+            x = (&x * 0.5)?;
+        }
+        Ok(x)
+    }
+);

@@ -1,0 +1,109 @@
+//! Conformance suite and fixtures for fhez backends (`publish = false`).
+//!
+//! [`backend_suite!`] instantiates the same tests for any backend. Every test runs one small
+//! erray program ([`Case`]) three times: on the backend under test, on a [`Plain`] oracle with
+//! the same slots/levels/rotation keys, and on a [`Sim`] mirror. It then checks
+//!
+//! - **values** against `Plain` within `tolerance × case.scale() × (1 + |expected|)`, when the
+//!   backend can decrypt;
+//! - **accounting**: per-ciphertext levels, and (key switches, rotations, ct×ct mults) from
+//!   `stats()`, identical on all three — so `Sim`'s predictions are checked against what the
+//!   real backend consumed;
+//! - **errors**: when the program fails, it must fail with the same message everywhere
+//!   (for example `LevelExhausted` with the same numbers).
+//!
+//! Inputs are uniform in `[-1, 1)` from a seeded ChaCha generator; a failure prints the seed,
+//! and `FHEZ_TEST_SEED=<n>` reruns with another one.
+//!
+//! # Adding a backend
+//!
+//! In an integration test of the backend's crate (with `fhez-testkit` as a dev-dependency):
+//!
+//! ```ignore
+//! use fhez_testkit::backend_suite;
+//!
+//! // A backend that can decrypt: values + accounting. The constructor runs once per test and
+//! // must give fresh counters (keys may be memoised in a OnceLock and shared).
+//! backend_suite!(ckks_tiny, decrypt: tiny_client(), tolerance: fhez_testkit::tolerance::from_log_scale);
+//! // A server-side value (no Decrypt): accounting only.
+//! backend_suite!(ckks_server, accounting_only: tiny_server());
+//! ```
+//!
+//! `tolerance` is any `fn(&Caps) -> f64`. The suite assumes a power-of-two slot count of at
+//! least 16 and at least 3 levels.
+//!
+//! [`Plain`]: fhez_backend::Plain
+//! [`Sim`]: fhez_backend::Sim
+
+#![forbid(unsafe_code)]
+
+pub mod cases;
+mod harness;
+mod inputs;
+pub mod tolerance;
+
+pub use fhez_backend;
+pub use fhez_erray;
+pub use harness::{Case, DEFAULT_SEED, DecryptFn, Harness, decrypt_with, sim_mirror};
+pub use inputs::Inputs;
+
+/// Instantiates the conformance suite for one backend; see the crate docs.
+///
+/// - `backend_suite!(name, decrypt: <expr>, tolerance: <fn(&Caps) -> f64>)`
+/// - `backend_suite!(name, accounting_only: <expr>)`
+#[macro_export]
+macro_rules! backend_suite {
+    ($name:ident, decrypt: $make:expr, tolerance: $tol:expr $(,)?) => {
+        mod $name {
+            #[allow(unused_imports, reason = "the constructor may use items of the parent")]
+            use super::*;
+            $crate::__suite_tests!({
+                let backend = $make;
+                let tol = ($tol)($crate::fhez_backend::Backend::caps(&backend));
+                $crate::Harness::decrypting(backend, tol)
+            });
+        }
+    };
+    ($name:ident, accounting_only: $make:expr $(,)?) => {
+        mod $name {
+            #[allow(unused_imports, reason = "the constructor may use items of the parent")]
+            use super::*;
+            $crate::__suite_tests!($crate::Harness::accounting_only($make));
+        }
+    };
+}
+
+/// Expands to one `#[test]` per case (implementation detail of [`backend_suite!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_tests {
+    ($harness:expr) => {
+        $crate::__suite_tests!(@cases $harness;
+            round_trip: RoundTrip,
+            flat_round_trip: FlatRoundTrip,
+            add_sub_neg: AddSubNeg,
+            mul_broadcast: MulBroadcast,
+            plain_broadcast: PlainBroadcast,
+            scalars: Scalars,
+            flat_sum: FlatSum,
+            batch_sums: BatchSums,
+            matmul_batch: MatmulBatch,
+            matmul_flat_wide: MatmulFlatWide,
+            matmul_flat_tall: MatmulFlatTall,
+            polyval3: Polyval3,
+            pow3: Pow3,
+            window_sum: WindowSum,
+            serialization: Serialization,
+            level_exhaustion: LevelExhaustion,
+        );
+    };
+    (@cases $harness:expr; $($test:ident: $case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() -> ::core::result::Result<(), ::std::string::String> {
+                let harness = $harness;
+                harness.check(&$crate::cases::$case)
+            }
+        )*
+    };
+}
