@@ -1,0 +1,206 @@
+//! Multiplication: ciphertext × ciphertext (tensor), relinearization, and products
+//! with plaintexts, scalars and integers.
+
+use fhez_math::{Ntt, Poly};
+
+use super::Evaluator;
+use super::add::truncated_plain;
+use crate::ciphertext::Ciphertext;
+use crate::keys::RelinKey;
+use crate::plaintext::Plaintext;
+use crate::rlwe::keyswitch;
+use crate::{Error, Result};
+
+impl Evaluator {
+    /// `a × b` without relinearization: a 3-polynomial ciphertext at the common
+    /// level whose scale is the product of the scales.
+    ///
+    /// # Errors
+    /// [`Error::CiphertextSize`] unless both have 2 polynomials,
+    /// [`Error::ScaleOverflow`] when the product scale does not fit under Q_l.
+    pub fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        a.expect_size("mul", 2)?;
+        b.expect_size("mul", 2)?;
+        let level = a.level.min(b.level);
+        let a = self.drop_to_level(a, level)?;
+        let b = self.drop_to_level(b, level)?;
+        let scale = self.checked_scale(a.scale * b.scale, level)?;
+        let basis = self.params.q_basis(level)?;
+        let n = self.params.n();
+        let limbs = level as usize + 1;
+        let (Some(a0), Some(a1), Some(b0), Some(b1)) = (
+            a.polys.first(),
+            a.polys.get(1),
+            b.polys.first(),
+            b.polys.get(1),
+        ) else {
+            return Err(Error::CiphertextSize {
+                op: "mul",
+                expected: 2,
+                found: 0,
+            });
+        };
+        let mut c0 = Poly::<Ntt>::zero(n, limbs);
+        let mut c1 = Poly::<Ntt>::zero(n, limbs);
+        let mut c2 = Poly::<Ntt>::zero(n, limbs);
+        for (i, m) in basis.moduli().iter().enumerate().take(limbs) {
+            let (Some(x0), Some(x1), Some(y0), Some(y1)) =
+                (a0.limb(i), a1.limb(i), b0.limb(i), b1.limb(i))
+            else {
+                continue;
+            };
+            let (Some(o0), Some(o1), Some(o2)) = (c0.limb_mut(i), c1.limb_mut(i), c2.limb_mut(i))
+            else {
+                continue;
+            };
+            for ((((o0, o1), o2), (&x0, &x1)), (&y0, &y1)) in o0
+                .iter_mut()
+                .zip(o1.iter_mut())
+                .zip(o2.iter_mut())
+                .zip(x0.iter().zip(x1))
+                .zip(y0.iter().zip(y1))
+            {
+                *o0 = m.reduce_u128(u128::from(x0) * u128::from(y0));
+                *o1 = m
+                    .reduce_u128(u128::from(x0) * u128::from(y1) + u128::from(x1) * u128::from(y0));
+                *o2 = m.reduce_u128(u128::from(x1) * u128::from(y1));
+            }
+        }
+        Ok(Ciphertext {
+            polys: vec![c0, c1, c2],
+            level,
+            scale,
+            params_id: a.params_id,
+        })
+    }
+
+    /// `a²` without relinearization.
+    ///
+    /// # Errors
+    /// As [`Evaluator::mul`].
+    pub fn square(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.mul(a, a)
+    }
+
+    /// Switches the s² part of a 3-polynomial ciphertext back to s (one key switch).
+    /// A 2-polynomial ciphertext is returned unchanged.
+    ///
+    /// # Errors
+    /// [`Error::ParamsMismatch`] for a key of other parameters.
+    pub fn relinearize(&self, ct: &Ciphertext, rk: &RelinKey) -> Result<Ciphertext> {
+        self.check_ct(ct)?;
+        self.params.check_id(rk.params_id())?;
+        if ct.polys.len() == 2 {
+            return Ok(ct.clone());
+        }
+        ct.expect_size("relinearize", 3)?;
+        let basis = self.params.q_basis(ct.level)?;
+        let mut polys = ct.polys.clone();
+        let c2 = polys.pop().ok_or(Error::CiphertextSize {
+            op: "relinearize",
+            expected: 3,
+            found: 0,
+        })?;
+        let dec = keyswitch::decompose(&self.params, &c2, ct.level)?;
+        let (u0, u1) = keyswitch::apply_key(&self.params, &dec, &rk.0, None)?;
+        for (c, u) in polys.iter_mut().zip([&u0, &u1]) {
+            c.add_assign(u, basis)?;
+        }
+        Ok(Ciphertext {
+            polys,
+            ..ct.clone()
+        })
+    }
+
+    /// `a × b`, relinearized and rescaled: one level consumed.
+    ///
+    /// # Errors
+    /// As [`Evaluator::mul`], plus [`Error::LevelExhausted`] at level 0.
+    pub fn mul_relin_rescale(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+        rk: &RelinKey,
+    ) -> Result<Ciphertext> {
+        let level = a.level.min(b.level);
+        if level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "mul_relin_rescale",
+                needed: 1,
+                available: 0,
+            });
+        }
+        let prod = self.mul(a, b)?;
+        let relin = self.relinearize(&prod, rk)?;
+        self.rescale(&relin)
+    }
+
+    /// `ct × pt` (pointwise in the slots); the scale becomes the product of the
+    /// scales. Rescale afterwards to return near the original scale.
+    ///
+    /// # Errors
+    /// [`Error::ScaleOverflow`], [`Error::LevelIncrease`] when the plaintext is at a
+    /// lower level than the ciphertext.
+    pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        self.check_ct(ct)?;
+        self.check_pt(pt)?;
+        let scale = self.checked_scale(ct.scale * pt.scale, ct.level)?;
+        let m = truncated_plain(pt, ct.level)?;
+        let basis = self.params.q_basis(ct.level)?;
+        let mut out = ct.clone();
+        for p in &mut out.polys {
+            p.mul_assign(&m, basis)?;
+        }
+        out.scale = scale;
+        Ok(out)
+    }
+
+    /// `ct × value` in every slot: multiplies by the integer `round(value·scale)`,
+    /// so the result's scale is `ct.scale × scale` (rescale afterwards).
+    ///
+    /// # Errors
+    /// [`Error::Unencodable`], [`Error::ScaleOverflow`].
+    pub fn mul_scalar(&self, ct: &Ciphertext, value: f64, scale: f64) -> Result<Ciphertext> {
+        self.check_ct(ct)?;
+        let scaled = (value * scale).round();
+        if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
+            return Err(Error::Unencodable {
+                index: 0,
+                log2_scale: scale.log2(),
+            });
+        }
+        let new_scale = self.checked_scale(ct.scale * scale, ct.level)?;
+        let mut out = self.mul_integer(ct, scaled as i64)?;
+        out.scale = new_scale;
+        Ok(out)
+    }
+
+    /// `ct × k` for an integer k: no scale change, no level consumed.
+    ///
+    /// # Errors
+    /// Parameter errors.
+    pub fn mul_integer(&self, ct: &Ciphertext, k: i64) -> Result<Ciphertext> {
+        self.check_ct(ct)?;
+        let basis = self.params.q_basis(ct.level)?;
+        let scalars: Vec<u64> = basis.moduli().iter().map(|m| m.reduce_i64(k)).collect();
+        let mut out = ct.clone();
+        for p in &mut out.polys {
+            p.mul_scalar_assign(&scalars, basis)?;
+        }
+        Ok(out)
+    }
+
+    fn checked_scale(&self, scale: f64, level: u32) -> Result<f64> {
+        let log2_q_at_level = self.params.log_q_at(level);
+        let log2_scale = scale.log2();
+        if !scale.is_finite() || log2_scale + 1.0 >= log2_q_at_level {
+            return Err(Error::ScaleOverflow {
+                log2_scale,
+                log2_q_at_level,
+            });
+        }
+        Ok(scale)
+    }
+}
