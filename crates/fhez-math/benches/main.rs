@@ -1,3 +1,11 @@
-//! Criterion benchmarks for `fhez-math` (placeholder until milestone 3).
+//! Criterion benchmarks for `fhez-math`: `cargo bench -p fhez-math -- ntt`.
 
-fn main() {}
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "benchmark setup on fixed, known-good parameters"
+)]
+
+mod bench;
+
+criterion::criterion_main!(bench::ntt::benches, bench::rns::benches);

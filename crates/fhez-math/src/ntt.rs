@@ -41,11 +41,12 @@ pub const fn bit_reverse(x: usize, log_n: u32) -> usize {
     }
 }
 
-/// Branch-free `if x >= s { x - s } else { x }`, valid whenever `|x - s| < 2^63`.
+/// Branch-free `if x >= s { x - s } else { x }` for `0 < s` (compiles to a conditional move).
 #[inline(always)]
 const fn csub(x: u64, s: u64) -> u64 {
+    // If x < s the subtraction wraps to a value above x, so the minimum picks x.
     let t = x.wrapping_sub(s);
-    t.wrapping_add(s & 0u64.wrapping_sub(t >> 63))
+    if t < x { t } else { x }
 }
 
 /// Precomputed tables for the negacyclic NTT of size `n` modulo a prime `q ≡ 1 (mod 2n)`.

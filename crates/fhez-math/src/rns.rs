@@ -45,8 +45,12 @@ pub struct RnsBasis {
     q_hat_inv_shoup: Vec<u64>,
     inv_q_f64: Vec<f64>,
     crt: CrtWords,
-    /// `(Q, q̂_i)` as `u128` when `k·Q < 2^126`, enabling a single-word CRT path.
-    small: Option<(u128, Vec<u128>)>,
+    /// `q̂_i mod 2^128`.
+    q_hat_low: Vec<u128>,
+    /// `Q mod 2^128`.
+    product_low: u128,
+    /// Whether `Q < 2^126`, so that every centered value fits an `i128` with room to spare.
+    small: bool,
 }
 
 impl fmt::Debug for RnsBasis {
@@ -121,17 +125,15 @@ impl RnsBasis {
             q_hat_inv.push(m.inv(hat_mod)?);
             q_hat.extend_from_slice(&hat);
         }
-        let small = (f64::from(bits) + (k as f64).log2() < 126.0).then(|| {
-            let as_u128 = |w: &[u64]| {
-                w.iter()
-                    .rev()
-                    .fold(0u128, |acc, &x| (acc << 64) | u128::from(x))
-            };
-            (
-                as_u128(&product),
-                q_hat.chunks_exact(words).map(as_u128).collect(),
-            )
-        });
+        let low = |w: &[u64]| {
+            w.iter()
+                .take(2)
+                .rev()
+                .fold(0u128, |acc, &x| (acc << 64) | u128::from(x))
+        };
+        let product_low = low(&product);
+        let q_hat_low = q_hat.chunks_exact(words).map(low).collect();
+        let small = product.len() <= 2 && product_low < 1 << 126;
         Ok(Self {
             q_hat_inv_shoup: moduli
                 .iter()
@@ -147,6 +149,8 @@ impl RnsBasis {
                 half,
                 q_hat,
             },
+            q_hat_low,
+            product_low,
             small,
             tables,
             moduli,
@@ -263,9 +267,9 @@ impl RnsBasis {
     /// value in `{v - 1, v}` (never negative).
     #[inline]
     fn overflow_estimate(frac_sum: f64) -> u64 {
-        // The f64 sum is accurate to ~k·2^-52, far below the 2^-20 safety margin.
-        let v = (frac_sum - 1.0 / 1_048_576.0).floor();
-        if v > 0.0 { v as u64 } else { 0 }
+        // The f64 sum is accurate to ~k·2^-52, far below the 2^-20 safety margin. The
+        // saturating cast truncates, which is the floor for non-negative values and 0 below.
+        (frac_sum - 1.0 / 1_048_576.0) as u64
     }
 
     /// Writes `Σ y_i q̂_i mod Q` into `acc` (`words + 1` words, overwritten).
@@ -320,67 +324,137 @@ impl RnsBasis {
                 .for_each(|(o, &x)| *o = m.center(x) as f64);
             return Ok(());
         }
-        // y_i = [x_i q̂_i^-1]_{q_i}, limb-major, and the f64 estimate of Σ y_i / q_i.
-        let mut ys = coeff_limbs.to_vec();
-        let mut frac = vec![0.0f64; n];
-        let consts = self
-            .moduli
-            .iter()
-            .zip(self.q_hat_inv.iter().zip(&self.q_hat_inv_shoup));
-        for ((limb, (m, (&w, &ws))), inv_q) in
-            ys.chunks_exact_mut(n).zip(consts).zip(&self.inv_q_f64)
-        {
-            for (y, f) in limb.iter_mut().zip(frac.iter_mut()) {
-                *y = m.mul_shoup(*y, w, ws);
-                *f += *y as f64 * inv_q;
-            }
-        }
-        if let Some((product, q_hat)) = &self.small {
-            let half = product / 2;
-            for (j, (o, &f)) in out.iter_mut().zip(&frac).enumerate() {
-                let s = ys
-                    .iter()
-                    .skip(j)
-                    .step_by(n)
-                    .zip(q_hat)
-                    .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * h);
-                let mut r = s - u128::from(Self::overflow_estimate(f)) * product;
-                if r >= *product {
-                    r -= product;
-                }
-                *o = if r > half {
-                    -((product - r) as f64)
-                } else {
-                    r as f64
-                };
-            }
-            return Ok(());
-        }
-        let words = self.crt.words;
-        let mut acc = vec![0u64; words + 1];
-        let mut neg = vec![0u64; words + 1];
-        for (j, (o, &f)) in out.iter_mut().zip(&frac).enumerate() {
-            acc.iter_mut().for_each(|w| *w = 0);
-            for (&y, hat) in ys
-                .iter()
-                .skip(j)
-                .step_by(n)
-                .zip(self.crt.q_hat.chunks_exact(words))
-            {
-                words::add_mul_word(&mut acc, hat, y);
-            }
-            words::sub_mul_word(&mut acc, &self.crt.product, Self::overflow_estimate(f));
-            if words::cmp(&acc, &self.crt.product).is_ge() {
-                words::sub_assign(&mut acc, &self.crt.product);
-            }
-            *o = if words::cmp(&acc, &self.crt.half).is_gt() {
-                words::sub_into(&mut neg, &self.crt.product, &acc);
-                -words::to_f64(&neg)
-            } else {
-                words::to_f64(&acc)
-            };
+        // y_i = [x_i q̂_i^-1]_{q_i}, transposed to coefficient-major order.
+        let ys = scale_transposed(
+            coeff_limbs,
+            n,
+            &self.moduli,
+            &self.q_hat_inv,
+            &self.q_hat_inv_shoup,
+        );
+        let mut scratch = CrtScratch::new(self.crt.words);
+        for (j, (o, yv)) in out.iter_mut().zip(ys.chunks_exact(k)).enumerate() {
+            *o = self.centered_f64_one(yv, || coeff_limbs.iter().skip(j).step_by(n), &mut scratch);
         }
         Ok(())
+    }
+
+    /// The centered value of one coefficient from its `y_i` (see [`Self::to_centered_f64`]).
+    ///
+    /// Fast path: with `v = round(Σ y_i/q_i)`, `c = Σ y_i·q̂_i − v·Q mod 2^128` equals the
+    /// centered value whenever that fits comfortably in an `i128`. For `Q < 2^126` this always
+    /// holds (after a ±Q correction for a misrounded `v`); for larger `Q`, `c` is accepted only
+    /// if `|c| < 2^125` and `c ≡ x_i (mod q_i)` for every `i`, which proves it is the centered
+    /// value. Otherwise the exact multi-word path decides.
+    #[inline]
+    fn centered_f64_one<'a, I: Iterator<Item = &'a u64>>(
+        &self,
+        yv: &[u64],
+        residues: impl Fn() -> I,
+        scratch: &mut CrtScratch,
+    ) -> f64 {
+        let mut s = 0u128;
+        let mut f = 0.0f64;
+        for ((&y, &h), &iq) in yv.iter().zip(&self.q_hat_low).zip(&self.inv_q_f64) {
+            s = s.wrapping_add(u128::from(y).wrapping_mul(h));
+            f += y as f64 * iq;
+        }
+        // Round to nearest (the cast truncates a non-negative value).
+        let v = (f + 0.5) as u64;
+        let c = s.wrapping_sub(u128::from(v).wrapping_mul(self.product_low)) as i128;
+        if self.small {
+            // Q < 2^126 is odd: the centered range is [-(Q-1)/2, (Q-1)/2], and c is the
+            // centered value or off by ±Q.
+            let q = self.product_low as i128;
+            let half = q / 2;
+            let c = if c > half {
+                c - q
+            } else if c < -half {
+                c + q
+            } else {
+                c
+            };
+            return i128_to_f64(c);
+        }
+        const LIMIT: u128 = 1 << 125;
+        if c.unsigned_abs() < LIMIT {
+            let consistent = residues().zip(&self.moduli).all(|(&x, m)| {
+                let r = m.reduce_u128(c.unsigned_abs());
+                (if c < 0 { m.neg(r) } else { r }) == x
+            });
+            if consistent {
+                return i128_to_f64(c);
+            }
+        }
+        self.centered_f64_exact(yv, scratch)
+    }
+
+    /// The exact multi-word path of [`Self::centered_f64_one`].
+    fn centered_f64_exact(&self, yv: &[u64], scratch: &mut CrtScratch) -> f64 {
+        let CrtScratch { acc, neg } = scratch;
+        self.crt_words_into(yv, acc);
+        if words::cmp(acc, &self.crt.half).is_gt() {
+            words::sub_into(neg, &self.crt.product, acc);
+            -words::to_f64(neg)
+        } else {
+            words::to_f64(acc)
+        }
+    }
+}
+
+/// Scratch buffers for the multi-word CRT path (allocated once per call, not per coefficient).
+struct CrtScratch {
+    acc: Vec<u64>,
+    neg: Vec<u64>,
+}
+
+impl CrtScratch {
+    fn new(words: usize) -> Self {
+        Self {
+            acc: vec![0; words + 1],
+            neg: vec![0; words + 1],
+        }
+    }
+}
+
+/// `y[c·k + i] = x[i·n + c] · w_i mod q_i` (Shoup) for `k = moduli.len()` limbs of `n`
+/// residues: the CRT scaling step, transposed to coefficient-major order.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "i < k and c < n, with input.len() == k·n checked by callers"
+)]
+fn scale_transposed(
+    input: &[u64],
+    n: usize,
+    moduli: &[Modulus],
+    w: &[u64],
+    w_shoup: &[u64],
+) -> Vec<u64> {
+    let k = moduli.len();
+    debug_assert_eq!(input.len(), k * n);
+    let mut ys = vec![0u64; k * n];
+    if input.len() != k * n {
+        return ys;
+    }
+    let consts: Vec<(Modulus, u64, u64)> = moduli
+        .iter()
+        .zip(w.iter().zip(w_shoup))
+        .map(|(m, (&a, &b))| (*m, a, b))
+        .collect();
+    for (c, yv) in ys.chunks_exact_mut(k).enumerate() {
+        for (i, (y, (m, wi, wsi))) in yv.iter_mut().zip(&consts).enumerate() {
+            *y = m.mul_shoup(input[i * n + c], *wi, *wsi);
+        }
+    }
+    ys
+}
+
+/// Correctly rounded `i128 -> f64`, with a hardware fast path for values that fit an `i64`.
+#[inline]
+fn i128_to_f64(c: i128) -> f64 {
+    match i64::try_from(c) {
+        Ok(small) => small as f64,
+        Err(_) => c as f64,
     }
 }
 
@@ -413,8 +487,6 @@ impl fmt::Debug for BasisConverter {
 
 /// Number of 124-bit products a `u128` accumulator can absorb without overflow.
 const LAZY_TERMS: usize = 16;
-/// Coefficients processed per block in [`BasisConverter::convert_approx`].
-const BLOCK: usize = 256;
 
 impl BasisConverter {
     /// Precomputes the conversion constants from `from` to `to`.
@@ -471,38 +543,42 @@ impl BasisConverter {
         let (n, k) = (self.n, self.from_moduli.len());
         debug_assert_eq!(input.len(), k * n);
         debug_assert_eq!(out.len(), self.to_moduli.len() * n);
-        let mut ys = input.to_vec();
-        let consts = self
-            .from_moduli
-            .iter()
-            .zip(self.q_hat_inv.iter().zip(&self.q_hat_inv_shoup));
-        for (limb, (m, (&w, &ws))) in ys.chunks_exact_mut(n).zip(consts) {
-            limb.iter_mut().for_each(|y| *y = m.mul_shoup(*y, w, ws));
-        }
-        let mut acc = [0u128; BLOCK];
-        for ((out_limb, p), row) in out
-            .chunks_exact_mut(n)
-            .zip(&self.to_moduli)
-            .zip(self.q_hat_mod_p.chunks_exact(k))
-        {
-            for (block_idx, out_block) in out_limb.chunks_mut(BLOCK).enumerate() {
-                let start = block_idx * BLOCK;
-                let acc = acc.get_mut(..out_block.len()).unwrap_or_default();
-                acc.iter_mut().for_each(|a| *a = 0);
-                for (i, (y_limb, &h)) in ys.chunks_exact(n).zip(row).enumerate() {
-                    let ys_block = y_limb.get(start..start + acc.len()).unwrap_or_default();
-                    acc.iter_mut()
-                        .zip(ys_block)
-                        .for_each(|(a, &y)| *a += u128::from(y) * u128::from(h));
-                    if (i + 1) % LAZY_TERMS == 0 {
-                        acc.iter_mut()
-                            .for_each(|a| *a = u128::from(p.reduce_u128(*a)));
+        // y_i = [x_i q̂_i^-1]_{q_i}, transposed to coefficient-major order so that each
+        // output is an inner product of two contiguous length-k vectors.
+        let ys = scale_transposed(
+            input,
+            n,
+            &self.from_moduli,
+            &self.q_hat_inv,
+            &self.q_hat_inv_shoup,
+        );
+        let rows = self.q_hat_mod_p.chunks_exact(k);
+        for ((out_limb, p), row) in out.chunks_exact_mut(n).zip(&self.to_moduli).zip(rows) {
+            match k {
+                1..=LAZY_TERMS => {
+                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
+                        let acc = yv
+                            .iter()
+                            .zip(row)
+                            .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
+                        *o = p.reduce_u128(acc);
                     }
                 }
-                out_block
-                    .iter_mut()
-                    .zip(acc.iter())
-                    .for_each(|(o, &a)| *o = p.reduce_u128(a));
+                _ => {
+                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
+                        let mut acc = 0u128;
+                        for (ys16, hs16) in yv.chunks(LAZY_TERMS).zip(row.chunks(LAZY_TERMS)) {
+                            // acc < p after the reduction, so 16 more products still fit.
+                            acc = ys16
+                                .iter()
+                                .zip(hs16)
+                                .fold(u128::from(p.reduce_u128(acc)), |acc, (&y, &h)| {
+                                    acc + u128::from(y) * u128::from(h)
+                                });
+                        }
+                        *o = p.reduce_u128(acc);
+                    }
+                }
             }
         }
     }

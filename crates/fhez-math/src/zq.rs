@@ -59,13 +59,12 @@ const fn lo(x: u128) -> u64 {
     x as u64
 }
 
-/// Branch-free `if x >= q { x - q } else { x }` for `x < 2^63`, `q < 2^63`.
+/// Branch-free `if x >= q { x - q } else { x }` for `0 < q` (compiles to a conditional move).
 #[inline(always)]
 const fn csub(x: u64, q: u64) -> u64 {
+    // If x < q the subtraction wraps to a value above x, so the minimum picks x.
     let t = x.wrapping_sub(q);
-    // The top bit of `t` is set exactly when `x < q` (both operands are below 2^63).
-    let mask = 0u64.wrapping_sub(t >> 63);
-    t.wrapping_add(q & mask)
+    if t < x { t } else { x }
 }
 
 impl Modulus {

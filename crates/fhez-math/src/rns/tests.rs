@@ -73,6 +73,14 @@ fn interesting_values(rng: &mut impl RngCore, q: &BigUint, count: usize) -> Vec<
         BigUint::from(1u64 << 53) + 1u32,
         q - (BigUint::from(1u64 << 53) + 1u32) % q,
         (BigUint::from(1u32) << 200u32) % q,
+        // Around the 2^125 / 2^128 limits of the i128 fast path.
+        (BigUint::from(1u32) << 125u32) - 1u32,
+        q - ((BigUint::from(1u32) << 125u32) - 1u32) % q,
+        BigUint::from(1u32) << 125u32,
+        q - (BigUint::from(1u32) << 125u32) % q,
+        (BigUint::from(1u32) << 128u32) + 5u32,
+        q - ((BigUint::from(1u32) << 128u32) + 5u32) % q,
+        (BigUint::from(1u32) << 127u32) + 3u32,
     ];
     while v.len() < count {
         v.push(random_below(rng, q));

@@ -1,0 +1,35 @@
+//! RNS benchmarks: fast basis conversion and centered decoding.
+
+use criterion::{BenchmarkId, Criterion, criterion_group};
+use fhez_math::{BasisConverter, RnsBasis};
+use std::hint::black_box;
+
+fn rns(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rns");
+    let n = 8192;
+    let whole = super::basis(n, &[60, 40, 40, 61, 59, 58, 57]);
+    let from = whole.prefix(3).unwrap();
+    let to = RnsBasis::new(whole.tables()[3..].to_vec()).unwrap();
+    let conv = BasisConverter::new(&from, &to).unwrap();
+    let input = super::residues(&from, 11);
+    let mut out = vec![0u64; to.len() * n];
+    group.bench_function(BenchmarkId::new("convert_approx", "logN=13/3->4"), |b| {
+        b.iter(|| conv.convert_approx(black_box(&input), black_box(&mut out)));
+    });
+    let mut decoded = vec![0.0f64; n];
+    for bits in [&[60u32][..], &[60, 40], &[60, 40, 40], &[60; 16]] {
+        let basis = super::basis(n, bits);
+        let limbs = super::residues(&basis, 13);
+        let id = format!("logN=13/L={}", bits.len());
+        group.bench_function(BenchmarkId::new("to_centered_f64", id), |b| {
+            b.iter(|| {
+                basis
+                    .to_centered_f64(black_box(&limbs), black_box(&mut decoded))
+                    .unwrap()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, rns);
