@@ -235,3 +235,41 @@ fn errors_carry_numbers() {
         Err(Error::ParamsMismatch { .. })
     ));
 }
+
+#[test]
+fn hybrid_key_switching_with_two_special_primes() {
+    // Two ciphertext primes per digit: P = p0·p1 must cover a 2-prime digit.
+    let spec = fhez_ckks::CkksParamsSpec::new(10)
+        .with_log_q(&[50, 30, 30, 30, 30])
+        .with_log_p(&[55, 55])
+        .with_log_scale(30)
+        .insecure_for_testing();
+    let params = fhez_ckks::CkksParams::new(&spec).unwrap();
+    assert_eq!(params.digit_count(), 3);
+    let mut r = common::rng(42);
+    let sk = fhez_ckks::SecretKey::generate(&params, &mut r).unwrap();
+    let pk = sk.public_key(&mut r).unwrap();
+    let rk = sk.relin_key(&mut r).unwrap();
+    let gk = sk.galois_keys(&[1, 5], true, &mut r).unwrap();
+    let enc = fhez_ckks::Encoder::new(&params);
+    let eval = fhez_ckks::Evaluator::new(&params);
+    let x = values(512, 40);
+    let ct = pk
+        .encrypt(
+            &params,
+            &enc.encode(&x, params.default_scale(), 4).unwrap(),
+            &mut r,
+        )
+        .unwrap();
+    // Work at every level, so partial last digits are exercised too.
+    let mut c = ct;
+    let mut want = x.clone();
+    for _ in 0..4 {
+        c = eval.mul_relin_rescale(&c, &c, &rk).unwrap();
+        want.iter_mut().for_each(|v| *v *= *v);
+        let r5 = eval.rotate(&c, 5, &gk).unwrap();
+        let got = enc.decode(&sk.decrypt(&r5).unwrap()).unwrap();
+        let rot: Vec<f64> = (0..512).map(|j| want[(j + 5) % 512]).collect();
+        assert!(max_err(&got, &rot) < TOL, "level {}", c.level());
+    }
+}

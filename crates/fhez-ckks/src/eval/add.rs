@@ -1,6 +1,6 @@
 //! Addition, subtraction, negation, and operations with plaintexts and scalars.
 
-use fhez_math::Poly;
+use fhez_math::{Poly, zq};
 
 use super::{Evaluator, scale_mismatch, scales_match};
 use crate::ciphertext::Ciphertext;
@@ -69,23 +69,31 @@ impl Evaluator {
     }
 
     fn combine(&self, a: &Ciphertext, b: &Ciphertext, subtract: bool) -> Result<Ciphertext> {
-        let (mut x, y) = self.align(a, b)?;
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        // Fast path: same level and scale, no alignment copies.
+        let aligned;
+        let (x, y) = if a.level == b.level && scales_match(a.scale, b.scale) {
+            (a, b)
+        } else {
+            aligned = self.align(a, b)?;
+            (&aligned.0, &aligned.1)
+        };
         let basis = self.params.q_basis(x.level)?;
         let n = self.params.n();
         let limbs = x.level as usize + 1;
-        while x.polys.len() < y.polys.len() {
-            x.polys.push(Poly::zero(n, limbs));
+        let mut out = x.clone();
+        while out.polys.len() < y.polys.len() {
+            out.polys.push(Poly::zero(n, limbs));
         }
-        for (i, yp) in y.polys.iter().enumerate() {
-            if let Some(xp) = x.polys.get_mut(i) {
-                if subtract {
-                    xp.sub_assign(yp, basis)?;
-                } else {
-                    xp.add_assign(yp, basis)?;
-                }
+        for (xp, yp) in out.polys.iter_mut().zip(&y.polys) {
+            if subtract {
+                xp.sub_assign(yp, basis)?;
+            } else {
+                xp.add_assign(yp, basis)?;
             }
         }
-        Ok(x)
+        Ok(out)
     }
 
     /// `−a`.
@@ -126,14 +134,20 @@ impl Evaluator {
         if !scales_match(ct.scale, pt.scale) {
             return Err(scale_mismatch(ct.scale, pt.scale));
         }
-        let m = truncated_plain(pt, ct.level)?;
+        check_plain_level(pt, ct.level)?;
         let basis = self.params.q_basis(ct.level)?;
         let mut out = ct.clone();
         if let Some(c0) = out.polys.first_mut() {
-            if subtract {
-                c0.sub_assign(&m, basis)?;
-            } else {
-                c0.add_assign(&m, basis)?;
+            for ((limb, m_limb), q) in c0
+                .limbs_iter_mut()
+                .zip(pt.poly.limbs_iter())
+                .zip(basis.moduli())
+            {
+                if subtract {
+                    zq::sub_slices_assign(q, limb, m_limb);
+                } else {
+                    zq::add_slices_assign(q, limb, m_limb);
+                }
             }
         }
         Ok(out)
@@ -168,18 +182,13 @@ impl Evaluator {
     }
 }
 
-/// The plaintext's polynomial restricted to `level`.
-pub(crate) fn truncated_plain(
-    pt: &Plaintext,
-    level: u32,
-) -> Result<fhez_math::Poly<fhez_math::Ntt>> {
+/// Checks that a plaintext has at least the limbs of a ciphertext at `level`.
+pub(crate) fn check_plain_level(pt: &Plaintext, level: u32) -> Result<()> {
     if pt.level < level {
         return Err(Error::LevelIncrease {
             from: pt.level,
             to: level,
         });
     }
-    let mut m = pt.poly.clone();
-    m.truncate_limbs(level as usize + 1);
-    Ok(m)
+    Ok(())
 }

@@ -1,10 +1,10 @@
 //! Multiplication: ciphertext × ciphertext (tensor), relinearization, and products
 //! with plaintexts, scalars and integers.
 
-use fhez_math::{Ntt, Poly};
+use fhez_math::{Ntt, Poly, zq};
 
 use super::Evaluator;
-use super::add::truncated_plain;
+use super::add::check_plain_level;
 use crate::ciphertext::Ciphertext;
 use crate::keys::RelinKey;
 use crate::plaintext::Plaintext;
@@ -23,9 +23,9 @@ impl Evaluator {
         self.check_ct(b)?;
         a.expect_size("mul", 2)?;
         b.expect_size("mul", 2)?;
+        // Operands may sit at different levels: only the first `level + 1` limbs of
+        // each are read, which is exactly dropping the higher one to `level`.
         let level = a.level.min(b.level);
-        let a = self.drop_to_level(a, level)?;
-        let b = self.drop_to_level(b, level)?;
         let scale = self.checked_scale(a.scale * b.scale, level)?;
         let basis = self.params.q_basis(level)?;
         let n = self.params.n();
@@ -147,11 +147,18 @@ impl Evaluator {
         self.check_ct(ct)?;
         self.check_pt(pt)?;
         let scale = self.checked_scale(ct.scale * pt.scale, ct.level)?;
-        let m = truncated_plain(pt, ct.level)?;
+        check_plain_level(pt, ct.level)?;
         let basis = self.params.q_basis(ct.level)?;
         let mut out = ct.clone();
         for p in &mut out.polys {
-            p.mul_assign(&m, basis)?;
+            // The plaintext may have more limbs: zip stops at the ciphertext's.
+            for ((limb, m_limb), q) in p
+                .limbs_iter_mut()
+                .zip(pt.poly.limbs_iter())
+                .zip(basis.moduli())
+            {
+                zq::mul_slices_assign(q, limb, m_limb);
+            }
         }
         out.scale = scale;
         Ok(out)
