@@ -168,19 +168,23 @@ impl NttTable {
 
     /// Forward NTT in place: coefficients in `[0, q)` to evaluations in `[0, q)`.
     ///
-    /// `a.len()` must equal `n` (debug-asserted).
+    /// `a.len()` must equal `n` (debug-asserted). The final reduction is fused into the last
+    /// butterfly stage.
     #[inline]
     pub fn forward(&self, a: &mut [u64]) {
-        self.forward_lazy(a);
-        let q = self.modulus.value();
-        a.iter_mut().for_each(|x| *x = csub(csub(*x, 2 * q), q));
+        self.forward_impl::<true>(a);
     }
 
     /// Forward NTT in place without the final reduction: inputs in `[0, 4q)`, outputs in
     /// `[0, 4q)`, congruent to the output of [`forward`](Self::forward).
     ///
     /// `a.len()` must equal `n` (debug-asserted).
+    #[inline]
     pub fn forward_lazy(&self, a: &mut [u64]) {
+        self.forward_impl::<false>(a);
+    }
+
+    fn forward_impl<const REDUCE: bool>(&self, a: &mut [u64]) {
         debug_assert_eq!(a.len(), self.n);
         let q = self.modulus;
         let two_q = 2 * q.value();
@@ -196,7 +200,15 @@ impl NttTable {
             if t == 1 {
                 for (pair, (&w, &ws)) in blocks {
                     if let [x, y] = pair {
-                        (*x, *y) = fwd_butterfly(&q, two_q, *x, *y, w, ws);
+                        let (u, v) = fwd_butterfly(&q, two_q, *x, *y, w, ws);
+                        (*x, *y) = if REDUCE {
+                            (
+                                csub(csub(u, two_q), q.value()),
+                                csub(csub(v, two_q), q.value()),
+                            )
+                        } else {
+                            (u, v)
+                        };
                     }
                 }
             } else {

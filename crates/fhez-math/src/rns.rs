@@ -555,7 +555,13 @@ impl BasisConverter {
         let rows = self.q_hat_mod_p.chunks_exact(k);
         for ((out_limb, p), row) in out.chunks_exact_mut(n).zip(&self.to_moduli).zip(rows) {
             match k {
-                1..=LAZY_TERMS => {
+                1 => inner_products::<1>(p, row, &ys, out_limb),
+                2 => inner_products::<2>(p, row, &ys, out_limb),
+                3 => inner_products::<3>(p, row, &ys, out_limb),
+                4 => inner_products::<4>(p, row, &ys, out_limb),
+                5 => inner_products::<5>(p, row, &ys, out_limb),
+                6 => inner_products::<6>(p, row, &ys, out_limb),
+                7..=LAZY_TERMS => {
                     for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
                         let acc = yv
                             .iter()
@@ -580,6 +586,23 @@ impl BasisConverter {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `out[c] = Σ_i ys[c·K + i] · row[i] mod p` with a compile-time `K` (fully unrolled).
+#[inline]
+fn inner_products<const K: usize>(p: &Modulus, row: &[u64], ys: &[u64], out: &mut [u64]) {
+    let Ok(row) = <&[u64; K]>::try_from(row) else {
+        return;
+    };
+    for (o, yv) in out.iter_mut().zip(ys.chunks_exact(K)) {
+        if let Ok(yv) = <&[u64; K]>::try_from(yv) {
+            let acc = yv
+                .iter()
+                .zip(row)
+                .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
+            *o = p.reduce_u128(acc);
         }
     }
 }

@@ -169,7 +169,9 @@ fn convert_approx_is_x_plus_small_multiple_of_q() -> TestResult {
     let n = 16;
     // (from bits, to bits): the CKKS shapes plus a 20-limb source to exercise the periodic
     // reduction of the u128 accumulators.
-    let shapes: [(&[u32], &[u32]); 3] = [
+    let shapes: [(&[u32], &[u32]); 5] = [
+        (&[50; 10], &[61]),
+        (&[60, 40, 40, 40, 40, 40], &[61, 61]),
         (&[60, 40, 40], &[61, 59, 58, 57]),
         (&[40], &[60, 61]),
         (&[61; 20], &[59, 60]),
