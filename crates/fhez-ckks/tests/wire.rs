@@ -998,3 +998,164 @@ proptest! {
         prop_assert_eq!(r.is_ok(), value < q0);
     }
 }
+
+// ------------------------------------------------------------------ committed fixtures
+
+/// The values in the committed plaintext fixture.
+fn fixture_values() -> Vec<f64> {
+    (0..512).map(|j| f64::from(j) / 512.0 - 0.5).collect()
+}
+
+/// Committed encodings (tiny preset) and corrupted variants of them: old bytes
+/// must keep reading, bad bytes must keep failing with the same error.
+const FIXTURES: [(&str, &[u8]); 8] = [
+    (
+        "tiny_params.fhez",
+        include_bytes!("fixtures/tiny_params.fhez"),
+    ),
+    (
+        "tiny_params.bad_version.fhez",
+        include_bytes!("fixtures/tiny_params.bad_version.fhez"),
+    ),
+    (
+        "tiny_params.wrong_id.fhez",
+        include_bytes!("fixtures/tiny_params.wrong_id.fhez"),
+    ),
+    (
+        "tiny_plaintext_l0.fhez",
+        include_bytes!("fixtures/tiny_plaintext_l0.fhez"),
+    ),
+    (
+        "tiny_plaintext_l0.truncated.fhez",
+        include_bytes!("fixtures/tiny_plaintext_l0.truncated.fhez"),
+    ),
+    (
+        "tiny_plaintext_l0.bad_coeff.fhez",
+        include_bytes!("fixtures/tiny_plaintext_l0.bad_coeff.fhez"),
+    ),
+    (
+        "tiny_plaintext_l0.bad_scale.fhez",
+        include_bytes!("fixtures/tiny_plaintext_l0.bad_scale.fhez"),
+    ),
+    (
+        "tiny_plaintext_l0.bad_level.fhez",
+        include_bytes!("fixtures/tiny_plaintext_l0.bad_level.fhez"),
+    ),
+];
+
+fn fixture(name: &str) -> &'static [u8] {
+    FIXTURES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .unwrap()
+}
+
+#[test]
+fn committed_fixtures_read_and_fail_as_pinned() {
+    let f = tiny();
+    let q0 = f.params.q()[0];
+    let params = wire::params_from_bytes(fixture("tiny_params.fhez"), DEFAULT_LIMIT).unwrap();
+    assert_eq!(params.id(), f.params.id());
+    assert_eq!(
+        wire_err(wire::params_from_bytes(
+            fixture("tiny_params.bad_version.fhez"),
+            DEFAULT_LIMIT
+        )),
+        WireError::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        }
+    );
+    assert!(matches!(
+        wire_err(wire::params_from_bytes(fixture("tiny_params.wrong_id.fhez"), DEFAULT_LIMIT)),
+        WireError::ParamsMismatch { found, .. } if found == f.params.id()
+    ));
+
+    let good = fixture("tiny_plaintext_l0.fhez");
+    let pt = wire::plaintext_from_bytes(&f.params, good, DEFAULT_LIMIT).unwrap();
+    assert_eq!(wire::plaintext_to_bytes(&pt).unwrap(), good);
+    let got = f.enc.decode(&pt).unwrap();
+    assert!(common::max_err(&got, &fixture_values()) < 1e-6);
+
+    let read = |name: &str| {
+        wire_err(wire::plaintext_from_bytes(
+            &f.params,
+            fixture(name),
+            DEFAULT_LIMIT,
+        ))
+    };
+    assert_eq!(
+        read("tiny_plaintext_l0.truncated.fhez"),
+        WireError::Truncated {
+            needed: good.len() as u64,
+            available: 4000
+        }
+    );
+    assert_eq!(
+        read("tiny_plaintext_l0.bad_coeff.fhez"),
+        WireError::CoefficientOutOfRange {
+            limb: 0,
+            index: 7,
+            value: q0,
+            modulus: q0
+        }
+    );
+    assert_eq!(
+        read("tiny_plaintext_l0.bad_scale.fhez"),
+        WireError::BadScale {
+            bits: f64::NAN.to_bits()
+        }
+    );
+    assert_eq!(
+        read("tiny_plaintext_l0.bad_level.fhez"),
+        WireError::BadLevel {
+            level: 9,
+            max_level: 3
+        }
+    );
+}
+
+/// Rewrites the committed fixtures: `FHEZ_WRITE_FIXTURES=1 cargo test -p fhez-ckks
+/// --test wire -- --ignored write_fixtures`. Only for deliberate format changes.
+#[test]
+#[ignore = "writes the committed fixtures"]
+fn write_fixtures() {
+    if std::env::var_os("FHEZ_WRITE_FIXTURES").is_none() {
+        return;
+    }
+    let f = tiny();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+
+    let params = wire::params_to_bytes(&f.params).unwrap();
+    write("tiny_params.fhez", &params);
+    let mut b = params.clone();
+    put(&mut b, 4, &2u16.to_le_bytes());
+    write("tiny_params.bad_version.fhez", &b);
+    let mut b = params.clone();
+    b[8] ^= 0xff;
+    write("tiny_params.wrong_id.fhez", &b);
+
+    let pt = f
+        .enc
+        .encode(&fixture_values(), f.params.default_scale(), 0)
+        .unwrap();
+    let good = wire::plaintext_to_bytes(&pt).unwrap();
+    write("tiny_plaintext_l0.fhez", &good);
+    write("tiny_plaintext_l0.truncated.fhez", &good[..4000]);
+    let mut b = good.clone();
+    put(
+        &mut b,
+        ENVELOPE_LEN + 12 + 7 * 8,
+        &f.params.q()[0].to_le_bytes(),
+    );
+    write("tiny_plaintext_l0.bad_coeff.fhez", &b);
+    let mut b = good.clone();
+    put(&mut b, ENVELOPE_LEN + 4, &f64::NAN.to_bits().to_le_bytes());
+    write("tiny_plaintext_l0.bad_scale.fhez", &b);
+    let mut b = good.clone();
+    put(&mut b, ENVELOPE_LEN, &9u32.to_le_bytes());
+    write("tiny_plaintext_l0.bad_level.fhez", &b);
+}

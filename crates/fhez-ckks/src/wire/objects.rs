@@ -338,7 +338,7 @@ pub fn public_key_from_bytes(params: &CkksParams, bytes: &[u8], limit: u64) -> R
     expect_remaining(
         &r,
         "public key payload bytes",
-        SEED_LEN + poly_bytes(params.n(), moduli.len()),
+        SEED_LEN.saturating_add(poly_bytes(params.n(), moduli.len())),
     )?;
     let seed = r.array::<32>()?;
     let b = r.poly(params.n(), &moduli)?;
@@ -369,7 +369,7 @@ fn write_ksk(w: &mut Writer, k: &KeySwitchKey) -> Result<(), WireError> {
 /// Bytes of one encoded key-switching key of `params` with `digits` digits.
 fn ksk_bytes(params: &CkksParams, digits: usize) -> u64 {
     let limbs = params.q().len() + params.p().len();
-    SEED_LEN + 4 + poly_bytes(params.n(), limbs).saturating_mul(digits as u64)
+    (SEED_LEN + 4).saturating_add(poly_bytes(params.n(), limbs).saturating_mul(digits as u64))
 }
 
 /// Reads a key-switching key; the caller has checked that enough bytes remain.
