@@ -269,7 +269,7 @@ impl RnsBasis {
     fn overflow_estimate(frac_sum: f64) -> u64 {
         // The f64 sum is accurate to ~k·2^-52, far below the 2^-20 safety margin. The
         // saturating cast truncates, which is the floor for non-negative values and 0 below.
-        (frac_sum - 1.0 / 1_048_576.0) as u64
+        (frac_sum - 1.0 / 1_048_576.0).max(0.0) as i64 as u64
     }
 
     /// Writes `Σ y_i q̂_i mod Q` into `acc` (`words + 1` words, overwritten).
@@ -282,7 +282,7 @@ impl RnsBasis {
             .zip(&self.inv_q_f64)
         {
             words::add_mul_word(acc, hat, y);
-            frac_sum += y as f64 * inv_q;
+            frac_sum += (y as i64) as f64 * inv_q;
         }
         let v = Self::overflow_estimate(frac_sum);
         words::sub_mul_word(acc, &self.crt.product, v);
@@ -357,10 +357,11 @@ impl RnsBasis {
         let mut f = 0.0f64;
         for ((&y, &h), &iq) in yv.iter().zip(&self.q_hat_low).zip(&self.inv_q_f64) {
             s = s.wrapping_add(u128::from(y).wrapping_mul(h));
-            f += y as f64 * iq;
+            // y < 2^62, so the signed conversion (one instruction) is exact.
+            f += (y as i64) as f64 * iq;
         }
-        // Round to nearest (the cast truncates a non-negative value).
-        let v = (f + 0.5) as u64;
+        // Round to nearest (the cast truncates a non-negative value; 0 <= f < k + 1).
+        let v = (f + 0.5) as i64 as u64;
         let c = s.wrapping_sub(u128::from(v).wrapping_mul(self.product_low)) as i128;
         if self.small {
             // Q < 2^126 is odd: the centered range is [-(Q-1)/2, (Q-1)/2], and c is the
@@ -450,12 +451,18 @@ fn scale_transposed(
 }
 
 /// Correctly rounded `i128 -> f64`, with a hardware fast path for values that fit an `i64`.
+///
+/// The wide case goes through [`words::to_f64`] rather than `c as f64`: LLVM would otherwise
+/// merge both branches into one `i128` conversion, a slow library call.
 #[inline]
 fn i128_to_f64(c: i128) -> f64 {
-    match i64::try_from(c) {
-        Ok(small) => small as f64,
-        Err(_) => c as f64,
+    if let Ok(small) = i64::try_from(c) {
+        return small as f64;
     }
+    let m = c.unsigned_abs();
+    // Splitting into the two words is lossless.
+    let v = words::to_f64(&[m as u64, (m >> 64) as u64]);
+    if c < 0 { -v } else { v }
 }
 
 /// Fast (approximate) basis extension from one RNS basis to another.
