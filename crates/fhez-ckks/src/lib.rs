@@ -35,6 +35,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod backend;
 mod ciphertext;
 mod encoder;
 pub mod encoding;
@@ -47,6 +48,7 @@ pub mod rlwe;
 mod symmetric;
 pub mod wire;
 
+pub use backend::{CkksClient, CkksCt, CkksServer, ServerKeys};
 pub use ciphertext::Ciphertext;
 pub use encoder::Encoder;
 pub use error::{Error, Result};

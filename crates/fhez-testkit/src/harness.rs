@@ -45,7 +45,7 @@ pub struct Harness<B: Backend> {
 /// Default input seed.
 pub const DEFAULT_SEED: u64 = 0x00f4_e2c0_ffee;
 
-fn seed_from_env() -> u64 {
+pub(crate) fn seed_from_env() -> u64 {
     std::env::var("FHEZ_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

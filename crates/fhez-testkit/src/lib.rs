@@ -47,6 +47,51 @@ pub use fhez_erray;
 pub use harness::{Case, DEFAULT_SEED, DecryptFn, Harness, decrypt_with, sim_mirror};
 pub use inputs::Inputs;
 
+/// The rotation steps the whole suite requests on a backend with `slots` slots and
+/// `max_level` levels (normalised to `[1, slots)`), found by running every case on a planning
+/// [`Sim`](fhez_backend::Sim) — what a planner does before key generation. Backends with
+/// explicit key sets (CKKS, SEAL) generate Galois keys for exactly these steps.
+///
+/// Keep the case list in sync with the suite macro.
+///
+/// # Errors
+/// The Sim configuration error, as text.
+pub fn suite_rotation_steps(
+    slots: usize,
+    max_level: u32,
+) -> Result<std::collections::BTreeSet<i64>, String> {
+    use fhez_backend::{Sim, SimConfig};
+    let sim = Sim::new(SimConfig::planning(slots, max_level, 40.0)).map_err(|e| e.to_string())?;
+    let inputs = Inputs::new(harness::seed_from_env(), slots);
+    macro_rules! run_all {
+        ($($case:ident),* $(,)?) => {
+            $(
+                // Failing cases (level exhaustion) still record the rotations they reached.
+                let _ = <cases::$case as Case>::run(&cases::$case, &sim, &inputs);
+            )*
+        };
+    }
+    run_all!(
+        RoundTrip,
+        FlatRoundTrip,
+        AddSubNeg,
+        MulBroadcast,
+        PlainBroadcast,
+        Scalars,
+        FlatSum,
+        BatchSums,
+        MatmulBatch,
+        MatmulFlatWide,
+        MatmulFlatTall,
+        Polyval3,
+        Pow3,
+        WindowSum,
+        Serialization,
+        LevelExhaustion,
+    );
+    Ok(sim.report().rotation_steps)
+}
+
 /// Instantiates the conformance suite for one backend; see the crate docs.
 ///
 /// - `backend_suite!(name, decrypt: <expr>, tolerance: <fn(&Caps) -> f64>)`

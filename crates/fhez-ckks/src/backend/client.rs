@@ -1,0 +1,168 @@
+//! [`CkksClient`]: the key-holding side of the CKKS backend (`Backend + Decrypt`).
+
+use std::sync::Arc;
+
+use fhez_backend::{Backend, BackendKind, Caps, Decrypt, OpStats, Result as BResult};
+use rand_core::{CryptoRng, RngCore};
+
+use super::keys::check_same_params;
+use super::{CkksCt, CkksServer, ServerKeys};
+use crate::Result;
+use crate::keys::SecretKey;
+use crate::params::CkksParams;
+
+/// The client side of the CKKS backend: the secret key plus a [`CkksServer`] it evaluates
+/// with. Implements [`Backend`] (every operation is the server's) and [`Decrypt`].
+///
+/// [`CkksClient::server_keys`] is what is sent to a server; [`CkksClient::server`] is an
+/// in-process server value (sharing this client's counters) for code that must not decrypt.
+#[derive(Clone, Debug)]
+pub struct CkksClient {
+    sk: Arc<SecretKey>,
+    server: CkksServer,
+}
+
+impl CkksClient {
+    /// Generates a secret key, public key, relinearization key and Galois keys for exactly
+    /// `rotation_steps` (positive = left; the planner supplies the list), with OS randomness.
+    ///
+    /// # Errors
+    /// Engine errors from key generation.
+    pub fn generate(params: &Arc<CkksParams>, rotation_steps: &[i64]) -> Result<Self> {
+        Self::generate_with_rng(params, rotation_steps, &mut crate::os_rng())
+    }
+
+    /// As [`CkksClient::generate`], drawing all randomness from `rng` (deterministic tests).
+    /// Encryption still uses fresh OS randomness for every ciphertext.
+    ///
+    /// # Errors
+    /// Engine errors from key generation.
+    pub fn generate_with_rng<R: RngCore + CryptoRng>(
+        params: &Arc<CkksParams>,
+        rotation_steps: &[i64],
+        rng: &mut R,
+    ) -> Result<Self> {
+        let sk = SecretKey::generate(params, rng)?;
+        let pk = sk.public_key(rng)?;
+        let rk = sk.relin_key(rng)?;
+        let gk = sk.galois_keys(rotation_steps, false, rng)?;
+        let keys = ServerKeys::new(Arc::clone(params), pk, rk, gk)?;
+        Self::from_parts(Arc::new(sk), Arc::new(keys))
+    }
+
+    /// A client from an existing secret key and the server keys made from it.
+    ///
+    /// # Errors
+    /// [`Error::ParamsMismatch`](crate::Error::ParamsMismatch) when they belong to different
+    /// parameter sets.
+    pub fn from_parts(sk: Arc<SecretKey>, keys: Arc<ServerKeys>) -> Result<Self> {
+        check_same_params(&keys, sk.params())?;
+        Ok(Self {
+            sk,
+            server: CkksServer::new(keys),
+        })
+    }
+
+    /// The evaluation keys to send to a server (no secret inside).
+    #[must_use]
+    pub fn server_keys(&self) -> Arc<ServerKeys> {
+        Arc::clone(self.server.keys())
+    }
+
+    /// A server value with this client's keys (sharing its counters): the same operations,
+    /// no [`Decrypt`].
+    #[must_use]
+    pub fn server(&self) -> CkksServer {
+        self.server.clone()
+    }
+
+    /// The same client (same keys) with its own, zeroed counters.
+    #[must_use]
+    pub fn with_fresh_stats(&self) -> Self {
+        Self {
+            sk: Arc::clone(&self.sk),
+            server: self.server.with_fresh_stats(),
+        }
+    }
+
+    /// The parameter set.
+    #[must_use]
+    pub fn params(&self) -> &Arc<CkksParams> {
+        self.server.params()
+    }
+
+    /// The secret key.
+    #[must_use]
+    pub fn secret_key(&self) -> &Arc<SecretKey> {
+        &self.sk
+    }
+}
+
+impl Backend for CkksClient {
+    type Ct = CkksCt;
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Ckks
+    }
+    fn caps(&self) -> &Caps {
+        self.server.caps()
+    }
+    fn encrypt(&self, values: &[f64]) -> BResult<CkksCt> {
+        self.server.encrypt(values)
+    }
+    fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        self.server.add(a, b)
+    }
+    fn sub(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        self.server.sub(a, b)
+    }
+    fn neg(&self, a: &CkksCt) -> BResult<CkksCt> {
+        self.server.neg(a)
+    }
+    fn add_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        self.server.add_plain(a, b)
+    }
+    fn sub_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        self.server.sub_plain(a, b)
+    }
+    fn mul_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        self.server.mul_plain(a, b)
+    }
+    fn add_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
+        self.server.add_scalar(a, s)
+    }
+    fn mul_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
+        self.server.mul_scalar(a, s)
+    }
+    fn mul(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        self.server.mul(a, b)
+    }
+    fn linear_combination(&self, cts: &[&CkksCt], weights: &[f64]) -> BResult<CkksCt> {
+        self.server.linear_combination(cts, weights)
+    }
+    fn rotate(&self, a: &CkksCt, step: i64) -> BResult<CkksCt> {
+        self.server.rotate(a, step)
+    }
+    fn rotate_hoisted(&self, a: &CkksCt, steps: &[i64]) -> BResult<Vec<CkksCt>> {
+        self.server.rotate_hoisted(a, steps)
+    }
+    fn level(&self, a: &CkksCt) -> u32 {
+        self.server.level(a)
+    }
+    fn stats(&self) -> OpStats {
+        self.server.stats()
+    }
+    fn ct_to_bytes(&self, a: &CkksCt) -> BResult<Vec<u8>> {
+        self.server.ct_to_bytes(a)
+    }
+    fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> BResult<CkksCt> {
+        self.server.ct_from_bytes(bytes, limit)
+    }
+}
+
+impl Decrypt for CkksClient {
+    fn decrypt(&self, a: &CkksCt) -> BResult<Vec<f64>> {
+        let pt = self.sk.decrypt(&a.0)?;
+        Ok(self.server.encoder().decode(&pt)?)
+    }
+}

@@ -1,0 +1,435 @@
+//! [`CkksServer`]: the evaluation side of the CKKS backend (no secret key, no `Decrypt`).
+
+use std::sync::Arc;
+
+use fhez_backend::cost::{check_finite, check_values, consume, scalar_cost};
+use fhez_backend::wire::check_limit;
+use fhez_backend::{
+    Backend, BackendKind, Caps, Error as BError, OpStats, Result as BResult, RotationSet,
+    StatsRecorder, normalize_step,
+};
+
+use super::{CkksCt, ServerKeys, scale_ladder};
+use crate::ciphertext::Ciphertext;
+use crate::encoder::Encoder;
+use crate::eval::Evaluator;
+use crate::params::CkksParams;
+use crate::{Error, Result};
+
+/// Largest |integer| the engine multiplies a ciphertext by (as `mul_scalar` does).
+const MAX_INTEGER: f64 = 9.0e18;
+
+/// Relative difference up to which an imported ciphertext's scale counts as canonical.
+const IMPORT_SCALE_TOLERANCE: f64 = 1.0 / 1_099_511_627_776.0; // 2^-40
+
+/// The server side of the CKKS backend: evaluation keys only.
+///
+/// It implements [`Backend`] with the managed level and scale rules of the
+/// [module docs](super), and deliberately **not** [`Decrypt`](fhez_backend::Decrypt): there is
+/// no secret key inside, and asking it to decrypt does not compile:
+///
+/// ```compile_fail
+/// use fhez_backend::Decrypt;
+///
+/// fn reveal(server: &fhez_ckks::CkksServer, ct: &fhez_ckks::CkksCt) -> Vec<f64> {
+///     server.decrypt(ct).unwrap_or_default() // error: `CkksServer: Decrypt` is not satisfied
+/// }
+/// ```
+///
+/// while the same function over the client compiles:
+///
+/// ```
+/// use fhez_backend::Decrypt;
+///
+/// fn reveal(client: &fhez_ckks::CkksClient, ct: &fhez_ckks::CkksCt) -> Vec<f64> {
+///     client.decrypt(ct).unwrap_or_default()
+/// }
+/// ```
+///
+/// Clones share the operation counters ([`Backend::stats`]); [`CkksServer::with_fresh_stats`]
+/// makes a value with the same keys and new counters.
+///
+/// `linear_combination` is overridden with one lazy rescale: every term is multiplied by its
+/// weight encoded as an integer at scale `Δ_t·q_{t+1}/Δ_h` (at level `t + 1`, `t` the result
+/// level of the trait's rule), the terms are summed, and the sum is rescaled once; terms with a
+/// free integer weight already at level `t` are added after the rescale. The result level is
+/// exactly the one of the default implementation.
+#[derive(Clone, Debug)]
+pub struct CkksServer {
+    keys: Arc<ServerKeys>,
+    eval: Evaluator,
+    encoder: Encoder,
+    stats: StatsRecorder,
+    caps: Caps,
+    scales: Arc<[f64]>,
+}
+
+impl CkksServer {
+    /// A server evaluating with `keys`, with fresh counters.
+    #[must_use]
+    pub fn new(keys: Arc<ServerKeys>) -> Self {
+        let params = Arc::clone(keys.params());
+        let caps = Caps::new(
+            params.slots(),
+            params.max_level(),
+            f64::from(params.log_scale()),
+            RotationSet::Steps(keys.rotation_steps()),
+        );
+        Self {
+            eval: Evaluator::new(&params),
+            encoder: Encoder::new(&params),
+            stats: StatsRecorder::new(),
+            caps,
+            scales: scale_ladder(&params).into(),
+            keys,
+        }
+    }
+
+    /// The same server (same keys, shared precomputation) with its own, zeroed counters.
+    #[must_use]
+    pub fn with_fresh_stats(&self) -> Self {
+        Self {
+            stats: StatsRecorder::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The evaluation keys.
+    #[must_use]
+    pub fn keys(&self) -> &Arc<ServerKeys> {
+        &self.keys
+    }
+
+    /// The parameter set.
+    #[must_use]
+    pub fn params(&self) -> &Arc<CkksParams> {
+        self.keys.params()
+    }
+
+    /// The canonical scale `Δ_level` every ciphertext of this backend at `level` carries
+    /// (see the [module docs](super)); `None` above `max_level`.
+    #[must_use]
+    pub fn scale_at(&self, level: u32) -> Option<f64> {
+        self.scales.get(level as usize).copied()
+    }
+
+    /// Wraps an engine ciphertext of this parameter set, checking the backend's invariants:
+    /// two polynomials (relinearized) and the canonical scale of its level.
+    ///
+    /// # Errors
+    /// [`Error::ParamsMismatch`](crate::Error::ParamsMismatch) (as an engine error), or
+    /// [`fhez_backend::Error::Malformed`] when the invariants do not hold.
+    pub fn import(&self, ct: Ciphertext) -> BResult<CkksCt> {
+        const WHAT: &str = "ckks ciphertext";
+        self.params().check_id(ct.params_id())?;
+        if ct.size() != 2 {
+            return Err(BError::Malformed {
+                what: WHAT,
+                reason: "not relinearized (must have 2 polynomials)",
+            });
+        }
+        let canonical = self.scale_at(ct.level()).ok_or(BError::Malformed {
+            what: WHAT,
+            reason: "level above max_level",
+        })?;
+        if ((ct.scale() - canonical) / canonical).abs() > IMPORT_SCALE_TOLERANCE {
+            return Err(BError::Malformed {
+                what: WHAT,
+                reason: "scale is not the canonical scale of its level",
+            });
+        }
+        Ok(CkksCt(ct))
+    }
+
+    pub(crate) fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    fn scale(&self, level: u32) -> Result<f64> {
+        self.scale_at(level).ok_or(Error::LevelIncrease {
+            from: self.caps.max_level,
+            to: level,
+        })
+    }
+
+    fn q(&self, level: u32) -> Result<f64> {
+        self.params()
+            .q()
+            .get(level as usize)
+            .map(|&q| q as f64)
+            .ok_or(Error::LevelIncrease {
+                from: self.caps.max_level,
+                to: level,
+            })
+    }
+
+    /// Rescales and records the canonical scale of the new level (the exact value the
+    /// product of scales divided by `q_l` approximates to within f64 rounding).
+    fn rescale(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        let mut out = self.eval.rescale(ct)?;
+        out.set_scale(self.scale(out.level())?);
+        Ok(out)
+    }
+
+    /// Brings `ct` down to `level` with the canonical scale of that level: drop to
+    /// `level + 1`, multiply by the integer `round(Δ_level·q_{level+1}/scale)`, rescale.
+    fn lower_to(&self, ct: &Ciphertext, level: u32) -> Result<Ciphertext> {
+        if ct.level() <= level {
+            return Ok(ct.clone());
+        }
+        let mut x = self.eval.drop_to_level(ct, level + 1)?;
+        let c = (self.scale(level)? * self.q(level + 1)? / x.scale()).round();
+        if !(1.0..MAX_INTEGER).contains(&c) {
+            return Err(Error::ScaleOverflow {
+                log2_scale: x.scale().log2(),
+                log2_q_at_level: self.params().log_q_at(level + 1),
+            });
+        }
+        x = self.eval.mul_integer(&x, c as i64)?;
+        x.set_scale(x.scale() * c);
+        self.rescale(&x)
+    }
+
+    /// Both operands at their common (minimum) level, with its canonical scale.
+    fn aligned(&self, a: &CkksCt, b: &CkksCt) -> Result<(Ciphertext, Ciphertext)> {
+        let level = a.level().min(b.level());
+        Ok((self.lower_to(&a.0, level)?, self.lower_to(&b.0, level)?))
+    }
+
+    fn combine(&self, a: &CkksCt, b: &CkksCt, subtract: bool) -> BResult<CkksCt> {
+        let (x, y) = self.aligned(a, b)?;
+        let out = if subtract {
+            self.eval.sub(&x, &y)?
+        } else {
+            self.eval.add(&x, &y)?
+        };
+        Ok(CkksCt(out))
+    }
+
+    fn plain_combine(&self, a: &CkksCt, b: &[f64], subtract: bool) -> BResult<CkksCt> {
+        check_values(b, self.caps.slots)?;
+        let pt = self.encoder.encode(b, a.scale(), a.level())?;
+        let out = if subtract {
+            self.eval.sub_plain(&a.0, &pt)?
+        } else {
+            self.eval.add_plain(&a.0, &pt)?
+        };
+        Ok(CkksCt(out))
+    }
+
+    fn check_rotation(&self, step: i64) -> BResult<i64> {
+        let norm = normalize_step(step, self.caps.slots);
+        if norm != 0 && !self.keys.has_step(norm) {
+            return Err(BError::MissingGaloisKey { step: norm });
+        }
+        Ok(norm)
+    }
+}
+
+impl Backend for CkksServer {
+    type Ct = CkksCt;
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Ckks
+    }
+
+    fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    fn encrypt(&self, values: &[f64]) -> BResult<CkksCt> {
+        check_values(values, self.caps.slots)?;
+        let level = self.caps.max_level;
+        let pt = self.encoder.encode(values, self.scale(level)?, level)?;
+        let mut rng = crate::os_rng();
+        let ct = self
+            .keys
+            .public_key()
+            .encrypt(self.params(), &pt, &mut rng)?;
+        Ok(CkksCt(ct))
+    }
+
+    fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        self.combine(a, b, false)
+    }
+
+    fn sub(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        self.combine(a, b, true)
+    }
+
+    fn neg(&self, a: &CkksCt) -> BResult<CkksCt> {
+        Ok(CkksCt(self.eval.neg(&a.0)?))
+    }
+
+    fn add_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        self.plain_combine(a, b, false)
+    }
+
+    fn sub_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        self.plain_combine(a, b, true)
+    }
+
+    fn mul_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
+        consume("mul_plain", a.level(), 1)?;
+        check_values(b, self.caps.slots)?;
+        // Encoded at Δ_l = Δ_{l-1}·q_l/Δ_l: after the rescale the scale is exactly Δ_{l-1}.
+        let pt = self.encoder.encode(b, a.scale(), a.level())?;
+        let prod = self.eval.mul_plain(&a.0, &pt)?;
+        let out = self.rescale(&prod)?;
+        self.stats.record_plain_mults(1);
+        self.stats.record_rescales(1);
+        Ok(CkksCt(out))
+    }
+
+    fn add_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
+        check_finite(&[s])?;
+        Ok(CkksCt(self.eval.add_scalar(&a.0, s)?))
+    }
+
+    fn mul_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
+        check_finite(&[s])?;
+        let cost = scalar_cost(s);
+        consume("mul_scalar", a.level(), cost)?;
+        let out = if cost == 0 {
+            // A free scalar is an integer with |s| ≤ 2^20: exact, no scale change.
+            self.eval.mul_integer(&a.0, s as i64)?
+        } else {
+            let prod = self.eval.mul_scalar(&a.0, s, a.scale())?;
+            self.rescale(&prod)?
+        };
+        self.stats.record_plain_mults(1);
+        self.stats.record_rescales(u64::from(cost));
+        Ok(CkksCt(out))
+    }
+
+    fn mul(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
+        consume("mul", a.level().min(b.level()), 1)?;
+        let (x, y) = self.aligned(a, b)?;
+        let prod = self.eval.mul(&x, &y)?;
+        let relin = self.eval.relinearize(&prod, self.keys.relin_key())?;
+        // Δ_l² / q_l = Δ_{l-1}: the product lands on the canonical scale.
+        let out = self.rescale(&relin)?;
+        self.stats.record_mult();
+        self.stats.record_rescales(1);
+        Ok(CkksCt(out))
+    }
+
+    fn linear_combination(&self, cts: &[&CkksCt], weights: &[f64]) -> BResult<CkksCt> {
+        if cts.len() != weights.len() || cts.is_empty() {
+            return Err(BError::LengthMismatch {
+                op: "linear_combination",
+                expected: weights.len().max(1),
+                found: cts.len(),
+            });
+        }
+        // Same checks, in the same order, as the default (`mul_scalar` per kept term), so
+        // errors are identical on every backend.
+        let mut target: Option<u32> = None;
+        let mut kept: Vec<(&CkksCt, f64)> = Vec::with_capacity(cts.len());
+        let mut any_level = false;
+        for (&ct, &w) in cts.iter().zip(weights) {
+            if w == 0.0 {
+                continue;
+            }
+            check_finite(&[w])?;
+            let cost = scalar_cost(w);
+            let level = consume("mul_scalar", ct.level(), cost)?;
+            any_level |= cost == 1;
+            target = Some(target.map_or(level, |t| t.min(level)));
+            kept.push((ct, w));
+        }
+        let Some(target) = target else {
+            return match cts.first() {
+                Some(first) => self.mul_scalar(first, 0.0),
+                None => Err(BError::LengthMismatch {
+                    op: "linear_combination",
+                    expected: 1,
+                    found: 0,
+                }),
+            };
+        };
+        // Terms above the target level: scaled integers at level target+1, one rescale.
+        let mut lazy: Option<Ciphertext> = None;
+        // Terms at the target level (free integer weights only): exact integer products.
+        let mut direct: Option<Ciphertext> = None;
+        let numerator = if target < self.caps.max_level {
+            self.scale(target)? * self.q(target + 1)?
+        } else {
+            0.0
+        };
+        for &(ct, w) in &kept {
+            if ct.level() > target {
+                let x = self.eval.drop_to_level(&ct.0, target + 1)?;
+                let term = self.eval.mul_scalar(&x, w, numerator / x.scale())?;
+                lazy = Some(match lazy {
+                    Some(acc) => self.eval.add(&acc, &term)?,
+                    None => term,
+                });
+            } else {
+                let term = self.eval.mul_integer(&ct.0, w as i64)?;
+                direct = Some(match direct {
+                    Some(acc) => self.eval.add(&acc, &term)?,
+                    None => term,
+                });
+            }
+        }
+        let lazy = lazy.map(|acc| self.rescale(&acc)).transpose()?;
+        let out = match (lazy, direct) {
+            (Some(x), Some(y)) => self.eval.add(&x, &y)?,
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => {
+                return Err(BError::LengthMismatch {
+                    op: "linear_combination",
+                    expected: 1,
+                    found: 0,
+                });
+            }
+        };
+        self.stats.record_plain_mults(kept.len() as u64);
+        self.stats.record_rescales(u64::from(any_level));
+        Ok(CkksCt(out))
+    }
+
+    fn rotate(&self, a: &CkksCt, step: i64) -> BResult<CkksCt> {
+        let norm = self.check_rotation(step)?;
+        if norm == 0 {
+            return Ok(a.clone());
+        }
+        let out = self.eval.rotate(&a.0, norm, self.keys.galois_keys())?;
+        self.stats.record_rotations(1);
+        Ok(CkksCt(out))
+    }
+
+    fn rotate_hoisted(&self, a: &CkksCt, steps: &[i64]) -> BResult<Vec<CkksCt>> {
+        let norms = steps
+            .iter()
+            .map(|&s| self.check_rotation(s))
+            .collect::<BResult<Vec<_>>>()?;
+        let out = self
+            .eval
+            .rotate_hoisted(&a.0, &norms, self.keys.galois_keys())?;
+        self.stats.record_hoisted();
+        self.stats
+            .record_rotations(norms.iter().filter(|&&s| s != 0).count() as u64);
+        Ok(out.into_iter().map(CkksCt).collect())
+    }
+
+    fn level(&self, a: &CkksCt) -> u32 {
+        a.level()
+    }
+
+    fn stats(&self) -> OpStats {
+        self.stats.snapshot()
+    }
+
+    fn ct_to_bytes(&self, a: &CkksCt) -> BResult<Vec<u8>> {
+        Ok(crate::wire::ciphertext_to_bytes(&a.0)?)
+    }
+
+    fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> BResult<CkksCt> {
+        check_limit("ckks ciphertext", bytes.len(), limit)?;
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        let ct = crate::wire::ciphertext_from_bytes(self.params(), bytes, limit)?;
+        self.import(ct)
+    }
+}

@@ -1,0 +1,366 @@
+use std::sync::{Arc, OnceLock};
+
+use fhez_backend::{Backend, Decrypt, Error as BError, Plain};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::*;
+use crate::{CkksParams, Preset};
+
+/// Keys for steps 1, -1 and 2 on the tiny preset, generated once.
+fn tiny() -> CkksClient {
+    static CLIENT: OnceLock<CkksClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let params = CkksParams::new(&Preset::TinyInsecure.spec()).unwrap();
+            let mut rng = ChaCha20Rng::seed_from_u64(7);
+            CkksClient::generate_with_rng(&params, &[1, -1, 2], &mut rng).unwrap()
+        })
+        .with_fresh_stats()
+}
+
+fn input(k: usize, slots: usize) -> Vec<f64> {
+    (0..slots)
+        .map(|i| ((i * 7 + k * 13) % 17) as f64 / 17.0 - 0.45)
+        .collect()
+}
+
+fn max_err(got: &[f64], want: &[f64]) -> f64 {
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max)
+}
+
+fn check(c: &CkksClient, ct: &CkksCt, want: &[f64], tol: f64) {
+    let got = c.decrypt(ct).unwrap();
+    let err = max_err(&got, want);
+    assert!(err < tol, "error {err:e} ≥ {tol:e}");
+    // The managed invariant: the scale is the canonical one of the level.
+    assert_eq!(ct.scale(), c.server().scale_at(ct.level()).unwrap());
+}
+
+#[test]
+fn levels_values_and_stats_follow_the_rules() {
+    let c = tiny();
+    let n = c.slots();
+    let max = c.caps().max_level;
+    let (a, b) = (input(1, n), input(2, n));
+    let x = c.encrypt(&a).unwrap();
+    let y = c.encrypt(&b).unwrap();
+    assert_eq!(c.level(&x), max);
+
+    let s = c.add(&x, &y).unwrap();
+    let want: Vec<f64> = a.iter().zip(&b).map(|(p, q)| p + q).collect();
+    assert_eq!(c.level(&s), max);
+    check(&c, &s, &want, 1e-5);
+
+    let m = c.mul_plain(&x, &b).unwrap();
+    let want_m: Vec<f64> = a.iter().zip(&b).map(|(p, q)| p * q).collect();
+    assert_eq!(c.level(&m), max - 1);
+    check(&c, &m, &want_m, 1e-5);
+
+    let free = c.mul_scalar(&x, -3.0).unwrap();
+    assert_eq!(c.level(&free), max);
+    check(
+        &c,
+        &free,
+        &a.iter().map(|v| -3.0 * v).collect::<Vec<_>>(),
+        1e-5,
+    );
+
+    let costly = c.mul_scalar(&x, 0.3).unwrap();
+    assert_eq!(c.level(&costly), max - 1);
+    check(
+        &c,
+        &costly,
+        &a.iter().map(|v| 0.3 * v).collect::<Vec<_>>(),
+        1e-5,
+    );
+
+    // Mixed levels: the higher operand is brought down exactly.
+    let mixed = c.sub(&y, &m).unwrap();
+    assert_eq!(c.level(&mixed), max - 1);
+    let want_mixed: Vec<f64> = b.iter().zip(&want_m).map(|(p, q)| p - q).collect();
+    check(&c, &mixed, &want_mixed, 1e-5);
+
+    let before = c.stats();
+    let p = c.mul(&y, &m).unwrap();
+    let d = c.stats() - before;
+    assert_eq!((d.key_switches, d.mults, d.rescales), (1, 1, 1));
+    assert_eq!(c.level(&p), max - 2);
+    let want_p: Vec<f64> = b.iter().zip(&want_m).map(|(p, q)| p * q).collect();
+    check(&c, &p, &want_p, 1e-5);
+
+    let before = c.stats();
+    let r = c.rotate(&p, 1).unwrap();
+    let l = c.rotate(&p, -1).unwrap();
+    let same = c.rotate(&p, n as i64).unwrap();
+    let d = c.stats() - before;
+    assert_eq!((d.key_switches, d.rotations), (2, 2));
+    assert_eq!(c.level(&r), max - 2);
+    let mut want_r = want_p.clone();
+    want_r.rotate_left(1);
+    check(&c, &r, &want_r, 1e-5);
+    let mut want_l = want_p.clone();
+    want_l.rotate_right(1);
+    check(&c, &l, &want_l, 1e-5);
+    check(&c, &same, &want_p, 1e-5);
+
+    let before = c.stats();
+    let hs = c.rotate_hoisted(&x, &[0, 2, -1]).unwrap();
+    let d = c.stats() - before;
+    assert_eq!((d.key_switches, d.rotations, d.hoisted), (2, 2, 1));
+    for (h, k) in hs.iter().zip([0usize, 2, n - 1]) {
+        let mut w = a.clone();
+        w.rotate_left(k);
+        check(&c, h, &w, 1e-5);
+    }
+
+    let neg = c
+        .neg(&c.add_scalar(&c.add_plain(&x, &b).unwrap(), 0.25).unwrap())
+        .unwrap();
+    assert_eq!(c.level(&neg), max);
+    let want_neg: Vec<f64> = a.iter().zip(&b).map(|(p, q)| -(p + q + 0.25)).collect();
+    check(&c, &neg, &want_neg, 1e-5);
+}
+
+#[test]
+fn level_exhaustion_is_reported_before_the_engine() {
+    let c = tiny();
+    let mut x = c.encrypt(&[0.5]).unwrap();
+    for _ in 0..c.caps().max_level {
+        x = c.mul(&x, &x).unwrap();
+    }
+    assert_eq!(c.level(&x), 0);
+    let err = |r: fhez_backend::Result<CkksCt>| match r {
+        Err(BError::LevelExhausted {
+            op,
+            needed: 1,
+            available: 0,
+        }) => op,
+        other => panic!("expected LevelExhausted, got {other:?}"),
+    };
+    assert_eq!(err(c.mul(&x, &x)), "mul");
+    assert_eq!(err(c.mul_plain(&x, &[1.0])), "mul_plain");
+    assert_eq!(err(c.mul_scalar(&x, 0.5)), "mul_scalar");
+    assert_eq!(err(c.linear_combination(&[&x], &[0.5])), "mul_scalar");
+    // Free operations still work at level 0.
+    let y = c.mul_scalar(&c.add(&x, &x).unwrap(), 4.0).unwrap();
+    check(&c, &y, &[8.0 * 0.5f64.powi(8)], 1e-4);
+}
+
+#[test]
+fn missing_rotation_keys_are_typed_errors() {
+    let c = tiny();
+    let n = c.slots() as i64;
+    let steps: Vec<i64> = c.server_keys().rotation_steps().into_iter().collect();
+    assert_eq!(steps, vec![1, 2, n - 1]);
+    let x = c.encrypt(&[1.0, 2.0]).unwrap();
+    // 3 = 1 + 2 could be composed, but only exact keys are offered (Sim agrees).
+    assert!(matches!(
+        c.rotate(&x, 3),
+        Err(BError::MissingGaloisKey { step: 3 })
+    ));
+    assert!(matches!(
+        c.rotate(&x, -2),
+        Err(BError::MissingGaloisKey { step }) if step == n - 2
+    ));
+    assert!(matches!(
+        c.rotate_hoisted(&x, &[1, 4]),
+        Err(BError::MissingGaloisKey { step: 4 })
+    ));
+    assert!(c.caps().rotations.contains(-1, c.slots()));
+    assert!(!c.caps().rotations.contains(3, c.slots()));
+}
+
+#[test]
+fn linear_combination_matches_the_default_level_rule() {
+    let c = tiny();
+    let n = c.slots();
+    let max = c.caps().max_level;
+    let plain = Plain::new(n).with_max_level(max);
+    let vals: Vec<Vec<f64>> = (0..4).map(|k| input(k, n)).collect();
+    // Ciphertexts at levels max, max-1, max-2, max (both backends).
+    let fresh: Vec<CkksCt> = vals.iter().map(|v| c.encrypt(v).unwrap()).collect();
+    let one = vec![1.0; n];
+    let cts = [
+        fresh[0].clone(),
+        c.mul_plain(&fresh[1], &one).unwrap(),
+        c.mul_plain(&c.mul_plain(&fresh[2], &one).unwrap(), &one)
+            .unwrap(),
+        fresh[3].clone(),
+    ];
+    let pfresh: Vec<_> = vals.iter().map(|v| plain.encrypt(v).unwrap()).collect();
+    let pcts = [
+        pfresh[0].clone(),
+        plain.mul_plain(&pfresh[1], &one).unwrap(),
+        plain
+            .mul_plain(&plain.mul_plain(&pfresh[2], &one).unwrap(), &one)
+            .unwrap(),
+        pfresh[3].clone(),
+    ];
+    let weight_sets: [[f64; 4]; 6] = [
+        [0.5, -0.25, 0.75, 1.5],
+        [2.0, -1.0, 3.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0],
+        [0.3, 0.0, 2.0, 0.0],
+        [1.0, 0.0, 0.0, 0.1],
+        [0.0, 0.7, 0.0, 5.0],
+    ];
+    for w in &weight_sets {
+        let refs: Vec<&CkksCt> = cts.iter().collect();
+        let prefs: Vec<_> = pcts.iter().collect();
+        let got = c.linear_combination(&refs, w).unwrap();
+        let want = plain.linear_combination(&prefs, w).unwrap();
+        assert_eq!(c.level(&got), plain.level(&want), "weights {w:?}");
+        check(&c, &got, &plain.decrypt(&want).unwrap(), 1e-5);
+    }
+    assert!(matches!(
+        c.linear_combination(&[&cts[0]], &[1.0, 2.0]),
+        Err(BError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        c.linear_combination(&[&cts[0]], &[f64::NAN]),
+        Err(BError::NonFinite { index: 0 })
+    ));
+}
+
+#[test]
+fn scales_stay_canonical_through_a_deep_chain() {
+    let c = tiny();
+    let server = c.server();
+    let params = Arc::clone(c.params());
+    let delta = params.default_scale();
+    // Deviation bound of the ladder: the largest |q_l/Δ − 1|.
+    let bound = params
+        .q()
+        .iter()
+        .skip(1)
+        .map(|&q| (q as f64 / delta - 1.0).abs())
+        .fold(0.0, f64::max);
+    for l in 0..=params.max_level() {
+        let s = server.scale_at(l).unwrap();
+        assert!((s / delta - 1.0).abs() <= bound, "level {l}");
+    }
+    assert_eq!(server.scale_at(0), Some(delta));
+    // Depth 3 (all levels) mixing ct×ct, plaintext and scalar products, and additions
+    // of operands at different levels: every result has the canonical scale.
+    let n = c.slots();
+    let a = input(5, n);
+    let x = c.encrypt(&a).unwrap();
+    let x2 = c.mul(&x, &x).unwrap();
+    let t = c.add(&c.mul_scalar(&x, 0.5).unwrap(), &x2).unwrap();
+    let t = c.mul(&t, &x).unwrap();
+    let t = c.sub(&c.mul_plain(&t, &a).unwrap(), &x).unwrap();
+    assert_eq!(c.level(&t), 0);
+    let want: Vec<f64> = a.iter().map(|v| (0.5 * v + v * v) * v * v - v).collect();
+    check(&c, &t, &want, 1e-5);
+}
+
+#[test]
+fn server_keys_let_a_server_evaluate_for_the_client() {
+    let c = tiny();
+    let keys = c.server_keys();
+    let server = CkksServer::new(Arc::clone(&keys));
+    assert_eq!(server.caps(), c.caps());
+    assert_eq!(server.stats(), fhez_backend::OpStats::default());
+    // Encrypted by the server (public key), evaluated, shipped back, decrypted by the client.
+    let x = server.encrypt(&[0.25, -0.5]).unwrap();
+    let y = server.mul(&x, &x).unwrap();
+    let bytes = server.ct_to_bytes(&y).unwrap();
+    let back = c.ct_from_bytes(&bytes, bytes.len()).unwrap();
+    assert_eq!(back, y);
+    check(&c, &back, &[0.0625, 0.25], 1e-5);
+    assert!(matches!(
+        c.ct_from_bytes(&bytes, bytes.len() - 1),
+        Err(BError::SizeLimit { .. })
+    ));
+    // A raw ciphertext with a foreign scale is refused.
+    let mut raw = y.clone().into_ciphertext();
+    raw.set_scale(raw.scale() * 2.0);
+    assert!(matches!(server.import(raw), Err(BError::Malformed { .. })));
+    // The keys of another parameter set are refused.
+    let other = CkksParams::new(&Preset::TinyInsecure.spec().with_log_scale(29)).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let sk = crate::SecretKey::generate(&other, &mut rng).unwrap();
+    let pk = sk.public_key(&mut rng).unwrap();
+    assert!(
+        ServerKeys::new(
+            Arc::clone(keys.params()),
+            pk,
+            keys.relin_key().clone(),
+            keys.galois_keys().clone()
+        )
+        .is_err()
+    );
+    assert!(!format!("{keys:?}").contains("SecretKey"));
+}
+
+#[test]
+fn seeded_generation_is_deterministic() {
+    let params = CkksParams::new(&Preset::TinyInsecure.spec()).unwrap();
+    let keys = |seed| {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        CkksClient::generate_with_rng(&params, &[3], &mut rng)
+            .unwrap()
+            .server_keys()
+    };
+    let (a, b) = (keys(9), keys(9));
+    assert_eq!(a.public_key(), b.public_key());
+    assert_eq!(a.galois_keys(), b.galois_keys());
+    assert_ne!(a.public_key(), keys(10).public_key());
+}
+
+#[test]
+fn engine_errors_map_to_typed_backend_errors() {
+    let e: BError = crate::Error::MissingGaloisKey { step: 5 }.into();
+    assert!(matches!(e, BError::MissingGaloisKey { step: 5 }));
+    let e: BError = crate::Error::TooManyValues { len: 9, slots: 8 }.into();
+    assert!(matches!(e, BError::TooManyValues { len: 9, slots: 8 }));
+    let e: BError = crate::Error::LevelIncrease { from: 1, to: 2 }.into();
+    assert!(matches!(e, BError::Engine(_)));
+    let c = tiny();
+    assert!(matches!(
+        c.encrypt(&vec![0.0; c.slots() + 1]),
+        Err(BError::TooManyValues { .. })
+    ));
+    assert!(matches!(
+        c.encrypt(&[1.0, f64::INFINITY]),
+        Err(BError::NonFinite { index: 1 })
+    ));
+}
+
+#[test]
+fn ladder_deviation_is_bounded_on_every_preset() {
+    for preset in Preset::ALL {
+        let params = CkksParams::new(&preset.spec()).unwrap();
+        let delta = params.default_scale();
+        let ladder = scale_ladder(&params);
+        assert_eq!(ladder.len(), params.max_level() as usize + 1);
+        assert_eq!(ladder.first(), Some(&delta));
+        let eps = params
+            .q()
+            .iter()
+            .skip(1)
+            .map(|&q| (q as f64 / delta - 1.0).abs())
+            .fold(0.0, f64::max);
+        for (l, pair) in ladder.windows(2).enumerate() {
+            let (lo, hi) = (pair[0], pair[1]);
+            // A product of two level-(l+1) scales, rescaled, is the level-l scale.
+            let q = params.q()[l + 1] as f64;
+            assert!(
+                (hi * hi / q / lo - 1.0).abs() < 1e-12,
+                "{preset:?} level {l}"
+            );
+            assert!(
+                (hi / delta - 1.0).abs() <= eps,
+                "{preset:?} level {}",
+                l + 1
+            );
+        }
+        if preset == Preset::N13Qp218 {
+            assert!(eps < 1.0 / 1_048_576.0);
+        }
+    }
+}
