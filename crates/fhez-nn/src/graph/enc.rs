@@ -1,0 +1,224 @@
+//! The encrypted traversal: the server evaluates every node reachable from the encrypted
+//! inputs up to the decrypt boundary, holding only what `B` holds (a server-side backend has
+//! no secret key); the client decrypts and finishes in plaintext.
+
+use fhez_backend::{Backend, Decrypt};
+use fhez_erray::{Erray, Packing, PlainArray};
+
+use super::{Graph, NodeId, Outputs, Tape};
+use crate::nodes::Node;
+use crate::tensor::unstack;
+use crate::{Error, Result};
+
+/// Levels around one node of an encrypted run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLevels {
+    /// Lowest level among its inputs.
+    pub input: u32,
+    /// Lowest level among its outputs.
+    pub output: u32,
+    /// Slot rotations it performed (from the backend's counters).
+    pub rotations: u64,
+}
+
+impl NodeLevels {
+    /// Levels the node consumed.
+    #[must_use]
+    pub fn consumed(&self) -> u32 {
+        self.input.saturating_sub(self.output)
+    }
+}
+
+/// What the server returns: the ciphertexts that reached each decrypt node, and per-node
+/// level accounting.
+#[derive(Debug)]
+pub struct EncRun<B: Backend> {
+    /// `(decrypt node, value arriving there)`, in node order.
+    pub boundary: Vec<(NodeId, Erray<B>)>,
+    /// Per node: levels, for nodes evaluated on ciphertexts.
+    pub levels: Vec<Option<NodeLevels>>,
+}
+
+fn level_of<B: Backend>(xs: &[&Erray<B>]) -> u32 {
+    xs.iter().map(|x| x.level()).min().unwrap_or(0)
+}
+
+fn is_level_exhausted(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Backend(fhez_backend::Error::LevelExhausted { .. })
+            | Error::Erray(fhez_erray::Error::Backend(
+                fhez_backend::Error::LevelExhausted { .. }
+            ))
+    )
+}
+
+impl Graph {
+    /// Server side: evaluates the graph on ciphertexts. `inputs` name the encrypted input
+    /// nodes (batch-in-slots errays of shape `(batch, input shape…)`). Evaluation stops at
+    /// [`Decrypt`](crate::nodes::Decrypt) nodes; at [`Rotate`](crate::nodes::Rotate) nodes
+    /// (the original's key rotation) the value goes through `refresh` — a round trip in
+    /// which the client decrypts and re-encrypts, or a fresh encryption on `Sim`.
+    ///
+    /// # Errors
+    /// [`Error::DepthExhausted`] names the node that ran out of levels and what it needed;
+    /// [`Error::NotEncryptable`] names a client-only node reached on ciphertexts; other
+    /// errors are wrapped in [`Error::AtNode`].
+    pub fn forward_enc<B: Backend>(
+        &self,
+        inputs: &[(&str, Erray<B>)],
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+    ) -> Result<EncRun<B>> {
+        let n = self.len();
+        let mut values: Vec<Option<Vec<Erray<B>>>> = vec![None; n];
+        let mut run = EncRun {
+            boundary: Vec::new(),
+            levels: vec![None; n],
+        };
+        for (name, x) in inputs {
+            let id = self.id(name)?;
+            let want = self.shape(id, 0).unwrap_or(&[]);
+            if x.shape().get(1..) != Some(want) {
+                return Err(Error::ShapeMismatch {
+                    what: "encrypted input (batch, shape…)",
+                    expected: crate::nodes::with_batch(
+                        x.shape().first().copied().unwrap_or(1),
+                        want,
+                    ),
+                    found: x.shape().to_vec(),
+                }
+                .at_node(name, "input"));
+            }
+            if let Some(v) = values.get_mut(id) {
+                *v = Some(vec![x.clone()]);
+            }
+        }
+        for &id in self.order() {
+            let (name, node) = self.entry(id)?;
+            if matches!(node, Node::Input(_)) {
+                continue;
+            }
+            let ins: Option<Vec<&Erray<B>>> = self
+                .sources(id)
+                .iter()
+                .map(|&(src, port)| values.get(src)?.as_ref()?.get(port))
+                .collect();
+            let Some(ins) = ins.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let input_level = level_of(&ins);
+            let before = ins.first().map(|x| x.backend().stats());
+            if let Node::Decrypt(_) = node {
+                if let Some(&x) = ins.first() {
+                    run.boundary.push((id, x.clone()));
+                }
+                continue;
+            }
+            if node.cost().client_only {
+                return Err(Error::NotEncryptable {
+                    node: name.to_owned(),
+                    kind: node.kind(),
+                });
+            }
+            let out = if let (Node::Rotate(_), Some(&x)) = (node, ins.first()) {
+                vec![refresh(x).map_err(|e| e.at_node(name, node.kind()))?]
+            } else {
+                node.forward_enc(&ins).map_err(|e| {
+                    if is_level_exhausted(&e) {
+                        Error::DepthExhausted {
+                            node: name.to_owned(),
+                            kind: node.kind(),
+                            needed: node.cost().depth,
+                            available: input_level,
+                        }
+                    } else {
+                        e.at_node(name, node.kind())
+                    }
+                })?
+            };
+            let refs: Vec<&Erray<B>> = out.iter().collect();
+            if let Some(l) = run.levels.get_mut(id) {
+                let after = ins.first().map(|x| x.backend().stats());
+                let rotations = match (after, before) {
+                    (Some(a), Some(b)) => (a - b).rotations,
+                    _ => 0,
+                };
+                *l = Some(NodeLevels {
+                    input: input_level,
+                    output: level_of(&refs),
+                    rotations,
+                });
+            }
+            if let Some(v) = values.get_mut(id) {
+                *v = Some(out);
+            }
+        }
+        Ok(run)
+    }
+
+    /// Client side: given the decrypted boundary values (batched, `(batch, shape…)`) and any
+    /// plaintext inputs (batched, by name), runs the rest of the graph per sample and returns
+    /// one harvest per sample.
+    ///
+    /// # Errors
+    /// Shape errors and node errors.
+    pub fn finish(
+        &self,
+        decrypted: &[(NodeId, PlainArray)],
+        plain_inputs: &[(&str, PlainArray)],
+    ) -> Result<Vec<Outputs>> {
+        let mut columns: Vec<(NodeId, Vec<crate::Tensor>)> = Vec::new();
+        for (id, batch) in decrypted {
+            columns.push((*id, unstack(batch)?));
+        }
+        for (name, batch) in plain_inputs {
+            columns.push((self.id(name)?, unstack(batch)?));
+        }
+        let batch = columns.first().map_or(0, |(_, c)| c.len());
+        let mut tape = Tape::new(self);
+        let mut out = Vec::with_capacity(batch);
+        for b in 0..batch {
+            let seeds: Vec<(NodeId, crate::Tensor)> = columns
+                .iter()
+                .filter_map(|(id, c)| Some((*id, c.get(b)?.clone())))
+                .collect();
+            self.stimulate(&seeds, &mut tape)?;
+            out.push(self.harvest(&tape));
+        }
+        Ok(out)
+    }
+
+    /// Both roles with one backend that can decrypt (Plain, or a CKKS client): encrypts the
+    /// batched `encrypted` inputs batch-in-slots, runs [`Graph::forward_enc`] (refreshing at
+    /// `Rotate` nodes by decrypt + re-encrypt), decrypts the boundary and
+    /// [`Graph::finish`]es.
+    ///
+    /// # Errors
+    /// As [`Graph::forward_enc`] and [`Graph::finish`].
+    pub fn infer_encrypted<B: Decrypt>(
+        &self,
+        backend: &B,
+        encrypted: &[(&str, PlainArray)],
+        plain_inputs: &[(&str, PlainArray)],
+    ) -> Result<Vec<Outputs>> {
+        let inputs = encrypted
+            .iter()
+            .map(|(name, x)| {
+                let packing = Packing::BatchInSlots {
+                    batch: x.shape().first().copied().unwrap_or(1),
+                };
+                Ok((*name, Erray::encrypt(backend, x, packing)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut refresh = |x: &Erray<B>| -> Result<Erray<B>> {
+            Ok(Erray::encrypt(backend, &x.decrypt()?, x.packing())?)
+        };
+        let run = self.forward_enc(&inputs, &mut refresh)?;
+        let decrypted = run
+            .boundary
+            .iter()
+            .map(|(id, x)| Ok((*id, x.decrypt()?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.finish(&decrypted, plain_inputs)
+    }
+}

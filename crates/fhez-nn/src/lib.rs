@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod cost;
+mod error;
+pub mod graph;
+mod init;
+pub mod loss;
+pub mod nodes;
+pub mod optim;
+pub mod plan;
+pub mod prefab;
+mod tensor;
+
+pub use cost::Cost;
+pub use error::{Error, Result};
+pub use graph::{
+    EncRun, Grads, Graph, GraphBuilder, GraphConfig, NodeId, Outputs, Tape, TrainConfig, Trainer,
+};
+pub use nodes::{Layer, Node};
+pub use optim::{Adam, GradientDescent, Optimizer};
+pub use plan::{Plan, PlanRequest, original_heuristic, plan};
+pub use tensor::{Tensor, stack, unstack};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! The planner: runs a graph on [`Sim`] (planning mode) and returns the CKKS parameters it
+//! needs — the smallest secure ring degree for the measured depth and the requested
+//! precision, the modulus chain, the scale — and the exact rotation steps the server will
+//! use, so the client generates only those Galois keys.
+//!
+//! # How the numbers are chosen
+//!
+//! - **Depth** `d`: the deepest chain of level-consuming operations between an encryption
+//!   (input or `Rotate` refresh) and a decryption, measured on `Sim` with the graph's actual
+//!   weights (so an integer weight that costs no level is not counted).
+//! - **Scale** `log_scale = precision_bits + NOISE_BITS`: CKKS loses roughly `NOISE_BITS`
+//!   (10) bits of the scale to encoding and rescaling noise at these ring sizes.
+//! - **Chain** `log_q = [log_scale + magnitude_bits, log_scale × d]`: one rescaling prime per
+//!   level plus a first prime that holds the message (`|x| < 2^(magnitude_bits−1)`) at the
+//!   last level. **Special primes** `log_p`: one 60-bit prime, two for `N ≥ 2^15` (hybrid
+//!   key switching).
+//! - **Ring degree**: the smallest `N = 2^log_n` with `N/2 ≥ batch` slots and
+//!   `Σ log_q + Σ log_p ≤` the HomomorphicEncryption.org 128-bit bound for `N`
+//!   ([`SECURE_LOG_QP`]).
+//!
+//! # Compared with the original's heuristic
+//!
+//! The original ([`original_heuristic`]) budgets `[60, 40 × cost, 60]` from hand-assigned
+//! node costs (`CC` 6, `RELU` 4, `ANN` 2, …) summed along the costliest path, and picks `N`
+//! by doubling 27 bits (`N = 1024·2^k`). Those costs over-count the levels actually used
+//! (`CC` uses 1, `RELU` 2, `ANN` 1), and its last 60-bit prime plays the special prime. For
+//! `cnn_classifier(10)` the original encrypted only the CC (cost 6, N = 2^14, 360 bits);
+//! fhez encrypts the whole network up to the softmax and measures depth 6 (CC 1 + ReLU 2 +
+//! Dense 1 + ReLU 2), which fits the same N = 2^14 (360 bits at 30-bit precision), whereas
+//! the original's heuristic on the fully encrypted graph would ask for cost 16, 760 bits and
+//! N = 2^15. The tests pin these numbers (`planner_vs_original_*`).
+
+mod original;
+
+pub use original::{OriginalParams, original_cost, original_groups, original_heuristic};
+
+use std::collections::BTreeSet;
+
+use fhez_backend::{Backend, Sim, SimConfig};
+use fhez_erray::{Erray, Packing, PlainArray};
+use serde::{Deserialize, Serialize};
+
+use crate::nodes::with_batch;
+use crate::{Cost, Error, Graph, Result};
+
+/// `(log_n, largest log2(QP))` for 128-bit security (HomomorphicEncryption.org standard,
+/// ternary secret), N = 2^10 … 2^16.
+pub const SECURE_LOG_QP: [(u32, u32); 7] = [
+    (10, 27),
+    (11, 54),
+    (12, 109),
+    (13, 218),
+    (14, 438),
+    (15, 881),
+    (16, 1747),
+];
+
+/// Bits of the scale lost to CKKS noise (see the module docs).
+pub const NOISE_BITS: u32 = 10;
+
+/// Largest prime the CKKS engine generates.
+pub const MAX_PRIME_BITS: u32 = 60;
+
+/// Level budget of the planning simulator (far above any secure chain).
+const SIM_LEVELS: u32 = 256;
+
+/// What to plan for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRequest {
+    /// Samples per ciphertext (batch-in-slots): needs `N/2 ≥ batch`.
+    pub batch: usize,
+    /// Bits of precision wanted after the binary point.
+    pub precision_bits: u32,
+    /// Bits for the integer part of the largest value (first prime headroom).
+    pub magnitude_bits: u32,
+}
+
+/// The cost of one node as measured on `Sim`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCost {
+    /// Node name.
+    pub name: String,
+    /// Node kind.
+    pub kind: String,
+    /// Declared cost.
+    pub declared: Cost,
+    /// Levels consumed on `Sim` (≤ declared depth).
+    pub consumed: u32,
+    /// Cumulative depth at the node's output (levels below a fresh ciphertext).
+    pub depth_out: u32,
+    /// Slot rotations (key switches) the node performed.
+    pub rotations: u64,
+}
+
+/// A CKKS parameter plan. Field names match `fhez_ckks::CkksParamsSpec` (`log_n`, `log_q`,
+/// `log_p`, `log_scale`), so an integration layer converts it directly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// `log2 N`.
+    pub log_n: u32,
+    /// Bit sizes of the ciphertext primes `q_0 … q_L` (`L` = depth).
+    pub log_q: Vec<u32>,
+    /// Bit sizes of the special primes.
+    pub log_p: Vec<u32>,
+    /// `log2` of the scale Δ.
+    pub log_scale: u32,
+    /// Multiplicative depth measured (levels needed; `log_q.len() − 1`).
+    pub depth: u32,
+    /// Slots per ciphertext (`N/2`).
+    pub slots: usize,
+    /// `Σ log_q + Σ log_p`.
+    pub log_qp: u32,
+    /// Every rotation step the server uses (generate exactly these Galois keys).
+    pub rotation_steps: BTreeSet<i64>,
+    /// Per node evaluated on ciphertexts, in execution order.
+    pub nodes: Vec<NodeCost>,
+}
+
+/// [`plan_with`] with `magnitude_bits = 20`.
+///
+/// # Errors
+/// As [`plan_with`].
+pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
+    plan_with(
+        graph,
+        &PlanRequest {
+            batch,
+            precision_bits,
+            magnitude_bits: 20,
+        },
+    )
+}
+
+/// Plans CKKS parameters for running `graph` on ciphertexts (all `Input` nodes whose
+/// consumers reach a `Decrypt` are encrypted) with `request.batch` samples per ciphertext.
+///
+/// # Errors
+/// [`Error::PrimeTooLarge`] when the scale or first prime exceeds 60 bits;
+/// [`Error::NoSecureParams`] when no N ≤ 2^16 is secure for the chain; graph errors naming
+/// the node (e.g. [`Error::NotEncryptable`] for a softmax before the decrypt).
+pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
+    let batch = request.batch.max(1);
+    let log_scale = request.precision_bits + NOISE_BITS;
+    let q0 = log_scale + request.magnitude_bits;
+    for bits in [log_scale, q0] {
+        if bits > MAX_PRIME_BITS {
+            return Err(Error::PrimeTooLarge {
+                bits,
+                max: MAX_PRIME_BITS,
+            });
+        }
+    }
+    let slots = batch.next_power_of_two();
+    let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(log_scale)))?;
+    let (depth, nodes) = simulate(graph, &sim, batch)?;
+    let report = sim.report();
+    let mut log_q = vec![q0];
+    log_q.extend(std::iter::repeat_n(
+        log_scale,
+        usize::try_from(depth).unwrap_or(0),
+    ));
+    let q_bits: u32 = log_q.iter().sum();
+    let mut best = None;
+    for &(log_n, bound) in &SECURE_LOG_QP {
+        let log_p = if log_n >= 15 { vec![60, 60] } else { vec![60] };
+        let total = q_bits + log_p.iter().sum::<u32>();
+        let n_slots = 1usize << (log_n - 1);
+        if total <= bound && n_slots >= batch {
+            best = Some((log_n, log_p, total));
+            break;
+        }
+    }
+    let (log_n, log_p, log_qp) = best.ok_or(Error::NoSecureParams {
+        log_qp: q_bits + 120,
+        max_log_qp: 1747,
+    })?;
+    Ok(Plan {
+        log_n,
+        log_q,
+        log_p,
+        log_scale,
+        depth,
+        slots: 1usize << (log_n - 1),
+        log_qp,
+        rotation_steps: report.rotation_steps,
+        nodes,
+    })
+}
+
+/// Runs the graph on `sim` with zero inputs of every input's shape, returning the depth
+/// and the per-node costs.
+fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost>)> {
+    let mut inputs = Vec::new();
+    for id in graph.encrypted_inputs() {
+        let shape = with_batch(batch, graph.shape(id, 0).unwrap_or(&[]));
+        let zeros = PlainArray::full(shape, 0.0)?;
+        let x = Erray::encrypt(sim, &zeros, Packing::BatchInSlots { batch })?;
+        inputs.push((graph.name(id), x));
+    }
+    let mut refresh = |x: &Erray<Sim>| -> Result<Erray<Sim>> {
+        let zeros = PlainArray::full(x.shape().to_vec(), 0.0)?;
+        Ok(Erray::encrypt(sim, &zeros, x.packing())?)
+    };
+    let run = graph.forward_enc(&inputs, &mut refresh)?;
+    let max = sim.caps().max_level;
+    let mut nodes = Vec::new();
+    for &id in graph.order() {
+        let (Some(node), Some(Some(levels))) = (graph.node(id), run.levels.get(id)) else {
+            continue;
+        };
+        nodes.push(NodeCost {
+            name: graph.name(id).to_owned(),
+            kind: node.kind().to_owned(),
+            declared: node.cost(),
+            consumed: levels.consumed(),
+            depth_out: max - levels.output,
+            rotations: levels.rotations,
+        });
+    }
+    Ok((sim.report().depth_used, nodes))
+}

@@ -1,0 +1,1 @@
+//! Unit tests across modules (gradient checks live in `tests/`).
