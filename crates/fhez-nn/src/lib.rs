@@ -22,5 +22,3 @@ pub use optim::{Adam, GradientDescent, Optimizer};
 pub use plan::{Plan, PlanRequest, original_heuristic, plan};
 pub use tensor::{Tensor, stack, unstack};
 
-#[cfg(test)]
-mod tests;

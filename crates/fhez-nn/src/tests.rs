@@ -1,1 +1,0 @@
-//! Unit tests across modules (gradient checks live in `tests/`).
