@@ -136,3 +136,10 @@ mod tests {
         assert_eq!(s.mad_us, 1.0);
     }
 }
+
+/// The benchmark binaries' allocator: mimalloc keeps freed pages in thread-local
+/// caches, where glibc's malloc returns the large polynomial buffers to the kernel
+/// and page-faults them back on every operation.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -188,14 +188,46 @@ impl NttTable {
         debug_assert_eq!(a.len(), self.n);
         let q = self.modulus;
         let two_q = 2 * q.value();
-        let mut tw = self.fwd.get(1..).unwrap_or_default();
-        let mut tws = self.fwd_shoup.get(1..).unwrap_or_default();
         let mut m = 1;
         let mut t = self.n / 2;
+        // Two stages per pass (radix-4): half the passes over memory. Stage (m, t)
+        // pairs (j, j + t) in block i with ψ^brv(m+i); stage (2m, t/2) then pairs
+        // (j, j + t/2) in the two halves with ψ^brv(2m+2i) and ψ^brv(2m+2i+1).
+        while t >= 4 {
+            let w1 = self.fwd.get(m..2 * m).unwrap_or_default();
+            let w1s = self.fwd_shoup.get(m..2 * m).unwrap_or_default();
+            let w2 = self.fwd.get(2 * m..4 * m).unwrap_or_default();
+            let w2s = self.fwd_shoup.get(2 * m..4 * m).unwrap_or_default();
+            let blocks = a
+                .chunks_exact_mut(2 * t)
+                .zip(w1.iter().zip(w1s))
+                .zip(w2.chunks_exact(2).zip(w2s.chunks_exact(2)));
+            for ((block, (&wa, &was)), (wb, wbs)) in blocks {
+                let (&[wb0, wb1], &[wb0s, wb1s]) = (wb, wbs) else {
+                    continue;
+                };
+                let (lo, hi) = block.split_at_mut(t);
+                let (a0, a1) = lo.split_at_mut(t / 2);
+                let (a2, a3) = hi.split_at_mut(t / 2);
+                for (((x0, x1), x2), x3) in a0
+                    .iter_mut()
+                    .zip(a1.iter_mut())
+                    .zip(a2.iter_mut())
+                    .zip(a3.iter_mut())
+                {
+                    let (u0, u2) = fwd_butterfly(&q, two_q, *x0, *x2, wa, was);
+                    let (u1, u3) = fwd_butterfly(&q, two_q, *x1, *x3, wa, was);
+                    (*x0, *x1) = fwd_butterfly(&q, two_q, u0, u1, wb0, wb0s);
+                    (*x2, *x3) = fwd_butterfly(&q, two_q, u2, u3, wb1, wb1s);
+                }
+            }
+            m *= 4;
+            t /= 4;
+        }
+        // One or two radix-2 stages remain (t = 2 and/or t = 1).
         while t >= 1 {
-            let (stage, rest) = tw.split_at(m);
-            let (stage_s, rest_s) = tws.split_at(m);
-            (tw, tws) = (rest, rest_s);
+            let stage = self.fwd.get(m..2 * m).unwrap_or_default();
+            let stage_s = self.fwd_shoup.get(m..2 * m).unwrap_or_default();
             let blocks = a.chunks_exact_mut(2 * t).zip(stage.iter().zip(stage_s));
             if t == 1 {
                 for (pair, (&w, &ws)) in blocks {
@@ -233,22 +265,47 @@ impl NttTable {
         let two_q = 2 * q.value();
         let mut h = self.n / 2;
         let mut t = 1;
+        // Two stages per pass (radix-4) while at least two stages remain before the
+        // folded last one: stage (h, t) pairs (j, j + t) in blocks 2i and 2i+1 with
+        // ψ^-brv(h+2i), ψ^-brv(h+2i+1); stage (h/2, 2t) pairs (j, j + 2t) with ψ^-brv(h/2+i).
+        while h > 2 {
+            let w1 = self.inv.get(h..2 * h).unwrap_or_default();
+            let w1s = self.inv_shoup.get(h..2 * h).unwrap_or_default();
+            let w2 = self.inv.get(h / 2..h).unwrap_or_default();
+            let w2s = self.inv_shoup.get(h / 2..h).unwrap_or_default();
+            let blocks = a
+                .chunks_exact_mut(4 * t)
+                .zip(w1.chunks_exact(2).zip(w1s.chunks_exact(2)))
+                .zip(w2.iter().zip(w2s));
+            for ((block, (wa, was)), (&wb, &wbs)) in blocks {
+                let (&[wa0, wa1], &[wa0s, wa1s]) = (wa, was) else {
+                    continue;
+                };
+                let (lo, hi) = block.split_at_mut(2 * t);
+                let (a0, a1) = lo.split_at_mut(t);
+                let (a2, a3) = hi.split_at_mut(t);
+                for (((x0, x1), x2), x3) in a0
+                    .iter_mut()
+                    .zip(a1.iter_mut())
+                    .zip(a2.iter_mut())
+                    .zip(a3.iter_mut())
+                {
+                    let (u0, u1) = inv_butterfly(&q, two_q, *x0, *x1, wa0, wa0s);
+                    let (u2, u3) = inv_butterfly(&q, two_q, *x2, *x3, wa1, wa1s);
+                    (*x0, *x2) = inv_butterfly(&q, two_q, u0, u2, wb, wbs);
+                    (*x1, *x3) = inv_butterfly(&q, two_q, u1, u3, wb, wbs);
+                }
+            }
+            h /= 4;
+            t *= 4;
+        }
         while h > 1 {
             let stage = self.inv.get(h..2 * h).unwrap_or_default();
             let stage_s = self.inv_shoup.get(h..2 * h).unwrap_or_default();
-            let blocks = a.chunks_exact_mut(2 * t).zip(stage.iter().zip(stage_s));
-            if t == 1 {
-                for (pair, (&w, &ws)) in blocks {
-                    if let [x, y] = pair {
-                        (*x, *y) = inv_butterfly(&q, two_q, *x, *y, w, ws);
-                    }
-                }
-            } else {
-                for (block, (&w, &ws)) in blocks {
-                    let (lo, hi) = block.split_at_mut(t);
-                    for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
-                        (*x, *y) = inv_butterfly(&q, two_q, *x, *y, w, ws);
-                    }
+            for (block, (&w, &ws)) in a.chunks_exact_mut(2 * t).zip(stage.iter().zip(stage_s)) {
+                let (lo, hi) = block.split_at_mut(t);
+                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                    (*x, *y) = inv_butterfly(&q, two_q, *x, *y, w, ws);
                 }
             }
             h /= 2;

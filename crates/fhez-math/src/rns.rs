@@ -550,6 +550,16 @@ impl BasisConverter {
         let (n, k) = (self.n, self.from_moduli.len());
         debug_assert_eq!(input.len(), k * n);
         debug_assert_eq!(out.len(), self.to_moduli.len() * n);
+        if k == 1 {
+            // One input prime: q̂ = 1, so the conversion is a plain reduction (the
+            // key-switching case with one special prime per digit).
+            for (out_limb, p) in out.chunks_exact_mut(n).zip(&self.to_moduli) {
+                for (o, &x) in out_limb.iter_mut().zip(input) {
+                    *o = p.reduce(x);
+                }
+            }
+            return;
+        }
         // y_i = [x_i q̂_i^-1]_{q_i}, transposed to coefficient-major order so that each
         // output is an inner product of two contiguous length-k vectors.
         let ys = scale_transposed(

@@ -42,32 +42,34 @@ impl Evaluator {
                 found: 0,
             });
         };
-        let mut c0 = Poly::<Ntt>::zero(n, limbs);
-        let mut c1 = Poly::<Ntt>::zero(n, limbs);
-        let mut c2 = Poly::<Ntt>::zero(n, limbs);
+        let mut d0 = Vec::with_capacity(limbs * n);
+        let mut d1 = Vec::with_capacity(limbs * n);
+        let mut d2 = Vec::with_capacity(limbs * n);
+        let (la0, la1, lb0, lb1) = (
+            limbs_of(a0, limbs),
+            limbs_of(a1, limbs),
+            limbs_of(b0, limbs),
+            limbs_of(b1, limbs),
+        );
         for (i, m) in basis.moduli().iter().enumerate().take(limbs) {
             let (Some(x0), Some(x1), Some(y0), Some(y1)) =
-                (a0.limb(i), a1.limb(i), b0.limb(i), b1.limb(i))
+                (la0.get(i), la1.get(i), lb0.get(i), lb1.get(i))
             else {
                 continue;
             };
-            let (Some(o0), Some(o1), Some(o2)) = (c0.limb_mut(i), c1.limb_mut(i), c2.limb_mut(i))
-            else {
-                continue;
-            };
-            for ((((o0, o1), o2), (&x0, &x1)), (&y0, &y1)) in o0
-                .iter_mut()
-                .zip(o1.iter_mut())
-                .zip(o2.iter_mut())
-                .zip(x0.iter().zip(x1))
-                .zip(y0.iter().zip(y1))
-            {
-                *o0 = m.reduce_u128(u128::from(x0) * u128::from(y0));
-                *o1 = m
-                    .reduce_u128(u128::from(x0) * u128::from(y1) + u128::from(x1) * u128::from(y0));
-                *o2 = m.reduce_u128(u128::from(x1) * u128::from(y1));
+            for ((&x0, &x1), (&y0, &y1)) in x0.iter().zip(x1.iter()).zip(y0.iter().zip(y1.iter())) {
+                d0.push(m.reduce_u128(u128::from(x0) * u128::from(y0)));
+                d1.push(m.reduce_u128(
+                    u128::from(x0) * u128::from(y1) + u128::from(x1) * u128::from(y0),
+                ));
+                d2.push(m.reduce_u128(u128::from(x1) * u128::from(y1)));
             }
         }
+        let (c0, c1, c2) = (
+            Poly::from_vec(n, d0)?,
+            Poly::from_vec(n, d1)?,
+            Poly::from_vec(n, d2)?,
+        );
         Ok(Ciphertext {
             polys: vec![c0, c1, c2],
             level,
@@ -210,4 +212,9 @@ impl Evaluator {
         }
         Ok(scale)
     }
+}
+
+/// The first `limbs` limbs of `p`.
+fn limbs_of(p: &Poly<Ntt>, limbs: usize) -> Vec<&[u64]> {
+    p.limbs_iter().take(limbs).collect()
 }

@@ -33,10 +33,10 @@ impl Evaluator {
         let q_last = *q_last;
         let half = q_last.value() >> 1;
         let inv = self.params.rescale_inv(level);
-        let mut out = ct.clone();
         let mut last = vec![0u64; n];
         let mut t = vec![0u64; n];
-        for p in &mut out.polys {
+        let mut polys = Vec::with_capacity(ct.polys.len());
+        for p in &ct.polys {
             if let Some(src) = p.limb(l) {
                 last.copy_from_slice(src);
             }
@@ -45,22 +45,32 @@ impl Evaluator {
             for x in last.iter_mut() {
                 *x = q_last.add(*x, half);
             }
-            for (i, (table, &inv_i)) in basis.tables().iter().zip(inv).enumerate().take(l) {
+            let mut data = Vec::with_capacity(l * n);
+            for ((table, &inv_i), src) in basis.tables().iter().zip(inv).zip(p.limbs_iter()).take(l)
+            {
                 let m = table.modulus();
                 let half_i = m.reduce(half);
                 for (ti, &x) in t.iter_mut().zip(&last) {
                     *ti = m.sub(m.reduce(x), half_i);
                 }
-                table.forward(&mut t);
+                table.forward_lazy(&mut t);
                 let inv_shoup = m.shoup(inv_i);
-                if let Some(limb) = p.limb_mut(i) {
-                    for (x, &y) in limb.iter_mut().zip(&t) {
-                        *x = m.mul_shoup(m.sub(*x, y), inv_i, inv_shoup);
-                    }
-                }
+                let four_q = 4 * m.value();
+                // x < q, y < 4q: x + 4q − y does not wrap; Shoup reduces any u64.
+                data.extend(
+                    src.iter()
+                        .zip(&t)
+                        .map(|(&x, &y)| m.mul_shoup(x + four_q - y, inv_i, inv_shoup)),
+                );
             }
-            p.truncate_limbs(l);
+            polys.push(fhez_math::Poly::from_vec(n, data)?);
         }
+        let mut out = Ciphertext {
+            polys,
+            level: ct.level,
+            scale: ct.scale,
+            params_id: ct.params_id,
+        };
         out.level = level - 1;
         out.scale = ct.scale / q_last.value() as f64;
         Ok(out)

@@ -1,7 +1,6 @@
 //! Slot rotations and complex conjugation (automorphisms + key switching), with
 //! hoisting: many rotations of one ciphertext share one decomposition.
 
-use fhez_math::ntt::galois_permutation_ntt;
 use fhez_math::{Ntt, Poly};
 
 use super::Evaluator;
@@ -110,7 +109,7 @@ impl Evaluator {
         let key = gk.get(g).ok_or(Error::MissingGaloisKey {
             step: self.step_of_element(g),
         })?;
-        let perm = galois_permutation_ntt(self.params.n(), g);
+        let perm = self.params.galois_permutation(g);
         let (u0, u1) = keyswitch::apply_key(&self.params, dec, key, Some(&perm))?;
         let basis = self.params.q_basis(ct.level)?;
         let c0 = ct.polys.first().ok_or(Error::CiphertextSize {

@@ -75,6 +75,8 @@ pub struct CkksParams {
     /// `rescale_inv[l][i]` = q_l^-1 mod q_i for i < l.
     rescale_inv: Vec<Vec<u64>>,
     encoder: SlotEncoder,
+    /// Galois permutations of NTT-form polynomials, computed once per element.
+    galois_perms: std::sync::Mutex<std::collections::HashMap<usize, Arc<Vec<usize>>>>,
 }
 
 impl fmt::Debug for CkksParams {
@@ -189,6 +191,7 @@ impl CkksParams {
             p_inv_mod_q,
             rescale_inv,
             encoder: SlotEncoder::new(n)?,
+            galois_perms: std::sync::Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -301,6 +304,16 @@ impl CkksParams {
                 to: level,
             })
     }
+    /// The NTT-domain index permutation of the automorphism X → X^g (cached).
+    pub(crate) fn galois_permutation(&self, g: usize) -> Arc<Vec<usize>> {
+        let compute = || Arc::new(fhez_math::ntt::galois_permutation_ntt(self.n, g));
+        match self.galois_perms.lock() {
+            Ok(mut cache) => Arc::clone(cache.entry(g).or_insert_with(compute)),
+            // A poisoned cache only means another thread panicked mid-insert: compute.
+            Err(_) => compute(),
+        }
+    }
+
     /// P mod q_i.
     pub(crate) fn p_mod_q(&self) -> &[u64] {
         &self.p_mod_q

@@ -9,9 +9,10 @@ use super::KeySwitchKey;
 use crate::params::CkksParams;
 use crate::{Error, Result};
 
-/// Digits accumulated in u128 before a reduction: products are < 2^122 (primes
-/// < 2^61), so 32 of them stay below 2^127.
-const LAZY_TERMS: usize = 32;
+/// Digits accumulated in u128 before a reduction: digit residues are lazy (< 4q <
+/// 2^63) and key residues < q < 2^61, so products are < 2^124 and 8 of them stay
+/// below 2^127.
+const LAZY_TERMS: usize = 8;
 
 /// The digits of a polynomial at some level, each extended to Q_l·P (NTT form).
 #[derive(Clone, Debug)]
@@ -55,22 +56,23 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
                 sub_constant(m, limb, half);
             }
         }
-        let mut out = vec![0u64; qlp.len() * n];
-        // The digit's own limbs are `d` itself, already in NTT form.
-        if let (Some(dst), Some(src)) = (
-            out.get_mut(digit.start * n..digit.end * n),
-            d.as_slice().get(digit.start * n..digit.end * n),
-        ) {
-            dst.copy_from_slice(src);
-        }
+        // Lazy NTTs: outputs stay in [0, 4q); the inner product reduces them.
         for (&idx, limb) in digit.complement.iter().zip(converted.chunks_exact_mut(n)) {
-            if let (Some(table), Some(dst)) =
-                (qlp.tables().get(idx), out.get_mut(idx * n..(idx + 1) * n))
-            {
-                table.forward(limb);
-                dst.copy_from_slice(limb);
+            if let Some(table) = qlp.tables().get(idx) {
+                table.forward_lazy(limb);
             }
         }
+        // Complement limbs are [0, start) then [end, len): splice the digit's own
+        // limbs (`d` itself, already in NTT form) in between.
+        let (before, after) = converted.split_at(digit.start * n);
+        let own = d
+            .as_slice()
+            .get(digit.start * n..digit.end * n)
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(qlp.len() * n);
+        out.extend_from_slice(before);
+        out.extend_from_slice(own);
+        out.extend_from_slice(after);
         digits.push(Poly::from_vec(n, out)?);
     }
     Ok(Decomposition { level, digits })
@@ -98,70 +100,106 @@ pub(crate) fn apply_key(
             found: key.b.len(),
         });
     }
-    let mut acc0 = vec![0u64; qlp.len() * n];
-    let mut acc1 = vec![0u64; qlp.len() * n];
-    let mut wide0 = vec![0u128; n];
-    let mut wide1 = vec![0u128; n];
-    let mut gathered = vec![0u64; n];
+    let mut acc0 = Vec::with_capacity(qlp.len() * n);
+    let mut acc1 = Vec::with_capacity(qlp.len() * n);
+    let digits = dec.digits.len();
     for (i, m) in qlp.moduli().iter().enumerate() {
         // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
         let ki = if i < l1 { i } else { max_l1 + (i - l1) };
-        for chunk in dec
-            .digits
-            .iter()
-            .zip(key.b.iter().zip(&key.a))
-            .collect::<Vec<_>>()
-            .chunks(LAZY_TERMS)
-        {
-            for (digit, (kb, ka)) in chunk {
-                let (Some(dl), Some(bl), Some(al)) = (digit.limb(i), kb.limb(ki), ka.limb(ki))
-                else {
-                    continue;
-                };
-                let dl = match perm {
-                    Some(p) => {
-                        for (g, &src) in gathered.iter_mut().zip(p) {
-                            *g = dl.get(src).copied().unwrap_or(0);
-                        }
-                        &gathered[..]
-                    }
-                    None => dl,
-                };
-                for (((w0, w1), &x), (&b, &a)) in wide0
-                    .iter_mut()
-                    .zip(wide1.iter_mut())
-                    .zip(dl)
-                    .zip(bl.iter().zip(al))
-                {
-                    *w0 += u128::from(x) * u128::from(b);
-                    *w1 += u128::from(x) * u128::from(a);
-                }
-            }
-            // Fold the partial sums back below q to keep the next chunk in range.
-            for (w0, w1) in wide0.iter_mut().zip(wide1.iter_mut()) {
-                *w0 = u128::from(m.reduce_u128(*w0));
-                *w1 = u128::from(m.reduce_u128(*w1));
-            }
+        let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
+        let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
+        let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
+        for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
+            let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki)) else {
+                return Err(Error::Math(fhez_math::Error::LimbMismatch {
+                    expected: ki + 1,
+                    found: kb.limbs(),
+                }));
+            };
+            xs.push(x);
+            bs.push(b);
+            as_.push(a);
         }
-        if let (Some(o0), Some(o1)) = (
-            acc0.get_mut(i * n..(i + 1) * n),
-            acc1.get_mut(i * n..(i + 1) * n),
-        ) {
-            for ((d0, d1), (w0, w1)) in o0
-                .iter_mut()
-                .zip(o1.iter_mut())
-                .zip(wide0.iter_mut().zip(wide1.iter_mut()))
-            {
-                *d0 = *w0 as u64;
-                *d1 = *w1 as u64;
-                *w0 = 0;
-                *w1 = 0;
-            }
-        }
+        inner_product_limb(m, &xs, &bs, &as_, perm, n, &mut acc0, &mut acc1);
     }
     let u0 = mod_down(params, acc0, level)?;
     let u1 = mod_down(params, acc1, level)?;
     Ok((u0, u1))
+}
+
+/// Appends limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`).
+/// With `perm`, `x_j` is read through the Galois permutation (hoisted rotation).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "hot kernel; a struct would only rename the slices"
+)]
+fn inner_product_limb(
+    m: &Modulus,
+    xs: &[&[u64]],
+    bs: &[&[u64]],
+    as_: &[&[u64]],
+    perm: Option<&[usize]>,
+    n: usize,
+    out0: &mut Vec<u64>,
+    out1: &mut Vec<u64>,
+) {
+    let start = out0.len();
+    out0.resize(start + n, 0);
+    out1.resize(start + n, 0);
+    let (Some(o0), Some(o1)) = (out0.get_mut(start..), out1.get_mut(start..)) else {
+        return;
+    };
+    let mut s0 = vec![0u128; n];
+    let mut s1 = vec![0u128; n];
+    for (j, ((x, b), a)) in xs.iter().zip(bs).zip(as_).enumerate() {
+        if j > 0 && j % LAZY_TERMS == 0 {
+            for (v0, v1) in s0.iter_mut().zip(s1.iter_mut()) {
+                *v0 = u128::from(m.reduce_u128(*v0));
+                *v1 = u128::from(m.reduce_u128(*v1));
+            }
+        }
+        match perm {
+            Some(p) => accumulate_permuted(&mut s0, &mut s1, x, b, a, p),
+            None => accumulate(&mut s0, &mut s1, x, b, a),
+        }
+    }
+    for ((d0, d1), (v0, v1)) in o0.iter_mut().zip(o1.iter_mut()).zip(s0.iter().zip(&s1)) {
+        *d0 = m.reduce_u128(*v0);
+        *d1 = m.reduce_u128(*v1);
+    }
+}
+
+/// `s0 += x·b`, `s1 += x·a`, elementwise in `u128`.
+fn accumulate(s0: &mut [u128], s1: &mut [u128], x: &[u64], b: &[u64], a: &[u64]) {
+    for (((v0, v1), &xv), (&bv, &av)) in
+        s0.iter_mut().zip(s1.iter_mut()).zip(x).zip(b.iter().zip(a))
+    {
+        let xv = u128::from(xv);
+        *v0 += xv * u128::from(bv);
+        *v1 += xv * u128::from(av);
+    }
+}
+
+/// As [`accumulate`] with `x` read through `perm` (out-of-range entries read 0, which
+/// cannot happen for a permutation of `0..n`).
+fn accumulate_permuted(
+    s0: &mut [u128],
+    s1: &mut [u128],
+    x: &[u64],
+    b: &[u64],
+    a: &[u64],
+    perm: &[usize],
+) {
+    for (((v0, v1), &src), (&bv, &av)) in s0
+        .iter_mut()
+        .zip(s1.iter_mut())
+        .zip(perm)
+        .zip(b.iter().zip(a))
+    {
+        let xv = u128::from(x.get(src).copied().unwrap_or(0));
+        *v0 += xv * u128::from(bv);
+        *v1 += xv * u128::from(av);
+    }
 }
 
 /// Divides an NTT-form polynomial over Q_l·P by P (with the fast-conversion error
@@ -197,11 +235,13 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
         .zip(ql.tables())
         .zip(params.p_inv_mod_q())
     {
-        table.forward(c);
+        table.forward_lazy(c);
         let m = table.modulus();
         let p_inv_shoup = m.shoup(p_inv);
+        let four_q = 4 * m.value();
+        // x < q and y < 4q, so x + 4q − y never wraps; Shoup takes any u64 input.
         for (x, &y) in limb.iter_mut().zip(c.iter()) {
-            *x = m.mul_shoup(m.sub(*x, y), p_inv, p_inv_shoup);
+            *x = m.mul_shoup(*x + four_q - y, p_inv, p_inv_shoup);
         }
     }
     Ok(Poly::from_vec(n, data)?)

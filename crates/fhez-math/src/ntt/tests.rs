@@ -55,7 +55,7 @@ fn known_answer_q7681_n16() -> TestResult {
 #[test]
 fn forward_matches_evaluation_definition() -> TestResult {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for n in [2usize, 4, 8, 64, 256] {
+    for n in [2usize, 4, 8, 16, 32, 64, 128, 256, 512] {
         for q in test_moduli(n) {
             let table = NttTable::new(q, n)?;
             let a = random_vec(&mut rng, n, q.value());
@@ -73,7 +73,7 @@ fn forward_matches_evaluation_definition() -> TestResult {
 #[test]
 fn round_trip() -> TestResult {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    for n in [2usize, 16, 1024, 8192] {
+    for n in [2usize, 4, 8, 16, 32, 64, 128, 1024, 2048, 8192] {
         for q in test_moduli(n) {
             let table = NttTable::new(q, n)?;
             let a = random_vec(&mut rng, n, q.value());
