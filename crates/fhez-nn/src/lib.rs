@@ -21,4 +21,3 @@ pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};
 pub use plan::{Plan, PlanRequest, original_heuristic, plan};
 pub use tensor::{Tensor, stack, unstack};
-
