@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod checksums;
+pub mod csv;
+mod datasets;
+mod error;
+pub mod idx;
+pub mod io;
+pub mod split;
+pub mod transform;
+
+pub use datasets::{
+    Dataset, Series, Split, co2, data_dir, diabetes, diabetes_scaled, digits, digits_all,
+    elec_equip, fashion_mnist, mnist, nile, sunspots,
+};
+pub use error::{DataError, Result};
+pub use split::{shuffle_split, stratified_split};
+pub use transform::{ZScore, sliding_windows, upsample_bilinear, upsample_to_28x28};
