@@ -46,6 +46,17 @@ impl Ciphertext {
         self.scale = scale;
     }
 
+    /// A ciphertext with the same level, scale and parameters but no polynomials
+    /// (for building results without copying the operand's data).
+    pub(crate) fn clone_meta(&self) -> Self {
+        Self {
+            polys: Vec::new(),
+            level: self.level,
+            scale: self.scale,
+            params_id: self.params_id,
+        }
+    }
+
     /// Checks that the ciphertext has exactly `expected` polynomials.
     pub(crate) fn expect_size(&self, op: &'static str, expected: usize) -> Result<()> {
         if self.polys.len() == expected {

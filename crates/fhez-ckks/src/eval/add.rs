@@ -2,7 +2,7 @@
 
 use fhez_math::{Poly, zq};
 
-use super::{Evaluator, scale_mismatch, scales_match};
+use super::{Evaluator, scale_mismatch, scales_match, zip_map};
 use crate::ciphertext::Ciphertext;
 use crate::plaintext::Plaintext;
 use crate::{Error, Result};
@@ -82,17 +82,25 @@ impl Evaluator {
         let basis = self.params.q_basis(x.level)?;
         let n = self.params.n();
         let limbs = x.level as usize + 1;
-        let mut out = x.clone();
-        while out.polys.len() < y.polys.len() {
-            out.polys.push(Poly::zero(n, limbs));
-        }
-        for (xp, yp) in out.polys.iter_mut().zip(&y.polys) {
-            if subtract {
-                xp.sub_assign(yp, basis)?;
+        let moduli = basis.moduli();
+        let zero = Poly::zero(n, limbs);
+        let count = x.polys.len().max(y.polys.len());
+        let mut polys = Vec::with_capacity(count);
+        for i in 0..count {
+            let xp = x.polys.get(i).unwrap_or(&zero);
+            let yp = y.polys.get(i).unwrap_or(&zero);
+            polys.push(if subtract {
+                zip_map(xp, yp, moduli, limbs, |m, a, b| m.sub(a, b))?
             } else {
-                xp.add_assign(yp, basis)?;
-            }
+                zip_map(xp, yp, moduli, limbs, |m, a, b| m.add(a, b))?
+            });
         }
+        let out = Ciphertext {
+            polys,
+            level: x.level,
+            scale: x.scale,
+            params_id: x.params_id,
+        };
         Ok(out)
     }
 

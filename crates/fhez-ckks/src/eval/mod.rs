@@ -77,3 +77,20 @@ pub(crate) fn scale_mismatch(a: f64, b: f64) -> Error {
         tolerance: SCALE_TOLERANCE.log2(),
     }
 }
+
+/// A new polynomial whose limb i is `f(q_i, x, y)` applied to the first `limbs`
+/// limbs of `x` and `y` elementwise: one pass, no copy-then-modify.
+pub(crate) fn zip_map(
+    x: &fhez_math::Poly<fhez_math::Ntt>,
+    y: &fhez_math::Poly<fhez_math::Ntt>,
+    moduli: &[fhez_math::Modulus],
+    limbs: usize,
+    f: impl Fn(&fhez_math::Modulus, u64, u64) -> u64,
+) -> Result<fhez_math::Poly<fhez_math::Ntt>> {
+    let n = x.n();
+    let mut data = Vec::with_capacity(limbs * n);
+    for ((xl, yl), m) in x.limbs_iter().zip(y.limbs_iter()).zip(moduli).take(limbs) {
+        data.extend(xl.iter().zip(yl).map(|(&a, &b)| f(m, a, b)));
+    }
+    Ok(fhez_math::Poly::from_vec(n, data)?)
+}

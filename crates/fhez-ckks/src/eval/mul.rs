@@ -1,10 +1,10 @@
 //! Multiplication: ciphertext × ciphertext (tensor), relinearization, and products
 //! with plaintexts, scalars and integers.
 
-use fhez_math::{Ntt, Poly, zq};
+use fhez_math::{Ntt, Poly};
 
-use super::Evaluator;
 use super::add::check_plain_level;
+use super::{Evaluator, zip_map};
 use crate::ciphertext::Ciphertext;
 use crate::keys::RelinKey;
 use crate::plaintext::Plaintext;
@@ -151,17 +151,17 @@ impl Evaluator {
         let scale = self.checked_scale(ct.scale * pt.scale, ct.level)?;
         check_plain_level(pt, ct.level)?;
         let basis = self.params.q_basis(ct.level)?;
-        let mut out = ct.clone();
-        for p in &mut out.polys {
-            // The plaintext may have more limbs: zip stops at the ciphertext's.
-            for ((limb, m_limb), q) in p
-                .limbs_iter_mut()
-                .zip(pt.poly.limbs_iter())
-                .zip(basis.moduli())
-            {
-                zq::mul_slices_assign(q, limb, m_limb);
-            }
-        }
+        let limbs = ct.level as usize + 1;
+        // The plaintext may have more limbs: only the ciphertext's are read.
+        let polys = ct
+            .polys
+            .iter()
+            .map(|p| zip_map(p, &pt.poly, basis.moduli(), limbs, |m, a, b| m.mul(a, b)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Ciphertext {
+            polys,
+            ..ct.clone_meta()
+        };
         out.scale = scale;
         Ok(out)
     }
