@@ -1,0 +1,55 @@
+//! The umbrella error: every layer's error, plus the glue's own checks.
+
+/// Result alias of the umbrella crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything the glue between a trained graph and the CKKS backend can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A graph, training, encrypted-evaluation or planning error.
+    #[error(transparent)]
+    Nn(#[from] fhez_nn::Error),
+    /// A CKKS engine error (parameters, key generation).
+    #[error(transparent)]
+    Ckks(#[from] fhez_ckks::Error),
+    /// A backend operation failed.
+    #[error(transparent)]
+    Backend(#[from] fhez_backend::Error),
+    /// An erray operation failed.
+    #[error(transparent)]
+    Erray(#[from] fhez_erray::Error),
+    /// The parameter set cannot run the plan.
+    #[error("parameters do not fit the plan: {what} is {found}, the plan needs {needed}")]
+    PlanMismatch {
+        /// Which quantity.
+        what: &'static str,
+        /// What the plan needs.
+        needed: u64,
+        /// What the parameters offer.
+        found: u64,
+    },
+    /// A batch larger than the one planned for.
+    #[error("batch of {batch} samples exceeds the planned batch of {planned}")]
+    BatchTooLarge {
+        /// Samples given.
+        batch: usize,
+        /// Samples planned for.
+        planned: usize,
+    },
+    /// A node that only the client can evaluate (a `Rotate`, i.e. a re-encryption) was
+    /// reached by the server-only evaluation.
+    #[error("node `{node}` ({kind}) needs a client round trip; the server cannot evaluate it")]
+    NeedsClient {
+        /// Node name.
+        node: String,
+        /// Node kind.
+        kind: &'static str,
+    },
+    /// A message names an input or boundary node the graph does not have.
+    #[error("no node named `{name}` in the graph")]
+    UnknownNode {
+        /// The name.
+        name: String,
+    },
+}

@@ -1,0 +1,69 @@
+//! From a [`Plan`] (measured on `Sim`) to CKKS parameters and keys.
+
+use std::sync::Arc;
+
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec};
+use fhez_nn::Plan;
+
+use crate::{Error, Result};
+
+/// The CKKS parameter spec of a plan: the planned ring degree, modulus chain, special
+/// primes and scale, with the default **128-bit security** check on (the planner picks the
+/// smallest secure `N` for the chain, so [`CkksParams::new`] accepts it).
+///
+/// For fast tests, lower `log_n` and opt out explicitly:
+/// `CkksParamsSpec { log_n: 10, ..spec_from_plan(&plan) }.insecure_for_testing()`.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let graph = fhez::nn::prefab::cnn_classifier(10, 1)?;
+/// let plan = fhez::nn::plan(&graph, 256, 30)?;
+/// let spec = fhez::spec_from_plan(&plan);
+/// assert_eq!((spec.log_n, spec.log_q.len()), (14, 7));
+/// assert_eq!(spec.security, fhez::ckks::SecurityLevel::Tc128);
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
+    CkksParamsSpec::new(plan.log_n)
+        .with_log_q(&plan.log_q)
+        .with_log_p(&plan.log_p)
+        .with_log_scale(plan.log_scale)
+}
+
+/// Checks that validated parameters can run `plan` with `batch` samples per ciphertext:
+/// enough levels for the measured depth and enough slots for the batch.
+///
+/// # Errors
+/// [`Error::PlanMismatch`] naming the quantity that is too small.
+pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()> {
+    if params.max_level() < plan.depth {
+        return Err(Error::PlanMismatch {
+            what: "max level",
+            needed: u64::from(plan.depth),
+            found: u64::from(params.max_level()),
+        });
+    }
+    if params.slots() < batch {
+        return Err(Error::PlanMismatch {
+            what: "slot count",
+            needed: batch as u64,
+            found: params.slots() as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Client key generation for a plan: secret, public and relinearization keys, and Galois
+/// keys for **exactly** the plan's rotation steps (none at all for batch-in-slots dense and
+/// CC layers).
+///
+/// # Errors
+/// [`Error::PlanMismatch`] (see [`check_params`]) and key-generation errors.
+pub fn keygen(plan: &Plan, params: &Arc<CkksParams>, batch: usize) -> Result<CkksClient> {
+    check_params(plan, params, batch)?;
+    let steps: Vec<i64> = plan.rotation_steps.iter().copied().collect();
+    Ok(CkksClient::generate(params, &steps)?)
+}

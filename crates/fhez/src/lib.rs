@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod glue;
+mod message;
+mod model;
+pub mod prefab;
+pub mod timed;
+
+pub use error::{Error, Result};
+pub use glue::{check_params, keygen, spec_from_plan};
+pub use message::{CtBatch, CtEntry};
+pub use model::EncryptedModel;
+pub use prefab::CnnConfig;
+pub use timed::{NodeTiming, forward_enc_timed};
+
+/// `fhez-math`: modular arithmetic, NTT, RNS, polynomials (no crypto semantics).
+pub use fhez_math as math;
+
+/// `fhez-ckks`: the CKKS scheme (parameters, keys, evaluation, wire format, backend).
+pub use fhez_ckks as ckks;
+
+/// `fhez-backend`: the `Backend` / `Decrypt` traits, `Plain` and `Sim`.
+pub use fhez_backend as backend;
+
+/// `fhez-erray`: encrypted arrays with explicit packing.
+pub use fhez_erray as erray;
+
+/// `fhez-data`: dataset loaders (files fetched by `scripts/fetch-datasets.sh`).
+pub use fhez_data as data;
+
+/// `fhez-nn`: graphs, training on `Plain`, encrypted inference, the planner.
+pub use fhez_nn as nn;

@@ -1,0 +1,217 @@
+//! [`EncryptedModel`]: a trained graph plus its plan, split into the client's and the
+//! server's steps.
+
+use std::sync::Arc;
+
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer};
+use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_nn::{EncRun, Graph, NodeId, Outputs, Plan, PlanRequest};
+
+use crate::message::CtBatch;
+use crate::timed::{NodeTiming, forward_enc_timed};
+use crate::{Error, Result, check_params, keygen, spec_from_plan};
+
+/// A trained [`Graph`] with its [`Plan`] for batches of up to `batch` samples.
+///
+/// The roles are separated by type: the client steps take a [`CkksClient`] (secret key),
+/// the server steps take a [`CkksServer`] only — which has no
+/// [`Decrypt`](fhez_backend::Decrypt) impl, so nothing the server runs can decrypt:
+///
+/// ```compile_fail
+/// fn server_peeks(model: &fhez::EncryptedModel, server: &fhez::ckks::CkksServer, out: &fhez::CtBatch) {
+///     let _ = model.decrypt(server, out); // error: expected `&CkksClient`, found `&CkksServer`
+/// }
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use fhez::ckks::{CkksParams, CkksServer};
+/// use fhez::erray::PlainArray;
+/// use fhez::nn::{Tensor, prefab};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let graph = prefab::cnn_regressor((6, 2), 3, 3, 7)?; // depth 6 (CC, ReLU, Dense, ReLU)
+/// let model = fhez::EncryptedModel::new(graph, 4, 20)?;
+/// // Toy parameters for a doc test: the plan's chain on a smaller ring, insecure.
+/// // DISCLAIMER: toy parameters, they protect nothing.
+/// let spec = fhez::ckks::CkksParamsSpec { log_n: 10, ..model.spec() }.insecure_for_testing();
+/// let client = model.keygen(&CkksParams::new(&spec)?)?;            // client
+/// let server = CkksServer::new(client.server_keys());                // server: public keys only
+/// let x = PlainArray::from_fn(vec![4, 6, 2], |k| (k % 5) as f64 / 10.0)?;
+/// let sent = model.encrypt(&client, &[("x", x.clone())])?;           // client → server
+/// let back = model.evaluate(&server, &sent)?;                        // server → client
+/// let out = model.decrypt_finish(&client, &back, &[])?;              // client
+/// let sample = Tensor::new(vec![6, 2], x.data()[..12].to_vec())?;
+/// let want = model.graph().infer(&[("x", sample)])?;
+/// assert!((out[0]["y_hat"].item() - want["y_hat"].item()).abs() < 1e-2);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct EncryptedModel {
+    graph: Graph,
+    plan: Plan,
+    batch: usize,
+}
+
+impl EncryptedModel {
+    /// Plans `graph` for batches of `batch` samples at `precision_bits` bits of precision
+    /// ([`fhez_nn::plan()`]).
+    ///
+    /// # Errors
+    /// Planning errors.
+    pub fn new(graph: Graph, batch: usize, precision_bits: u32) -> Result<Self> {
+        let plan = fhez_nn::plan(&graph, batch, precision_bits)?;
+        Ok(Self::with_plan(graph, plan, batch))
+    }
+
+    /// As [`EncryptedModel::new`] with a full [`PlanRequest`].
+    ///
+    /// # Errors
+    /// Planning errors.
+    pub fn with_request(graph: Graph, request: &PlanRequest) -> Result<Self> {
+        let plan = fhez_nn::plan::plan_with(&graph, request)?;
+        Ok(Self::with_plan(graph, plan, request.batch))
+    }
+
+    /// A model from a plan made elsewhere (e.g. loaded from JSON).
+    #[must_use]
+    pub fn with_plan(graph: Graph, plan: Plan, batch: usize) -> Self {
+        Self {
+            graph,
+            plan,
+            batch: batch.max(1),
+        }
+    }
+
+    /// The graph.
+    #[must_use]
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The plan.
+    #[must_use]
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The largest batch planned for.
+    #[must_use]
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The secure parameter spec of the plan ([`spec_from_plan`]).
+    #[must_use]
+    pub fn spec(&self) -> CkksParamsSpec {
+        spec_from_plan(&self.plan)
+    }
+
+    /// **Client.** Generates the keys for `params` with exactly the plan's rotation steps.
+    ///
+    /// # Errors
+    /// [`Error::PlanMismatch`] when `params` has too few levels or slots; key-generation
+    /// errors.
+    pub fn keygen(&self, params: &Arc<CkksParams>) -> Result<CkksClient> {
+        keygen(&self.plan, params, self.batch)
+    }
+
+    /// **Client.** Encrypts batched inputs `(batch, shape…)` by input name, batch-in-slots.
+    ///
+    /// # Errors
+    /// [`Error::BatchTooLarge`], [`Error::UnknownNode`], encryption errors.
+    pub fn encrypt(&self, client: &CkksClient, inputs: &[(&str, PlainArray)]) -> Result<CtBatch> {
+        let mut errays = Vec::with_capacity(inputs.len());
+        for (name, x) in inputs {
+            self.graph.id(name).map_err(|_| Error::UnknownNode {
+                name: (*name).to_owned(),
+            })?;
+            let batch = x.shape().first().copied().unwrap_or(1);
+            if batch > self.batch {
+                return Err(Error::BatchTooLarge {
+                    batch,
+                    planned: self.batch,
+                });
+            }
+            let packing = Packing::BatchInSlots { batch };
+            errays.push((*name, Erray::encrypt(client, x, packing)?));
+        }
+        Ok(CtBatch::from_errays(errays.iter().map(|(n, x)| (*n, x))))
+    }
+
+    /// **Server.** Evaluates every node up to the decrypt boundary with evaluation keys
+    /// only; returns the ciphertexts arriving at each `Decrypt` node (named by it).
+    ///
+    /// # Errors
+    /// [`Error::PlanMismatch`], graph errors naming the node (a `Rotate` — a re-encryption
+    /// round trip — is reported as not encryptable: it needs the client).
+    pub fn evaluate(&self, server: &CkksServer, inputs: &CtBatch) -> Result<CtBatch> {
+        Ok(self.evaluate_timed(server, inputs)?.0)
+    }
+
+    /// **Server.** As [`EncryptedModel::evaluate`], also returning each node's wall-clock
+    /// time and levels, in execution order.
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::evaluate`].
+    pub fn evaluate_timed(
+        &self,
+        server: &CkksServer,
+        inputs: &CtBatch,
+    ) -> Result<(CtBatch, Vec<NodeTiming>)> {
+        check_params(&self.plan, server.params(), self.batch)?;
+        let bound = inputs.bind(server)?;
+        let named: Vec<(&str, Erray<CkksServer>)> =
+            bound.iter().map(|(n, x)| (n.as_str(), x.clone())).collect();
+        let mut refresh = |_: &Erray<CkksServer>| -> fhez_nn::Result<Erray<CkksServer>> {
+            Err(fhez_nn::Error::NotEncryptable {
+                node: String::new(),
+                kind: "rotate",
+            })
+        };
+        let (run, timings) = forward_enc_timed(&self.graph, &named, &mut refresh)?;
+        Ok((self.boundary(&run), timings))
+    }
+
+    fn boundary(&self, run: &EncRun<CkksServer>) -> CtBatch {
+        CtBatch::from_errays(run.boundary.iter().map(|(id, x)| (self.graph.name(*id), x)))
+    }
+
+    /// **Client.** Decrypts the boundary values returned by the server.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], decryption errors.
+    pub fn decrypt(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+    ) -> Result<Vec<(NodeId, PlainArray)>> {
+        outputs
+            .bind(client)?
+            .into_iter()
+            .map(|(name, x)| {
+                let id = self
+                    .graph
+                    .id(&name)
+                    .map_err(|_| Error::UnknownNode { name })?;
+                Ok((id, x.decrypt()?))
+            })
+            .collect()
+    }
+
+    /// **Client.** Decrypts and runs the rest of the graph (softmax, argmax, …) per sample
+    /// ([`Graph::finish`]); `plain_inputs` are batched plaintext inputs by name.
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::decrypt`] and [`Graph::finish`].
+    pub fn decrypt_finish(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+        plain_inputs: &[(&str, PlainArray)],
+    ) -> Result<Vec<Outputs>> {
+        let decrypted = self.decrypt(client, outputs)?;
+        Ok(self.graph.finish(&decrypted, plain_inputs)?)
+    }
+}
