@@ -273,3 +273,38 @@ fn hybrid_key_switching_with_two_special_primes() {
         assert!(max_err(&got, &rot) < TOL, "level {}", c.level());
     }
 }
+
+#[test]
+fn dot_integer_matches_plain_and_reads_higher_levels_as_dropped() {
+    let f = tiny();
+    let xs: Vec<Vec<f64>> = (0..40).map(|j| values(256, 100 + j)).collect();
+    let cts: Vec<_> = xs.iter().map(|x| encrypt(x)).collect();
+    // One operand one level lower: the others are read at its level.
+    let low = f
+        .eval
+        .drop_to_level(&cts[0], f.params.max_level() - 1)
+        .unwrap();
+    let mut refs: Vec<&fhez_ckks::Ciphertext> = cts.iter().collect();
+    refs[0] = &low;
+    let ks: Vec<i64> = (0..40).map(|j| j as i64 - 17).collect();
+    let out = f
+        .eval
+        .dot_integer(
+            &refs,
+            &ks,
+            f.params.max_level() - 1,
+            f.params.default_scale(),
+        )
+        .unwrap();
+    let want: Vec<f64> = (0..256)
+        .map(|i| xs.iter().zip(&ks).map(|(x, &k)| x[i] * k as f64).sum())
+        .collect();
+    // 40 terms with |k| ≤ 22: noise grows by about the weights' l2 norm (≈ 80).
+    assert!(max_err(&decrypt(&out), &want) < 128.0 * TOL);
+    assert!(f.eval.dot_integer(&refs, &ks[..3], 0, 1.0).is_err());
+    let lowest = f.eval.drop_to_level(&cts[1], 0).unwrap();
+    assert!(matches!(
+        f.eval.dot_integer(&[&lowest], &[1], 1, 1.0),
+        Err(Error::LevelIncrease { from: 0, to: 1 })
+    ));
+}

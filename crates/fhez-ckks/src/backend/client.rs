@@ -107,8 +107,13 @@ impl Backend for CkksClient {
     fn caps(&self) -> &Caps {
         self.server.caps()
     }
+    /// The client holds the secret key, so it encrypts symmetrically: the fresh
+    /// noise is only the Gaussian error (about 3 bits more precise than public-key
+    /// encryption), and [`CkksClient::encrypt_seeded`] halves the upload.
     fn encrypt(&self, values: &[f64]) -> BResult<CkksCt> {
-        self.server.encrypt(values)
+        let pt = self.encode_fresh(values)?;
+        let ct = self.sk.encrypt(&pt, &mut crate::os_rng())?;
+        Ok(CkksCt(ct))
     }
     fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
         self.server.add(a, b)
@@ -157,6 +162,34 @@ impl Backend for CkksClient {
     }
     fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> BResult<CkksCt> {
         self.server.ct_from_bytes(bytes, limit)
+    }
+}
+
+impl CkksClient {
+    /// Encodes `values` as a fresh plaintext: top level, that level's scale.
+    fn encode_fresh(&self, values: &[f64]) -> BResult<crate::Plaintext> {
+        fhez_backend::cost::check_values(values, self.server.caps().slots)?;
+        let level = self.server.caps().max_level;
+        let scale = self
+            .server
+            .scale_at(level)
+            .ok_or(crate::Error::LevelIncrease {
+                from: level,
+                to: level,
+            })?;
+        Ok(self.server.encoder().encode(values, scale, level)?)
+    }
+
+    /// Encrypts `values` keeping only the 32-byte seed of the uniform half: the
+    /// compact form to send to a server, which calls
+    /// [`SeededCiphertext::expand`](crate::SeededCiphertext::expand) (then
+    /// [`CkksServer::import`]).
+    ///
+    /// # Errors
+    /// As [`Backend::encrypt`].
+    pub fn encrypt_seeded(&self, values: &[f64]) -> BResult<crate::SeededCiphertext> {
+        let pt = self.encode_fresh(values)?;
+        Ok(self.sk.encrypt_seeded(&pt, &mut crate::os_rng())?)
     }
 }
 

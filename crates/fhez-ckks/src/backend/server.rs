@@ -348,31 +348,48 @@ impl Backend for CkksServer {
                 }),
             };
         };
-        // Terms above the target level: scaled integers at level target+1, one rescale.
-        let mut lazy: Option<Ciphertext> = None;
+        // Terms above the target level: integers k = round(w·Δ_target·q_{target+1}/scale)
+        // at level target+1, summed in one pass, then one rescale lands on Δ_target.
         // Terms at the target level (free integer weights only): exact integer products.
-        let mut direct: Option<Ciphertext> = None;
         let numerator = if target < self.caps.max_level {
             self.scale(target)? * self.q(target + 1)?
         } else {
             0.0
         };
+        let (mut lazy_cts, mut lazy_ks, mut direct_cts, mut direct_ks) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &(ct, w) in &kept {
             if ct.level() > target {
-                let x = self.eval.drop_to_level(&ct.0, target + 1)?;
-                let term = self.eval.mul_scalar(&x, w, numerator / x.scale())?;
-                lazy = Some(match lazy {
-                    Some(acc) => self.eval.add(&acc, &term)?,
-                    None => term,
-                });
+                let k = (w * numerator / ct.0.scale()).round();
+                if !k.is_finite() || k.abs() >= 9.0e18 {
+                    return Err(BError::NonFinite {
+                        index: lazy_cts.len(),
+                    });
+                }
+                lazy_cts.push(&ct.0);
+                lazy_ks.push(k as i64);
             } else {
-                let term = self.eval.mul_integer(&ct.0, w as i64)?;
-                direct = Some(match direct {
-                    Some(acc) => self.eval.add(&acc, &term)?,
-                    None => term,
-                });
+                direct_cts.push(&ct.0);
+                direct_ks.push(w as i64);
             }
         }
+        let lazy = if lazy_cts.is_empty() {
+            None
+        } else {
+            Some(
+                self.eval
+                    .dot_integer(&lazy_cts, &lazy_ks, target + 1, numerator)?,
+            )
+        };
+        let direct = if direct_cts.is_empty() {
+            None
+        } else {
+            let scale = direct_cts.first().map_or(1.0, |c| c.scale());
+            Some(
+                self.eval
+                    .dot_integer(&direct_cts, &direct_ks, target, scale)?,
+            )
+        };
         let lazy = lazy.map(|acc| self.rescale(&acc)).transpose()?;
         let out = match (lazy, direct) {
             (Some(x), Some(y)) => self.eval.add(&x, &y)?,

@@ -3,6 +3,7 @@
 //! of the same parameter set.
 
 mod add;
+mod linear;
 mod mul;
 mod rescale;
 mod rotate;
