@@ -113,7 +113,7 @@ impl Backend for CkksClient {
     fn encrypt(&self, values: &[f64]) -> BResult<CkksCt> {
         let pt = self.encode_fresh(values)?;
         let ct = self.sk.encrypt(&pt, &mut crate::os_rng())?;
-        Ok(CkksCt(ct))
+        Ok(CkksCt::new(ct))
     }
     fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
         self.server.add(a, b)

@@ -7,7 +7,7 @@ use crate::ciphertext::Ciphertext;
 /// level (see the [module docs](super)). Only the backend creates them, so the invariant
 /// always holds; [`CkksServer::import`](super::CkksServer::import) checks a raw ciphertext.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CkksCt(pub(crate) Ciphertext);
+pub struct CkksCt(pub(crate) std::sync::Arc<Ciphertext>);
 
 impl CkksCt {
     /// The underlying engine ciphertext.
@@ -19,7 +19,13 @@ impl CkksCt {
     /// Unwraps the engine ciphertext.
     #[must_use]
     pub fn into_ciphertext(self) -> Ciphertext {
-        self.0
+        std::sync::Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// Wraps an engine ciphertext (shared: clones of a `CkksCt` are O(1), so array
+    /// views such as convolution windows never copy ciphertext data).
+    pub(crate) fn new(ct: Ciphertext) -> Self {
+        Self(std::sync::Arc::new(ct))
     }
 
     /// Level (fresh = `max_level`, 0 = last usable).

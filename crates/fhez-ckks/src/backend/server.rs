@@ -138,7 +138,7 @@ impl CkksServer {
                 reason: "scale is not the canonical scale of its level",
             });
         }
-        Ok(CkksCt(ct))
+        Ok(CkksCt::new(ct))
     }
 
     pub(crate) fn encoder(&self) -> &Encoder {
@@ -203,7 +203,7 @@ impl CkksServer {
         } else {
             self.eval.add(&x, &y)?
         };
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn plain_combine(&self, a: &CkksCt, b: &[f64], subtract: bool) -> BResult<CkksCt> {
@@ -214,7 +214,7 @@ impl CkksServer {
         } else {
             self.eval.add_plain(&a.0, &pt)?
         };
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn check_rotation(&self, step: i64) -> BResult<i64> {
@@ -246,7 +246,7 @@ impl Backend for CkksServer {
             .keys
             .public_key()
             .encrypt(self.params(), &pt, &mut rng)?;
-        Ok(CkksCt(ct))
+        Ok(CkksCt::new(ct))
     }
 
     fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
@@ -258,7 +258,7 @@ impl Backend for CkksServer {
     }
 
     fn neg(&self, a: &CkksCt) -> BResult<CkksCt> {
-        Ok(CkksCt(self.eval.neg(&a.0)?))
+        Ok(CkksCt::new(self.eval.neg(&a.0)?))
     }
 
     fn add_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
@@ -278,12 +278,12 @@ impl Backend for CkksServer {
         let out = self.rescale(&prod)?;
         self.stats.record_plain_mults(1);
         self.stats.record_rescales(1);
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn add_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
         check_finite(&[s])?;
-        Ok(CkksCt(self.eval.add_scalar(&a.0, s)?))
+        Ok(CkksCt::new(self.eval.add_scalar(&a.0, s)?))
     }
 
     fn mul_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
@@ -299,7 +299,7 @@ impl Backend for CkksServer {
         };
         self.stats.record_plain_mults(1);
         self.stats.record_rescales(u64::from(cost));
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn mul(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
@@ -311,7 +311,7 @@ impl Backend for CkksServer {
         let out = self.rescale(&relin)?;
         self.stats.record_mult();
         self.stats.record_rescales(1);
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn linear_combination(&self, cts: &[&CkksCt], weights: &[f64]) -> BResult<CkksCt> {
@@ -366,10 +366,10 @@ impl Backend for CkksServer {
                         index: lazy_cts.len(),
                     });
                 }
-                lazy_cts.push(&ct.0);
+                lazy_cts.push(ct.ciphertext());
                 lazy_ks.push(k as i64);
             } else {
-                direct_cts.push(&ct.0);
+                direct_cts.push(ct.ciphertext());
                 direct_ks.push(w as i64);
             }
         }
@@ -404,7 +404,7 @@ impl Backend for CkksServer {
         };
         self.stats.record_plain_mults(kept.len() as u64);
         self.stats.record_rescales(u64::from(any_level));
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn rotate(&self, a: &CkksCt, step: i64) -> BResult<CkksCt> {
@@ -414,7 +414,7 @@ impl Backend for CkksServer {
         }
         let out = self.eval.rotate(&a.0, norm, self.keys.galois_keys())?;
         self.stats.record_rotations(1);
-        Ok(CkksCt(out))
+        Ok(CkksCt::new(out))
     }
 
     fn rotate_hoisted(&self, a: &CkksCt, steps: &[i64]) -> BResult<Vec<CkksCt>> {
@@ -428,7 +428,7 @@ impl Backend for CkksServer {
         self.stats.record_hoisted();
         self.stats
             .record_rotations(norms.iter().filter(|&&s| s != 0).count() as u64);
-        Ok(out.into_iter().map(CkksCt).collect())
+        Ok(out.into_iter().map(CkksCt::new).collect())
     }
 
     fn level(&self, a: &CkksCt) -> u32 {
