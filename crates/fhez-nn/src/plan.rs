@@ -8,8 +8,14 @@
 //! - **Depth** `d`: the deepest chain of level-consuming operations between an encryption
 //!   (input or `Rotate` refresh) and a decryption, measured on `Sim` with the graph's actual
 //!   weights (so an integer weight that costs no level is not counted).
-//! - **Scale** `log_scale = precision_bits + NOISE_BITS`: CKKS loses roughly `NOISE_BITS`
-//!   (10) bits of the scale to encoding and rescaling noise at these ring sizes.
+//! - **Scale** `log_scale = precision_bits + noise_bits(log_n)`: the rounding error of a
+//!   rescale has slot magnitude about `N/6·4.5 ≈ 2^(log_n − 0.4)` (coefficient variance
+//!   `N/18` from `δ·s` with a ternary secret, summed over `N/2` slots' worth of cosines), so a
+//!   ring of degree 2^log_n costs about `log_n` bits of the scale; [`NOISE_BITS`] more bits
+//!   cover encoding, encryption and the network's gain on the noise. The scale therefore
+//!   depends on N, and N on the total bits: the planner tries each N from the smallest.
+//!   (The first prime is capped at 60 bits, so large scales leave less than
+//!   `magnitude_bits` of integer headroom, never less than [`MIN_MAGNITUDE_BITS`].)
 //! - **Chain** `log_q = [log_scale + magnitude_bits, log_scale × d]`: one rescaling prime per
 //!   level plus a first prime that holds the message (`|x| < 2^(magnitude_bits−1)`) at the
 //!   last level. **Special primes** `log_p`: one 60-bit prime, two for `N ≥ 2^15` (hybrid
@@ -55,8 +61,12 @@ pub const SECURE_LOG_QP: [(u32, u32); 7] = [
     (16, 1747),
 ];
 
-/// Bits of the scale lost to CKKS noise (see the module docs).
-pub const NOISE_BITS: u32 = 10;
+/// Bits of margin on top of the ring's own `log_n` bits of rescaling noise (see the module
+/// docs): the scale is `precision_bits + log_n + NOISE_BITS`.
+pub const NOISE_BITS: u32 = 2;
+
+/// Fewest bits of integer headroom the first prime keeps above the scale.
+pub const MIN_MAGNITUDE_BITS: u32 = 8;
 
 /// Largest prime the CKKS engine generates.
 pub const MAX_PRIME_BITS: u32 = 60;
@@ -140,50 +150,50 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
 /// the node (e.g. [`Error::NotEncryptable`] for a softmax before the decrypt).
 pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let batch = request.batch.max(1);
-    let log_scale = request.precision_bits + NOISE_BITS;
-    let q0 = log_scale + request.magnitude_bits;
-    for bits in [log_scale, q0] {
-        if bits > MAX_PRIME_BITS {
+    // Depth and rotations do not depend on the scale: simulate once at a nominal one.
+    let slots = batch.next_power_of_two();
+    let nominal = request.precision_bits + 16 + NOISE_BITS;
+    let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
+    let (depth, nodes) = simulate(graph, &sim, batch)?;
+    let report = sim.report();
+    let mut smallest_total = u32::MAX;
+    for &(log_n, bound) in &SECURE_LOG_QP {
+        let log_scale = request.precision_bits + log_n + NOISE_BITS;
+        if log_scale + MIN_MAGNITUDE_BITS > MAX_PRIME_BITS {
             return Err(Error::PrimeTooLarge {
-                bits,
+                bits: log_scale + MIN_MAGNITUDE_BITS,
                 max: MAX_PRIME_BITS,
             });
         }
-    }
-    let slots = batch.next_power_of_two();
-    let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(log_scale)))?;
-    let (depth, nodes) = simulate(graph, &sim, batch)?;
-    let report = sim.report();
-    let mut log_q = vec![q0];
-    log_q.extend(std::iter::repeat_n(
-        log_scale,
-        usize::try_from(depth).unwrap_or(0),
-    ));
-    let q_bits: u32 = log_q.iter().sum();
-    let mut best = None;
-    for &(log_n, bound) in &SECURE_LOG_QP {
+        // The first prime holds the message: scale + magnitude bits, capped at the
+        // largest prime (the magnitude headroom shrinks, never below the minimum).
+        let q0 = (log_scale + request.magnitude_bits).min(MAX_PRIME_BITS);
+        let mut log_q = vec![q0];
+        log_q.extend(std::iter::repeat_n(
+            log_scale,
+            usize::try_from(depth).unwrap_or(0),
+        ));
         let log_p = if log_n >= 15 { vec![60, 60] } else { vec![60] };
-        let total = q_bits + log_p.iter().sum::<u32>();
+        let log_qp = log_q.iter().chain(&log_p).sum::<u32>();
+        smallest_total = smallest_total.min(log_qp);
         let n_slots = 1usize << (log_n - 1);
-        if total <= bound && n_slots >= batch {
-            best = Some((log_n, log_p, total));
-            break;
+        if log_qp <= bound && n_slots >= batch {
+            return Ok(Plan {
+                log_n,
+                log_q,
+                log_p,
+                log_scale,
+                depth,
+                slots: n_slots,
+                log_qp,
+                rotation_steps: report.rotation_steps,
+                nodes,
+            });
         }
     }
-    let (log_n, log_p, log_qp) = best.ok_or(Error::NoSecureParams {
-        log_qp: q_bits + 120,
+    Err(Error::NoSecureParams {
+        log_qp: smallest_total,
         max_log_qp: 1747,
-    })?;
-    Ok(Plan {
-        log_n,
-        log_q,
-        log_p,
-        log_scale,
-        depth,
-        slots: 1usize << (log_n - 1),
-        log_qp,
-        rotation_steps: report.rotation_steps,
-        nodes,
     })
 }
 

@@ -338,7 +338,8 @@ fn adam_matches_the_original_definition() -> TestResult {
 
 #[test]
 fn planner_cnn_classifier_and_regressor() -> TestResult {
-    let p = plan(&prefab::cnn_classifier(10, 1)?, 4096, 30)?;
+    // 24 bits of precision at N = 2^14 need a 24 + 14 + 2 = 40-bit scale.
+    let p = plan(&prefab::cnn_classifier(10, 1)?, 4096, 24)?;
     assert_eq!(p.depth, 6);
     assert_eq!((p.log_n, p.log_scale), (14, 40));
     assert_eq!(p.log_q, vec![60, 40, 40, 40, 40, 40, 40]);
@@ -358,12 +359,13 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
         per,
         vec![("CC", 1), ("CNN-RELU", 2), ("Dense", 1), ("Dense-RELU", 2)]
     );
-    let r = plan(&prefab::cnn_regressor((20, 7), 5, 3, 1)?, 1024, 30)?;
+    let r = plan(&prefab::cnn_regressor((20, 7), 5, 3, 1)?, 1024, 24)?;
     assert_eq!((r.depth, r.log_n, r.log_qp), (6, 14, 360));
     // A batch that needs more slots forces a larger ring (and two special primes).
-    let big = plan(&prefab::cnn_classifier(10, 1)?, 16384, 30)?;
+    let big = plan(&prefab::cnn_classifier(10, 1)?, 16384, 24)?;
     assert_eq!((big.log_n, big.log_p.clone()), (15, vec![60, 60]));
-    // Lower precision (10 bits, values below 2^9): scale 2^20, a 210-bit chain, N = 2^13.
+    // Lower precision (10 bits, values below 2^9): depth 6 fits no ring below 2^14, where
+    // the scale is 10 + 14 + 2 = 26 bits: a 36-bit first prime, 252 bits in all.
     let low = plan_with(
         &prefab::cnn_classifier(10, 1)?,
         &PlanRequest {
@@ -374,14 +376,14 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
     )?;
     assert_eq!(
         (low.log_scale, low.log_q[0], low.log_n, low.log_qp),
-        (20, 30, 13, 210)
+        (26, 36, 14, 252)
     );
     Ok(())
 }
 
 #[test]
 fn planner_basic_counts_the_rotate_refresh_as_a_new_segment() -> TestResult {
-    let p = plan(&prefab::basic(1)?, 8, 30)?;
+    let p = plan(&prefab::basic(1)?, 8, 25)?;
     assert_eq!(p.depth, 2);
     assert_eq!((p.log_q.clone(), p.log_n), (vec![60, 40, 40], 13));
     Ok(())
@@ -390,7 +392,8 @@ fn planner_basic_counts_the_rotate_refresh_as_a_new_segment() -> TestResult {
 #[test]
 fn planner_rejects_impossible_requests() -> TestResult {
     let hi = plan(&prefab::basic(1)?, 8, 55).unwrap_err();
-    assert!(matches!(hi, Error::PrimeTooLarge { bits: 65, max: 60 }));
+    // 55 + 10 + 2 = 67-bit scale at the smallest ring, plus 8 bits of headroom.
+    assert!(matches!(hi, Error::PrimeTooLarge { bits: 75, max: 60 }));
     let mut b = GraphBuilder::new();
     let x = b.add("x", Input::new(&[40, 2]))?;
     let rnn = b.add(
@@ -468,7 +471,7 @@ fn planner_vs_original_heuristic() -> TestResult {
         (o.poly_modulus_degree, o.coefficient_modulus.clone()),
         (16384, vec![60, 40, 40, 40, 40, 60])
     );
-    let ours = plan(&basic, 8, 30)?;
+    let ours = plan(&basic, 8, 25)?;
     assert_eq!((1usize << ours.log_n, ours.log_qp), (8192, 200));
 
     // cnn_classifier(10): the original encrypted only the CC: cost 6 → N = 2^14, 360 bits.
@@ -480,7 +483,7 @@ fn planner_vs_original_heuristic() -> TestResult {
     let o = original_heuristic(16);
     assert_eq!((o.poly_modulus_degree, o.total_bits()), (32768, 760));
     // fhez measures depth 6 for the whole network and fits it in N = 2^14, 360 bits.
-    let ours = plan(&cls, 4096, 30)?;
+    let ours = plan(&cls, 4096, 24)?;
     assert_eq!(
         (1usize << ours.log_n, ours.log_qp, ours.depth),
         (16384, 360, 6)
@@ -489,6 +492,6 @@ fn planner_vs_original_heuristic() -> TestResult {
     // cnn_regressor((20,7),5,3): same story, cost 16 vs depth 6.
     let reg = prefab::cnn_regressor((20, 7), 5, 3, 1)?;
     assert_eq!(original_groups(&reg, &[reg.id("x")?]), vec![16]);
-    assert_eq!(plan(&reg, 4096, 30)?.log_n, 14);
+    assert_eq!(plan(&reg, 4096, 24)?.log_n, 14);
     Ok(())
 }
