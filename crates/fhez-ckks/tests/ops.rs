@@ -308,3 +308,28 @@ fn dot_integer_matches_plain_and_reads_higher_levels_as_dropped() {
         Err(Error::LevelIncrease { from: 0, to: 1 })
     ));
 }
+
+#[test]
+fn fused_relinearize_rescale_equals_the_two_steps() {
+    let f = tiny();
+    let (x, y) = (values(512, 50), values(512, 51));
+    let (cx, cy) = (encrypt(&x), encrypt(&y));
+    let prod = f.eval.mul(&cx, &cy).unwrap();
+    let fused = f.eval.relinearize_rescale(&prod, &f.rk).unwrap();
+    let steps = f
+        .eval
+        .rescale(&f.eval.relinearize(&prod, &f.rk).unwrap())
+        .unwrap();
+    assert_eq!((fused.level(), fused.size()), (steps.level(), 2));
+    assert!((fused.scale() - steps.scale()).abs() < 1e-9 * steps.scale());
+    let (a, b) = (decrypt(&fused), decrypt(&steps));
+    // Both round the same quantities; they differ by a few units of the last place.
+    assert!(max_err(&a, &b) < TOL / 16.0);
+    let want: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
+    assert!(max_err(&a, &want) < TOL);
+    let low = f.eval.drop_to_level(&prod, 0).unwrap();
+    assert!(matches!(
+        f.eval.relinearize_rescale(&low, &f.rk),
+        Err(Error::LevelExhausted { .. })
+    ));
+}

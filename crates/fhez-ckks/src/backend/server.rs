@@ -306,9 +306,12 @@ impl Backend for CkksServer {
         consume("mul", a.level().min(b.level()), 1)?;
         let (x, y) = self.aligned(a, b)?;
         let prod = self.eval.mul(&x, &y)?;
-        let relin = self.eval.relinearize(&prod, self.keys.relin_key())?;
+        // Relinearize and rescale fused (one division by q_l·P).
+        let mut out = self
+            .eval
+            .relinearize_rescale(&prod, self.keys.relin_key())?;
         // Δ_l² / q_l = Δ_{l-1}: the product lands on the canonical scale.
-        let out = self.rescale(&relin)?;
+        out.set_scale(self.scale(out.level())?);
         self.stats.record_mult();
         self.stats.record_rescales(1);
         Ok(CkksCt::new(out))

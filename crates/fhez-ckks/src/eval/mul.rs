@@ -135,8 +135,65 @@ impl Evaluator {
             });
         }
         let prod = self.mul(a, b)?;
-        let relin = self.relinearize(&prod, rk)?;
-        self.rescale(&relin)
+        self.relinearize_rescale(&prod, rk)
+    }
+
+    /// Relinearizes a 3-polynomial ciphertext and rescales it in one step: the key
+    /// switch's division by P and the rescale's division by q_l become a single
+    /// division by q_l·P (one basis conversion instead of two), which saves l + 1
+    /// NTTs per output polynomial. Same result as `rescale(relinearize(ct))`.
+    ///
+    /// # Errors
+    /// [`Error::LevelExhausted`] at level 0, [`Error::CiphertextSize`] unless `ct`
+    /// has 3 polynomials, parameter errors.
+    pub fn relinearize_rescale(&self, ct: &Ciphertext, rk: &RelinKey) -> Result<Ciphertext> {
+        self.check_ct(ct)?;
+        self.params.check_id(rk.params_id())?;
+        ct.expect_size("relinearize_rescale", 3)?;
+        let level = ct.level;
+        if level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "relinearize_rescale",
+                needed: 1,
+                available: 0,
+            });
+        }
+        let (Some(c0), Some(c1), Some(c2)) = (ct.polys.first(), ct.polys.get(1), ct.polys.get(2))
+        else {
+            return Err(Error::CiphertextSize {
+                op: "relinearize_rescale",
+                expected: 3,
+                found: ct.polys.len(),
+            });
+        };
+        let dec = keyswitch::decompose(&self.params, c2, level)?;
+        let (mut acc0, mut acc1) = keyswitch::inner_product(&self.params, &dec, &rk.0, None)?;
+        // Lift c0, c1 to Q_l·P as P·c (zero modulo P): then everything divides by q_l·P.
+        let basis = self.params.q_basis(level)?;
+        let n = self.params.n();
+        for (acc, c) in [(&mut acc0, c0), (&mut acc1, c1)] {
+            for (((dst, src), m), &p_mod) in acc
+                .chunks_exact_mut(n)
+                .zip(c.limbs_iter())
+                .zip(basis.moduli())
+                .zip(self.params.p_mod_q())
+            {
+                let p_shoup = m.shoup(p_mod);
+                for (d, &x) in dst.iter_mut().zip(src) {
+                    *d = m.add(*d, m.mul_shoup(x, p_mod, p_shoup));
+                }
+            }
+        }
+        let q_last = self.params.q().get(level as usize).copied().unwrap_or(1) as f64;
+        Ok(Ciphertext {
+            polys: vec![
+                keyswitch::mod_down_rescale(&self.params, acc0, level)?,
+                keyswitch::mod_down_rescale(&self.params, acc1, level)?,
+            ],
+            level: level - 1,
+            scale: ct.scale / q_last,
+            params_id: ct.params_id,
+        })
     }
 
     /// `ct × pt` (pointwise in the slots); the scale becomes the product of the

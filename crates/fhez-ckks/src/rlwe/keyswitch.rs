@@ -87,6 +87,21 @@ pub(crate) fn apply_key(
     key: &KeySwitchKey,
     perm: Option<&[usize]>,
 ) -> Result<(Poly<Ntt>, Poly<Ntt>)> {
+    let (acc0, acc1) = inner_product(params, dec, key, perm)?;
+    let u0 = mod_down(params, acc0, dec.level)?;
+    let u1 = mod_down(params, acc1, dec.level)?;
+    Ok((u0, u1))
+}
+
+/// The inner product of the decomposition with `key`, before ModDown: two
+/// NTT-form polynomials over Q_l·P (limb-major data), equal to `P·d·s'` plus small
+/// noise, where `d` is the decomposed polynomial.
+pub(crate) fn inner_product(
+    params: &CkksParams,
+    dec: &Decomposition,
+    key: &KeySwitchKey,
+    perm: Option<&[usize]>,
+) -> Result<(Vec<u64>, Vec<u64>)> {
     params.check_id(key.params_id)?;
     let level = dec.level;
     let qlp = params.qp_basis(level)?;
@@ -122,9 +137,94 @@ pub(crate) fn apply_key(
         }
         inner_product_limb(m, &xs, &bs, &as_, perm, n, &mut acc0, &mut acc1);
     }
-    let u0 = mod_down(params, acc0, level)?;
-    let u1 = mod_down(params, acc1, level)?;
-    Ok((u0, u1))
+    Ok((acc0, acc1))
+}
+
+/// Divides an NTT-form polynomial over Q_l·P by P and then by q_l, both rounded and
+/// with exact single-prime conversions, sharing the NTTs: the q_l limb of x/P is
+/// formed in coefficient form (where the rescale needs it anyway), and both
+/// corrections of every lower limb go through one NTT. Returns it under Q_{l−1}.
+/// Saves l + 1 NTTs per polynomial over a ModDown followed by a rescale.
+pub(crate) fn mod_down_rescale(
+    params: &CkksParams,
+    mut data: Vec<u64>,
+    level: u32,
+) -> Result<Poly<Ntt>> {
+    if level == 0 {
+        return Err(Error::LevelExhausted {
+            op: "rescale",
+            needed: 1,
+            available: 0,
+        });
+    }
+    let ql = params.q_basis(level)?;
+    let plan = params.ks_plan(level)?;
+    let n = params.n();
+    let l = level as usize;
+    // x_P: the P limbs in coefficient form, shifted by ⌊P/2⌋ (rounding), converted
+    // to every q_i of Q_l and shifted back.
+    let mut p_part = data.split_off((l + 1) * n);
+    for ((limb, table), &half) in p_part
+        .chunks_exact_mut(n)
+        .zip(params.p_basis().tables())
+        .zip(&plan.half_p_in)
+    {
+        table.inverse(limb);
+        add_constant(table.modulus(), limb, half);
+    }
+    let mut conv = vec![0u64; (l + 1) * n];
+    plan.moddown.convert_approx(&p_part, &mut conv);
+    for ((c, m), &half) in conv
+        .chunks_exact_mut(n)
+        .zip(ql.moduli())
+        .zip(&plan.half_p_out)
+    {
+        sub_constant(m, c, half);
+    }
+    // y = round(x/P) mod q_l, in coefficient form, shifted by ⌊q_l/2⌋ for the rescale.
+    let mut top = data.split_off(l * n);
+    let (Some(top_table), Some(conv_top), Some(&p_inv_top)) = (
+        ql.tables().get(l),
+        conv.get(l * n..),
+        params.p_inv_mod_q().get(l),
+    ) else {
+        return Err(Error::LevelIncrease {
+            from: level,
+            to: level,
+        });
+    };
+    top_table.inverse(&mut top);
+    let mq = top_table.modulus();
+    let half_q = mq.value() >> 1;
+    let pis = mq.shoup(p_inv_top);
+    for (y, &c) in top.iter_mut().zip(conv_top) {
+        *y = mq.add(mq.mul_shoup(mq.sub(*y, c), p_inv_top, pis), half_q);
+    }
+    // Lower limbs: out = (x·P⁻¹ − NTT(t))·q_l⁻¹ with t = conv_P·P⁻¹ + ([y]_{q_i} − ⌊q_l/2⌋).
+    let q_inv = params.rescale_inv(level);
+    let mut t = vec![0u64; n];
+    for ((((limb, c), table), &p_inv), &ql_inv) in data
+        .chunks_exact_mut(n)
+        .zip(conv.chunks_exact(n))
+        .zip(ql.tables())
+        .zip(params.p_inv_mod_q())
+        .zip(q_inv)
+    {
+        let m = table.modulus();
+        let (pis, qis) = (m.shoup(p_inv), m.shoup(ql_inv));
+        let half_i = m.reduce(half_q);
+        for ((ti, &ci), &y) in t.iter_mut().zip(c).zip(&top) {
+            let lifted = m.sub(m.reduce(y), half_i);
+            *ti = m.add(m.mul_shoup(ci, p_inv, pis), lifted);
+        }
+        table.forward_lazy(&mut t);
+        let four_q = 4 * m.value();
+        for (x, &y) in limb.iter_mut().zip(&t) {
+            let xp = m.mul_shoup(*x, p_inv, pis);
+            *x = m.mul_shoup(xp + four_q - y, ql_inv, qis);
+        }
+    }
+    Ok(Poly::from_vec(n, data)?)
 }
 
 /// Appends limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`).
