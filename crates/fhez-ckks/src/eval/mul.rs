@@ -107,6 +107,7 @@ impl Evaluator {
         })?;
         let dec = keyswitch::decompose(&self.params, &c2, ct.level)?;
         let (u0, u1) = keyswitch::apply_key(&self.params, &dec, &rk.0, None)?;
+        dec.recycle();
         for (c, u) in polys.iter_mut().zip([&u0, &u1]) {
             c.add_assign(u, basis)?;
         }
@@ -168,6 +169,7 @@ impl Evaluator {
         };
         let dec = keyswitch::decompose(&self.params, c2, level)?;
         let (mut acc0, mut acc1) = keyswitch::inner_product(&self.params, &dec, &rk.0, None)?;
+        dec.recycle();
         // Lift c0, c1 to Q_l·P as P·c (zero modulo P): then everything divides by q_l·P.
         let basis = self.params.q_basis(level)?;
         let n = self.params.n();

@@ -62,6 +62,9 @@ impl Evaluator {
             };
             out.push(self.switch_with(ct, d, g, gk)?);
         }
+        if let Some(d) = dec {
+            d.recycle();
+        }
         Ok(out)
     }
 
@@ -86,7 +89,9 @@ impl Evaluator {
             return Ok(ct.clone());
         }
         let dec = self.decompose_c1(ct)?;
-        self.switch_with(ct, &dec, g, gk)
+        let out = self.switch_with(ct, &dec, g, gk);
+        dec.recycle();
+        out
     }
 
     fn decompose_c1(&self, ct: &Ciphertext) -> Result<Decomposition> {

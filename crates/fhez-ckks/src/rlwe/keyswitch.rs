@@ -5,7 +5,7 @@
 
 use fhez_math::{Coeff, Modulus, Ntt, Poly};
 
-use super::KeySwitchKey;
+use super::{KeySwitchKey, scratch};
 use crate::params::CkksParams;
 use crate::{Error, Result};
 
@@ -21,13 +21,24 @@ pub(crate) struct Decomposition {
     pub(crate) digits: Vec<Poly<Ntt>>,
 }
 
+impl Decomposition {
+    /// Returns the digit buffers to this thread's scratch pool.
+    pub(crate) fn recycle(self) {
+        for d in self.digits {
+            scratch::give(d.into_vec());
+        }
+    }
+}
+
 /// Decomposes `d` (NTT form under Q_level) into ModUp'd digits.
 pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Result<Decomposition> {
     let ql = params.q_basis(level)?;
     let qlp = params.qp_basis(level)?;
     let plan = params.ks_plan(level)?;
     let n = params.n();
-    let mut coeff: Poly<Coeff> = d.clone().to_coeff(ql)?;
+    let mut copy = scratch::take(d.as_slice().len());
+    copy.extend_from_slice(d.as_slice());
+    let mut coeff: Poly<Coeff> = Poly::<Ntt>::from_vec(n, copy)?.to_coeff(ql)?;
     // Shift every digit by ⌊D/2⌋ so the conversion starts from its centered value.
     for digit in &plan.digits {
         for (i, &half) in (digit.start..digit.end).zip(&digit.half_in) {
@@ -45,7 +56,7 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
                 expected: digit.end,
                 found: coeff.limbs(),
             }))?;
-        let mut converted = vec![0u64; digit.complement.len() * n];
+        let mut converted = scratch::zeroed(digit.complement.len() * n);
         digit.converter.convert_approx(input, &mut converted);
         for ((limb, &half), &idx) in converted
             .chunks_exact_mut(n)
@@ -69,12 +80,14 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
             .as_slice()
             .get(digit.start * n..digit.end * n)
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(qlp.len() * n);
+        let mut out = scratch::take(qlp.len() * n);
         out.extend_from_slice(before);
         out.extend_from_slice(own);
         out.extend_from_slice(after);
+        scratch::give(converted);
         digits.push(Poly::from_vec(n, out)?);
     }
+    scratch::give(coeff.into_vec());
     Ok(Decomposition { level, digits })
 }
 
@@ -115,8 +128,9 @@ pub(crate) fn inner_product(
             found: key.b.len(),
         });
     }
-    let mut acc0 = Vec::with_capacity(qlp.len() * n);
-    let mut acc1 = Vec::with_capacity(qlp.len() * n);
+    let mut acc0 = scratch::take(qlp.len() * n);
+    let mut acc1 = scratch::take(qlp.len() * n);
+    let mut wide = (vec![0u128; n], vec![0u128; n]);
     let digits = dec.digits.len();
     for (i, m) in qlp.moduli().iter().enumerate() {
         // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
@@ -135,7 +149,7 @@ pub(crate) fn inner_product(
             bs.push(b);
             as_.push(a);
         }
-        inner_product_limb(m, &xs, &bs, &as_, perm, n, &mut acc0, &mut acc1);
+        inner_product_limb(m, (&xs, &bs, &as_), perm, &mut wide, &mut acc0, &mut acc1);
     }
     Ok((acc0, acc1))
 }
@@ -163,7 +177,9 @@ pub(crate) fn mod_down_rescale(
     let l = level as usize;
     // x_P: the P limbs in coefficient form, shifted by ⌊P/2⌋ (rounding), converted
     // to every q_i of Q_l and shifted back.
-    let mut p_part = data.split_off((l + 1) * n);
+    let mut p_part = scratch::take(data.len().saturating_sub((l + 1) * n));
+    p_part.extend_from_slice(data.get((l + 1) * n..).unwrap_or_default());
+    data.truncate((l + 1) * n);
     for ((limb, table), &half) in p_part
         .chunks_exact_mut(n)
         .zip(params.p_basis().tables())
@@ -172,7 +188,7 @@ pub(crate) fn mod_down_rescale(
         table.inverse(limb);
         add_constant(table.modulus(), limb, half);
     }
-    let mut conv = vec![0u64; (l + 1) * n];
+    let mut conv = scratch::zeroed((l + 1) * n);
     plan.moddown.convert_approx(&p_part, &mut conv);
     for ((c, m), &half) in conv
         .chunks_exact_mut(n)
@@ -182,7 +198,9 @@ pub(crate) fn mod_down_rescale(
         sub_constant(m, c, half);
     }
     // y = round(x/P) mod q_l, in coefficient form, shifted by ⌊q_l/2⌋ for the rescale.
-    let mut top = data.split_off(l * n);
+    let mut top = scratch::take(n);
+    top.extend_from_slice(data.get(l * n..).unwrap_or_default());
+    data.truncate(l * n);
     let (Some(top_table), Some(conv_top), Some(&p_inv_top)) = (
         ql.tables().get(l),
         conv.get(l * n..),
@@ -202,7 +220,7 @@ pub(crate) fn mod_down_rescale(
     }
     // Lower limbs: out = (x·P⁻¹ − NTT(t))·q_l⁻¹ with t = conv_P·P⁻¹ + ([y]_{q_i} − ⌊q_l/2⌋).
     let q_inv = params.rescale_inv(level);
-    let mut t = vec![0u64; n];
+    let mut t = scratch::zeroed(n);
     for ((((limb, c), table), &p_inv), &ql_inv) in data
         .chunks_exact_mut(n)
         .zip(conv.chunks_exact(n))
@@ -224,33 +242,29 @@ pub(crate) fn mod_down_rescale(
             *x = m.mul_shoup(xp + four_q - y, ql_inv, qis);
         }
     }
+    scratch::give(top);
+    scratch::give(t);
+    scratch::give(p_part);
+    scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
 }
 
-/// Appends limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`).
-/// With `perm`, `x_j` is read through the Galois permutation (hoisted rotation).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "hot kernel; a struct would only rename the slices"
-)]
+/// For one limb: the digits' residues, and the key's `b` and `a` residues.
+type LimbSet<'a> = (&'a [&'a [u64]], &'a [&'a [u64]], &'a [&'a [u64]]);
+
+/// Appends limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`),
+/// accumulating in the caller's `u128` buffers. With `perm`, `x_j` is read through
+/// the Galois permutation (hoisted rotation).
 fn inner_product_limb(
     m: &Modulus,
-    xs: &[&[u64]],
-    bs: &[&[u64]],
-    as_: &[&[u64]],
+    (xs, bs, as_): LimbSet<'_>,
     perm: Option<&[usize]>,
-    n: usize,
+    (s0, s1): &mut (Vec<u128>, Vec<u128>),
     out0: &mut Vec<u64>,
     out1: &mut Vec<u64>,
 ) {
-    let start = out0.len();
-    out0.resize(start + n, 0);
-    out1.resize(start + n, 0);
-    let (Some(o0), Some(o1)) = (out0.get_mut(start..), out1.get_mut(start..)) else {
-        return;
-    };
-    let mut s0 = vec![0u128; n];
-    let mut s1 = vec![0u128; n];
+    s0.iter_mut().for_each(|v| *v = 0);
+    s1.iter_mut().for_each(|v| *v = 0);
     for (j, ((x, b), a)) in xs.iter().zip(bs).zip(as_).enumerate() {
         if j > 0 && j % LAZY_TERMS == 0 {
             for (v0, v1) in s0.iter_mut().zip(s1.iter_mut()) {
@@ -259,14 +273,12 @@ fn inner_product_limb(
             }
         }
         match perm {
-            Some(p) => accumulate_permuted(&mut s0, &mut s1, x, b, a, p),
-            None => accumulate(&mut s0, &mut s1, x, b, a),
+            Some(p) => accumulate_permuted(s0, s1, x, b, a, p),
+            None => accumulate(s0, s1, x, b, a),
         }
     }
-    for ((d0, d1), (v0, v1)) in o0.iter_mut().zip(o1.iter_mut()).zip(s0.iter().zip(&s1)) {
-        *d0 = m.reduce_u128(*v0);
-        *d1 = m.reduce_u128(*v1);
-    }
+    out0.extend(s0.iter().map(|&v| m.reduce_u128(v)));
+    out1.extend(s1.iter().map(|&v| m.reduce_u128(v)));
 }
 
 /// `s0 += x·b`, `s1 += x·a`, elementwise in `u128`.
@@ -310,7 +322,9 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
     let plan = params.ks_plan(level)?;
     let n = params.n();
     let l1 = level as usize + 1;
-    let mut p_part = data.split_off(l1 * n);
+    let mut p_part = scratch::take(data.len().saturating_sub(l1 * n));
+    p_part.extend_from_slice(data.get(l1 * n..).unwrap_or_default());
+    data.truncate(l1 * n);
     for ((limb, table), &half) in p_part
         .chunks_exact_mut(n)
         .zip(p_basis.tables())
@@ -319,7 +333,7 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
         table.inverse(limb);
         add_constant(table.modulus(), limb, half);
     }
-    let mut conv = vec![0u64; l1 * n];
+    let mut conv = scratch::zeroed(l1 * n);
     plan.moddown.convert_approx(&p_part, &mut conv);
     // (x − ([x + P/2]_P − P/2)) / P = round(x / P).
     for ((c, m), &half) in conv
@@ -344,6 +358,8 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
             *x = m.mul_shoup(*x + four_q - y, p_inv, p_inv_shoup);
         }
     }
+    scratch::give(p_part);
+    scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
 }
 

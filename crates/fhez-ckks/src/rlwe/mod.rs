@@ -2,6 +2,7 @@
 //! here knows about slots or scales, so it could serve another RLWE scheme.
 
 pub(crate) mod keyswitch;
+pub(crate) mod scratch;
 mod switching_key;
 
 pub use switching_key::KeySwitchKey;
