@@ -333,3 +333,31 @@ fn fused_relinearize_rescale_equals_the_two_steps() {
         Err(Error::LevelExhausted { .. })
     ));
 }
+
+#[test]
+fn into_forms_equal_allocating_forms_and_reuse_buffers() {
+    let f = tiny();
+    let x = values(512, 60);
+    let cx = encrypt(&x);
+    let py = f
+        .enc
+        .encode(&values(512, 61), f.params.default_scale(), cx.level())
+        .unwrap();
+    let mut out = cx.clone();
+    f.eval.mul_plain_into(&cx, &py, &mut out).unwrap();
+    assert_eq!(out, f.eval.mul_plain(&cx, &py).unwrap());
+    let mut pt = f.sk.decrypt(&cx).unwrap();
+    let ptr = pt.poly().as_slice().as_ptr();
+    f.sk.decrypt_into(&cx, &mut pt).unwrap();
+    assert_eq!(pt, f.sk.decrypt(&cx).unwrap());
+    assert_eq!(
+        pt.poly().as_slice().as_ptr(),
+        ptr,
+        "decrypt_into reuses its buffer"
+    );
+    // Errors leave the destination untouched.
+    let before = out.clone();
+    let py_low = f.enc.encode(&[1.0], f.params.default_scale(), 0).unwrap();
+    assert!(f.eval.mul_plain_into(&cx, &py_low, &mut out).is_err());
+    assert_eq!(out, before);
+}

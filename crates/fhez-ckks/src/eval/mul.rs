@@ -4,7 +4,7 @@
 use fhez_math::{Ntt, Poly};
 
 use super::add::check_plain_level;
-use super::{Evaluator, zip_map};
+use super::{Evaluator, zip_map, zip_map_reusing};
 use crate::ciphertext::Ciphertext;
 use crate::keys::RelinKey;
 use crate::plaintext::Plaintext;
@@ -223,6 +223,45 @@ impl Evaluator {
         };
         out.scale = scale;
         Ok(out)
+    }
+
+    /// [`Evaluator::mul_plain`] into `out`, reusing its allocation (SEAL's
+    /// destination-argument style): no allocation once `out` has the capacity, for
+    /// loops that multiply many ciphertexts by plaintexts.
+    ///
+    /// # Errors
+    /// As [`Evaluator::mul_plain`]; `out` is left unchanged on error.
+    pub fn mul_plain_into(
+        &self,
+        ct: &Ciphertext,
+        pt: &Plaintext,
+        out: &mut Ciphertext,
+    ) -> Result<()> {
+        self.check_ct(ct)?;
+        self.check_pt(pt)?;
+        let scale = self.checked_scale(ct.scale * pt.scale, ct.level)?;
+        check_plain_level(pt, ct.level)?;
+        let basis = self.params.q_basis(ct.level)?;
+        let limbs = ct.level as usize + 1;
+        let mut old = std::mem::take(&mut out.polys).into_iter();
+        let mut polys = Vec::with_capacity(ct.polys.len());
+        for p in &ct.polys {
+            let buf = old.next().map(Poly::into_vec).unwrap_or_default();
+            polys.push(zip_map_reusing(
+                p,
+                &pt.poly,
+                basis.moduli(),
+                limbs,
+                |m, a, b| m.mul(a, b),
+                buf,
+            )?);
+        }
+        *out = Ciphertext {
+            polys,
+            scale,
+            ..ct.clone_meta()
+        };
+        Ok(())
     }
 
     /// `ct × value` in every slot: multiplies by the integer `round(value·scale)`,
