@@ -116,19 +116,13 @@ fn run(spec: &CkksParamsSpec, budget: f64) -> Result<Value> {
         "decrypt_decode",
         bench(op, || (), |()| sk.decrypt(&cx).and_then(|p| enc.decode(&p))),
     );
-    // Like seal_native.cpp, which decrypts and multiplies into destination objects
-    // reused across repetitions, the next two use fhez's `_into` forms.
-    let mut ptd = sk.decrypt(&cx)?;
-    put(
-        "decrypt",
-        bench(op, || (), |()| sk.decrypt_into(&cx, &mut ptd)),
-    );
+    put("decrypt", bench(op, || (), |()| sk.decrypt(&cx)));
+    let ptd = sk.decrypt(&cx)?;
     put("decode", bench(op, || (), |()| enc.decode(&ptd)));
     put("add", bench(op, || (), |()| eval.add(&cx, &cy)));
-    let mut prod_pt = eval.mul_plain(&cx, &pty)?;
     put(
         "mul_plain",
-        bench(op, || (), |()| eval.mul_plain_into(&cx, &pty, &mut prod_pt)),
+        bench(op, || (), |()| eval.mul_plain(&cx, &pty)),
     );
     put("mul_ct_norelin", bench(op, || (), |()| eval.mul(&cx, &cy)));
     let c3 = eval.mul(&cx, &cy)?;
