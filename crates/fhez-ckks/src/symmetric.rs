@@ -114,14 +114,34 @@ impl SecretKey {
     /// [`Error::ParamsMismatch`] for a ciphertext of other parameters,
     /// [`Error::CiphertextSize`] for more than three polynomials.
     pub fn decrypt(&self, ct: &Ciphertext) -> Result<Plaintext> {
-        let mut out = Plaintext {
-            poly: Poly::zero(self.params.n(), 0),
+        let params = &self.params;
+        params.check_id(ct.params_id)?;
+        if ct.polys.len() < 2 || ct.polys.len() > 3 {
+            return Err(Error::CiphertextSize {
+                op: "decrypt",
+                expected: 2,
+                found: ct.polys.len(),
+            });
+        }
+        let basis = params.q_basis(ct.level)?;
+        let s = self.ntt_q(basis.len());
+        // Horner: ((c2·s + c1)·s + c0)
+        let mut iter = ct.polys.iter().rev();
+        let mut acc = iter.next().cloned().ok_or(Error::CiphertextSize {
+            op: "decrypt",
+            expected: 2,
+            found: 0,
+        })?;
+        for c in iter {
+            acc.mul_assign(&s, basis)?;
+            acc.add_assign(c, basis)?;
+        }
+        Ok(Plaintext {
+            poly: acc,
             level: ct.level,
             scale: ct.scale,
             params_id: ct.params_id,
-        };
-        self.decrypt_into(ct, &mut out)?;
-        Ok(out)
+        })
     }
 
     /// [`SecretKey::decrypt`] into `out`, reusing its allocation (SEAL's
