@@ -40,24 +40,7 @@ impl Evaluator {
                 found: cts.len(),
             });
         }
-        let size = cts.first().map_or(2, |c| c.polys.len());
-        if !(2..=3).contains(&size) {
-            return Err(Error::CiphertextSize {
-                op: "dot_integer",
-                expected: 2,
-                found: size,
-            });
-        }
-        for ct in cts {
-            self.check_ct(ct)?;
-            ct.expect_size("dot_integer", size)?;
-            if ct.level < level {
-                return Err(Error::LevelIncrease {
-                    from: ct.level,
-                    to: level,
-                });
-            }
-        }
+        let size = self.check_operands("dot_integer", cts, level)?;
         let basis = self.params.q_basis(level)?;
         let n = self.params.n();
         let limbs = level as usize + 1;
@@ -115,6 +98,31 @@ impl Evaluator {
             params_id: self.params.id(),
         })
     }
+
+    /// Checks the operands of an integer linear combination: same parameters, one
+    /// size (2, or 3 before relinearization), each at least at `level`. Returns the
+    /// size.
+    fn check_operands(&self, op: &'static str, cts: &[&Ciphertext], level: u32) -> Result<usize> {
+        let size = cts.first().map_or(2, |c| c.polys.len());
+        if !(2..=3).contains(&size) {
+            return Err(Error::CiphertextSize {
+                op,
+                expected: 2,
+                found: size,
+            });
+        }
+        for ct in cts {
+            self.check_ct(ct)?;
+            ct.expect_size(op, size)?;
+            if ct.level < level {
+                return Err(Error::LevelIncrease {
+                    from: ct.level,
+                    to: level,
+                });
+            }
+        }
+        Ok(size)
+    }
 }
 
 /// Coefficients per block in [`Evaluator::dot_integer_many`]: the accumulators of
@@ -150,24 +158,7 @@ impl Evaluator {
         if let Some(row) = ks.iter().find(|r| r.len() != cts.len()) {
             return Err(bad_len(row.len()));
         }
-        let size = cts.first().map_or(2, |c| c.polys.len());
-        if !(2..=3).contains(&size) {
-            return Err(Error::CiphertextSize {
-                op: "dot_integer_many",
-                expected: 2,
-                found: size,
-            });
-        }
-        for ct in cts {
-            self.check_ct(ct)?;
-            ct.expect_size("dot_integer_many", size)?;
-            if ct.level < level {
-                return Err(Error::LevelIncrease {
-                    from: ct.level,
-                    to: level,
-                });
-            }
-        }
+        let size = self.check_operands("dot_integer_many", cts, level)?;
         let basis = self.params.q_basis(level)?;
         let n = self.params.n();
         let limbs = level as usize + 1;
