@@ -1,7 +1,7 @@
 //! [`Plain`]: the exact f64 reference backend (the oracle, and what training runs on).
 
 use crate::cost::{check_finite, check_values, consume, scalar_cost};
-use crate::wire::{Reader, check_limit};
+use crate::wire::Reader;
 use crate::{
     Backend, BackendKind, Caps, Decrypt, Error, OpStats, Result, RotationSet, StatsRecorder,
     normalize_step,
@@ -272,15 +272,7 @@ impl Backend for Plain {
 
     fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> Result<PlainCt> {
         const WHAT: &str = "plain ciphertext";
-        check_limit(WHAT, bytes.len(), limit)?;
-        let mut r = Reader::new(bytes, WHAT);
-        r.expect_magic(MAGIC)?;
-        if r.u8()? != VERSION {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "unsupported version",
-            });
-        }
+        let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
         let level = r.u32()?;
         if level > self.caps.max_level {
             return Err(Error::Malformed {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cost::{check_finite, check_values, consume, scalar_cost};
-use crate::wire::{Reader, check_limit};
+use crate::wire::Reader;
 use crate::{
     Backend, BackendKind, Caps, Error, OpStats, Result, RotationSet, StatsRecorder, normalize_step,
 };
@@ -291,15 +291,7 @@ impl Backend for Sim {
 
     fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> Result<SimCt> {
         const WHAT: &str = "sim ciphertext";
-        check_limit(WHAT, bytes.len(), limit)?;
-        let mut r = Reader::new(bytes, WHAT);
-        r.expect_magic(MAGIC)?;
-        if r.u8()? != VERSION {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "unsupported version",
-            });
-        }
+        let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
         let level = r.u32()?;
         let depth = r.u32()?;
         let log2_scale = r.f64()?;

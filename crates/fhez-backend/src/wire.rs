@@ -12,6 +12,31 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// Checks `bytes` against `limit`, then its magic and format version, and returns a
+    /// reader positioned after that header.
+    ///
+    /// # Errors
+    /// [`Error::SizeLimit`](crate::Error::SizeLimit) over the limit, `Malformed` for a wrong
+    /// magic or version, `Truncated`-style errors for short input.
+    pub fn open(
+        bytes: &'a [u8],
+        limit: usize,
+        what: &'static str,
+        magic: &[u8],
+        version: u8,
+    ) -> Result<Self> {
+        check_limit(what, bytes.len(), limit)?;
+        let mut r = Self::new(bytes, what);
+        r.expect_magic(magic)?;
+        if r.u8()? != version {
+            return Err(crate::Error::Malformed {
+                what,
+                reason: "unsupported version",
+            });
+        }
+        Ok(r)
+    }
+
     /// A reader over `bytes`; `what` names the object in errors.
     #[must_use]
     pub fn new(bytes: &'a [u8], what: &'static str) -> Self {
