@@ -27,6 +27,8 @@ fn main() {
     let pt = enc.encode(&x, params.default_scale(), 2).unwrap();
     let ct = pk.encrypt(&params, &pt, &mut rng).unwrap();
     let c3 = eval.mul(&ct, &ct).unwrap();
+    let mut scratch_ct = ct.clone();
+    let mut scratch_pt = pt.clone();
     let mut best = f64::MAX;
     for _ in 0..iters / 10 {
         let t = std::time::Instant::now();
@@ -40,6 +42,10 @@ fn main() {
                 "mul" => drop(eval.mul(&ct, &ct).unwrap()),
                 "rescale" => drop(eval.rescale(&c3).unwrap()),
                 "add" => drop(eval.add(&ct, &ct).unwrap()),
+                "mul_plain" => drop(eval.mul_plain(&ct, &pt).unwrap()),
+                "mul_plain_into" => eval.mul_plain_into(&ct, &pt, &mut scratch_ct).unwrap(),
+                "decrypt" => drop(sk.decrypt(&ct).unwrap()),
+                "decrypt_into" => sk.decrypt_into(&ct, &mut scratch_pt).unwrap(),
                 "keygen_relin" => drop(sk.relin_key(&mut rng).unwrap()),
                 _ => panic!("unknown op {op}"),
             }

@@ -1,7 +1,7 @@
 //! Symmetric (secret-key) encryption with seed-compressed ciphertexts, and
 //! decryption.
 
-use fhez_math::{Ntt, Poly, sampling};
+use fhez_math::{Ntt, Poly, sampling, zq};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 
@@ -114,34 +114,14 @@ impl SecretKey {
     /// [`Error::ParamsMismatch`] for a ciphertext of other parameters,
     /// [`Error::CiphertextSize`] for more than three polynomials.
     pub fn decrypt(&self, ct: &Ciphertext) -> Result<Plaintext> {
-        let params = &self.params;
-        params.check_id(ct.params_id)?;
-        if ct.polys.len() < 2 || ct.polys.len() > 3 {
-            return Err(Error::CiphertextSize {
-                op: "decrypt",
-                expected: 2,
-                found: ct.polys.len(),
-            });
-        }
-        let basis = params.q_basis(ct.level)?;
-        let s = self.ntt_q(basis.len());
-        // Horner: ((c2·s + c1)·s + c0)
-        let mut iter = ct.polys.iter().rev();
-        let mut acc = iter.next().cloned().ok_or(Error::CiphertextSize {
-            op: "decrypt",
-            expected: 2,
-            found: 0,
-        })?;
-        for c in iter {
-            acc.mul_assign(&s, basis)?;
-            acc.add_assign(c, basis)?;
-        }
-        Ok(Plaintext {
-            poly: acc,
+        let mut out = Plaintext {
+            poly: Poly::zero(self.params.n(), 0),
             level: ct.level,
             scale: ct.scale,
             params_id: ct.params_id,
-        })
+        };
+        self.decrypt_into(ct, &mut out)?;
+        Ok(out)
     }
 
     /// [`SecretKey::decrypt`] into `out`, reusing its allocation (SEAL's
@@ -161,13 +141,13 @@ impl SecretKey {
         }
         let basis = params.q_basis(ct.level)?;
         let limbs = basis.len();
-        // Horner: ((c2·s + c1)·s + c0), written limb by limb into the reused buffer.
+        // Horner: ((c2·s + c1)·s + c0), limb by limb into the reused buffer, with the
+        // slice kernels.
         let n = params.n();
         let mut buf = std::mem::replace(&mut out.poly, Poly::zero(n, 0)).into_vec();
         buf.clear();
         buf.reserve(limbs * n);
-        let s_limbs = self.ntt.limbs_iter();
-        for (i, (m, s)) in basis.moduli().iter().zip(s_limbs).enumerate() {
+        for (i, (m, s)) in basis.moduli().iter().zip(self.ntt.limbs_iter()).enumerate() {
             let mut polys = ct.polys.iter().rev().filter_map(|p| p.limb(i));
             let Some(top) = polys.next() else { continue };
             let start = buf.len();
@@ -176,9 +156,8 @@ impl SecretKey {
                 continue;
             };
             for c in polys {
-                for ((a, &x), &sv) in acc.iter_mut().zip(c).zip(s) {
-                    *a = m.add(m.mul(*a, sv), x);
-                }
+                zq::mul_slices_assign(m, acc, s);
+                zq::add_slices_assign(m, acc, c);
             }
         }
         *out = Plaintext {

@@ -88,24 +88,10 @@ pub(crate) fn zip_map(
     limbs: usize,
     f: impl Fn(&fhez_math::Modulus, u64, u64) -> u64,
 ) -> Result<fhez_math::Poly<fhez_math::Ntt>> {
-    zip_map_reusing(x, y, moduli, limbs, f, Vec::new())
-}
-
-/// [`zip_map`] writing into `buf`'s allocation (cleared first), so a caller that
-/// owns an output can avoid a fresh allocation.
-pub(crate) fn zip_map_reusing(
-    x: &fhez_math::Poly<fhez_math::Ntt>,
-    y: &fhez_math::Poly<fhez_math::Ntt>,
-    moduli: &[fhez_math::Modulus],
-    limbs: usize,
-    f: impl Fn(&fhez_math::Modulus, u64, u64) -> u64,
-    mut buf: Vec<u64>,
-) -> Result<fhez_math::Poly<fhez_math::Ntt>> {
     let n = x.n();
-    buf.clear();
-    buf.reserve(limbs * n);
+    let mut data = Vec::with_capacity(limbs * n);
     for ((xl, yl), m) in x.limbs_iter().zip(y.limbs_iter()).zip(moduli).take(limbs) {
-        buf.extend(xl.iter().zip(yl).map(|(&a, &b)| f(m, a, b)));
+        data.extend(xl.iter().zip(yl).map(|(&a, &b)| f(m, a, b)));
     }
-    Ok(fhez_math::Poly::from_vec(n, buf)?)
+    Ok(fhez_math::Poly::from_vec(n, data)?)
 }

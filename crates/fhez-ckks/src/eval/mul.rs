@@ -1,10 +1,10 @@
 //! Multiplication: ciphertext × ciphertext (tensor), relinearization, and products
 //! with plaintexts, scalars and integers.
 
-use fhez_math::{Ntt, Poly};
+use fhez_math::{Ntt, Poly, zq};
 
+use super::Evaluator;
 use super::add::check_plain_level;
-use super::{Evaluator, zip_map, zip_map_reusing};
 use crate::ciphertext::Ciphertext;
 use crate::keys::RelinKey;
 use crate::plaintext::Plaintext;
@@ -205,23 +205,8 @@ impl Evaluator {
     /// [`Error::ScaleOverflow`], [`Error::LevelIncrease`] when the plaintext is at a
     /// lower level than the ciphertext.
     pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
-        self.check_ct(ct)?;
-        self.check_pt(pt)?;
-        let scale = self.checked_scale(ct.scale * pt.scale, ct.level)?;
-        check_plain_level(pt, ct.level)?;
-        let basis = self.params.q_basis(ct.level)?;
-        let limbs = ct.level as usize + 1;
-        // The plaintext may have more limbs: only the ciphertext's are read.
-        let polys = ct
-            .polys
-            .iter()
-            .map(|p| zip_map(p, &pt.poly, basis.moduli(), limbs, |m, a, b| m.mul(a, b)))
-            .collect::<Result<Vec<_>>>()?;
-        let mut out = Ciphertext {
-            polys,
-            ..ct.clone_meta()
-        };
-        out.scale = scale;
+        let mut out = ct.clone_meta();
+        self.mul_plain_into(ct, pt, &mut out)?;
         Ok(out)
     }
 
@@ -246,15 +231,22 @@ impl Evaluator {
         let mut old = std::mem::take(&mut out.polys).into_iter();
         let mut polys = Vec::with_capacity(ct.polys.len());
         for p in &ct.polys {
-            let buf = old.next().map(Poly::into_vec).unwrap_or_default();
-            polys.push(zip_map_reusing(
-                p,
-                &pt.poly,
-                basis.moduli(),
-                limbs,
-                |m, a, b| m.mul(a, b),
-                buf,
-            )?);
+            let mut buf = old.next().map(Poly::into_vec).unwrap_or_default();
+            buf.clear();
+            // Copy the limbs, then the slice kernel multiplies in place.
+            for ((src, m_limb), q) in p
+                .limbs_iter()
+                .zip(pt.poly.limbs_iter())
+                .zip(basis.moduli())
+                .take(limbs)
+            {
+                let start = buf.len();
+                buf.extend_from_slice(src);
+                if let Some(dst) = buf.get_mut(start..) {
+                    zq::mul_slices_assign(q, dst, m_limb);
+                }
+            }
+            polys.push(Poly::from_vec(self.params.n(), buf)?);
         }
         *out = Ciphertext {
             polys,
