@@ -46,6 +46,31 @@ pub enum Error {
         /// Node kind.
         kind: &'static str,
     },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A JSON document (model file) could not be parsed or written.
+    #[error("{what}: {source}")]
+    Json {
+        /// What was being read or written.
+        what: String,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// A file or message is well formed but does not fit (wrong format tag, version, an
+    /// input shape, a parameter set other than the model's, …).
+    #[error("{what}: {reason}")]
+    Format {
+        /// What was being read.
+        what: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
     /// A message names an input or boundary node the graph does not have.
     #[error("no node named `{name}` in the graph")]
     UnknownNode {

@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 mod error;
 mod glue;
 mod message;
+mod message_wire;
 mod model;
+pub mod model_file;
 pub mod prefab;
 pub mod timed;
 
@@ -12,6 +15,7 @@ pub use error::{Error, Result};
 pub use glue::{check_params, keygen, spec_from_plan};
 pub use message::{CtBatch, CtEntry};
 pub use model::EncryptedModel;
+pub use model_file::{EncryptedInput, ModelFile, Task};
 pub use prefab::CnnConfig;
 pub use timed::{NodeTiming, forward_enc_timed};
 
