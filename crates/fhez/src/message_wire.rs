@@ -181,20 +181,18 @@ fn read_entry(server: &CkksServer, r: &mut Reader<'_>, limit: usize) -> Result<C
     for _ in 0..count {
         let len = r.len_at_most(r.remaining())?;
         let blob = r.take(len)?;
-        let ct = match wire::peek_envelope(blob)
+        let kind = wire::peek_envelope(blob)
             .map_err(fhez_ckks::Error::from)?
-            .kind
-        {
-            ObjectKind::SeededCiphertext => {
-                let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
-                server.import(seeded.expand(server.params())?)?
-            }
-            ObjectKind::Ciphertext => server.ct_from_bytes(blob, limit)?,
-            _ => {
-                return Err(malformed(
-                    "an entry holds an object that is not a ciphertext",
-                ));
-            }
+            .kind;
+        let ct = if kind == ObjectKind::SeededCiphertext {
+            let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
+            server.import(seeded.expand(server.params())?)?
+        } else if kind == ObjectKind::Ciphertext {
+            server.ct_from_bytes(blob, limit)?
+        } else {
+            return Err(malformed(
+                "an entry holds an object that is not a ciphertext",
+            ));
         };
         cts.push(ct);
     }

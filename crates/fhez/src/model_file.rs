@@ -223,12 +223,15 @@ impl ModelFile {
             what: "model file",
             reason: format!("{} is not UTF-8", path.display()),
         })?;
-        Self::from_json(&text).map_err(|e| match e {
-            Error::Format { what, reason } => Error::Format {
-                what,
-                reason: format!("{}: {reason}", path.display()),
-            },
-            other => other,
+        Self::from_json(&text).map_err(|e| {
+            if let Error::Format { what, reason } = e {
+                Error::Format {
+                    what,
+                    reason: format!("{}: {reason}", path.display()),
+                }
+            } else {
+                e
+            }
         })
     }
 
