@@ -233,7 +233,9 @@ impl Client {
                 source,
             })?;
             if status == StatusCode::SERVICE_UNAVAILABLE && !last {
-                let wait = wait.unwrap_or(Duration::from_secs(1)).min(self.retry.max_wait);
+                let wait = wait
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(self.retry.max_wait);
                 // Spread retries a little so that waiting clients do not return in lockstep.
                 let jitter = Duration::from_millis(u64::from(attempt.wrapping_mul(37) % 250));
                 tokio::time::sleep(wait + jitter).await;
@@ -441,11 +443,9 @@ impl Session {
                 ),
             });
         }
-        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| {
-            ClientError::Io {
-                path: self.note.clone(),
-                source,
-            }
+        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
+            path: self.note.clone(),
+            source,
         })
     }
 
@@ -568,7 +568,10 @@ impl Session {
     ///
     /// # Errors
     /// [`ClientError`].
-    pub async fn predict(&self, samples: &[Vec<f64>]) -> Result<Vec<SamplePrediction>, ClientError> {
+    pub async fn predict(
+        &self,
+        samples: &[Vec<f64>],
+    ) -> Result<Vec<SamplePrediction>, ClientError> {
         let mut out = Vec::with_capacity(samples.len());
         for chunk in samples.chunks(self.info.max_batch.max(1)) {
             let request = self.encrypt(chunk).await?;
@@ -582,7 +585,13 @@ impl Session {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod fixture;
 pub mod server;
 pub mod store;
 

@@ -20,8 +20,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fhez::bundle::public_bundle_from_bytes;
-use fhez::ckks::wire::WireError;
 use fhez::ckks::CkksParams;
+use fhez::ckks::wire::WireError;
 use fhez::erray::Packing;
 use fhez::{CtBatch, EncryptedModel, ModelFile};
 use http_body_util::BodyExt;
@@ -478,7 +478,9 @@ fn request_key_id(uri: &Uri, headers: &HeaderMap) -> Result<String, ApiError> {
         Some(s) => parse_key_id(s),
         None => Err(ApiError::bad(
             "missing_key_id",
-            format!("send the key id in the `{KEY_ID_HEADER}` header or the `key_id` query parameter (register keys with POST /v1/keys)"),
+            format!(
+                "send the key id in the `{KEY_ID_HEADER}` header or the `key_id` query parameter (register keys with POST /v1/keys)"
+            ),
         )),
     }
 }
@@ -634,7 +636,9 @@ fn unknown_key(key_id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_key",
-        format!("no registered key with id {key_id} (register the public bundle with POST /v1/keys)"),
+        format!(
+            "no registered key with id {key_id} (register the public bundle with POST /v1/keys)"
+        ),
     )
 }
 
@@ -777,7 +781,13 @@ fn check_inputs(served: &Served, batch: &CtBatch) -> Result<(), ApiError> {
                 entry.name, served.file.name
             )));
         };
-        if batch.entries.iter().filter(|e| e.name == entry.name).count() > 1 {
+        if batch
+            .entries
+            .iter()
+            .filter(|e| e.name == entry.name)
+            .count()
+            > 1
+        {
             return Err(mismatch(format!("input `{}` sent twice", entry.name)));
         }
         let Some((&n, per_sample)) = entry.shape.split_first() else {

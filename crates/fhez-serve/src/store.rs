@@ -85,7 +85,9 @@ pub fn key_id_of(bundle: &[u8]) -> String {
 /// Whether `s` has the form of a key id (64 lowercase hex digits).
 #[must_use]
 pub fn is_key_id(s: &str) -> bool {
-    s.len() == KEY_ID_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == KEY_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Registered bundles on disk plus a bounded cache of ready-to-use evaluators.
@@ -160,7 +162,11 @@ impl KeyStore {
     ///
     /// # Errors
     /// [`StoreError::Db`] (including a database already opened by another process).
-    pub fn open(path: &Path, bundle_limit: usize, cache_entries: usize) -> Result<Self, StoreError> {
+    pub fn open(
+        path: &Path,
+        bundle_limit: usize,
+        cache_entries: usize,
+    ) -> Result<Self, StoreError> {
         let db_err = |e: redb::Error| StoreError::Db {
             path: path.to_owned(),
             source: Box::new(e),
@@ -282,13 +288,12 @@ impl KeyStore {
             };
             guard.value().to_vec()
         };
-        let keys =
-            public_bundle_from_bytes(&bytes, self.bundle_limit).map_err(|source| {
-                StoreError::Bundle {
-                    key_id: key_id.to_owned(),
-                    source,
-                }
-            })?;
+        let keys = public_bundle_from_bytes(&bytes, self.bundle_limit).map_err(|source| {
+            StoreError::Bundle {
+                key_id: key_id.to_owned(),
+                source,
+            }
+        })?;
         let server = CkksServer::new(keys);
         self.lock_cache().put(key_id, &server);
         Ok(Some((record, server)))
@@ -302,9 +307,15 @@ impl KeyStore {
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
         let existed = {
             let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            let a = bundles.remove(key_id).map_err(|e| self.db_err(e))?.is_some();
+            let a = bundles
+                .remove(key_id)
+                .map_err(|e| self.db_err(e))?
+                .is_some();
             let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-            let b = records.remove(key_id).map_err(|e| self.db_err(e))?.is_some();
+            let b = records
+                .remove(key_id)
+                .map_err(|e| self.db_err(e))?
+                .is_some();
             a || b
         };
         tx.commit().map_err(|e| self.db_err(e))?;
