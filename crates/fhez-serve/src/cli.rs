@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// server answers 503 with Retry-After.
     #[arg(long)]
     pub max_in_flight: Option<usize>,
+    /// Most requests waiting for an in-flight slot (default: twice the in-flight limit);
+    /// beyond it the server answers 503 with Retry-After.
+    #[arg(long)]
+    pub max_queue: Option<usize>,
     /// Request deadline in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_s: u64,
@@ -111,6 +115,10 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     config.max_body_bytes = args.max_body_mb.saturating_mul(1 << 20);
     if let Some(n) = args.max_in_flight {
         config.max_in_flight = n.max(1);
+        config.max_queue = 2 * config.max_in_flight;
+    }
+    if let Some(n) = args.max_queue {
+        config.max_queue = n;
     }
     config.request_timeout = Duration::from_secs(args.timeout_s.max(1));
     if !args.addr.ip().is_loopback() {

@@ -51,8 +51,12 @@ pub struct ServerConfig {
     pub db_path: PathBuf,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
-    /// Most requests doing CKKS work at once (more: 503 with `Retry-After`).
+    /// Most requests doing CKKS work at once.
     pub max_in_flight: usize,
+    /// Most requests waiting (body not yet read) for one of the `max_in_flight` slots;
+    /// beyond that, 503 with `Retry-After`. Memory is bounded by
+    /// `max_in_flight × max_body_bytes` plus the keys and the models.
+    pub max_queue: usize,
     /// Deadline for a whole request (reading the body and evaluating).
     pub request_timeout: Duration,
     /// Decoded key sets kept in memory.
@@ -73,6 +77,7 @@ impl ServerConfig {
             db_path: PathBuf::from(DEFAULT_DB),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: cores,
+            max_queue: 2 * cores,
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
             retry_after_s: 1,
@@ -161,6 +166,7 @@ struct AppState {
     models: BTreeMap<String, Arc<Served>>,
     store: KeyStore,
     permits: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
     max_body: usize,
     timeout: Duration,
     retry_after_s: u64,
@@ -285,6 +291,7 @@ impl Server {
             models,
             store,
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            queue: Arc::new(Semaphore::new(config.max_queue)),
             max_body: config.max_body_bytes,
             timeout: config.request_timeout,
             retry_after_s: config.retry_after_s,
@@ -642,6 +649,27 @@ fn unknown_key(key_id: &str) -> ApiError {
     )
 }
 
+/// Admission control: a free in-flight slot at once, or a place in the bounded queue
+/// waiting for one until `deadline`; otherwise 503 `overloaded` with `Retry-After`.
+async fn admit(
+    st: &AppState,
+    deadline: tokio::time::Instant,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    if let Ok(permit) = Arc::clone(&st.permits).try_acquire_owned() {
+        return Ok(permit);
+    }
+    let Ok(place) = Arc::clone(&st.queue).try_acquire_owned() else {
+        return Err(overloaded(st));
+    };
+    let waited = tokio::time::timeout_at(deadline, Arc::clone(&st.permits).acquire_owned()).await;
+    drop(place);
+    match waited {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) => Err(ApiError::internal("the admission semaphore is closed")),
+        Err(_) => Err(timed_out(st)),
+    }
+}
+
 /// Runs blocking CKKS work holding `permit`, until `deadline`.
 async fn blocking<T: Send + 'static>(
     st: &AppState,
@@ -707,9 +735,12 @@ async fn predict_inner(
     body: Body,
     deadline: tokio::time::Instant,
 ) -> Result<Vec<u8>, ApiError> {
-    let Ok(permit) = Arc::clone(&st.permits).try_acquire_owned() else {
-        drain(body, st.max_body).await;
-        return Err(overloaded(st));
+    let permit = match admit(st, deadline).await {
+        Ok(p) => p,
+        Err(e) => {
+            drain(body, st.max_body).await;
+            return Err(e);
+        }
     };
     let bytes = read_body(body, headers, st.max_body, deadline).await?;
     let state = Arc::clone(st);
@@ -848,9 +879,12 @@ async fn register_key(
             return e.into_response();
         }
     };
-    let Ok(permit) = Arc::clone(&st.permits).try_acquire_owned() else {
-        drain(body, st.max_body).await;
-        return overloaded(&st).into_response();
+    let permit = match admit(&st, deadline).await {
+        Ok(p) => p,
+        Err(e) => {
+            drain(body, st.max_body).await;
+            return e.into_response();
+        }
     };
     let bytes = match read_body(body, &headers, st.max_body, deadline).await {
         Ok(b) => b,

@@ -643,7 +643,11 @@ async fn overload_is_a_503_with_retry_after_and_the_client_retries() -> TestResu
     let dir = temp_dir("overload");
     let (model, keys) = local_keys(&bars_file(), &dir.join("client"));
     let keys = Arc::new(keys);
-    let server = start(dir.join("keys.redb"), |c| c.max_in_flight = 1).await;
+    let server = start(dir.join("keys.redb"), |c| {
+        c.max_in_flight = 1;
+        c.max_queue = 0;
+    })
+    .await;
     let base = server.url();
     let client = Client::new(&base)?;
     let key_id = client
