@@ -32,7 +32,7 @@ pub struct ServeArgs {
     /// server answers 503 with Retry-After.
     #[arg(long)]
     pub max_in_flight: Option<usize>,
-    /// Most requests waiting for an in-flight slot (default: twice the in-flight limit);
+    /// Most requests waiting for an in-flight slot (default: four times the in-flight limit);
     /// beyond it the server answers 503 with Retry-After.
     #[arg(long)]
     pub max_queue: Option<usize>,
@@ -87,6 +87,7 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -115,7 +116,7 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     config.max_body_bytes = args.max_body_mb.saturating_mul(1 << 20);
     if let Some(n) = args.max_in_flight {
         config.max_in_flight = n.max(1);
-        config.max_queue = 2 * config.max_in_flight;
+        config.max_queue = 4 * config.max_in_flight;
     }
     if let Some(n) = args.max_queue {
         config.max_queue = n;

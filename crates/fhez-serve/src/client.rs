@@ -121,13 +121,16 @@ pub struct Retry {
     pub attempts: u32,
     /// Longest wait honoured from a `Retry-After` header.
     pub max_wait: Duration,
+    /// No new attempt starts after this long since the first.
+    pub max_total: Duration,
 }
 
 impl Default for Retry {
     fn default() -> Self {
         Self {
-            attempts: 30,
+            attempts: 120,
             max_wait: Duration::from_secs(10),
+            max_total: Duration::from_secs(300),
         }
     }
 }
@@ -205,9 +208,11 @@ impl Client {
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut attempt = 0u32;
+        let first = std::time::Instant::now();
         loop {
             attempt += 1;
-            let last = attempt >= self.retry.attempts.max(1);
+            let last =
+                attempt >= self.retry.attempts.max(1) || first.elapsed() >= self.retry.max_total;
             let response = match make().send().await {
                 Ok(r) => r,
                 Err(e) if e.is_connect() && !last => {

@@ -67,7 +67,8 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with the defaults: loopback `127.0.0.1:8080`, `fhez-serve.redb` in
-    /// the current directory, 64 MiB bodies, one request in flight per core, 60 s timeout.
+    /// the current directory, 64 MiB bodies, one request in flight per core, a queue of
+    /// four per core, 60 s timeout.
     #[must_use]
     pub fn new(models: Vec<ModelFile>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -77,7 +78,7 @@ impl ServerConfig {
             db_path: PathBuf::from(DEFAULT_DB),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: cores,
-            max_queue: 2 * cores,
+            max_queue: 4 * cores,
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
             retry_after_s: 1,
@@ -398,7 +399,7 @@ async fn access_log(request: Request, next: Next) -> Response {
         .get::<LogKeyId>()
         .map_or("-", |k| k.0.as_str());
     let code = response.extensions().get::<LogCode>().map_or("-", |c| c.0);
-    if status >= 500 {
+    if status >= 500 && status != 503 {
         tracing::warn!(%method, %path, status, latency_ms, key_id, code, "request");
     } else {
         tracing::info!(%method, %path, status, latency_ms, key_id, code, "request");

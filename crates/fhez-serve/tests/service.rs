@@ -667,6 +667,7 @@ async fn overload_is_a_503_with_retry_after_and_the_client_retries() -> TestResu
     let no_retry = client.clone().with_retry(Retry {
         attempts: 1,
         max_wait: Duration::from_secs(1),
+        max_total: Duration::from_secs(1),
     });
     let mut tasks = Vec::new();
     for _ in 0..4 {
@@ -723,6 +724,74 @@ async fn overload_is_a_503_with_retry_after_and_the_client_retries() -> TestResu
         }
     }
     server.stop().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_queue_absorbs_bursts_and_shutdown_finishes_in_flight_requests() -> TestResult {
+    let dir = temp_dir("queue");
+    let (model, keys) = local_keys(&bars_file(), &dir.join("client"));
+    let keys = Arc::new(keys);
+    // One slot, a queue of 8: a burst of 4 is served without any 503.
+    let server = start(dir.join("keys.redb"), |c| {
+        c.max_in_flight = 1;
+        c.max_queue = 8;
+    })
+    .await;
+    let base = server.url();
+    let no_retry = Client::new(&base)?.with_retry(Retry {
+        attempts: 1,
+        max_wait: Duration::from_secs(1),
+        max_total: Duration::from_secs(1),
+    });
+    let key_id = no_retry
+        .register(
+            "bars",
+            Bytes::from(public_bundle_to_bytes(&keys.server_keys())?),
+        )
+        .await?
+        .key_id;
+    let images = test_images(2);
+    let request = Bytes::from(CtBatch::encrypt_seeded_bytes(
+        &keys,
+        &[("x", stacked(&images))],
+    )?);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (c, r, k) = (no_retry.clone(), request.clone(), key_id.clone());
+        tasks.push(tokio::spawn(async move { c.predict("bars", &k, r).await }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+
+    // Shutdown while a request is being evaluated: it still gets its answer.
+    let (c, r, k) = (no_retry.clone(), request.clone(), key_id.clone());
+    let in_flight = tokio::spawn(async move { c.predict("bars", &k, r).await });
+    let health = format!("{base}/healthz");
+    let started = std::time::Instant::now();
+    loop {
+        let (_, _, body) = raw(reqwest::Method::GET, &health, None, Vec::new()).await;
+        let h: serde_json::Value = serde_json::from_slice(&body)?;
+        if h["free_permits"] == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "request never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.stop().await;
+    let reply = in_flight.await??;
+    let rows = decrypt_reply(&keys, &reply, "Decrypt", "bars")?;
+    let want = plain_logits(&model, &images[0]);
+    for (a, b) in rows[0].iter().zip(&want) {
+        assert!((a - b).abs() < 1e-2, "{a} vs {b}");
+    }
+    // And the server is gone.
+    assert!(reqwest::get(&health).await.is_err());
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -25,7 +25,7 @@ use fhez::ModelFile;
 use fhez::nn::{Tape, Tensor};
 use fhez_serve::client::{SamplePrediction, decrypt_reply, interpret};
 use fhez_serve::fixture::{bars, bars_model};
-use fhez_serve::{Client, Server, ServerConfig, Session};
+use fhez_serve::{Client, Retry, Server, ServerConfig, Session};
 
 /// Bounded load test of fhez-serve over loopback.
 #[derive(Parser, Debug)]
@@ -55,7 +55,7 @@ struct Args {
     /// In-flight limit of the spawned server (default: its number of cores).
     #[arg(long)]
     max_in_flight: Option<usize>,
-    /// Queue length of the spawned server (default: twice the in-flight limit).
+    /// Queue length of the spawned server (default: four times the in-flight limit).
     #[arg(long)]
     max_queue: Option<usize>,
     /// Internal: run as the spawned server, writing `ADDR` then serving until stdin closes.
@@ -84,7 +84,7 @@ fn serve_child(dir: &Path, args: &Args) -> anyhow::Result<()> {
     config.db_path = dir.join("keys.redb");
     if let Some(n) = args.max_in_flight {
         config.max_in_flight = n.max(1);
-        config.max_queue = 2 * config.max_in_flight;
+        config.max_queue = 4 * config.max_in_flight;
     }
     if let Some(n) = args.max_queue {
         config.max_queue = n;
@@ -210,7 +210,13 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let report = rt.block_on(async {
-        let client = Client::new(&url)?;
+        // Retry 503s for as long as the test may run: a refused request is retried, not
+        // lost.
+        let client = Client::new(&url)?.with_retry(Retry {
+            attempts: u32::MAX,
+            max_wait: Duration::from_secs(5),
+            max_total: Duration::from_secs(args.time_limit_s),
+        });
         let session = Arc::new(Session::open(client, &model, &dir.join("client-keys")).await?);
         let info = session.info().clone();
         let size: usize = info.inputs.first().map_or(0, |i| i.shape.iter().product());
