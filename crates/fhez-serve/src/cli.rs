@@ -80,6 +80,23 @@ pub struct ClientPredictArgs {
     pub json: bool,
 }
 
+/// `fhez client …` subcommands.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum ClientCommand {
+    /// Encrypt locally, evaluate on the server, decrypt locally, print the prediction.
+    Predict(ClientPredictArgs),
+}
+
+/// Runs a `fhez client` subcommand.
+///
+/// # Errors
+/// As [`run_client_predict`].
+pub fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
+    match command {
+        ClientCommand::Predict(args) => run_client_predict(args),
+    }
+}
+
 /// Installs a `tracing` subscriber writing to stderr (filter from `RUST_LOG`, default
 /// `info`), unless one is installed already.
 pub fn init_logging() {

@@ -248,6 +248,24 @@ async fn predictions_over_loopback_equal_the_local_encrypted_path() -> TestResul
     let again = Session::open(client.clone(), "bars", &dir.join("client")).await?;
     assert_eq!(again.key_id(), session.key_id());
 
+    // The command-line client (its own runtime, so on its own thread) with a JSON input
+    // file, reusing the key directory.
+    let input = dir.join("x.json");
+    std::fs::write(&input, serde_json::to_string(&images[..2])?)?;
+    let args = fhez_serve::cli::ClientPredictArgs {
+        server: server.url(),
+        model: "bars".to_owned(),
+        keys: dir.join("client"),
+        input: Some(input),
+        image: None,
+        data: None,
+        json: true,
+    };
+    std::thread::spawn(move || fhez_serve::cli::run_client_predict(&args))
+        .join()
+        .unwrap()
+        .map_err(|e| e.to_string())?;
+
     // The regressor: values scaled back by the task.
     let reg = Session::open(client.clone(), "toy-regressor", &dir.join("client-reg")).await?;
     let xs = vec![(0..12).map(|k| k as f64 / 20.0).collect::<Vec<_>>()];
