@@ -16,16 +16,16 @@
 //! - the **client** decrypts the logits ([`LatencyModel::decrypt`]).
 //!
 //! Only the rotation steps the diagonals use get Galois keys
-//! ([`LatencyModel::rotation_steps`], [`LatencyModel::keygen`]); [`latency_spec`] picks
+//! ([`LatencyModel::rotation_steps`], [`LatencyModel::keygen`]); [`latency_spec_for`] picks
 //! 128-bit-secure parameters for the depth.
 //!
 //! ```no_run
 //! # fn demo(graph: &fhez::nn::Graph, image: &[f64]) -> fhez::Result<()> {
 //! use fhez::ckks::CkksParams;
-//! use fhez::latency::{LatencyModel, LatencyNet, latency_spec, DEFAULT_HEADROOM_BITS};
+//! use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
 //!
 //! let net = LatencyNet::from_graph(graph)?;
-//! let params = CkksParams::new(&latency_spec(net.depth(), DEFAULT_HEADROOM_BITS)?)?;
+//! let params = CkksParams::new(&latency_spec_for(&net, DEFAULT_HEADROOM_BITS)?)?;
 //! let model = LatencyModel::new(net, &params)?;
 //! let client = model.keygen()?;                       // client: keys
 //! let keys = client.server_keys();                    // → server: evaluation keys only
@@ -54,7 +54,7 @@ use crate::{Error, Result};
 use diag::Rotator;
 use lower::{Layer, Layout, Named};
 pub use net::{ConvLayer, LatencyNet, Stage};
-pub use params::{DEFAULT_HEADROOM_BITS, latency_spec};
+pub use params::{DEFAULT_HEADROOM_BITS, latency_spec, latency_spec_for};
 
 /// Time and levels of one encrypted layer of [`LatencyModel::eval_timed`].
 #[derive(Clone, Debug, PartialEq)]

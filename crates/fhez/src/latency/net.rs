@@ -193,6 +193,22 @@ impl LatencyNet {
             .unwrap_or(self.conv.filters() * self.conv.windows())
     }
 
+    /// Slots the im2col layout and the widest layer need (the ring must have at least
+    /// this many: `N ≥ 2·slots`).
+    #[must_use]
+    pub fn slots_needed(&self) -> usize {
+        let wp = self.conv.windows().next_power_of_two();
+        let fp = self.conv.filters().next_power_of_two();
+        let dense = self.stages.iter().map(|s| match s {
+            Stage::Dense { d_out, .. } => d_out.next_power_of_two(),
+            Stage::Quadratic { .. } => 1,
+        });
+        dense
+            .chain([self.conv.kernel_len() * wp, fp * wp])
+            .max()
+            .unwrap_or(1)
+    }
+
     /// Multiplicative depth in latency mode: one level per linear layer and per quadratic
     /// activation with `c2 ≠ 0` (an affine one folds into the layer before it).
     #[must_use]

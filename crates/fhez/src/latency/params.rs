@@ -3,6 +3,7 @@
 use fhez_ckks::CkksParamsSpec;
 use fhez_ckks::params::max_log_qp_128;
 
+use super::LatencyNet;
 use crate::{Error, Result};
 
 /// Headroom of the base prime over the scale, in bits, that [`latency_spec`] is usually
@@ -39,8 +40,25 @@ const MAX_PRIME_BITS: u32 = 60;
 /// # Errors
 /// [`Error::PlanMismatch`] when no table entry fits (`depth` far too large).
 pub fn latency_spec(depth: u32, headroom_bits: u32) -> Result<CkksParamsSpec> {
+    spec_from(13, depth, headroom_bits)
+}
+
+/// [`latency_spec`] for `net`: its depth, and a ring with enough slots for its im2col
+/// layout and widest layer ([`LatencyNet::slots_needed`]).
+///
+/// # Errors
+/// As [`latency_spec`].
+pub fn latency_spec_for(net: &LatencyNet, headroom_bits: u32) -> Result<CkksParamsSpec> {
+    // N = 2·slots
+    let min_log_n = (2 * net.slots_needed())
+        .next_power_of_two()
+        .trailing_zeros();
+    spec_from(min_log_n.max(13), net.depth(), headroom_bits)
+}
+
+fn spec_from(min_log_n: u32, depth: u32, headroom_bits: u32) -> Result<CkksParamsSpec> {
     let h = headroom_bits;
-    for log_n in 13..=15 {
+    for log_n in min_log_n..=15 {
         let Some(budget) = max_log_qp_128(log_n) else {
             continue;
         };
