@@ -81,16 +81,13 @@ impl LatencyNet {
             conv.bias.push(cc.bias.item());
         }
         let mut at = stack.or_else(|| filters.first().map(|(_, id)| *id));
-        if let Some(e) = stack {
-            if let Some(Node::Enqueue(q)) = graph.node(e)
-                && q.length != filters.len()
-            {
-                return Err(unsupported("the Enqueue has unconnected ports".into()));
-            }
+        if let Some(Node::Enqueue(q)) = stack.and_then(|e| graph.node(e))
+            && q.length != filters.len()
+        {
+            return Err(unsupported("the Enqueue has unconnected ports".into()));
         }
         let mut stages = Vec::new();
-        loop {
-            let Some(cur) = at else { break };
+        while let Some(cur) = at {
             let next = consumers(graph, cur);
             let [n] = next.as_slice() else {
                 return Err(unsupported(format!(
