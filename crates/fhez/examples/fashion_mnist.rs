@@ -22,8 +22,9 @@
 //! `--filters F`, `--kernel K`, `--stride S` (architecture when training), `--save PATH`
 //! (write the trained model file), `--mode both|batch|latency`, `--batch-images N` (first N
 //! test images, default all 10 000), `--batch-size B` (images per ciphertext batch, default
-//! 5 000), `--latency-images N` (the first N test images, default 1 000), `--precision BITS`
-//! (batch plan, default 30), `--out PATH`.
+//! the model file's planned batch: 8 192, i.e. 2 batches), `--latency-images N` (the first N
+//! test images, default 1 000), `--precision BITS` (plan of a model trained here, default
+//! 30), `--out PATH`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -62,7 +63,7 @@ struct Args {
     save: Option<PathBuf>,
     mode: String,
     batch_images: usize,
-    batch_size: usize,
+    batch_size: Option<usize>,
     latency_images: usize,
     precision: u32,
     out: PathBuf,
@@ -83,7 +84,7 @@ fn args() -> Result<Args> {
         save: None,
         mode: "both".into(),
         batch_images: 10_000,
-        batch_size: 5_000,
+        batch_size: None,
         latency_images: 1_000,
         precision: 30,
         out: workspace().join("target/results-fashion-mnist.json"),
@@ -105,7 +106,7 @@ fn args() -> Result<Args> {
             "--save" => a.save = Some(PathBuf::from(v)),
             "--mode" => a.mode.clone_from(v),
             "--batch-images" => a.batch_images = v.parse()?,
-            "--batch-size" => a.batch_size = v.parse()?,
+            "--batch-size" => a.batch_size = Some(v.parse()?),
             "--latency-images" => a.latency_images = v.parse()?,
             "--precision" => a.precision = v.parse()?,
             "--out" => a.out = PathBuf::from(v),
@@ -122,6 +123,15 @@ fn images(split: &Split) -> Result<Vec<Tensor>> {
             Ok(Tensor::new(split.shape.clone(), s.to_vec())?)
         })
         .collect()
+}
+
+/// The plan request of a model trained here.
+fn train_request(args: &Args) -> PlanRequest {
+    PlanRequest {
+        batch: 8192,
+        precision_bits: args.precision,
+        magnitude_bits: 20,
+    }
 }
 
 fn train(args: &Args, x: &[Tensor], labels: &[u8]) -> Result<Graph> {
@@ -156,11 +166,7 @@ fn train(args: &Args, x: &[Tensor], labels: &[u8]) -> Result<Graph> {
     }
     if let Some(path) = &args.save {
         let labels = CLASSES.iter().map(|s| (*s).to_owned()).collect();
-        let plan = PlanRequest {
-            batch: args.batch_size,
-            precision_bits: args.precision,
-            magnitude_bits: 8,
-        };
+        let plan = train_request(args);
         let task = Task::Classifier { labels };
         let mut file = ModelFile::new("fashion-mnist", &graph, &["x"], "Decrypt", task, plan)?;
         file.dataset = Some("fashion-mnist".into());
@@ -235,13 +241,17 @@ fn median(xs: &[f64]) -> f64 {
 /// Batch-in-slots over `x` in batches of `batch_size`: one plan, one key set.
 fn batch_mode(
     graph: &Graph,
-    args: &Args,
+    request: &PlanRequest,
     x: &[Tensor],
     labels: &[u8],
     want: &[Vec<f64>],
 ) -> Result<Value> {
-    let batch_size = args.batch_size.min(x.len()).max(1);
-    let model = EncryptedModel::new(graph.clone(), batch_size, args.precision)?;
+    let batch_size = request.batch.min(x.len()).max(1);
+    let request = PlanRequest {
+        batch: batch_size,
+        ..request.clone()
+    };
+    let model = EncryptedModel::with_request(graph.clone(), &request)?;
     let spec = model.spec();
     let params = CkksParams::new(&spec)?;
     let t = Instant::now();
@@ -426,17 +436,19 @@ fn main() -> Result<()> {
     data.test.scale(1.0 / 255.0);
     let x_test = images(&data.test)?;
     let t = Instant::now();
-    let (graph, source) = if args.train {
+    let (graph, source, mut request) = if args.train {
         let x_train = images(&data.train)?;
-        (
-            train(&args, &x_train, &data.train.labels)?,
-            format!("trained here, {} epochs", args.epochs),
-        )
+        let graph = train(&args, &x_train, &data.train.labels)?;
+        let source = format!("trained here, {} epochs", args.epochs);
+        (graph, source, train_request(&args))
     } else {
         let file = ModelFile::load(&args.model)
             .with_context(|| format!("{} (or pass --train)", args.model.display()))?;
-        (file.graph()?, args.model.display().to_string())
+        (file.graph()?, args.model.display().to_string(), file.plan)
     };
+    if let Some(b) = args.batch_size {
+        request.batch = b;
+    }
     let train_s = t.elapsed().as_secs_f64();
     let want = plain_logits(&graph, &x_test)?;
     let plain_pred: Vec<usize> = want.iter().map(|l| argmax(l)).collect();
@@ -455,7 +467,7 @@ fn main() -> Result<()> {
             data.test.labels.get(..n).context("labels")?,
             want.get(..n).context("logits")?,
         );
-        let batch = batch_mode(&graph, &args, x, y, w)?;
+        let batch = batch_mode(&graph, &request, x, y, w)?;
         if let Some(obj) = result.as_object_mut() {
             obj.insert("batch_in_slots".into(), batch);
         }
