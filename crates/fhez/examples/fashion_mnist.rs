@@ -231,6 +231,28 @@ fn summary(xs: &[f64]) -> Value {
            "min_ms": pct(0.0), "max_ms": pct(1.0)})
 }
 
+/// CPU seconds used by this process so far (user + system, `/proc/self/stat`, 10 ms
+/// ticks; 0 where unavailable): on a shared machine, what the work costs regardless of
+/// other tenants.
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn median(xs: &[f64]) -> f64 {
     summary(xs)
         .get("median_ms")
@@ -362,6 +384,7 @@ fn latency_mode(graph: &Graph, x: &[Tensor], labels: &[u8], want: &[Vec<f64>]) -
     let (mut req_bytes, mut rep_bytes) = (0, 0);
     let mut got = Vec::with_capacity(x.len());
     let limit = u64::MAX;
+    let cpu0 = cpu_s();
     for (i, img) in x.iter().enumerate() {
         // client: im2col, encode, encrypt (seeded), serialise
         let t = Instant::now();
@@ -390,6 +413,7 @@ fn latency_mode(graph: &Graph, x: &[Tensor], labels: &[u8], want: &[Vec<f64>]) -
             println!("  latency: {}/{} images", i + 1, x.len());
         }
     }
+    let cpu_ms_per_image = (cpu_s() - cpu0) * 1e3 / x.len().max(1) as f64;
     let pred: Vec<usize> = got.iter().map(|l| argmax(l)).collect();
     let plain: Vec<usize> = want.iter().map(|l| argmax(l)).collect();
     let (acc, agree) = (accuracy(&pred, labels), agreement(&pred, &plain));
@@ -401,7 +425,7 @@ fn latency_mode(graph: &Graph, x: &[Tensor], labels: &[u8], want: &[Vec<f64>]) -
         })
         .collect();
     println!(
-        "latency mode: {} images, encrypted accuracy {acc:.4}, agreement {agree:.4}, median per image: encrypt {:.1} ms, server {:.1} ms, decrypt {:.1} ms",
+        "latency mode: {} images, encrypted accuracy {acc:.4}, agreement {agree:.4}, median per image: encrypt {:.1} ms, server {:.1} ms, decrypt {:.1} ms; {cpu_ms_per_image:.1} CPU ms per image",
         x.len(),
         median(&t_enc),
         median(&t_eval),
@@ -421,6 +445,7 @@ fn latency_mode(graph: &Graph, x: &[Tensor], labels: &[u8], want: &[Vec<f64>]) -
         "server_layers": layers.iter().map(|(name, ts, ks)| json!({"name": name,
             "median_ms": median(ts), "key_switches": ks})).collect::<Vec<_>>(),
         "throughput_images_per_s_one_thread": 1e3 / median(&total),
+        "cpu_ms_per_image_mean": cpu_ms_per_image,
         "ms": {"client_keygen": ms(keygen), "server_model_encode": model_ms},
         "bytes": {"public_key": pk, "relin_key": rk, "galois_keys": gk,
             "request": req_bytes, "reply": rep_bytes,
