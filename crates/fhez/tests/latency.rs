@@ -205,6 +205,18 @@ fn deeper_network_matches_plaintext() {
 }
 
 #[test]
+fn regressor_prefab_matches_plaintext() {
+    // cnn_regressor: 1-d CC over (T, F) → per-window Dequeue/Sum/Enqueue (identity) →
+    // ReLU → Dense(W → 1) → ReLU → Decrypt; depth 4, the activation last.
+    let mut graph = fhez::nn::prefab::cnn_regressor((13, 2), 4, 3, 5).unwrap();
+    randomize_biases(&mut graph, &mut ChaCha20Rng::seed_from_u64(6));
+    let net = LatencyNet::from_graph(&graph).unwrap();
+    assert_eq!((net.depth(), net.conv.windows(), net.outputs()), (4, 4, 1));
+    let params = secure_params(&net);
+    check(&graph, &params, 3, 41);
+}
+
+#[test]
 fn composed_rotations_with_fewer_keys() {
     // Keys for powers of two only: every rotation is composed, the result is the same.
     let graph = deep_graph(4);
@@ -259,12 +271,10 @@ fn negative_and_affine_activations_fold() {
 
 #[test]
 fn rejects_what_it_cannot_run() {
-    // The regressor's per-window Dequeue/Sum is not a latency-mode shape.
-    let graph = fhez::nn::prefab::cnn_regressor((8, 1), 3, 1, 1).unwrap();
-    assert!(matches!(
-        LatencyNet::from_graph(&graph),
-        Err(Error::Format { .. })
-    ));
+    // Two encrypted inputs and a re-encryption (the `basic` prefab): not a latency shape.
+    let graph = fhez::nn::prefab::basic(1).unwrap();
+    let err = LatencyNet::from_graph(&graph);
+    assert!(matches!(err, Err(Error::Format { .. })), "{err:?}");
     // Too few levels.
     let net = LatencyNet::from_graph(&deep_graph(2)).unwrap();
     let small = CkksParams::new(&latency_spec(3, DEFAULT_HEADROOM_BITS).unwrap()).unwrap();

@@ -80,7 +80,7 @@ impl LatencyNet {
             conv.weights.push(cc.weights.data().to_vec());
             conv.bias.push(cc.bias.item());
         }
-        let mut at = stack.or_else(|| filters.first().map(|(_, id)| *id));
+        let mut at = stack.or_else(|| filters.first().map(|(_, id)| flatten_end(graph, *id)));
         if let Some(Node::Enqueue(q)) = stack.and_then(|e| graph.node(e))
             && q.length != filters.len()
         {
@@ -115,6 +115,51 @@ impl LatencyNet {
         let net = Self { conv, stages };
         net.validate()?;
         Ok(net)
+    }
+}
+
+/// The `Enqueue` ending `cc → Dequeue(n) → Sum ×n → Enqueue(n)` (the regressor prefab's
+/// per-window flatten: every piece is one value, so the whole pattern is the identity), or
+/// `cc` itself.
+fn flatten_end(graph: &Graph, cc: NodeId) -> NodeId {
+    let [deq] = consumers(graph, cc)[..] else {
+        return cc;
+    };
+    let Some(Node::Dequeue(d)) = graph.node(deq) else {
+        return cc;
+    };
+    let one_value = graph
+        .shape(cc, 0)
+        .is_some_and(|s| s.iter().product::<usize>() == d.length);
+    let mut end: Option<NodeId> = None;
+    for port in 0..d.length {
+        let edge = graph
+            .edges()
+            .iter()
+            .find(|e| e.from == deq && e.from_port == port);
+        let Some(sum) = edge.map(|e| e.to) else {
+            return cc;
+        };
+        let next = consumers(graph, sum);
+        let to_port = graph
+            .edges()
+            .iter()
+            .find(|e| e.from == sum)
+            .map(|e| e.to_port);
+        match (graph.node(sum), next.as_slice()) {
+            (Some(Node::Sum(_)), [e])
+                if to_port == Some(port)
+                    && matches!(graph.node(*e), Some(Node::Enqueue(q)) if q.length == d.length)
+                    && end.is_none_or(|x| x == *e) =>
+            {
+                end = Some(*e);
+            }
+            _ => return cc,
+        }
+    }
+    match end {
+        Some(e) if one_value => e,
+        Some(_) | None => cc,
     }
 }
 
