@@ -271,7 +271,7 @@ fn batch_mode(
     let batch_size = request.batch.min(x.len()).max(1);
     let request = PlanRequest {
         batch: batch_size,
-        ..request.clone()
+        ..*request
     };
     let model = EncryptedModel::with_request(graph.clone(), &request)?;
     let spec = model.spec();

@@ -89,6 +89,9 @@ pub(crate) struct Named {
 pub(crate) struct Lowered {
     pub(crate) layers: Vec<Named>,
     pub(crate) input: Layout,
+    /// Period of the input: the client repeats the im2col vector every `in_period` slots
+    /// (so the filter bank's rotate-and-add tail only spans `in_period`, not all slots).
+    pub(crate) in_period: usize,
     pub(crate) output: Layout,
     pub(crate) steps: BTreeSet<usize>,
     /// Scale of the output ciphertext.
@@ -133,6 +136,7 @@ pub(crate) fn lower(
             return Err(too_small(needed, slots));
         }
     }
+    let in_period = (kk * wp).next_power_of_two().max(fp * wp);
     let (mut level, mut scale) = (level, scale);
     let mut layers = Vec::new();
     let mut steps = BTreeSet::new();
@@ -213,7 +217,7 @@ pub(crate) fn lower(
             let giant = wp * giant_for(fp);
             let spec = LinSpec {
                 m: fp * wp,
-                n_in: slots,
+                n_in: in_period,
                 giant,
                 coef: &coef,
                 bias: &bias,
@@ -243,6 +247,7 @@ pub(crate) fn lower(
     Ok(Lowered {
         layers,
         input: conv_layout,
+        in_period,
         output: layout,
         steps,
         out_scale: scale,

@@ -80,6 +80,7 @@ pub struct LatencyModel {
     eval: Evaluator,
     layers: Vec<Named>,
     input: Layout,
+    in_period: usize,
     output: Layout,
     steps: BTreeSet<usize>,
     level: u32,
@@ -124,6 +125,7 @@ impl LatencyModel {
             encoder,
             layers: lowered.layers,
             input: lowered.input,
+            in_period: lowered.in_period,
             output: lowered.output,
             steps: lowered.steps,
             level,
@@ -190,7 +192,9 @@ impl LatencyModel {
         Ok(CkksClient::generate_with_rng(&self.params, &steps, rng)?)
     }
 
-    /// **Client.** The im2col slot vector of `image` (row-major, the network's input shape).
+    /// **Client.** The im2col slot vector of `image` (row-major, the network's input shape):
+    /// kernel position `p` of window `w` at slot `p·W' + w`, repeated every
+    /// `(K·W')` slots rounded up to a power of two.
     ///
     /// # Errors
     /// [`Error::Format`] for an image of the wrong size.
@@ -203,17 +207,19 @@ impl LatencyModel {
         let Layout::Conv { windows, wp, .. } = self.input else {
             return Err(net::bad_input(image.len(), needed));
         };
-        let mut slots = vec![0.0; self.params.slots()];
+        let mut period = vec![0.0; self.in_period];
         for p in 0..conv.kernel_len() {
             for w in 0..windows {
-                if let (Some(s), Some(v)) =
-                    (slots.get_mut(p * wp + w), image.get(conv.input_index(w, p)))
-                {
+                if let (Some(s), Some(v)) = (
+                    period.get_mut(p * wp + w),
+                    image.get(conv.input_index(w, p)),
+                ) {
                     *s = *v;
                 }
             }
         }
-        Ok(slots)
+        let slots = self.params.slots();
+        Ok(period.iter().copied().cycle().take(slots).collect())
     }
 
     /// **Client.** Encodes (im2col) and encrypts `image` with the secret key.
