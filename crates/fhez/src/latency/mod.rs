@@ -35,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+mod client;
 mod diag;
 mod from_graph;
 mod lower;
@@ -45,9 +46,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fhez_ckks::{
-    Ciphertext, CkksClient, CkksParams, Encoder, Evaluator, SeededCiphertext, ServerKeys,
-};
+use fhez_ckks::{Ciphertext, CkksClient, CkksParams, Encoder, Evaluator, ServerKeys};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::{Error, Result};
@@ -73,6 +72,18 @@ pub struct LayerTiming {
 
 /// A [`LatencyNet`] lowered onto one parameter set: the server's plaintext diagonals plus
 /// the slot layouts both sides use. See the [module docs](self).
+///
+/// The server side takes [`ServerKeys`] (no secret key); decrypting needs the client:
+///
+/// ```compile_fail
+/// fn server_peeks(
+///     model: &fhez::latency::LatencyModel,
+///     keys: &fhez::ckks::ServerKeys,
+///     ct: &fhez::ckks::Ciphertext,
+/// ) {
+///     let _ = model.decrypt(keys, ct); // error: expected `&CkksClient`, found `&ServerKeys`
+/// }
+/// ```
 pub struct LatencyModel {
     net: LatencyNet,
     params: Arc<CkksParams>,
@@ -192,59 +203,6 @@ impl LatencyModel {
         Ok(CkksClient::generate_with_rng(&self.params, &steps, rng)?)
     }
 
-    /// **Client.** The im2col slot vector of `image` (row-major, the network's input shape):
-    /// kernel position `p` of window `w` at slot `p·W' + w`, repeated every
-    /// `(K·W')` slots rounded up to a power of two.
-    ///
-    /// # Errors
-    /// [`Error::Format`] for an image of the wrong size.
-    pub fn encode(&self, image: &[f64]) -> Result<Vec<f64>> {
-        let conv = &self.net.conv;
-        let needed: usize = conv.input.iter().product();
-        if image.len() != needed {
-            return Err(net::bad_input(image.len(), needed));
-        }
-        let Layout::Conv { windows, wp, .. } = self.input else {
-            return Err(net::bad_input(image.len(), needed));
-        };
-        let mut period = vec![0.0; self.in_period];
-        for p in 0..conv.kernel_len() {
-            for w in 0..windows {
-                if let (Some(s), Some(v)) = (
-                    period.get_mut(p * wp + w),
-                    image.get(conv.input_index(w, p)),
-                ) {
-                    *s = *v;
-                }
-            }
-        }
-        let slots = self.params.slots();
-        Ok(period.iter().copied().cycle().take(slots).collect())
-    }
-
-    /// **Client.** Encodes (im2col) and encrypts `image` with the secret key.
-    ///
-    /// # Errors
-    /// As [`LatencyModel::encode`]; encryption errors.
-    pub fn encrypt(&self, client: &CkksClient, image: &[f64]) -> Result<Ciphertext> {
-        Ok(self.encrypt_seeded(client, image)?.expand(&self.params)?)
-    }
-
-    /// **Client.** As [`LatencyModel::encrypt`], keeping only the seed of the uniform half
-    /// (half the upload; the server calls [`SeededCiphertext::expand`]).
-    ///
-    /// # Errors
-    /// As [`LatencyModel::encrypt`].
-    pub fn encrypt_seeded(&self, client: &CkksClient, image: &[f64]) -> Result<SeededCiphertext> {
-        let pt = self.encoder.encode(
-            &self.encode(image)?,
-            self.params.default_scale(),
-            self.level,
-        )?;
-        let mut rng = fhez_ckks::os_rng();
-        Ok(client.secret_key().encrypt_seeded(&pt, &mut rng)?)
-    }
-
     /// **Server.** Evaluates the network on one encrypted image with evaluation keys only.
     ///
     /// # Errors
@@ -302,17 +260,5 @@ impl LatencyModel {
             });
         }
         Ok((x, timings))
-    }
-
-    /// **Client.** Decrypts the server's reply into the network's outputs (logits).
-    ///
-    /// # Errors
-    /// Decryption errors (a ciphertext of another parameter set).
-    pub fn decrypt(&self, client: &CkksClient, ct: &Ciphertext) -> Result<Vec<f64>> {
-        let slots = self.encoder.decode(&client.secret_key().decrypt(ct)?)?;
-        let out = self.output;
-        Ok((0..self.net.outputs())
-            .map(|k| slots.get(out.slot(k)).copied().unwrap_or(f64::NAN))
-            .collect())
     }
 }
