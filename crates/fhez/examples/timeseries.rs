@@ -96,6 +96,11 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Bit sizes of primes.
+fn bits(primes: &[u64]) -> Vec<u32> {
+    primes.iter().map(|p| 64 - p.leading_zeros()).collect()
+}
+
 fn median(xs: &[f64]) -> f64 {
     let mut s = xs.to_vec();
     s.sort_by(f64::total_cmp);
@@ -279,8 +284,8 @@ fn main() -> Result<()> {
         "encrypted_batch_in_slots": {"mse": e_mse, "mae": e_mae, "max_abs_diff_vs_plain": max_diff},
         "naive_last_value": {"mse": n_mse, "mae": n_mae},
         "latency_mode": {"mse": l_mse, "mae": l_mae, "max_abs_diff_vs_plain": lat_diff,
-            "threads": 1, "log_n": lat.params().log_n(), "log_q": lat.params().spec().log_q,
-            "log_p": lat.params().spec().log_p, "log_scale": lat.params().log_scale(),
+            "threads": 1, "log_n": lat.params().log_n(), "log_q": bits(lat.params().q()),
+            "log_p": bits(lat.params().p()), "log_scale": lat.params().log_scale(),
             "rotation_steps": lat.rotation_steps(), "galois_key_bytes": lat_gk,
             "median_ms_per_window": {"client_encrypt": median(&t_enc), "server_eval": median(&t_eval),
                 "client_decrypt": median(&t_dec)}},
