@@ -106,11 +106,12 @@ pub fn public_bundle_path(dir: &Path) -> PathBuf {
 pub fn save_client_keys(dir: &Path, client: &CkksClient) -> Result<()> {
     let public = dir.join(PUBLIC_DIR);
     std::fs::create_dir_all(&public).map_err(io(&public))?;
-    let bundle = public_bundle_path(dir);
     let bytes = public_bundle_to_bytes(&client.server_keys())?;
-    std::fs::write(&bundle, bytes).map_err(io(&bundle))?;
+    // The secret first: `create_new` fails on an existing key before anything is touched.
     let secret = dir.join(SECRET_KEY_FILE);
-    write_secret(&secret, &client.secret_key().to_secret_bytes())
+    write_secret(&secret, &client.secret_key().to_secret_bytes())?;
+    let bundle = public_bundle_path(dir);
+    std::fs::write(&bundle, bytes).map_err(io(&bundle))
 }
 
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {

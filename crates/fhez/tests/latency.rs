@@ -314,3 +314,33 @@ fn spec_is_secure_and_fits_the_depth() {
         );
     }
 }
+
+#[test]
+fn compact_key_sets_compose_every_step_and_still_match() {
+    let graph = deep_graph(5);
+    let net = LatencyNet::from_graph(&graph).unwrap();
+    let params = secure_params(&net);
+    let model = LatencyModel::new(net, &params).unwrap();
+    let all = model.rotation_steps();
+    assert_eq!(model.compact_rotation_steps(all.len() + 3), all);
+    let compact = model.compact_rotation_steps(3);
+    assert!(
+        compact.len() <= 3 || compact.len() < all.len(),
+        "{compact:?} from {all:?}"
+    );
+    assert!(
+        compact.iter().all(|s| all.contains(s)),
+        "a subset of the needed steps"
+    );
+    let client = fhez::ckks::CkksClient::generate(&params, &compact).unwrap();
+    let img = image(&[10, 10], &mut ChaCha20Rng::seed_from_u64(3));
+    let want = model.net().forward(img.data()).unwrap();
+    let ct = model.encrypt(&client, img.data()).unwrap();
+    let got = model
+        .decrypt(&client, &model.eval(&client.server_keys(), &ct).unwrap())
+        .unwrap();
+    let tol = 2f64.powi(22 - params.log_scale() as i32);
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() < tol * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

@@ -176,6 +176,32 @@ impl LinPlan {
         out.extend(&self.tree);
     }
 
+    /// Adds to `uses` how many times [`LinPlan::eval`] rotates by each step.
+    pub(crate) fn step_uses(&self, uses: &mut std::collections::BTreeMap<usize, usize>) {
+        let mut add = |s: usize| {
+            if s > 0 {
+                *uses.entry(s).or_insert(0) += 1;
+            }
+        };
+        let mut prev = 0;
+        for &r in &self.baby {
+            add(r - prev);
+            prev = r;
+        }
+        let gs: Vec<usize> = self.groups.iter().map(|(g, _)| *g).collect();
+        for w in gs.windows(2) {
+            if let [a, b] = w {
+                add((b - a) * self.giant);
+            }
+        }
+        if let Some(&g0) = gs.first() {
+            add(g0 * self.giant);
+        }
+        for &t in &self.tree {
+            add(t);
+        }
+    }
+
     /// The product (one level consumed).
     pub(crate) fn eval(&self, rot: &mut Rotator<'_>, x: &Ciphertext) -> Result<Ciphertext> {
         let ev = rot.eval;

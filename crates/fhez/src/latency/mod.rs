@@ -185,6 +185,51 @@ impl LatencyModel {
         steps.filter(|&s| s > 0).collect()
     }
 
+    /// At most `max_keys` rotation steps from which every step of
+    /// [`LatencyModel::rotation_steps`] can be composed (the server's rotator uses the exact
+    /// key when present, else the largest key not above what is left). Fewer keys mean
+    /// smaller evaluation keys and more key switches: steps are dropped one at a time,
+    /// each time the one whose loss adds the fewest key switches per evaluation. Returns all the steps
+    /// when `max_keys` is at least their number; never fewer steps than composition needs.
+    #[must_use]
+    pub fn compact_rotation_steps(&self, max_keys: usize) -> Vec<i64> {
+        let mut uses = std::collections::BTreeMap::new();
+        for named in &self.layers {
+            if let Layer::Linear(plan) = &named.layer {
+                plan.step_uses(&mut uses);
+            }
+        }
+        let needed = self.rotation_steps();
+        let weight = |t: i64| {
+            usize::try_from(t)
+                .ok()
+                .and_then(|t| uses.get(&t))
+                .copied()
+                .unwrap_or(1)
+        };
+        let mut keys = needed.clone();
+        while keys.len() > max_keys.max(1) {
+            let best = (0..keys.len())
+                .filter_map(|i| {
+                    let mut rest = keys.clone();
+                    rest.remove(i);
+                    let cost: Option<usize> = needed
+                        .iter()
+                        .map(|&t| compose_len(t, &rest).map(|n| n * weight(t)))
+                        .sum();
+                    cost.map(|c| (c, i))
+                })
+                .min();
+            match best {
+                Some((_, i)) => {
+                    keys.remove(i);
+                }
+                None => break,
+            }
+        }
+        keys
+    }
+
     /// **Client.** Secret, public, relinearization keys and Galois keys for exactly
     /// [`LatencyModel::rotation_steps`], with OS randomness.
     ///
@@ -261,4 +306,20 @@ impl LatencyModel {
         }
         Ok((x, timings))
     }
+}
+
+/// Key switches the rotator needs for a left rotation by `target` with keys `keys`
+/// (ascending), or `None` when it cannot be composed.
+fn compose_len(target: i64, keys: &[i64]) -> Option<usize> {
+    let (mut left, mut count) = (target, 0);
+    while left > 0 {
+        let s = if keys.contains(&left) {
+            left
+        } else {
+            keys.iter().rev().copied().find(|&s| s <= left)?
+        };
+        left -= s;
+        count += 1;
+    }
+    Some(count)
 }
