@@ -71,6 +71,13 @@ impl<'a> Cur<'a> {
     }
 }
 
+/// Sets `key` of a JSON object.
+fn set(v: &mut Value, key: &str, x: Value) {
+    if let Some(m) = v.as_object_mut() {
+        m.insert(key.to_owned(), x);
+    }
+}
+
 /// Describes one `FHEZ` wire object.
 pub fn object(bytes: &[u8]) -> Result<Value> {
     let env = wire::peek_envelope(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -87,30 +94,34 @@ pub fn object(bytes: &[u8]) -> Result<Value> {
         ObjectKind::Ciphertext | ObjectKind::Plaintext | ObjectKind::SeededCiphertext => {
             let level = c.u32()?;
             let scale = f64::from_bits(c.u64()?);
-            v["level"] = json!(level);
-            v["scale_log2"] = json!(scale.log2());
+            set(&mut v, "level", json!(level));
+            set(&mut v, "scale_log2", json!(scale.log2()));
             if env.kind == ObjectKind::Ciphertext {
-                v["polynomials"] = json!(c.u32()?);
+                set(&mut v, "polynomials", json!(c.u32()?));
             }
         }
         ObjectKind::GaloisKeys => {
-            v["keys"] = json!(c.u32()?);
+            set(&mut v, "keys", json!(c.u32()?));
         }
         ObjectKind::Params => {
             let spec: Value = serde_json::from_slice(payload).context("params payload")?;
             for key in ["log_n", "log_scale", "security"] {
                 if let Some(x) = spec.get(key) {
-                    v[key] = x.clone();
+                    set(&mut v, key, x.clone());
                 }
             }
             for key in ["q", "p", "log_q", "log_p"] {
                 if let Some(x) = spec.get(key).and_then(Value::as_array) {
-                    v[format!("{key}_count")] = json!(x.len());
+                    set(&mut v, &format!("{key}_count"), json!(x.len()));
                 }
             }
         }
         ObjectKind::SecretKey => {
-            v["secret"] = json!("secret material: contents not shown");
+            set(
+                &mut v,
+                "secret",
+                json!("secret material: contents not shown"),
+            );
         }
         ObjectKind::PublicKey | ObjectKind::RelinKey => {}
         _ => {}
@@ -219,10 +230,10 @@ fn erray(bytes: &[u8]) -> Result<Value> {
     if !c.done() {
         bail!("trailing bytes after the erray");
     }
-    v["kind"] = json!("erray");
-    v["version"] = json!(version);
-    v["padding_clean"] = json!(flags & 1 == 1);
-    v["bytes"] = json!(bytes.len());
+    set(&mut v, "kind", json!("erray"));
+    set(&mut v, "version", json!(version));
+    set(&mut v, "padding_clean", json!(flags & 1 == 1));
+    set(&mut v, "bytes", json!(bytes.len()));
     Ok(v)
 }
 
@@ -264,7 +275,9 @@ pub fn describe(bytes: &[u8]) -> Result<Value> {
 fn print(v: &Value, indent: usize) {
     let pad = " ".repeat(indent);
     if let Value::Object(m) = v {
-        for (k, x) in m {
+        // The kind first, then the rest in key order.
+        let kind = m.get_key_value("kind").into_iter();
+        for (k, x) in kind.chain(m.iter().filter(|(k, _)| *k != "kind")) {
             match x {
                 Value::Object(_) => {
                     println!("{pad}{k}:");

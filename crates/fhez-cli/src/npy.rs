@@ -21,12 +21,18 @@ pub fn parse_shaped(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f64>)> {
     let major = *bytes.get(6).context("truncated .npy header")?;
     let (len, start) = match major {
         1 => {
-            let b = bytes.get(8..10).context("truncated .npy header")?;
-            (usize::from(u16::from_le_bytes([b[0], b[1]])), 10)
+            let b: [u8; 2] = bytes
+                .get(8..10)
+                .and_then(|b| b.try_into().ok())
+                .context("truncated .npy header")?;
+            (usize::from(u16::from_le_bytes(b)), 10)
         }
         2 | 3 => {
-            let b = bytes.get(8..12).context("truncated .npy header")?;
-            let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let b: [u8; 4] = bytes
+                .get(8..12)
+                .and_then(|b| b.try_into().ok())
+                .context("truncated .npy header")?;
+            let v = u32::from_le_bytes(b);
             (usize::try_from(v)?, 12)
         }
         v => bail!(".npy version {v} is not supported"),

@@ -187,13 +187,11 @@ fn samples(graph: &Graph, split: &Split, classifier: bool) -> Result<Vec<Vec<Ten
         .collect()
 }
 
+/// Test loss, accuracy (classifiers) and confusion matrix (classifiers).
+type Scores = (f64, Option<f64>, Option<Vec<Vec<usize>>>);
+
 /// Test loss, accuracy and confusion matrix from the values at the decrypt boundary.
-fn evaluate(
-    graph: &Graph,
-    output: &str,
-    test: &Split,
-    classifier: bool,
-) -> Result<(f64, Option<f64>, Option<Vec<Vec<usize>>>)> {
+fn evaluate(graph: &Graph, output: &str, test: &Split, classifier: bool) -> Result<Scores> {
     let outs = util::plain_outputs(graph, output, test, 0..test.len())?;
     let n = outs.len().max(1) as f64;
     if classifier {
