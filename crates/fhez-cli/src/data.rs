@@ -59,7 +59,10 @@ pub fn labels_of(name: &str) -> Vec<String> {
 fn fetch_script() -> Option<PathBuf> {
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-datasets.sh");
     let here = Path::new("scripts/fetch-datasets.sh").to_path_buf();
-    [built, here].into_iter().find(|p| p.is_file())
+    [built, here]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
 }
 
 /// The argument of `scripts/fetch-datasets.sh` that provides data set `name`.
