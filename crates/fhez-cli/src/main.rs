@@ -53,7 +53,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::CkksDemo(args) => ckks_demo::run(&args),
@@ -72,6 +75,36 @@ fn main() -> std::process::ExitCode {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {msg}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version go to stdout (exit 0); usage errors are one line on stderr (exit 2).
+fn usage(e: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let line = lines.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            eprintln!("error: {line} (see --help)");
+            std::process::ExitCode::from(2)
         }
     }
 }
