@@ -1,7 +1,7 @@
 //! The original's `windex`: every "valid" window of a kernel sliding with a stride, first
 //! dimension outermost.
 
-use fhez_erray::shape::{ravel, size_of, unravel};
+use fhez_erray::shape::{ravel, size_of, strides, unravel};
 
 use crate::{Error, Result};
 
@@ -53,19 +53,25 @@ pub(crate) fn windows(input: &[usize], kernel: &[usize], stride: &[usize]) -> Re
     }
     let count = size_of(&out_shape)?;
     let kernel_len = size_of(kernel)?;
+    // A window element's position is `head · stride + offset` per dimension, always inside
+    // the input (`h·s + o ≤ (d − k) + (k − 1)`), so its flat index splits into the flat
+    // index of the head's corner plus the flat offset of the kernel element.
+    let in_strides = strides(input);
+    let flat = |pos: &[usize]| -> usize { pos.iter().zip(&in_strides).map(|(p, s)| p * s).sum() };
+    let offsets: Vec<usize> = (0..kernel_len).map(|k| flat(&unravel(k, kernel))).collect();
     let mut index = Vec::with_capacity(count * kernel_len);
     for w in 0..count {
-        let head = unravel(w, &out_shape);
-        for k in 0..kernel_len {
-            let off = unravel(k, kernel);
-            let pos: Vec<usize> = head
-                .iter()
-                .zip(&off)
-                .zip(stride)
-                .map(|((&h, &o), &s)| h * s + o)
-                .collect();
-            index.push(ravel(&pos, input)?);
-        }
+        let corner: Vec<usize> = unravel(w, &out_shape)
+            .iter()
+            .zip(stride)
+            .map(|(&h, &s)| h * s)
+            .collect();
+        let base = flat(&corner);
+        index.extend(offsets.iter().map(|&o| base + o));
+    }
+    if let Some(&last) = index.last() {
+        // The last entry is the largest position: check it lies in the input.
+        ravel(&unravel(last, input), input)?;
     }
     Ok(Windows {
         out_shape,
