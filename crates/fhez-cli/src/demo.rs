@@ -22,7 +22,7 @@ use crate::train::{self, TrainArgs};
 use crate::{data, util};
 
 /// The trained Fashion-MNIST model shipped with the binary (`models/fashion-mnist.json`).
-const EMBEDDED: Option<&str> = None;
+const EMBEDDED: Option<&str> = Some(include_str!("../../../models/fashion-mnist.json"));
 
 /// Demo options.
 #[derive(Args, Debug)]
@@ -154,14 +154,22 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         bail!("the demo needs a model with one encrypted input");
     };
     let input = input.clone();
+    let recorded: Vec<String> = file
+        .metrics
+        .iter()
+        .filter(|(k, _)| k.contains("accuracy"))
+        .map(|(k, v)| format!("{k} {:.2} %", v * 100.0))
+        .collect();
     say(format!(
-        "model: {} {source}; {} nodes, input {:?}, recorded test accuracy {}",
+        "model: {} {source}; {} nodes, input {:?}{}",
         file.name,
         file.graph()?.len(),
         input.shape,
-        file.metrics
-            .get("test_accuracy")
-            .map_or("n/a".to_owned(), |a| format!("{:.2} %", a * 100.0))
+        if recorded.is_empty() {
+            String::new()
+        } else {
+            format!("; recorded {}", recorded.join(", "))
+        }
     ));
 
     let t = Instant::now();
