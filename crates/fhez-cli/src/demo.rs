@@ -1,6 +1,6 @@
 //! `fhez demo`: Fashion-MNIST classified under encryption, end to end.
 //!
-//! Data (fetched if missing) → model (embedded, cached, or trained in plaintext) → plan →
+//! Model (embedded, a file, or trained in plaintext) → data (fetched if missing) → plan →
 //! client keygen → the public bundle through its wire format → a server built from those
 //! bytes alone → per batch: client encrypts (seeded upload bytes), server reads the request
 //! and evaluates node by node, client decrypts → plaintext vs encrypted accuracy, agreement,
@@ -22,7 +22,7 @@ use crate::train::{self, TrainArgs};
 use crate::{data, util};
 
 /// The trained Fashion-MNIST model shipped with the binary (`models/fashion-mnist.json`).
-const EMBEDDED: Option<&str> = Some(include_str!("../../../models/fashion-mnist.json"));
+const EMBEDDED: &str = include_str!("../../../models/fashion-mnist.json");
 
 /// Demo options.
 #[derive(Args, Debug)]
@@ -36,6 +36,10 @@ pub struct DemoArgs {
     /// Epochs for --retrain.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
+    /// Where --retrain writes the model it trains (default:
+    /// target/fhez-demo/fashion-mnist.json in the workspace).
+    #[arg(long, requires = "retrain")]
+    out: Option<PathBuf>,
     /// Test images to classify encrypted (default: one ciphertext batch, as many as the
     /// plan's batch holds; the cost is per batch, not per image).
     #[arg(long, conflicts_with = "full")]
@@ -48,9 +52,12 @@ pub struct DemoArgs {
     json: bool,
 }
 
-/// Where a demo model trained without `--retrain` is cached.
-fn cache_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fhez-demo/fashion-mnist.json")
+/// Where `--retrain` writes its model by default.
+fn retrain_path() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize()
+        .unwrap_or(root)
+        .join("target/fhez-demo/fashion-mnist.json")
 }
 
 fn train_args(epochs: usize, out: PathBuf) -> TrainArgs {
@@ -82,17 +89,8 @@ fn model(args: &DemoArgs, say: &dyn Fn(String)) -> Result<(ModelFile, String)> {
         return Ok((util::load_model(path)?, format!("from {}", path.display())));
     }
     if !args.retrain {
-        if let Some(text) = EMBEDDED {
-            let file = ModelFile::from_json(text).context("the embedded model")?;
-            return Ok((file, "embedded (models/fashion-mnist.json)".to_owned()));
-        }
-        let cache = cache_path();
-        if cache.is_file() {
-            return Ok((
-                util::load_model(&cache)?,
-                format!("cached {}", cache.display()),
-            ));
-        }
+        let file = ModelFile::from_json(EMBEDDED).context("the embedded model")?;
+        return Ok((file, "embedded (models/fashion-mnist.json)".to_owned()));
     }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
@@ -101,19 +99,22 @@ fn model(args: &DemoArgs, say: &dyn Fn(String)) -> Result<(ModelFile, String)> {
         "training the classifier in plaintext: {} epoch(s) on 60,000 images",
         args.epochs
     ));
+    let out = args.out.clone().unwrap_or_else(retrain_path);
     let t = Instant::now();
-    let trained = train::train(&train_args(args.epochs, cache_path()), args.json)?;
-    let cache = cache_path();
-    if let Some(dir) = cache.parent() {
+    let trained = train::train(&train_args(args.epochs, out.clone()), args.json)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    trained.model.save(&cache)?;
+    trained
+        .model
+        .save(&out)
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok((
         trained.model,
         format!(
-            "trained in {:.1} s (cached in {})",
+            "trained in {:.1} s (saved as {}: reuse it with --model)",
             t.elapsed().as_secs_f64(),
-            cache.display()
+            out.display()
         ),
     ))
 }
@@ -139,8 +140,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         }
     };
     let started = Instant::now();
-    say("fhez demo: Fashion-MNIST classified under CKKS encryption".to_owned());
-
     let (file, source) = model(args, &say)?;
     let dataset = file
         .dataset
@@ -150,6 +149,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         bail!("the demo needs a classifier model");
     };
     let labels = labels.clone();
+    say(format!(
+        "fhez demo: {dataset} images classified under CKKS encryption"
+    ));
     let [input] = file.inputs.as_slice() else {
         bail!("the demo needs a model with one encrypted input");
     };

@@ -82,29 +82,24 @@ fn main() -> std::process::ExitCode {
 /// Help and version go to stdout (exit 0); usage errors are one line on stderr (exit 2).
 fn usage(e: &clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                std::process::ExitCode::from(2)
-            } else {
-                std::process::ExitCode::SUCCESS
-            }
-        }
-        _ => {
-            let text = e.render().to_string();
-            let lines: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
-                .filter(|l| !l.is_empty())
-                .collect();
-            let line = lines.join(" ");
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("error: {line} (see --help)");
-            std::process::ExitCode::from(2)
-        }
+    let kind = e.kind();
+    if kind == ErrorKind::DisplayHelp || kind == ErrorKind::DisplayVersion {
+        let _ = e.print();
+        return std::process::ExitCode::SUCCESS;
     }
+    if kind == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return std::process::ExitCode::from(2);
+    }
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    std::process::ExitCode::from(2)
 }

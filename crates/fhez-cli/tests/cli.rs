@@ -439,6 +439,19 @@ fn train_a_small_classifier_when_digits_are_present() {
     let s = dec["outputs"][0]["samples"].as_array().unwrap();
     assert_eq!(s.len(), 4);
     assert!(s[0]["class"].as_u64().unwrap() < 10);
+    // the demo on this model: server from the public bundle bytes, encrypted = plaintext
+    let demo = json(&ok(&[
+        "demo",
+        "--model",
+        p(&out),
+        "--images",
+        "40",
+        "--json",
+    ]));
+    assert_eq!(demo["images"], 40);
+    assert_eq!(demo["agreement"], 40);
+    assert_eq!(demo["encrypted_accuracy"], demo["plain_accuracy"]);
+    assert!(demo["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
     // training the saved model further
     let out2 = d.join("digits2.json");
     ok(&[
