@@ -215,7 +215,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         bail!("--images must be at least 1");
     }
     let t = Instant::now();
-    let want = util::plain_outputs(p.model.graph(), &p.file.output, &test, 0..n)?;
+    let first: Vec<usize> = (0..n).collect();
+    let want = util::plain_outputs(p.model.graph(), &p.file.output, &test, &first)?;
     let plain_time = t.elapsed();
 
     let size: usize = input.shape.iter().product();

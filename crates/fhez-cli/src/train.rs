@@ -192,7 +192,8 @@ type Scores = (f64, Option<f64>, Option<Vec<Vec<usize>>>);
 
 /// Test loss, accuracy and confusion matrix from the values at the decrypt boundary.
 fn evaluate(graph: &Graph, output: &str, test: &Split, classifier: bool) -> Result<Scores> {
-    let outs = util::plain_outputs(graph, output, test, 0..test.len())?;
+    let all: Vec<usize> = (0..test.len()).collect();
+    let outs = util::plain_outputs(graph, output, test, &all)?;
     let n = outs.len().max(1) as f64;
     if classifier {
         let mut confusion = vec![vec![0usize; 10]; 10];

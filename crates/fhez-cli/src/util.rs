@@ -19,26 +19,44 @@ pub fn sample(split: &Split, i: usize) -> Result<Tensor> {
 }
 
 /// The plaintext values at node `output` for each sample in `indices` (input `x` only:
-/// everything up to the decrypt boundary).
+/// everything up to the decrypt boundary), in order, on all cores.
 pub fn plain_outputs(
     graph: &Graph,
     output: &str,
     split: &Split,
-    indices: impl IntoIterator<Item = usize>,
+    indices: &[usize],
 ) -> Result<Vec<Vec<f64>>> {
     let (input, out) = (graph.id("x")?, graph.id(output)?);
-    let mut tape = Tape::new(graph);
-    indices
-        .into_iter()
-        .map(|i| {
-            graph.stimulate(&[(input, sample(split, i)?)], &mut tape)?;
-            Ok(tape
-                .output(out, 0)
-                .with_context(|| format!("node {output} did not fire on input x alone"))?
-                .data()
-                .to_vec())
-        })
-        .collect()
+    let run = |chunk: &[usize]| -> Result<Vec<Vec<f64>>> {
+        let mut tape = Tape::new(graph);
+        chunk
+            .iter()
+            .map(|&i| {
+                graph.stimulate(&[(input, sample(split, i)?)], &mut tape)?;
+                Ok(tape
+                    .output(out, 0)
+                    .with_context(|| format!("node {output} did not fire on input x alone"))?
+                    .data()
+                    .to_vec())
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let size = indices.len().div_ceil(threads.clamp(1, 16)).max(1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = indices
+            .chunks(size)
+            .map(|c| s.spawn(move || run(c)))
+            .collect();
+        let mut all = Vec::with_capacity(indices.len());
+        for w in workers {
+            all.extend(
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("a worker thread failed"))??,
+            );
+        }
+        Ok(all)
+    })
 }
 
 /// Index of the largest value (first on ties; 0 for an empty slice).

@@ -364,6 +364,18 @@ fn client_server_flow_and_errors() {
         p(&d.join("z.ct")),
     ]);
     fails(&["params", "show", "NOPE"]);
+    // usage errors: one line too, exit code 2
+    for args in [
+        vec!["demo", "--bogus"],
+        vec!["encrypt", "--keys", "k"],
+        vec!["demo", "--images", "x"],
+    ] {
+        let out = fhez(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
 }
 
 #[test]
