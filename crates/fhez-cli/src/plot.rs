@@ -1,7 +1,8 @@
 //! PNG plots of a training run: loss / accuracy curves and the confusion matrix.
 //!
 //! Text needs a font: the first of a few common system TrueType fonts is used (or the file
-//! named by `FHEZ_FONT`). Without one the plots are drawn without text (same layout).
+//! named by `FHEZ_FONT`). Without one (or with `FHEZ_FONT=none`) the plots are drawn
+//! without text.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -28,6 +29,9 @@ fn have_font() -> bool {
     static FONT: OnceLock<bool> = OnceLock::new();
     *FONT.get_or_init(|| {
         let env = std::env::var("FHEZ_FONT").ok();
+        if env.as_deref() == Some("none") {
+            return false;
+        }
         let candidates = env
             .iter()
             .map(String::as_str)
@@ -152,6 +156,8 @@ pub fn confusion(path: &Path, m: &[Vec<usize>], labels: &[String]) -> Result<()>
     let fail = err("confusion matrix", path);
     let text = have_font();
     let k = m.len();
+    // A segmented 0..last has last + 1 segments: one per class.
+    let last = k.saturating_sub(1);
     let root = BitMapBackend::new(path, (720, 680)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let mut b = ChartBuilder::on(&root);
@@ -165,33 +171,28 @@ pub fn confusion(path: &Path, m: &[Vec<usize>], labels: &[String]) -> Result<()>
         .y_label_area_size(110);
     }
     let mut chart = b
-        .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())
+        .build_cartesian_2d((0..last).into_segmented(), (0..last).into_segmented())
         .map_err(|e| fail(e.to_string()))?;
     let name = |i: usize| labels.get(i).cloned().unwrap_or_else(|| i.to_string());
-    {
-        let mut mesh = chart.configure_mesh();
-        mesh.disable_mesh();
-        if text {
-            let xl = |x: &SegmentValue<usize>| match x {
-                SegmentValue::CenterOf(i) => i.to_string(),
-                SegmentValue::Exact(_) | SegmentValue::Last => String::new(),
-            };
-            let yl = |y: &SegmentValue<usize>| match y {
-                SegmentValue::CenterOf(i) => name(k.saturating_sub(1).saturating_sub(*i)),
-                SegmentValue::Exact(_) | SegmentValue::Last => String::new(),
-            };
-            mesh.x_labels(k + 1)
-                .y_labels(k + 1)
-                .x_label_formatter(&xl)
-                .y_label_formatter(&yl)
-                .draw()
-                .map_err(|e| fail(e.to_string()))?;
-        } else {
-            mesh.x_labels(0)
-                .y_labels(0)
-                .draw()
-                .map_err(|e| fail(e.to_string()))?;
-        }
+    // Axes only with text (a segmented axis asked for zero labels never finishes drawing).
+    if text {
+        let xl = |x: &SegmentValue<usize>| match x {
+            SegmentValue::CenterOf(i) => i.to_string(),
+            SegmentValue::Exact(_) | SegmentValue::Last => String::new(),
+        };
+        let yl = |y: &SegmentValue<usize>| match y {
+            SegmentValue::CenterOf(i) => name(k.saturating_sub(1).saturating_sub(*i)),
+            SegmentValue::Exact(_) | SegmentValue::Last => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(k)
+            .y_labels(k)
+            .x_label_formatter(&xl)
+            .y_label_formatter(&yl)
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
     }
     for (t, row) in m.iter().enumerate() {
         let total = row.iter().sum::<usize>().max(1) as f64;

@@ -483,6 +483,36 @@ fn train_a_small_classifier_when_digits_are_present() {
         "--no-plots",
     ]);
     let m = ModelFile::load(&out2).unwrap();
+    // plots without any font: drawn without text
+    let out3 = d.join("nofont.json");
+    let run = Command::new(BIN)
+        .env("FHEZ_FONT", "none")
+        .args([
+            "train",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+            "--test-limit",
+            "50",
+            "--out",
+            p(&out3),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for f in ["nofont-curves.png", "nofont-confusion.png"] {
+        assert!(
+            std::fs::read(d.join(f)).unwrap().starts_with(b"\x89PNG"),
+            "{f}"
+        );
+    }
     assert_eq!(m.metrics["epochs"], 3.0);
     fails(&[
         "train",
