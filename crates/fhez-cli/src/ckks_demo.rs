@@ -21,7 +21,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         .with_context(|| format!("unknown preset {:?}", args.preset))?;
     let t = Instant::now();
     let params = CkksParams::new(&preset.spec())?;
-    println!(
+    outln!(
         "fhez CKKS demo — {} (N = 2^{}, {} slots, depth {}, log2(QP) = {:.0}, {:?})",
         preset.name(),
         params.log_n(),
@@ -92,7 +92,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         t,
         Some(err(got.get(..1).unwrap_or_default(), &[dot])),
     );
-    println!(
+    outln!(
         "\n<x, y> = {dot:.6} (plain) vs {:.6} (encrypted)",
         got.first().copied().unwrap_or(f64::NAN)
     );
@@ -109,10 +109,10 @@ fn err(got: &[f64], want: &[f64]) -> f64 {
 fn step(what: &str, t: Instant, max_err: Option<f64>) {
     let ms = t.elapsed().as_secs_f64() * 1e3;
     match max_err {
-        Some(e) => println!(
+        Some(e) => outln!(
             "  {what:<58} {ms:>9.2} ms   max |error| = {e:.2e} (2^{:.1})",
             e.log2()
         ),
-        None => println!("  {what:<58} {ms:>9.2} ms"),
+        None => outln!("  {what:<58} {ms:>9.2} ms"),
     }
 }

@@ -81,7 +81,7 @@ fn fetch(name: &str) -> Result<()> {
     let script = fetch_script().with_context(|| {
         format!("data set {name} is missing and scripts/fetch-datasets.sh was not found; run it from the fhez repository: scripts/fetch-datasets.sh {arg}")
     })?;
-    eprintln!(
+    errln!(
         "fetching {name}: {} {arg} (into {})",
         script.display(),
         fhez::data::data_dir().display()

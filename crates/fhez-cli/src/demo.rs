@@ -134,9 +134,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let json_mode = args.json;
     let say = move |s: String| {
         if json_mode {
-            eprintln!("{s}");
+            errln!("{s}");
         } else {
-            println!("{s}");
+            outln!("{s}");
         }
     };
     let started = Instant::now();
@@ -354,30 +354,33 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         }));
     }
 
-    println!("\n== results: {n} test images, {batches} batch(es) ==");
-    println!("plaintext accuracy   {:>8.2} %", plain_acc * 100.0);
-    println!("encrypted accuracy   {:>8.2} %", enc_acc * 100.0);
-    println!("agreement            {agree:>5} / {n} (encrypted argmax = plaintext argmax)");
-    println!(
+    outln!("\n== results: {n} test images, {batches} batch(es) ==");
+    outln!("plaintext accuracy   {:>8.2} %", plain_acc * 100.0);
+    outln!("encrypted accuracy   {:>8.2} %", enc_acc * 100.0);
+    outln!("agreement            {agree:>5} / {n} (encrypted argmax = plaintext argmax)");
+    outln!(
         "max |logit diff|     {max_diff:>10.3e} (2^{:.1})",
         max_diff.log2()
     );
-    println!("\nfirst images: true / plaintext / encrypted");
+    outln!("\nfirst images: true / plaintext / encrypted");
     for i in 0..n.min(5) {
         let name = |c: usize| labels.get(c).map_or("?", String::as_str);
-        println!(
+        outln!(
             "  #{i}: {:<12} {:<12} {:<12}",
             name(truth.get(i).map_or(0, |y| usize::from(*y))),
             name(plain_pred.get(i).copied().unwrap_or(0)),
             name(enc_pred.get(i).copied().unwrap_or(0))
         );
     }
-    println!(
+    outln!(
         "\n{:<40} {:>12} {:>12} {:>14}",
-        "step", "total ms", "per batch ms", "per image ms"
+        "step",
+        "total ms",
+        "per batch ms",
+        "per image ms"
     );
     let row = |name: &str, d: Duration| {
-        println!(
+        outln!(
             "{name:<40} {:>12.1} {:>12.1} {:>14.3}",
             util::ms(d),
             per_batch(d),
@@ -393,14 +396,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     row("server write reply", clock.reply);
     row("server total", server_total);
     row("client read + decrypt", clock.decrypt);
-    println!();
+    outln!();
     flow::print_sizes(&sizes);
-    println!(
+    outln!(
         "sent: requests {} in total, replies {} in total",
         util::bytes(request_bytes),
         util::bytes(reply_bytes)
     );
-    println!(
+    outln!(
         "\ndone in {:.1} s (use --full for all {} test images, --json for a machine-readable summary)",
         total.as_secs_f64(),
         test.len()

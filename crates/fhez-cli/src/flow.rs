@@ -221,7 +221,7 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
             "sizes": sizes,
         }));
     }
-    println!(
+    outln!(
         "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude",
         p.file.name,
         p.file.dataset.as_deref().unwrap_or("no data set"),
@@ -230,17 +230,25 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         p.file.plan.magnitude_bits
     );
     print_params(&p);
-    println!(
+    outln!(
         "\n{:<20} {:<18} {:>8} {:>9} {:>10}",
-        "node", "kind", "levels", "depth", "rotations"
+        "node",
+        "kind",
+        "levels",
+        "depth",
+        "rotations"
     );
     for n in &plan.nodes {
-        println!(
+        outln!(
             "{:<20} {:<18} {:>8} {:>9} {:>10}",
-            n.name, n.kind, n.consumed, n.depth_out, n.rotations
+            n.name,
+            n.kind,
+            n.consumed,
+            n.depth_out,
+            n.rotations
         );
     }
-    println!(
+    outln!(
         "rotation steps: {}",
         if plan.rotation_steps.is_empty() {
             "none (no Galois keys)".to_owned()
@@ -255,7 +263,7 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
 /// Prints N, chain, scale, depth and security.
 pub fn print_params(p: &Planned) {
     let plan = p.model.plan();
-    println!(
+    outln!(
         "parameters: N = 2^{} ({} slots), q = {:?} bits, p = {:?} bits, scale 2^{}, depth {} (max level {}), log2 QP = {:.1}, {:?}, id {}",
         p.params.log_n(),
         p.params.slots(),
@@ -272,7 +280,7 @@ pub fn print_params(p: &Planned) {
 
 /// Prints key and ciphertext sizes.
 pub fn print_sizes(s: &Sizes) {
-    println!(
+    outln!(
         "keys: secret {} (client only); public bundle {} = public {} + relinearization {} + Galois {}",
         util::bytes(s.secret_key),
         util::bytes(s.public_bundle),
@@ -280,7 +288,7 @@ pub fn print_sizes(s: &Sizes) {
         util::bytes(s.relin_key),
         util::bytes(s.galois_keys)
     );
-    println!(
+    outln!(
         "ciphertexts: seeded upload {}, fresh {}, output {}; one batch = {} input ({}) and {} output ({}) ciphertexts",
         util::bytes(s.seeded_ct),
         util::bytes(s.fresh_ct),
@@ -320,13 +328,13 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
         }));
     }
     print_params(&p);
-    println!(
+    outln!(
         "keys generated in {:.0} ms; Galois keys for steps {:?}",
         util::ms(elapsed),
         p.model.plan().rotation_steps
     );
-    println!("client (keep private): {}", secret.display());
-    println!(
+    outln!("client (keep private): {}", secret.display());
+    outln!(
         "server (public bundle): {} ({})",
         public.display(),
         util::bytes(sizes.public_bundle)
@@ -444,7 +452,7 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
             "labels": labels,
         }));
     }
-    println!(
+    outln!(
         "encrypted {batch} sample(s) of shape {:?} in {:.0} ms: {} ({})",
         input.shape,
         util::ms(elapsed),
@@ -452,7 +460,7 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
         util::bytes(bytes.len())
     );
     if !labels.is_empty() {
-        println!("true labels: {labels:?}");
+        outln!("true labels: {labels:?}");
     }
     Ok(())
 }
@@ -514,14 +522,14 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             })).collect::<Vec<_>>(),
         }));
     }
-    println!(
+    outln!(
         "read {} input ciphertexts in {:.0} ms; evaluated in {:.0} ms:",
         request.num_cts(),
         util::ms(read),
         util::ms(total)
     );
     for n in &timings {
-        println!(
+        outln!(
             "  {:<20} {:<18} L{}→{} {:>9.1} ms",
             n.name,
             n.kind,
@@ -530,7 +538,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             util::ms(n.elapsed)
         );
     }
-    println!(
+    outln!(
         "wrote {} ({} ciphertexts, {})",
         args.out.display(),
         reply.num_cts(),

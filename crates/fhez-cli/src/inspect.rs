@@ -280,19 +280,19 @@ fn print(v: &Value, indent: usize) {
         for (k, x) in kind.chain(m.iter().filter(|(k, _)| *k != "kind")) {
             match x {
                 Value::Object(_) => {
-                    println!("{pad}{k}:");
+                    outln!("{pad}{k}:");
                     print(x, indent + 2);
                 }
                 Value::Array(a) if a.iter().any(Value::is_object) => {
-                    println!("{pad}{k}:");
+                    outln!("{pad}{k}:");
                     for (i, e) in a.iter().enumerate() {
-                        println!("{pad}  [{i}]");
+                        outln!("{pad}  [{i}]");
                         print(e, indent + 4);
                     }
                 }
-                Value::String(s) => println!("{pad}{k}: {s}"),
+                Value::String(s) => outln!("{pad}{k}: {s}"),
                 Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => {
-                    println!("{pad}{k}: {x}");
+                    outln!("{pad}{k}: {x}");
                 }
             }
         }
@@ -306,7 +306,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     if args.json {
         return util::print_json(&v);
     }
-    println!("{}:", args.file.display());
+    outln!("{}:", args.file.display());
     print(&v, 2);
     Ok(())
 }

@@ -1,6 +1,22 @@
 //! The `fhez` command line.
 #![forbid(unsafe_code)]
 
+/// `println!` that never panics: a closed stdout (e.g. `fhez … | head`) loses the output.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod ckks_demo;
 mod data;
 mod demo;
@@ -73,7 +89,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
+            errln!("error: {msg}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -100,6 +116,6 @@ fn usage(e: &clap::Error) -> std::process::ExitCode {
         .collect();
     let line = lines.join(" ");
     let line = line.strip_prefix("error: ").unwrap_or(&line);
-    eprintln!("error: {line} (see --help)");
+    errln!("error: {line} (see --help)");
     std::process::ExitCode::from(2)
 }

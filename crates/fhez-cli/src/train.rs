@@ -312,15 +312,16 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
         };
         if !quiet {
             match test_accuracy {
-                Some(a) => eprintln!(
+                Some(a) => errln!(
                     "epoch {epoch}/{}: train loss {train_loss:.4}, test loss {test_loss:.4}, test accuracy {:.2} % ({:.1} s)",
                     args.epochs,
                     a * 100.0,
                     e.seconds
                 ),
-                None => eprintln!(
+                None => errln!(
                     "epoch {epoch}/{}: train loss {train_loss:.5}, test MSE {test_loss:.5} ({:.1} s)",
-                    args.epochs, e.seconds
+                    args.epochs,
+                    e.seconds
                 ),
             }
         }
@@ -427,6 +428,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "metrics": trained.model.metrics, "plan_request": trained.model.plan, "written": written,
         }));
     }
-    println!("wrote {}", written.join(", "));
+    outln!("wrote {}", written.join(", "));
     Ok(())
 }

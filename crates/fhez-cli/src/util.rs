@@ -94,7 +94,7 @@ pub fn bytes(n: usize) -> String {
 
 /// Prints a JSON value, pretty.
 pub fn print_json(v: &serde_json::Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
