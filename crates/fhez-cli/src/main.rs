@@ -88,8 +88,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            errln!("error: {msg}");
+            errln!("error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -118,4 +117,21 @@ fn usage(e: &clap::Error) -> std::process::ExitCode {
     let line = line.strip_prefix("error: ").unwrap_or(&line);
     errln!("error: {line} (see --help)");
     std::process::ExitCode::from(2)
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already
+/// carries (library errors often embed their source's text).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
