@@ -4,6 +4,7 @@
 pub mod bundle;
 mod error;
 mod glue;
+pub mod latency;
 mod message;
 mod message_wire;
 mod model;

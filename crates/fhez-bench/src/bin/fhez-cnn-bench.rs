@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use fhez::latency::{ConvLayer, LatencyModel, LatencyNet, Stage};
 use fhez_ckks::wire::{
     ciphertext_to_bytes, galois_keys_to_bytes, relin_key_to_bytes, seeded_ciphertext_to_bytes,
 };
 use fhez_ckks::{
-    Ciphertext, CkksParams, CkksParamsSpec, Encoder, Evaluator, GaloisKeys, Plaintext, RelinKey,
-    SecretKey,
+    Ciphertext, CkksClient, CkksParams, CkksParamsSpec, Encoder, Evaluator, SecretKey, ServerKeys,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -295,234 +295,6 @@ fn load_weights(path: &std::path::Path) -> Result<Model> {
     })
 }
 
-// ------------------------------------------------------------------ CKKS setup
-
-struct Ctx {
-    params: Arc<CkksParams>,
-    encoder: Encoder,
-    eval: Evaluator,
-}
-
-impl Ctx {
-    fn q(&self, level: u32) -> f64 {
-        self.params.q()[level as usize] as f64
-    }
-}
-
-/// Rotations composed greedily from the available key steps (largest first); counts
-/// key switches.
-struct Rotator<'a> {
-    gk: &'a GaloisKeys,
-    steps: Vec<i64>,
-}
-
-impl Rotator<'_> {
-    fn decompose(steps: &[i64], mut k: i64) -> Vec<i64> {
-        let mut out = Vec::new();
-        while k > 0 {
-            let s = steps.iter().copied().find(|&s| s <= k).unwrap_or(1);
-            out.push(s);
-            k -= s;
-        }
-        out
-    }
-
-    fn rotate(
-        &self,
-        eval: &Evaluator,
-        ct: &Ciphertext,
-        k: usize,
-        ks: &mut u64,
-    ) -> Result<Ciphertext> {
-        let mut out = ct.clone();
-        for s in Self::decompose(&self.steps, k as i64) {
-            out = eval.rotate(&out, s, self.gk)?;
-            *ks += 1;
-        }
-        Ok(out)
-    }
-}
-
-/// A matrix–vector product on slot-periodic vectors: input with period `n_in`
-/// (layout j), output with period `m` (layout i), `y_i = Σ_j M[i][j] x_j`.
-///
-/// Diagonal `b ∈ 0..m` (k = m·a + b for a ∈ 0..n_in/m): because the input is
-/// n_in-periodic and the output m-periodic, the weights of diagonal m·a + b only depend
-/// on the input slot, so `t = Σ_b rot(x, b) ⊙ F_b` followed by the rotate-and-add tree
-/// `Σ_a rot(t, m·a)` (steps m, 2m, …, n_in/2) gives y. The b-sum runs baby-step /
-/// giant-step (b = g·B + r): baby rotations of x, plaintext products, one rescale per
-/// giant group, and the giant rotations in Horner form (all by B).
-struct LinPlan {
-    baby: Vec<usize>,
-    /// (g, [(baby index, plaintext)]), g ascending.
-    groups: Vec<(usize, Vec<(usize, Plaintext)>)>,
-    giant: usize,
-    tree: Vec<usize>,
-    bias: Option<Plaintext>,
-}
-
-impl LinPlan {
-    #[allow(clippy::too_many_arguments, reason = "shape of a periodic linear map")]
-    fn new(
-        ctx: &Ctx,
-        level: u32,
-        out_scale: f64,
-        m: usize,
-        n_in: usize,
-        giant: usize,
-        mat: &dyn Fn(usize, usize) -> f64,
-        bias: Option<&dyn Fn(usize) -> f64>,
-    ) -> Result<Self> {
-        let slots = ctx.params.slots();
-        let q = ctx.q(level);
-        let mut baby: Vec<usize> = Vec::new();
-        let mut groups: Vec<(usize, Vec<(usize, Plaintext)>)> = Vec::new();
-        for b in 0..m {
-            let (g, r) = (b / giant, b % giant);
-            // G_{g,r}[s] = M[(s − gB) mod m][(s + r) mod n_in]
-            let vals: Vec<f64> = (0..slots)
-                .map(|s| mat((s + slots - g * giant) % m, (s + r) % n_in))
-                .collect();
-            if vals.iter().all(|&v| v == 0.0) {
-                continue;
-            }
-            let bi = match baby.iter().position(|&x| x == r) {
-                Some(i) => i,
-                None => {
-                    baby.push(r);
-                    baby.len() - 1
-                }
-            };
-            let pt = ctx.encoder.encode(&vals, q, level)?;
-            match groups.iter_mut().find(|(gg, _)| *gg == g) {
-                Some((_, list)) => list.push((bi, pt)),
-                None => groups.push((g, vec![(bi, pt)])),
-            }
-        }
-        let mut order: Vec<usize> = (0..baby.len()).collect();
-        order.sort_by_key(|&i| baby[i]);
-        // Re-index the baby steps in ascending order.
-        let sorted: Vec<usize> = order.iter().map(|&i| baby[i]).collect();
-        for (_, list) in &mut groups {
-            for (bi, _) in list.iter_mut() {
-                let r = baby[*bi];
-                *bi = sorted.iter().position(|&x| x == r).unwrap_or(0);
-            }
-        }
-        groups.sort_by_key(|(g, _)| *g);
-        let mut tree = Vec::new();
-        let mut s = m;
-        while s < n_in {
-            tree.push(s);
-            s *= 2;
-        }
-        let bias = match bias {
-            Some(f) => {
-                let vals: Vec<f64> = (0..slots).map(|s| f(s % m)).collect();
-                Some(ctx.encoder.encode(&vals, out_scale, level - 1)?)
-            }
-            None => None,
-        };
-        Ok(Self {
-            baby: sorted,
-            groups,
-            giant,
-            tree,
-            bias,
-        })
-    }
-
-    fn key_steps(&self, out: &mut Vec<usize>) {
-        let mut prev = 0;
-        for &r in &self.baby {
-            if r > prev {
-                out.push(r - prev);
-            }
-            prev = r;
-        }
-        let gs: Vec<usize> = self.groups.iter().map(|(g, _)| *g).collect();
-        for w in gs.windows(2) {
-            out.push((w[1] - w[0]) * self.giant);
-        }
-        if let Some(&g0) = gs.first()
-            && g0 > 0
-        {
-            out.push(g0 * self.giant);
-        }
-        out.extend(&self.tree);
-    }
-
-    fn eval(
-        &self,
-        ctx: &Ctx,
-        rot: &Rotator<'_>,
-        x: &Ciphertext,
-        ks: &mut u64,
-    ) -> Result<Ciphertext> {
-        let ev = &ctx.eval;
-        // baby steps (sequential: each from the previous, so only small keys are needed)
-        let mut xs: Vec<Ciphertext> = Vec::with_capacity(self.baby.len());
-        let mut prev = 0;
-        let mut cur = x.clone();
-        for &r in &self.baby {
-            if r > prev {
-                cur = rot.rotate(ev, &cur, r - prev, ks)?;
-            }
-            prev = r;
-            xs.push(cur.clone());
-        }
-        // giant groups: products, sum, one rescale each (parallel over groups)
-        let inner: Vec<Ciphertext> = self
-            .groups
-            .par_iter()
-            .map(|(_, list)| -> Result<Ciphertext> {
-                let mut acc: Option<Ciphertext> = None;
-                for (bi, pt) in list {
-                    let p = ev.mul_plain(&xs[*bi], pt)?;
-                    acc = Some(match acc {
-                        Some(a) => ev.add(&a, &p)?,
-                        None => p,
-                    });
-                }
-                let acc = acc.context("empty group")?;
-                Ok(ev.rescale(&acc)?)
-            })
-            .collect::<Result<_>>()?;
-        // Horner over the giant steps, highest group first
-        let mut acc: Option<Ciphertext> = None;
-        let mut g_prev = 0;
-        for ((g, _), ct) in self.groups.iter().zip(&inner).rev() {
-            acc = Some(match acc {
-                Some(a) => {
-                    let r = rot.rotate(ev, &a, (g_prev - g) * self.giant, ks)?;
-                    ev.add(&r, ct)?
-                }
-                None => ct.clone(),
-            });
-            g_prev = *g;
-        }
-        let mut acc = acc.context("no diagonals")?;
-        if g_prev > 0 {
-            acc = rot.rotate(ev, &acc, g_prev * self.giant, ks)?;
-        }
-        for &s in &self.tree {
-            let r = rot.rotate(ev, &acc, s, ks)?;
-            acc = ev.add(&acc, &r)?;
-        }
-        if let Some(b) = &self.bias {
-            acc = ev.add_plain(&acc, b)?;
-        }
-        Ok(acc)
-    }
-}
-
-fn square(ctx: &Ctx, rk: &RelinKey, x: &Ciphertext, ks: &mut u64) -> Result<Ciphertext> {
-    let p = ctx.eval.mul(x, x)?;
-    let r = ctx.eval.relinearize(&p, rk)?;
-    *ks += 1;
-    Ok(ctx.eval.rescale(&r)?)
-}
-
 // ------------------------------------------------------------------ statistics
 
 fn summary_ms(xs: &[f64]) -> Value {
@@ -693,7 +465,8 @@ fn main() -> Result<()> {
     });
 
     if args.mode == "latency" || args.mode == "both" {
-        result["latency"] = latency(&model, &cols_te, yte, &logits_te, &pred_plain, n)?;
+        let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
+        result["latency"] = latency(&model, &imgs, yte, &logits_te, &pred_plain, n)?;
     }
     if args.mode == "batch" || args.mode == "both" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
@@ -720,90 +493,77 @@ fn latency_params() -> Result<Arc<CkksParams>> {
     Ok(CkksParams::new(&spec)?)
 }
 
+/// The bench's network as a `fhez::latency` network: conv 1→4 (7×7, stride 3), x²,
+/// dense 256→64, x², dense 64→10 (`w1[i][h]` with `i = c·64 + w` is already the
+/// `(d_in, d_out)` layout of filter-major features).
+fn latency_net(model: &Model) -> LatencyNet {
+    let square = Stage::Quadratic {
+        c0: 0.0,
+        c1: 0.0,
+        c2: 1.0,
+    };
+    LatencyNet {
+        conv: ConvLayer {
+            input: vec![SIDE, SIDE],
+            kernel: vec![K, K],
+            stride: vec![STRIDE, STRIDE],
+            weights: model.wc.chunks(KK).map(<[f64]>::to_vec).collect(),
+            bias: model.bc.clone(),
+        },
+        stages: vec![
+            square.clone(),
+            Stage::Dense {
+                d_in: NIN,
+                d_out: HID,
+                weights: model.w1.clone(),
+                bias: model.b1.clone(),
+            },
+            square,
+            Stage::Dense {
+                d_in: HID,
+                d_out: NOUT,
+                weights: model.w2.clone(),
+                bias: model.b2.clone(),
+            },
+        ],
+    }
+}
+
+/// Latency mode on `fhez::latency::LatencyModel` (im2col client encoding, diagonal
+/// baby-step/giant-step layers, Galois keys for exactly the plan's steps).
 #[allow(clippy::too_many_lines, reason = "one linear benchmark script")]
 fn latency(
     model: &Model,
-    cols_te: &[Vec<f64>],
+    imgs_te: &[&[f64]],
     yte: &[u8],
     logits_te: &[Vec<f64>],
     pred_plain: &[usize],
     n: usize,
 ) -> Result<Value> {
     let params = latency_params()?;
-    let ctx = Ctx {
-        encoder: Encoder::new(&params),
-        eval: Evaluator::new(&params),
-        params: Arc::clone(&params),
-    };
     let slots = params.slots();
-    let top = params.max_level();
-    let delta = params.default_scale();
 
     // --- server model: plaintext diagonals (done once, not per image)
     let t_model = Instant::now();
-    let wc = &model.wc;
-    let conv_mat = |i: usize, j: usize| -> f64 {
-        let (c, w) = (i / WIN, i % WIN);
-        let (p, w2) = (j / WIN, j % WIN);
-        if w == w2 && p < KK {
-            wc[c * KK + p]
-        } else {
-            0.0
-        }
-    };
-    let bc = &model.bc;
-    let conv_bias = |i: usize| bc[i / WIN];
-    let conv = LinPlan::new(
-        &ctx,
-        top,
-        delta,
-        NIN,
-        slots,
-        NIN,
-        &conv_mat,
-        Some(&conv_bias),
-    )?;
-    // scale after conv: Δ; after x²: Δ²/q_{top-1}
-    let s1 = delta * delta / ctx.q(top - 1);
-    let w1 = &model.w1;
-    let fc1_mat = |i: usize, j: usize| w1[j * HID + i];
-    let b1 = &model.b1;
-    let fc1_bias = |i: usize| b1[i];
-    let fc1 = LinPlan::new(&ctx, top - 2, s1, HID, NIN, 8, &fc1_mat, Some(&fc1_bias))?;
-    let s2 = s1 * s1 / ctx.q(top - 3);
-    let w2 = &model.w2;
-    let fc2_mat = |i: usize, j: usize| if i < NOUT { w2[j * NOUT + i] } else { 0.0 };
-    let b2 = &model.b2;
-    let fc2_bias = |i: usize| if i < NOUT { b2[i] } else { 0.0 };
-    let fc2 = LinPlan::new(&ctx, top - 4, s2, 16, HID, 8, &fc2_mat, Some(&fc2_bias))?;
+    let lat = LatencyModel::new(latency_net(model), &params)?;
     let model_ms = ms(t_model);
 
-    // --- rotation keys: exactly the steps of the plan (greedy composition set)
-    let mut needed = Vec::new();
-    conv.key_steps(&mut needed);
-    fc1.key_steps(&mut needed);
-    fc2.key_steps(&mut needed);
-    let key_steps: Vec<i64> = {
-        // Keep a small generating set: the baby/giant strides and the tree strides that are
-        // powers of 4 times the smallest tree stride; the rest is composed.
-        let mut s: Vec<i64> = vec![1, 8, 64, 256, 1024];
-        s.sort_unstable_by(|a, b| b.cmp(a));
-        s
-    };
+    // --- keys: secret-key side, Galois keys for exactly the plan's rotation steps
+    let key_steps = lat.rotation_steps();
     let mut rng = ChaCha20Rng::seed_from_u64(0xc0ffee);
     let t_k = Instant::now();
     let sk = SecretKey::generate(&params, &mut rng)?;
     let rk = sk.relin_key(&mut rng)?;
+    let pk = sk.public_key(&mut rng)?;
     let t_k1 = Instant::now();
     let gk = sk.galois_keys(&key_steps, false, &mut rng)?;
     let galois_ms = ms(t_k1);
     let sk_rk_ms = (t_k1 - t_k).as_secs_f64() * 1e3;
     let gk_bytes = galois_keys_to_bytes(&gk)?.len();
     let rk_bytes = relin_key_to_bytes(&rk)?.len();
-    let rot = Rotator {
-        gk: &gk,
-        steps: key_steps.clone(),
-    };
+    let keys = ServerKeys::new(Arc::clone(&params), pk, rk, gk)?;
+    let sk = Arc::new(sk);
+    let client = CkksClient::from_parts(Arc::clone(&sk), Arc::new(keys.clone()))?;
 
     let mut t_enc = Vec::new();
     let mut t_eval = Vec::new();
@@ -816,49 +576,26 @@ fn latency(
     let mut ks_count = 0u64;
     let cpu_loop = cpu_s();
     for i in 0..n {
-        // client: im2col layout slot p·64 + w, encode, seeded secret-key encryption
+        // client: im2col layout, encode, seeded secret-key encryption
         let a = Instant::now();
-        let mut v = vec![0.0; slots];
-        for w in 0..WIN {
-            for p in 0..KK {
-                v[p * WIN + w] = cols_te[i][w * KK + p];
-            }
-        }
-        let pt = ctx.encoder.encode(&v, delta, top)?;
-        let seeded = sk.encrypt_seeded(&pt, &mut rng)?;
-        let wire_in = seeded_ciphertext_to_bytes(&seeded)?;
+        let wire_in = seeded_ciphertext_to_bytes(&lat.encrypt_seeded(&client, imgs_te[i])?)?;
         let enc_ms = ms(a);
-        // server
+        // server: evaluation keys only
         let b = Instant::now();
         let x = fhez_ckks::wire::seeded_ciphertext_from_bytes(&params, &wire_in, u64::MAX)?
             .expand(&params)?;
-        let mut ks = 0u64;
-        let l0 = Instant::now();
-        let y = conv.eval(&ctx, &rot, &x, &mut ks)?;
-        let l1 = Instant::now();
-        let y = square(&ctx, &rk, &y, &mut ks)?;
-        let l2 = Instant::now();
-        let y = fc1.eval(&ctx, &rot, &y, &mut ks)?;
-        let l3 = Instant::now();
-        let y = square(&ctx, &rk, &y, &mut ks)?;
-        let l4 = Instant::now();
-        let y = fc2.eval(&ctx, &rot, &y, &mut ks)?;
-        let l5 = Instant::now();
+        let (y, layers) = lat.eval_timed(&keys, &x)?;
         let wire_out = ciphertext_to_bytes(&y)?;
         let eval_ms = ms(b);
-        for (k, (p, q)) in [(l0, l1), (l1, l2), (l2, l3), (l3, l4), (l4, l5)]
-            .iter()
-            .enumerate()
-        {
-            split[k].push((*q - *p).as_secs_f64() * 1e3);
+        for (k, l) in layers.iter().enumerate().take(split.len()) {
+            split[k].push(l.elapsed.as_secs_f64() * 1e3);
         }
         // client decrypt
         let c = Instant::now();
         let out = fhez_ckks::wire::ciphertext_from_bytes(&params, &wire_out, u64::MAX)?;
-        let dec = ctx.encoder.decode(&sk.decrypt(&out)?)?;
+        let logits = lat.decrypt(&client, &out)?;
         let dec_ms = ms(c);
-        let logits = &dec[..NOUT];
-        pred_enc.push(argmax(logits));
+        pred_enc.push(argmax(&logits));
         max_err.push(
             logits
                 .iter()
@@ -871,7 +608,7 @@ fn latency(
         t_dec.push(dec_ms);
         in_bytes = wire_in.len();
         out_bytes = wire_out.len();
-        ks_count = ks;
+        ks_count = layers.iter().map(|l| l.key_switches).sum();
         if (i + 1) % 50 == 0 {
             eprintln!("[latency] {}/{n} eval {eval_ms:.1} ms", i + 1);
         }
@@ -885,22 +622,9 @@ fn latency(
     let tp_ok = (0..n_tp)
         .into_par_iter()
         .map(|i| -> Result<bool> {
-            let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
-            let mut v = vec![0.0; slots];
-            for w in 0..WIN {
-                for p in 0..KK {
-                    v[p * WIN + w] = cols_te[i][w * KK + p];
-                }
-            }
-            let x = sk.encrypt(&ctx.encoder.encode(&v, delta, top)?, &mut rng)?;
-            let mut ks = 0u64;
-            let y = conv.eval(&ctx, &rot, &x, &mut ks)?;
-            let y = square(&ctx, &rk, &y, &mut ks)?;
-            let y = fc1.eval(&ctx, &rot, &y, &mut ks)?;
-            let y = square(&ctx, &rk, &y, &mut ks)?;
-            let y = fc2.eval(&ctx, &rot, &y, &mut ks)?;
-            let dec = ctx.encoder.decode(&sk.decrypt(&y)?)?;
-            Ok(argmax(&dec[..NOUT]) == pred_enc[i])
+            let x = lat.encrypt(&client, imgs_te[i])?;
+            let y = lat.eval(&keys, &x)?;
+            Ok(argmax(&lat.decrypt(&client, &y)?) == pred_enc[i])
         })
         .collect::<Result<Vec<bool>>>()?;
     let tp_s = t_tp.elapsed().as_secs_f64();
@@ -923,6 +647,7 @@ fn latency(
     let mut errs = max_err.clone();
     errs.sort_by(f64::total_cmp);
     let totals: Vec<f64> = (0..n).map(|i| t_enc[i] + t_eval[i] + t_dec[i]).collect();
+    // LatencyModel layers: conv, act0 (x²), dense1, act1 (x²), dense2
     let names = [
         "conv_4ch",
         "square1",
@@ -942,7 +667,8 @@ fn latency(
     Ok(json!({
         "ckks": {"N": params.n(), "coeff_bits": [31, 26, 26, 26, 26, 26], "special_bits": [29, 28],
                  "scale": "2^26", "depth": 5, "slots": slots, "log_qp": params.log_qp(),
-                 "rotation_key_steps": key_steps, "plan_rotation_steps": needed,
+                 "rotation_key_steps": key_steps, "plan_rotation_steps": key_steps,
+                 "engine": "fhez::latency::LatencyModel",
                  "key_switches_per_image": ks_count},
         "test": {
             "n_images": n,

@@ -1,0 +1,366 @@
+//! Bounded load test of the service over loopback.
+//!
+//! By default it starts a server **in a child process** (the bars fixture model, secure
+//! parameters, a temporary key database) so that the server's peak memory is measured
+//! apart from the client's; `--server URL --model NAME` targets a running server instead.
+//! It sends `--requests` encrypted requests with `--concurrency` clients, stops by itself
+//! at the count or the `--time-limit-s`, decrypts every reply and compares it with the
+//! reference answer, and prints one JSON report: count, ok, wrong, lost, throughput,
+//! latency percentiles, peak RSS.
+
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use clap::Parser;
+use fhez::ModelFile;
+use fhez::nn::{Tape, Tensor};
+use fhez_serve::client::{SamplePrediction, decrypt_reply, interpret};
+use fhez_serve::fixture::{bars, bars_model};
+use fhez_serve::{Client, Retry, Server, ServerConfig, Session};
+
+/// Bounded load test of fhez-serve over loopback.
+#[derive(Parser, Debug)]
+#[command(name = "fhez-serve-load")]
+struct Args {
+    /// Target a running server instead of starting one.
+    #[arg(long, requires = "model")]
+    server: Option<String>,
+    /// Model name on `--server`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Requests to send.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Stop starting requests after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    time_limit_s: u64,
+    /// Samples per request (at most the model's batch).
+    #[arg(long, default_value_t = 1)]
+    samples: usize,
+    /// Distinct pre-encrypted requests cycled through.
+    #[arg(long, default_value_t = 8)]
+    pool: usize,
+    /// In-flight limit of the spawned server (default: its number of cores).
+    #[arg(long)]
+    max_in_flight: Option<usize>,
+    /// Queue length of the spawned server (default: four times the in-flight limit).
+    #[arg(long)]
+    max_queue: Option<usize>,
+    /// Internal: run as the spawned server, writing `ADDR` then serving until stdin closes.
+    #[arg(long, hide = true)]
+    serve_child: Option<PathBuf>,
+}
+
+fn vm_hwm_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Child mode: serve the fixture model until stdin reaches EOF.
+fn serve_child(dir: &Path, args: &Args) -> anyhow::Result<()> {
+    fhez_serve::cli::init_logging();
+    let file = ModelFile::load(&dir.join("model.json"))?;
+    let mut config = ServerConfig::new(vec![file]);
+    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.db_path = dir.join("keys.redb");
+    if let Some(n) = args.max_in_flight {
+        config.max_in_flight = n.max(1);
+        config.max_queue = 4 * config.max_in_flight;
+    }
+    if let Some(n) = args.max_queue {
+        config.max_queue = n;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let server = Server::bind(config).await?;
+        std::fs::write(dir.join("addr"), server.local_addr().to_string())?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+            let _ = tx.send(());
+        });
+        server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })
+}
+
+/// Plaintext logits of the bars model for one image.
+fn plain_logits(file: &ModelFile, image: &[f64]) -> anyhow::Result<Vec<f64>> {
+    let graph = file.graph()?;
+    let (x, dec) = (graph.id("x")?, graph.id(&file.output)?);
+    let mut tape = Tape::new(&graph);
+    let shape = file
+        .inputs
+        .first()
+        .map(|i| i.shape.clone())
+        .unwrap_or_default();
+    graph.stimulate(&[(x, Tensor::new(shape, image.to_vec())?)], &mut tape)?;
+    Ok(tape.output(dec, 0).context("no output")?.data().to_vec())
+}
+
+fn class_of(p: &SamplePrediction) -> Option<usize> {
+    match p {
+        SamplePrediction::Class { index, .. } => Some(*index),
+        SamplePrediction::Values { .. } => None,
+    }
+}
+
+fn rows_match(a: &[Vec<f64>], b: &[Vec<f64>], tol: f64) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| (u - v).abs() <= tol))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "index of a percentile"
+    )]
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicUsize,
+    wrong: AtomicUsize,
+    lost: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+#[expect(clippy::too_many_lines, reason = "one linear script")]
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(dir) = &args.serve_child {
+        return serve_child(dir, &args);
+    }
+    let dir = std::env::temp_dir().join(format!("fhez-serve-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+
+    // The server: a child process, or the one given.
+    let mut child = None;
+    let mut model_file = None;
+    let (url, model) = if let Some(url) = &args.server {
+        (url.clone(), args.model.clone().context("--model")?)
+    } else {
+        let file = bars_model("bars", 4)?;
+        file.save(&dir.join("model.json"))?;
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.arg("--serve-child").arg(&dir).stdin(Stdio::piped());
+        if let Some(n) = args.max_in_flight {
+            cmd.arg("--max-in-flight").arg(n.to_string());
+        }
+        if let Some(n) = args.max_queue {
+            cmd.arg("--max-queue").arg(n.to_string());
+        }
+        cmd.env("RUST_LOG", "warn");
+        child = Some(cmd.spawn().context("spawning the server")?);
+        let addr_file = dir.join("addr");
+        let start = Instant::now();
+        let addr = loop {
+            if let Ok(a) = std::fs::read_to_string(&addr_file)
+                && !a.is_empty()
+            {
+                break a;
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                bail!("the server did not start");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let name = file.name.clone();
+        model_file = Some(file);
+        (format!("http://{addr}"), name)
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(async {
+        // Retry 503s for as long as the test may run: a refused request is retried, not
+        // lost.
+        let client = Client::new(&url)?.with_retry(Retry {
+            attempts: u32::MAX,
+            max_wait: Duration::from_secs(5),
+            max_total: Duration::from_secs(args.time_limit_s),
+        });
+        let session = Arc::new(Session::open(client, &model, &dir.join("client-keys")).await?);
+        let info = session.info().clone();
+        let size: usize = info.inputs.first().map_or(0, |i| i.shape.iter().product());
+        let samples = args.samples.clamp(1, info.max_batch.max(1));
+
+        // A pool of requests with their reference answers (one sequential call each; for
+        // the spawned server also checked against the plaintext model).
+        let images: Vec<Vec<f64>> = bars(args.pool.max(1) * samples, 11)
+            .into_iter()
+            .map(|(x, _)| x)
+            .collect();
+        let mut pool = Vec::new();
+        for chunk in images.chunks(samples) {
+            if chunk.iter().any(|s| s.len() != size) {
+                bail!("the load test's synthetic images do not fit model `{model}`; use the bars model");
+            }
+            let request = session.encrypt(chunk).await?;
+            let reference = session.decrypt(session.call(request.clone()).await?).await?;
+            if let Some(file) = &model_file {
+                for (row, image) in reference.iter().zip(chunk) {
+                    let want = plain_logits(file, image)?;
+                    let got = class_of(&interpret(&info.task, row.clone()));
+                    let best = Tensor::from_vec(want).argmax();
+                    if got != Some(best) {
+                        bail!("reference answer disagrees with the plaintext model");
+                    }
+                }
+            }
+            pool.push((request, reference));
+        }
+        let pool = Arc::new(pool);
+
+        let tally = Arc::new(Tally::default());
+        let next = Arc::new(AtomicUsize::new(0));
+        let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(args.requests)));
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(args.time_limit_s);
+        let mut workers = Vec::new();
+        for _ in 0..args.concurrency.max(1) {
+            let (session, pool, tally, next, latencies) = (
+                Arc::clone(&session),
+                Arc::clone(&pool),
+                Arc::clone(&tally),
+                Arc::clone(&next),
+                Arc::clone(&latencies),
+            );
+            let total = args.requests;
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total || Instant::now() >= deadline {
+                        break;
+                    }
+                    let Some((request, reference)) = pool.get(i % pool.len()) else {
+                        break;
+                    };
+                    let t0 = Instant::now();
+                    let reply = session.call(request.clone()).await;
+                    let elapsed = t0.elapsed().as_secs_f64();
+                    match reply {
+                        Ok(bytes) => {
+                            let keys = Arc::clone(session.keys());
+                            let output = session.info().output.clone();
+                            let decoded = tokio::task::spawn_blocking(move || {
+                                decrypt_reply(&keys, &Bytes::clone(&bytes), &output, "")
+                            })
+                            .await;
+                            let good = matches!(&decoded, Ok(Ok(rows)) if rows_match(rows, reference, 1e-6));
+                            if good {
+                                tally.ok.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                tally.wrong.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if let Ok(mut l) = latencies.lock() {
+                                l.push(elapsed);
+                            }
+                        }
+                        Err(e) => {
+                            if e.api_code() == Some("overloaded") {
+                                tally.refused.fetch_add(1, Ordering::Relaxed);
+                            }
+                            eprintln!("request {i}: {e}");
+                            tally.lost.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+        for w in workers {
+            w.await?;
+        }
+        let wall = start.elapsed().as_secs_f64();
+        let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        lat.sort_by(f64::total_cmp);
+        let ok = tally.ok.load(Ordering::Relaxed);
+        let wrong = tally.wrong.load(Ordering::Relaxed);
+        let lost = tally.lost.load(Ordering::Relaxed);
+        let sent = ok + wrong + lost;
+        #[expect(clippy::cast_precision_loss, reason = "counts to rates")]
+        let throughput = ok as f64 / wall;
+        Ok(serde_json::json!({
+            "server": url,
+            "model": model,
+            "params": {"log_n": info.params.log_n, "log_q": info.params.log_q, "log_p": info.params.log_p},
+            "request_bytes": pool.first().map(|(r, _)| r.len()),
+            "samples_per_request": samples,
+            "concurrency": args.concurrency,
+            "requested": args.requests,
+            "count": sent,
+            "ok": ok,
+            "wrong": wrong,
+            "lost": lost,
+            "not_started_time_limit": args.requests.saturating_sub(sent),
+            "refused_after_retries": tally.refused.load(Ordering::Relaxed),
+            "wall_s": wall,
+            "throughput_req_per_s": throughput,
+            "latency_s": {
+                "p50": percentile(&lat, 0.50),
+                "p90": percentile(&lat, 0.90),
+                "p99": percentile(&lat, 0.99),
+                "max": lat.last().copied(),
+            },
+        }))
+    });
+
+    // Stop the child gracefully (closing its stdin) and read its peak memory first.
+    let mut server_hwm = None;
+    if let Some(mut c) = child {
+        server_hwm = vm_hwm_kib(&c.id().to_string());
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut report = report?;
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert(
+            "server_peak_rss_mib".to_owned(),
+            serde_json::json!(server_hwm.map(|k| k / 1024)),
+        );
+        obj.insert(
+            "client_peak_rss_mib".to_owned(),
+            serde_json::json!(vm_hwm_kib("self").map(|k| k / 1024)),
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Command-line front ends for the `fhez` binary: `fhez serve` ([`ServeArgs`],
+//! [`run_serve`]) and `fhez client predict` ([`ClientPredictArgs`],
+//! [`run_client_predict`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fhez::ModelFile;
+
+use crate::client::{Client, SamplePrediction, Session};
+use crate::server::{ServerConfig, serve, shutdown_signal};
+
+/// `fhez serve`: serve models on ciphertexts (public evaluation keys only).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// A model file to serve (repeatable; names must differ).
+    #[arg(long = "model", value_name = "FILE", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Address to listen on (loopback by default; there is no TLS, put a proxy in front
+    /// for anything else).
+    #[arg(long, default_value = crate::server::DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// The key database (created if missing; registered keys survive restarts).
+    #[arg(long, default_value = crate::server::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mb: usize,
+    /// Most requests evaluated at once (default: the number of cores); beyond it the
+    /// server answers 503 with Retry-After.
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Most requests waiting for an in-flight slot (default: four times the in-flight limit);
+    /// beyond it the server answers 503 with Retry-After.
+    #[arg(long)]
+    pub max_queue: Option<usize>,
+    /// Request deadline in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_s: u64,
+}
+
+/// Which data set `--image` reads.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSet {
+    /// Fashion-MNIST test images, pixels / 255.
+    FashionMnist,
+    /// MNIST test images, pixels / 255.
+    Mnist,
+    /// scikit-learn digits test split (seed 0), pixels / 16, resized to the model's input.
+    Digits,
+}
+
+/// `fhez client predict`: encrypt locally, evaluate on the server, decrypt locally.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientPredictArgs {
+    /// The server's base URL (http only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The model's name on the server.
+    #[arg(long)]
+    pub model: String,
+    /// Key directory: reused if it holds keys, else keys are generated into it. The
+    /// secret key never leaves it.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// A JSON file: one sample (an array of numbers, nested or flat) or an array of
+    /// samples.
+    #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+    pub input: Option<PathBuf>,
+    /// Index of a test image of `--data`.
+    #[arg(long)]
+    pub image: Option<usize>,
+    /// Data set of `--image` (default: the model's recorded data set).
+    #[arg(long, value_enum)]
+    pub data: Option<DataSet>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fhez client …` subcommands.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum ClientCommand {
+    /// Encrypt locally, evaluate on the server, decrypt locally, print the prediction.
+    Predict(ClientPredictArgs),
+}
+
+/// Runs a `fhez client` subcommand.
+///
+/// # Errors
+/// As [`run_client_predict`].
+pub fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
+    match command {
+        ClientCommand::Predict(args) => run_client_predict(args),
+    }
+}
+
+/// Installs a `tracing` subscriber writing to stderr (filter from `RUST_LOG`, default
+/// `info`), unless one is installed already.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs `fhez serve` until Ctrl-C / SIGTERM, then finishes in-flight requests.
+///
+/// # Errors
+/// Model files that do not load, a database that does not open, an address in use.
+pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let models = args
+        .models
+        .iter()
+        .map(|p| ModelFile::load(p).with_context(|| format!("loading {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut config = ServerConfig::new(models);
+    config.addr = args.addr;
+    config.db_path.clone_from(&args.db);
+    config.max_body_bytes = args.max_body_mb.saturating_mul(1 << 20);
+    if let Some(n) = args.max_in_flight {
+        config.max_in_flight = n.max(1);
+        config.max_queue = 4 * config.max_in_flight;
+    }
+    if let Some(n) = args.max_queue {
+        config.max_queue = n;
+    }
+    config.request_timeout = Duration::from_secs(args.timeout_s.max(1));
+    if !args.addr.ip().is_loopback() {
+        tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
+    }
+    runtime()?.block_on(serve(config, shutdown_signal()))?;
+    Ok(())
+}
+
+/// Flattens nested JSON arrays of numbers.
+fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> anyhow::Result<()> {
+    match v {
+        serde_json::Value::Number(n) => {
+            out.push(n.as_f64().context("a number out of range")?);
+            Ok(())
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(|i| flatten(i, out)),
+        serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::String(_)
+        | serde_json::Value::Object(_) => bail!("inputs are arrays of numbers, found {v}"),
+    }
+}
+
+/// Samples from a JSON document: one sample if it flattens to `size` values, else one
+/// sample per top-level element.
+fn samples_from_json(text: &str, size: usize) -> anyhow::Result<Vec<Vec<f64>>> {
+    let v: serde_json::Value = serde_json::from_str(text).context("parsing the input JSON")?;
+    let mut all = Vec::new();
+    flatten(&v, &mut all)?;
+    if all.len() == size {
+        return Ok(vec![all]);
+    }
+    let serde_json::Value::Array(items) = &v else {
+        bail!("expected an array of {size} numbers or an array of samples");
+    };
+    items
+        .iter()
+        .map(|item| {
+            let mut s = Vec::new();
+            flatten(item, &mut s)?;
+            Ok(s)
+        })
+        .collect()
+}
+
+/// A test image of a data set, scaled as the models were trained, with its label.
+fn test_image(
+    data: DataSet,
+    index: usize,
+    shape: &[usize],
+) -> anyhow::Result<(Vec<f64>, Option<u8>)> {
+    let dir = fhez::data::data_dir();
+    let split = match data {
+        DataSet::FashionMnist | DataSet::Mnist => {
+            let ds = if data == DataSet::Mnist {
+                fhez::data::mnist(&dir)?
+            } else {
+                fhez::data::fashion_mnist(&dir)?
+            };
+            let mut test = ds.test;
+            test.scale(1.0 / 255.0);
+            test
+        }
+        DataSet::Digits => {
+            let side = shape.first().copied().unwrap_or(8);
+            fhez::data::digits(&dir, side, 0)?.test
+        }
+    };
+    let sample = split
+        .sample(index)
+        .with_context(|| format!("image {index} is past the {} test images", split.len()))?
+        .to_vec();
+    let size: usize = shape.iter().product();
+    if sample.len() != size {
+        bail!(
+            "the data set's images have {} values, the model's input {shape:?} takes {size}",
+            sample.len()
+        );
+    }
+    Ok((sample, split.labels.get(index).copied()))
+}
+
+fn data_of(name: Option<&str>) -> Option<DataSet> {
+    match name? {
+        "fashion-mnist" | "fashion_mnist" => Some(DataSet::FashionMnist),
+        "mnist" => Some(DataSet::Mnist),
+        "digits" => Some(DataSet::Digits),
+        _ => None,
+    }
+}
+
+/// Runs `fhez client predict` and prints the prediction(s).
+///
+/// # Errors
+/// Connection, server, key and input errors.
+pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = Client::new(&args.server)?;
+        let session = Session::open(client, &args.model, &args.keys)
+            .await
+            .with_context(|| format!("opening a session for model `{}`", args.model))?;
+        let info = session.info().clone();
+        let shape = info
+            .inputs
+            .first()
+            .map(|i| i.shape.clone())
+            .unwrap_or_default();
+        let size: usize = shape.iter().product();
+        let (samples, truth) = match (&args.input, args.image) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                (samples_from_json(&text, size)?, None)
+            }
+            (None, Some(index)) => {
+                let data = args
+                    .data
+                    .or_else(|| data_of(info.dataset.as_deref()))
+                    .context("name the data set with --data")?;
+                let (image, label) = test_image(data, index, &shape)?;
+                (vec![image], label)
+            }
+            (None, None) => bail!("give --input FILE or --image N"),
+        };
+        let predictions = session.predict(&samples).await?;
+        if args.json {
+            let out = serde_json::json!({
+                "server": session.client().base_url(),
+                "model": info.name,
+                "key_id": session.key_id(),
+                "predictions": predictions,
+                "truth": truth,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            for (i, p) in predictions.iter().enumerate() {
+                match p {
+                    SamplePrediction::Class {
+                        index,
+                        label,
+                        logits,
+                    } => {
+                        let logits: Vec<String> =
+                            logits.iter().map(|v| format!("{v:.4}")).collect();
+                        println!(
+                            "sample {i}: class {index} ({label}); logits [{}]",
+                            logits.join(", ")
+                        );
+                    }
+                    SamplePrediction::Values { values } => {
+                        println!("sample {i}: {values:?}");
+                    }
+                }
+            }
+            if let Some(t) = truth {
+                println!("true label: {t}");
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::samples_from_json;
+
+    #[test]
+    fn json_inputs_are_one_sample_or_many() {
+        assert_eq!(
+            samples_from_json("[1, 2, 3, 4]", 4).unwrap(),
+            vec![vec![1.0, 2.0, 3.0, 4.0]]
+        );
+        assert_eq!(
+            samples_from_json("[[1, 2], [3, 4]]", 4).unwrap(),
+            vec![vec![1.0, 2.0, 3.0, 4.0]]
+        );
+        assert_eq!(
+            samples_from_json("[[1, 2], [3, 4]]", 2).unwrap(),
+            vec![vec![1.0, 2.0], vec![3.0, 4.0]]
+        );
+        assert!(samples_from_json("[\"a\"]", 1).is_err());
+        assert!(samples_from_json("{", 1).is_err());
+    }
+}

@@ -1,0 +1,352 @@
+//! The key store: registered public bundles in an embedded [`redb`] database, so that they
+//! survive a restart, with a small in-memory cache of decoded evaluation keys.
+//!
+//! A key id is the lowercase hex SHA-256 of the bundle bytes, so registering the same
+//! bundle twice is idempotent and any node holding the same bytes derives the same id.
+//! The store keeps only what a client chose to publish (parameters, public,
+//! relinearization and Galois keys); there is no secret to keep here.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use fhez::bundle::public_bundle_from_bytes;
+use fhez::ckks::{CkksServer, ServerKeys};
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bundle bytes by key id.
+const BUNDLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bundles");
+/// Metadata (JSON [`KeyRecord`]) by key id.
+const RECORDS: TableDefinition<'_, &str, &str> = TableDefinition::new("records");
+
+/// Length of a key id in hex characters.
+pub const KEY_ID_LEN: usize = 64;
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("key store {path}: {source}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// The database error.
+        source: Box<redb::Error>,
+    },
+    /// A stored record could not be decoded (the database was edited or is from another
+    /// version).
+    #[error("key store {path}: record of key {key_id} is unreadable: {reason}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// The key id.
+        key_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A stored bundle no longer decodes.
+    #[error("key store: bundle of key {key_id} no longer decodes: {source}")]
+    Bundle {
+        /// The key id.
+        key_id: String,
+        /// The decoding error.
+        source: fhez::Error,
+    },
+}
+
+/// What the store records about a key besides its bundle bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Hex SHA-256 of the bundle bytes.
+    pub key_id: String,
+    /// The bundle's parameter set id (hex).
+    pub params_id: String,
+    /// The model the bundle was registered for.
+    pub model: String,
+    /// Size of the bundle in bytes.
+    pub bytes: usize,
+    /// Registration time, seconds since the Unix epoch.
+    pub registered_unix: u64,
+}
+
+/// The key id of bundle bytes: lowercase hex SHA-256.
+#[must_use]
+pub fn key_id_of(bundle: &[u8]) -> String {
+    let digest = Sha256::digest(bundle);
+    let mut out = String::with_capacity(KEY_ID_LEN);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether `s` has the form of a key id (64 lowercase hex digits).
+#[must_use]
+pub fn is_key_id(s: &str) -> bool {
+    s.len() == KEY_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Registered bundles on disk plus a bounded cache of ready-to-use evaluators.
+pub struct KeyStore {
+    db: Database,
+    path: PathBuf,
+    bundle_limit: usize,
+    cache: Mutex<Cache>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A least-recently-used list of decoded keys (a few entries; linear scans are fine).
+struct Cache {
+    capacity: usize,
+    tick: u64,
+    entries: Vec<(String, u64, CkksServer)>,
+}
+
+impl Cache {
+    fn get(&mut self, key_id: &str) -> Option<CkksServer> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries
+            .iter_mut()
+            .find(|(id, _, _)| id == key_id)
+            .map(|(_, used, server)| {
+                *used = tick;
+                server.with_fresh_stats()
+            })
+    }
+
+    fn put(&mut self, key_id: &str, server: &CkksServer) {
+        if self.capacity == 0 || self.entries.iter().any(|(id, _, _)| id == key_id) {
+            return;
+        }
+        if self.entries.len() >= self.capacity
+            && let Some(oldest) = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, used, _))| *used)
+                .map(|(i, _)| i)
+        {
+            self.entries.swap_remove(oldest);
+        }
+        self.tick += 1;
+        self.entries
+            .push((key_id.to_owned(), self.tick, server.with_fresh_stats()));
+    }
+
+    fn remove(&mut self, key_id: &str) {
+        self.entries.retain(|(id, _, _)| id != key_id);
+    }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl KeyStore {
+    /// Opens (or creates) the database at `path`. Bundles are decoded with `bundle_limit`;
+    /// at most `cache_entries` decoded key sets are kept in memory.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] (including a database already opened by another process).
+    pub fn open(
+        path: &Path,
+        bundle_limit: usize,
+        cache_entries: usize,
+    ) -> Result<Self, StoreError> {
+        let db_err = |e: redb::Error| StoreError::Db {
+            path: path.to_owned(),
+            source: Box::new(e),
+        };
+        let db = Database::create(path).map_err(|e| db_err(e.into()))?;
+        // Create the tables once so that read transactions always find them.
+        let tx = db.begin_write().map_err(|e| db_err(e.into()))?;
+        {
+            tx.open_table(BUNDLES).map_err(|e| db_err(e.into()))?;
+            tx.open_table(RECORDS).map_err(|e| db_err(e.into()))?;
+        }
+        tx.commit().map_err(|e| db_err(e.into()))?;
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            bundle_limit,
+            cache: Mutex::new(Cache {
+                capacity: cache_entries,
+                tick: 0,
+                entries: Vec::new(),
+            }),
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            source: Box::new(e.into()),
+        }
+    }
+
+    /// Stores a bundle already decoded and validated by the caller as `keys`, registered
+    /// for `model`. Returns its record and whether it was new (`false`: the same bytes
+    /// were registered before, and the earlier record is returned).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub fn insert(
+        &self,
+        bundle: &[u8],
+        keys: &Arc<ServerKeys>,
+        model: &str,
+    ) -> Result<(KeyRecord, bool), StoreError> {
+        let key_id = key_id_of(bundle);
+        if let Some(existing) = self.record(&key_id)? {
+            return Ok((existing, false));
+        }
+        let record = KeyRecord {
+            key_id: key_id.clone(),
+            params_id: keys.params().id().to_hex(),
+            model: model.to_owned(),
+            bytes: bundle.len(),
+            registered_unix: now_unix(),
+        };
+        let json = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            key_id: key_id.clone(),
+            reason: e.to_string(),
+        })?;
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        {
+            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
+            bundles
+                .insert(key_id.as_str(), bundle)
+                .map_err(|e| self.db_err(e))?;
+            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
+            records
+                .insert(key_id.as_str(), json.as_str())
+                .map_err(|e| self.db_err(e))?;
+        }
+        tx.commit().map_err(|e| self.db_err(e))?;
+        self.lock_cache()
+            .put(&key_id, &CkksServer::new(Arc::clone(keys)));
+        Ok((record, true))
+    }
+
+    /// The record of `key_id`, if registered.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`], [`StoreError::Corrupt`].
+    pub fn record(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let table = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
+        let Some(guard) = table.get(key_id).map_err(|e| self.db_err(e))? else {
+            return Ok(None);
+        };
+        let record = serde_json::from_str(guard.value()).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            key_id: key_id.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(record))
+    }
+
+    /// An evaluator for `key_id` (from the cache, or decoded from the database and cached),
+    /// with its record; `None` if the key is not registered.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`], [`StoreError::Corrupt`], [`StoreError::Bundle`].
+    pub fn server(&self, key_id: &str) -> Result<Option<(KeyRecord, CkksServer)>, StoreError> {
+        let Some(record) = self.record(key_id)? else {
+            self.lock_cache().remove(key_id);
+            return Ok(None);
+        };
+        if let Some(server) = self.lock_cache().get(key_id) {
+            return Ok(Some((record, server)));
+        }
+        let bytes = {
+            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
+            let Some(guard) = table.get(key_id).map_err(|e| self.db_err(e))? else {
+                return Ok(None);
+            };
+            guard.value().to_vec()
+        };
+        let keys = public_bundle_from_bytes(&bytes, self.bundle_limit).map_err(|source| {
+            StoreError::Bundle {
+                key_id: key_id.to_owned(),
+                source,
+            }
+        })?;
+        let server = CkksServer::new(keys);
+        self.lock_cache().put(key_id, &server);
+        Ok(Some((record, server)))
+    }
+
+    /// Removes `key_id`; returns whether it was registered.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub fn remove(&self, key_id: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let existed = {
+            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
+            let a = bundles
+                .remove(key_id)
+                .map_err(|e| self.db_err(e))?
+                .is_some();
+            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
+            let b = records
+                .remove(key_id)
+                .map_err(|e| self.db_err(e))?
+                .is_some();
+            a || b
+        };
+        tx.commit().map_err(|e| self.db_err(e))?;
+        self.lock_cache().remove(key_id);
+        Ok(existed)
+    }
+
+    /// Whether no key is registered.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Number of registered keys.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub fn len(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let table = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
+        table.len().map_err(|e| self.db_err(e))
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A poisoned lock only means another thread panicked while holding it; the cache
+        // is still a valid (if stale) list, so keep using it.
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
