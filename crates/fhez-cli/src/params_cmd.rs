@@ -85,15 +85,15 @@ pub fn run(cmd: &ParamsCommand) -> Result<()> {
                 "table": "HomomorphicEncryption.org v1.1, 128-bit classical, ternary secret",
             });
             if json.json {
-                println!("{out}");
+                outln!("{out}");
             } else {
                 match &verdict {
-                    Ok(p) => println!(
+                    Ok(p) => outln!(
                         "secure: log2(QP) = {:.1} <= {} for N = 2^{log_n} (HomomorphicEncryption.org 128-bit table)",
                         p.log_qp(),
                         bound.unwrap_or(0)
                     ),
-                    Err(e) => println!("rejected: {e}"),
+                    Err(e) => outln!("rejected: {e}"),
                 }
             }
             verdict.map(|_| ()).map_err(Into::into)
@@ -113,11 +113,11 @@ fn describe(name: &str, spec: &CkksParamsSpec) -> Result<serde_json::Value> {
 
 fn print_rows(rows: &[serde_json::Value], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
+        outln!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     for r in rows {
-        println!(
+        outln!(
             "{:<15} N=2^{:<3} slots={:<6} depth={:<3} scale=2^{:<3} log2(QP)={:<6} bound={:<5} {}",
             r["name"].as_str().unwrap_or(""),
             r["log_n"],

@@ -1,0 +1,583 @@
+//! `fhez plan | keygen | encrypt | eval | decrypt`: the client / server steps one file at a
+//! time. The client holds the key directory (`secret.key`, `public/keys.fhez` and a copy of
+//! the model as `model.json`); the server needs only the model and `public/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fhez::bundle::{
+    SECRET_KEY_FILE, load_client_keys, load_server_keys, public_bundle_path,
+    public_bundle_to_bytes, save_client_keys,
+};
+use fhez::ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
+use fhez::erray::PlainArray;
+use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
+use serde_json::json;
+
+use crate::{data, npy, util};
+
+/// Largest ciphertext message read (4 GiB).
+pub const MESSAGE_LIMIT: usize = 1 << 32;
+/// Largest public bundle read.
+pub const BUNDLE_LIMIT: usize = wire::DEFAULT_LIMIT as usize;
+/// The model copy a key directory carries for `encrypt` and `decrypt`.
+pub const MODEL_COPY: &str = "model.json";
+
+/// `fhez plan` options.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Model file.
+    pub model: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fhez keygen` options.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Model file the keys are planned for.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Key directory to create (refuses to overwrite an existing secret key).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fhez encrypt` options.
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// Key directory (client: holds secret.key).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Input: a JSON array of numbers (one sample, or nested arrays: a batch) or an .npy
+    /// file (f64/f32/u8, shape (shape…) or (batch, shape…)).
+    #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+    pub input: Option<PathBuf>,
+    /// Encrypt test image N of the model's data set instead (see --data, --count).
+    #[arg(long)]
+    pub image: Option<usize>,
+    /// With --image: how many consecutive test images.
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// With --image: the data set (default: the model's).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Model file (default: the copy in the key directory).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Output ciphertext message.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fhez eval` options.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The public bundle: DIR/public, the bundle file, or a key directory (only its
+    /// public/ part is read).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Input ciphertext message (from `fhez encrypt`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output ciphertext message.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fhez decrypt` options.
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// Key directory (client: holds secret.key).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Ciphertext message (from `fhez eval`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Model file (default: the copy in the key directory).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+/// The model and its plan, with the parameters the plan asks for.
+pub struct Planned {
+    /// The model file.
+    pub file: ModelFile,
+    /// Graph and plan.
+    pub model: EncryptedModel,
+    /// Validated (secure) parameters.
+    pub params: Arc<CkksParams>,
+}
+
+/// Loads and plans a model.
+pub fn planned(file: ModelFile) -> Result<Planned> {
+    let model = file.encrypted_model().context("planning the model")?;
+    let params = CkksParams::new(&model.spec()).context("building the planned parameters")?;
+    Ok(Planned {
+        file,
+        model,
+        params,
+    })
+}
+
+/// Sizes of the key material and of the messages of one batch.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sizes {
+    /// Secret key file.
+    pub secret_key: usize,
+    /// Public key.
+    pub public_key: usize,
+    /// Relinearization key.
+    pub relin_key: usize,
+    /// Galois keys (only the planned steps).
+    pub galois_keys: usize,
+    /// The whole public bundle.
+    pub public_bundle: usize,
+    /// One seeded (client upload) ciphertext.
+    pub seeded_ct: usize,
+    /// One fresh full ciphertext.
+    pub fresh_ct: usize,
+    /// One output ciphertext (at the level after the planned depth).
+    pub output_ct: usize,
+    /// Input ciphertexts of one batch.
+    pub request_cts: usize,
+    /// Output ciphertexts of one batch.
+    pub reply_cts: usize,
+}
+
+/// Measures the sizes of `client`'s keys and of a batch for `p`.
+pub fn sizes(p: &Planned, client: &CkksClient) -> Result<Sizes> {
+    let keys = client.server_keys();
+    let seeded = client.encrypt_seeded(&[0.0])?;
+    let seeded_ct = wire::seeded_ciphertext_to_bytes(&seeded)?.len();
+    let fresh = seeded.expand(&p.params)?;
+    let fresh_ct = wire::ciphertext_to_bytes(&fresh)?.len();
+    let top = p.params.max_level() as usize;
+    let out_level = top.saturating_sub(p.model.plan().depth as usize);
+    // A ciphertext is two polynomials of (level + 1) limbs; the rest is a fixed header.
+    let limb = p.params.n() * 8;
+    let header = fresh_ct.saturating_sub(2 * limb * (top + 1));
+    let output_ct = header + 2 * limb * (out_level + 1);
+    let batch = p.model.batch();
+    let slots = p.params.slots();
+    let packing = fhez::erray::Packing::BatchInSlots { batch };
+    let mut request_cts = 0;
+    for size in p.file.input_sizes() {
+        request_cts += packing.num_cts(&[batch, size], slots)?;
+    }
+    let out_shape = output_shape(&p.file)?;
+    let reply_cts = packing.num_cts(&[batch, out_shape.iter().product()], slots)?;
+    Ok(Sizes {
+        secret_key: client.secret_key().to_secret_bytes().len(),
+        public_key: wire::public_key_to_bytes(keys.public_key())?.len(),
+        relin_key: wire::relin_key_to_bytes(keys.relin_key())?.len(),
+        galois_keys: wire::galois_keys_to_bytes(keys.galois_keys())?.len(),
+        public_bundle: public_bundle_to_bytes(&keys)?.len(),
+        seeded_ct,
+        fresh_ct,
+        output_ct,
+        request_cts,
+        reply_cts,
+    })
+}
+
+/// Per-sample shape at the model's decrypt boundary.
+pub fn output_shape(file: &ModelFile) -> Result<Vec<usize>> {
+    let graph = file.graph()?;
+    let id = graph.id(&file.output)?;
+    Ok(graph.shape(id, 0).unwrap_or(&[]).to_vec())
+}
+
+/// Runs `fhez plan`.
+pub fn plan(args: &PlanArgs) -> Result<()> {
+    let p = planned(util::load_model(&args.model)?)?;
+    let client = p.model.keygen(&p.params)?;
+    let sizes = sizes(&p, &client)?;
+    let plan = p.model.plan();
+    if args.json {
+        return util::print_json(&json!({
+            "model": p.file.name, "request": p.file.plan, "plan": plan,
+            "params": {
+                "log_n": p.params.log_n(), "slots": p.params.slots(), "max_level": p.params.max_level(),
+                "log_qp": p.params.log_qp(), "security": format!("{:?}", p.params.security()),
+                "params_id": p.params.id().to_hex(),
+            },
+            "sizes": sizes,
+        }));
+    }
+    outln!(
+        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude",
+        p.file.name,
+        p.file.dataset.as_deref().unwrap_or("no data set"),
+        p.file.plan.batch,
+        p.file.plan.precision_bits,
+        p.file.plan.magnitude_bits
+    );
+    print_params(&p);
+    outln!(
+        "\n{:<20} {:<18} {:>8} {:>9} {:>10}",
+        "node",
+        "kind",
+        "levels",
+        "depth",
+        "rotations"
+    );
+    for n in &plan.nodes {
+        outln!(
+            "{:<20} {:<18} {:>8} {:>9} {:>10}",
+            n.name,
+            n.kind,
+            n.consumed,
+            n.depth_out,
+            n.rotations
+        );
+    }
+    outln!(
+        "rotation steps: {}",
+        if plan.rotation_steps.is_empty() {
+            "none (no Galois keys)".to_owned()
+        } else {
+            format!("{:?}", plan.rotation_steps)
+        }
+    );
+    print_sizes(&sizes);
+    Ok(())
+}
+
+/// Prints N, chain, scale, depth and security.
+pub fn print_params(p: &Planned) {
+    let plan = p.model.plan();
+    outln!(
+        "parameters: N = 2^{} ({} slots), q = {:?} bits, p = {:?} bits, scale 2^{}, depth {} (max level {}), log2 QP = {:.1}, {:?}, id {}",
+        p.params.log_n(),
+        p.params.slots(),
+        plan.log_q,
+        plan.log_p,
+        plan.log_scale,
+        plan.depth,
+        p.params.max_level(),
+        p.params.log_qp(),
+        p.params.security(),
+        p.params.id()
+    );
+}
+
+/// Prints key and ciphertext sizes.
+pub fn print_sizes(s: &Sizes) {
+    outln!(
+        "keys: secret {} (client only); public bundle {} = public {} + relinearization {} + Galois {}",
+        util::bytes(s.secret_key),
+        util::bytes(s.public_bundle),
+        util::bytes(s.public_key),
+        util::bytes(s.relin_key),
+        util::bytes(s.galois_keys)
+    );
+    outln!(
+        "ciphertexts: seeded upload {}, fresh {}, output {}; one batch = {} input ({}) and {} output ({}) ciphertexts",
+        util::bytes(s.seeded_ct),
+        util::bytes(s.fresh_ct),
+        util::bytes(s.output_ct),
+        s.request_cts,
+        util::bytes(s.request_cts * (s.seeded_ct + 8)),
+        s.reply_cts,
+        util::bytes(s.reply_cts * (s.output_ct + 8))
+    );
+}
+
+/// Runs `fhez keygen`.
+pub fn keygen(args: &KeygenArgs) -> Result<()> {
+    let secret = args.out.join(SECRET_KEY_FILE);
+    if secret.exists() {
+        bail!(
+            "{} already exists: refusing to replace keys (ciphertexts made under them would be lost)",
+            secret.display()
+        );
+    }
+    let text = util::read(&args.model, fhez::model_file::MODEL_FILE_LIMIT)?;
+    let p = planned(util::load_model(&args.model)?)?;
+    let t = Instant::now();
+    let client = p.model.keygen(&p.params)?;
+    let elapsed = t.elapsed();
+    save_client_keys(&args.out, &client)
+        .with_context(|| format!("writing keys into {}", args.out.display()))?;
+    util::write(&args.out.join(MODEL_COPY), &text)?;
+    let sizes = sizes(&p, &client)?;
+    let public = public_bundle_path(&args.out);
+    if args.json {
+        return util::print_json(&json!({
+            "dir": args.out, "secret_key": secret, "public_bundle": public,
+            "params_id": p.params.id().to_hex(), "log_n": p.params.log_n(),
+            "rotation_steps": p.model.plan().rotation_steps, "keygen_ms": util::ms(elapsed),
+            "sizes": sizes,
+        }));
+    }
+    print_params(&p);
+    outln!(
+        "keys generated in {:.0} ms; Galois keys for steps {:?}",
+        util::ms(elapsed),
+        p.model.plan().rotation_steps
+    );
+    outln!("client (keep private): {}", secret.display());
+    outln!(
+        "server (public bundle): {} ({})",
+        public.display(),
+        util::bytes(sizes.public_bundle)
+    );
+    Ok(())
+}
+
+/// The model a client command uses: `--model`, else the key directory's copy.
+fn client_model(keys: &Path, model: Option<&Path>) -> Result<ModelFile> {
+    let path = match model {
+        Some(m) => m.to_owned(),
+        None => {
+            let copy = keys.join(MODEL_COPY);
+            if !copy.is_file() {
+                bail!(
+                    "{} not found: pass --model (the key directory was not made by fhez keygen)",
+                    copy.display()
+                );
+            }
+            copy
+        }
+    };
+    util::load_model(&path)
+}
+
+fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
+    match v {
+        serde_json::Value::Number(n) => {
+            out.push(n.as_f64().context("a number out of range")?);
+            Ok(())
+        }
+        serde_json::Value::Array(a) => a.iter().try_for_each(|x| flatten(x, out)),
+        serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::String(_)
+        | serde_json::Value::Object(_) => bail!("input JSON must hold only arrays of numbers"),
+    }
+}
+
+/// Reads an input file (JSON or .npy) as flat values.
+fn read_input(path: &Path) -> Result<Vec<f64>> {
+    let bytes = util::read(path, 1 << 31)?;
+    if bytes.starts_with(npy::MAGIC) {
+        return npy::parse(&bytes).with_context(|| format!("reading {}", path.display()));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is neither JSON nor .npy", path.display()))?;
+    let mut out = Vec::new();
+    flatten(&v, &mut out).with_context(|| format!("reading {}", path.display()))?;
+    Ok(out)
+}
+
+/// Runs `fhez encrypt`.
+pub fn encrypt(args: &EncryptArgs) -> Result<()> {
+    let file = client_model(&args.keys, args.model.as_deref())?;
+    let [input] = file.inputs.as_slice() else {
+        bail!("models with several encrypted inputs are not supported by fhez encrypt");
+    };
+    let size: usize = input.shape.iter().product();
+    let mut labels = Vec::new();
+    let values = match (&args.input, args.image) {
+        (Some(path), _) => read_input(path)?,
+        (None, Some(first)) => {
+            let name = args
+                .data
+                .clone()
+                .or_else(|| file.dataset.clone())
+                .context("the model names no data set: pass --data")?;
+            let raw = data::load(&name, size)?;
+            let split = data::prepare(&name, &raw.test, &input.shape, &file.task)?;
+            if args.count == 0 || first + args.count > split.len() {
+                bail!(
+                    "images {first}..{} are out of range: the {name} test split has {}",
+                    first + args.count,
+                    split.len()
+                );
+            }
+            let mut v = Vec::with_capacity(args.count * size);
+            for i in first..first + args.count {
+                v.extend_from_slice(split.sample(i).context("sample")?);
+                if let Some(l) = split.labels.get(i) {
+                    labels.push(*l);
+                }
+            }
+            v
+        }
+        (None, None) => bail!("pass --input FILE or --image N"),
+    };
+    if values.is_empty() || values.len() % size != 0 {
+        bail!(
+            "the input holds {} values: not a whole number of samples of shape {:?} ({size} values)",
+            values.len(),
+            input.shape
+        );
+    }
+    let batch = values.len() / size;
+    if batch > file.plan.batch {
+        bail!(
+            "{batch} samples exceed the model's planned batch of {}",
+            file.plan.batch
+        );
+    }
+    let client = load_client_keys(&args.keys)
+        .with_context(|| format!("reading keys from {}", args.keys.display()))?;
+    let mut shape = vec![batch];
+    shape.extend_from_slice(&input.shape);
+    let x = PlainArray::new(shape, values)?;
+    let t = Instant::now();
+    let bytes = CtBatch::encrypt_seeded_bytes(&client, &[(input.name.as_str(), x)])?;
+    let elapsed = t.elapsed();
+    util::write(&args.out, &bytes)?;
+    if args.json {
+        return util::print_json(&json!({
+            "out": args.out, "samples": batch, "bytes": bytes.len(), "encrypt_ms": util::ms(elapsed),
+            "labels": labels,
+        }));
+    }
+    outln!(
+        "encrypted {batch} sample(s) of shape {:?} in {:.0} ms: {} ({})",
+        input.shape,
+        util::ms(elapsed),
+        args.out.display(),
+        util::bytes(bytes.len())
+    );
+    if !labels.is_empty() {
+        outln!("true labels: {labels:?}");
+    }
+    Ok(())
+}
+
+/// Checks that `keys` were made for the parameters and rotations `p` plans.
+pub fn check_keys(p: &Planned, keys: &ServerKeys) -> Result<()> {
+    if keys.params().id() != p.params.id() {
+        bail!(
+            "the keys belong to parameter set {} but the model plans {} (N = 2^{}); run fhez keygen --model with this model",
+            keys.params().id(),
+            p.params.id(),
+            p.params.log_n()
+        );
+    }
+    let have = keys.rotation_steps();
+    let missing: Vec<i64> = p
+        .model
+        .plan()
+        .rotation_steps
+        .iter()
+        .filter(|s| !have.contains(s))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        bail!("the public bundle lacks Galois keys for rotation steps {missing:?}");
+    }
+    Ok(())
+}
+
+/// Runs `fhez eval` (server: public bundle only).
+pub fn eval(args: &EvalArgs) -> Result<()> {
+    let p = planned(util::load_model(&args.model)?)?;
+    let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
+        .with_context(|| format!("reading the public bundle from {}", args.keys.display()))?;
+    check_keys(&p, &keys)?;
+    let server = CkksServer::new(keys);
+    let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
+    let t = Instant::now();
+    let request = CtBatch::from_bytes(&server, &bytes, MESSAGE_LIMIT)
+        .with_context(|| format!("reading {}", args.input.display()))?;
+    let read = t.elapsed();
+    for e in &request.entries {
+        if !p.file.inputs.iter().any(|i| i.name == e.name) {
+            bail!("the message holds {:?}, not an input of the model", e.name);
+        }
+    }
+    let t = Instant::now();
+    let (reply, timings) = p.model.evaluate_timed(&server, &request)?;
+    let total = t.elapsed();
+    let out = reply.to_bytes()?;
+    util::write(&args.out, &out)?;
+    if args.json {
+        return util::print_json(&json!({
+            "out": args.out, "read_ms": util::ms(read), "eval_ms": util::ms(total),
+            "request_cts": request.num_cts(), "reply_cts": reply.num_cts(), "reply_bytes": out.len(),
+            "nodes": timings.iter().map(|n| json!({
+                "name": n.name, "kind": n.kind, "ms": util::ms(n.elapsed),
+                "level_in": n.levels.input, "level_out": n.levels.output, "cts_out": n.cts_out,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    outln!(
+        "read {} input ciphertexts in {:.0} ms; evaluated in {:.0} ms:",
+        request.num_cts(),
+        util::ms(read),
+        util::ms(total)
+    );
+    for n in &timings {
+        outln!(
+            "  {:<20} {:<18} L{}→{} {:>9.1} ms",
+            n.name,
+            n.kind,
+            n.levels.input,
+            n.levels.output,
+            util::ms(n.elapsed)
+        );
+    }
+    outln!(
+        "wrote {} ({} ciphertexts, {})",
+        args.out.display(),
+        reply.num_cts(),
+        util::bytes(out.len())
+    );
+    Ok(())
+}
+
+/// Runs `fhez decrypt`: prints the values as JSON (and the classes of a classifier).
+pub fn decrypt(args: &DecryptArgs) -> Result<()> {
+    let client = load_client_keys(&args.keys)
+        .with_context(|| format!("reading keys from {}", args.keys.display()))?;
+    let file = match (&args.model, args.keys.join(MODEL_COPY).is_file()) {
+        (None, false) => None,
+        (m, _) => Some(client_model(&args.keys, m.as_deref())?),
+    };
+    let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
+    let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
+        .with_context(|| format!("reading {}", args.input.display()))?;
+    let mut outputs = Vec::new();
+    for (name, x) in reply.bind(&client)? {
+        let plain = x.decrypt()?;
+        let per: usize = plain.shape().get(1..).unwrap_or(&[]).iter().product();
+        let samples: Vec<serde_json::Value> = plain
+            .data()
+            .chunks(per.max(1))
+            .map(|v| match file.as_ref().map(|f| &f.task) {
+                Some(Task::Classifier { labels }) => {
+                    let c = util::argmax(v);
+                    json!({"values": v, "class": c, "label": labels.get(c)})
+                }
+                Some(Task::Regressor { scale, offset }) => {
+                    let y: Vec<f64> = v.iter().map(|a| a * scale + offset).collect();
+                    json!({"values": v, "prediction": y})
+                }
+                _ => json!({ "values": v }),
+            })
+            .collect();
+        outputs.push(json!({"output": name, "shape": plain.shape(), "samples": samples}));
+    }
+    util::print_json(&json!({ "outputs": outputs }))
+}

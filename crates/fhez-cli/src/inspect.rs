@@ -1,0 +1,312 @@
+//! `fhez inspect FILE`: the envelope of any fhez file — a single wire object (`FHEZ`), a
+//! public bundle (`FZPB`), a ciphertext message (`FZCB`), an erray (`FZER`) or a model
+//! file — read without validating payloads and **never printing secret material** (a
+//! secret key shows only its kind, parameter set and size).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fhez::ModelFile;
+use fhez::ckks::wire::{self, ObjectKind};
+use serde_json::{Value, json};
+
+use crate::util;
+
+/// `fhez inspect` options.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Any fhez file.
+    pub file: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A bounds-checked little-endian reader.
+struct Cur<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).context("length overflows")?;
+        let s = self.b.get(self.pos..end).with_context(|| {
+            format!(
+                "truncated: needed {n} bytes at offset {}, {} available",
+                self.pos,
+                self.b.len().saturating_sub(self.pos)
+            )
+        })?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn arr<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(u8::from_le_bytes(self.arr()?))
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.arr()?))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+    fn len(&mut self) -> Result<usize> {
+        Ok(usize::try_from(self.u64()?)?)
+    }
+    fn blob(&mut self) -> Result<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+    fn done(&self) -> bool {
+        self.pos == self.b.len()
+    }
+}
+
+/// Sets `key` of a JSON object.
+fn set(v: &mut Value, key: &str, x: Value) {
+    if let Some(m) = v.as_object_mut() {
+        m.insert(key.to_owned(), x);
+    }
+}
+
+/// Describes one `FHEZ` wire object.
+pub fn object(bytes: &[u8]) -> Result<Value> {
+    let env = wire::peek_envelope(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut v = json!({
+        "kind": env.kind.name(),
+        "format_version": env.version,
+        "params_id": env.params_id.to_hex(),
+        "payload_bytes": env.payload_len,
+        "bytes": bytes.len(),
+    });
+    let payload = bytes.get(wire::ENVELOPE_LEN..).unwrap_or(&[]);
+    let mut c = Cur { b: payload, pos: 0 };
+    match env.kind {
+        ObjectKind::Ciphertext | ObjectKind::Plaintext | ObjectKind::SeededCiphertext => {
+            let level = c.u32()?;
+            let scale = f64::from_bits(c.u64()?);
+            set(&mut v, "level", json!(level));
+            set(&mut v, "scale_log2", json!(scale.log2()));
+            if env.kind == ObjectKind::Ciphertext {
+                set(&mut v, "polynomials", json!(c.u32()?));
+            }
+        }
+        ObjectKind::GaloisKeys => {
+            set(&mut v, "keys", json!(c.u32()?));
+        }
+        ObjectKind::Params => {
+            let spec: Value = serde_json::from_slice(payload).context("params payload")?;
+            for key in ["log_n", "log_scale", "security"] {
+                if let Some(x) = spec.get(key) {
+                    set(&mut v, key, x.clone());
+                }
+            }
+            for key in ["q", "p", "log_q", "log_p"] {
+                if let Some(x) = spec.get(key).and_then(Value::as_array) {
+                    set(&mut v, &format!("{key}_count"), json!(x.len()));
+                }
+            }
+        }
+        ObjectKind::SecretKey => {
+            set(
+                &mut v,
+                "secret",
+                json!("secret material: contents not shown"),
+            );
+        }
+        ObjectKind::PublicKey | ObjectKind::RelinKey => {}
+        _ => {}
+    }
+    Ok(v)
+}
+
+fn bundle(bytes: &[u8]) -> Result<Value> {
+    let mut c = Cur { b: bytes, pos: 4 };
+    let version = c.u8()?;
+    let names = ["params", "public_key", "relin_key", "galois_keys"];
+    let mut parts = serde_json::Map::new();
+    for name in names {
+        let blob = c.blob().with_context(|| format!("bundle part {name}"))?;
+        parts.insert(name.to_owned(), object(blob)?);
+    }
+    if !c.done() {
+        bail!("trailing bytes after the bundle's four objects");
+    }
+    Ok(json!({
+        "kind": "public key bundle", "version": version, "bytes": bytes.len(),
+        "params_id": parts.get("params").and_then(|p| p.get("params_id")).cloned(),
+        "parts": parts,
+    }))
+}
+
+fn message(bytes: &[u8]) -> Result<Value> {
+    let mut c = Cur { b: bytes, pos: 4 };
+    let version = c.u8()?;
+    let n = c.u32()?;
+    if n > 64 {
+        bail!("{n} entries: not a valid ciphertext message");
+    }
+    let mut entries = Vec::new();
+    for _ in 0..n {
+        let name_len = usize::from(c.u16()?);
+        let name = String::from_utf8_lossy(c.take(name_len)?).into_owned();
+        let packing = c.u8()?;
+        let batch = c.u64()?;
+        let ndim = c.u32()?;
+        if ndim > 16 {
+            bail!("{ndim} dimensions: not a valid ciphertext message");
+        }
+        let shape = (0..ndim).map(|_| c.u64()).collect::<Result<Vec<_>>>()?;
+        let count = c.u64()?;
+        entries.push(cts(&mut c, name, packing, batch, shape, count)?);
+    }
+    if !c.done() {
+        bail!("trailing bytes after the message");
+    }
+    Ok(json!({
+        "kind": "ciphertext message", "version": version, "bytes": bytes.len(), "entries": entries,
+    }))
+}
+
+fn cts(
+    c: &mut Cur<'_>,
+    name: String,
+    packing: u8,
+    batch: u64,
+    shape: Vec<u64>,
+    count: u64,
+) -> Result<Value> {
+    let mut first = Value::Null;
+    let mut levels = std::collections::BTreeSet::new();
+    let mut total = 0usize;
+    for i in 0..count {
+        let blob = c
+            .blob()
+            .with_context(|| format!("ciphertext {i} of {count}"))?;
+        total += blob.len();
+        let o = object(blob)?;
+        if let Some(l) = o.get("level").and_then(Value::as_u64) {
+            levels.insert(l);
+        }
+        if i == 0 {
+            first = o;
+        }
+    }
+    let packing = match packing {
+        0 => "flat".to_owned(),
+        1 => format!("batch-in-slots (batch {batch})"),
+        t => format!("unknown ({t})"),
+    };
+    Ok(json!({
+        "name": name, "packing": packing, "shape": shape, "ciphertexts": count,
+        "ciphertext_bytes": total, "levels": levels,
+        "kind": first.get("kind"), "params_id": first.get("params_id"),
+        "scale_log2": first.get("scale_log2"),
+    }))
+}
+
+fn erray(bytes: &[u8]) -> Result<Value> {
+    let mut c = Cur { b: bytes, pos: 4 };
+    let version = c.u16()?;
+    let packing = c.u8()?;
+    let batch = c.u64()?;
+    let flags = c.u8()?;
+    let ndim = c.u32()?;
+    if ndim > 32 {
+        bail!("{ndim} dimensions: not a valid erray");
+    }
+    let shape = (0..ndim).map(|_| c.u64()).collect::<Result<Vec<_>>>()?;
+    let count = c.u64()?;
+    let mut v = cts(&mut c, "erray".to_owned(), packing, batch, shape, count)?;
+    if !c.done() {
+        bail!("trailing bytes after the erray");
+    }
+    set(&mut v, "kind", json!("erray"));
+    set(&mut v, "version", json!(version));
+    set(&mut v, "padding_clean", json!(flags & 1 == 1));
+    set(&mut v, "bytes", json!(bytes.len()));
+    Ok(v)
+}
+
+fn model(text: &str) -> Result<Value> {
+    let file = ModelFile::from_json(text)?;
+    let graph = file.graph()?;
+    let plan = file.encrypted_model().ok().map(|m| m.plan().clone());
+    Ok(json!({
+        "kind": "model", "name": file.name, "dataset": file.dataset, "task": file.task,
+        "inputs": file.inputs, "output": file.output, "nodes": graph.len(),
+        "plan_request": file.plan, "metrics": file.metrics,
+        "plan": plan.map(|p| json!({
+            "log_n": p.log_n, "log_q": p.log_q, "log_p": p.log_p, "log_scale": p.log_scale,
+            "depth": p.depth, "rotation_steps": p.rotation_steps,
+        })),
+        "bytes": text.len(),
+    }))
+}
+
+/// Describes any fhez file's bytes.
+pub fn describe(bytes: &[u8]) -> Result<Value> {
+    match bytes.get(..4) {
+        Some(b"FHEZ") => object(bytes),
+        Some(b"FZPB") => bundle(bytes),
+        Some(b"FZCB") => message(bytes),
+        Some(b"FZER") => erray(bytes),
+        _ => {
+            let text = std::str::from_utf8(bytes).ok();
+            match text {
+                Some(t) if t.trim_start().starts_with('{') && t.contains("fhez-model") => model(t),
+                _ => {
+                    bail!("not an fhez file (no FHEZ, FZPB, FZCB or FZER magic, not a model file)")
+                }
+            }
+        }
+    }
+}
+
+fn print(v: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    if let Value::Object(m) = v {
+        // The kind first, then the rest in key order.
+        let kind = m.get_key_value("kind").into_iter();
+        for (k, x) in kind.chain(m.iter().filter(|(k, _)| *k != "kind")) {
+            match x {
+                Value::Object(_) => {
+                    outln!("{pad}{k}:");
+                    print(x, indent + 2);
+                }
+                Value::Array(a) if a.iter().any(Value::is_object) => {
+                    outln!("{pad}{k}:");
+                    for (i, e) in a.iter().enumerate() {
+                        outln!("{pad}  [{i}]");
+                        print(e, indent + 4);
+                    }
+                }
+                Value::String(s) => outln!("{pad}{k}: {s}"),
+                Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => {
+                    outln!("{pad}{k}: {x}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs `fhez inspect`.
+pub fn run(args: &InspectArgs) -> Result<()> {
+    let bytes = util::read(&args.file, 1 << 33)?;
+    let v = describe(&bytes).with_context(|| format!("inspecting {}", args.file.display()))?;
+    if args.json {
+        return util::print_json(&v);
+    }
+    outln!("{}:", args.file.display());
+    print(&v, 2);
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! The `fhez` binary end to end on a small model written in-test: plan, keygen, encrypt
+//! (JSON and .npy), eval with only the public bundle present, decrypt against the plaintext
+//! graph, inspect on every file kind (never secret bytes), training when data is present,
+//! and one-line errors (non-zero exit, no panic) on bad input.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fhez::erray::{Erray, Packing, PlainArray};
+use fhez::nn::{PlanRequest, Tensor, prefab};
+use fhez::{ModelFile, Task};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fhez");
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fhez-cli-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fhez(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(args: &[&str]) -> String {
+    let out = fhez(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "fhez {args:?} failed: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail with one `error:` line and no panic; returns the line.
+fn fails(args: &[&str]) -> String {
+    let out = fhez(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "fhez {args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "fhez {args:?} panicked: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "fhez {args:?}: not one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_owned()
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// A (6, 2) → 1 regressor (depth 4: CC, ReLU, Dense, ReLU) planned for 4 samples.
+fn model(precision_bits: u32) -> ModelFile {
+    let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
+    let request = PlanRequest {
+        batch: 4,
+        precision_bits,
+        magnitude_bits: 10,
+    };
+    let task = Task::Regressor {
+        scale: 2.0,
+        offset: 1.0,
+    };
+    ModelFile::new("toy", &graph, &["x"], "Decrypt", task, request).unwrap()
+}
+
+fn samples() -> Vec<Vec<f64>> {
+    (0..3)
+        .map(|s| (0..12).map(|k| ((s * 12 + k) % 7) as f64 / 10.0).collect())
+        .collect()
+}
+
+fn npy(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn help_on_every_command() {
+    for cmd in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["ckks-demo", "--help"],
+        vec!["params", "--help"],
+        vec!["params", "list", "--help"],
+        vec!["train", "--help"],
+        vec!["plan", "--help"],
+        vec!["keygen", "--help"],
+        vec!["encrypt", "--help"],
+        vec!["eval", "--help"],
+        vec!["decrypt", "--help"],
+        vec!["inspect", "--help"],
+    ] {
+        let out = ok(&cmd);
+        assert!(out.contains("Usage"), "{cmd:?}: {out}");
+    }
+}
+
+#[test]
+fn client_server_flow_and_errors() {
+    let d = dir("flow");
+    let file = model(20);
+    let model_path = d.join("model.json");
+    file.save(&model_path).unwrap();
+
+    // plan --json
+    let plan = json(&ok(&["plan", p(&model_path), "--json"]));
+    assert_eq!(plan["plan"]["depth"], 6);
+    assert_eq!(plan["params"]["security"], "Tc128");
+    assert!(plan["sizes"]["public_bundle"].as_u64().unwrap() > 0);
+    let human = ok(&["plan", p(&model_path)]);
+    assert!(
+        human.contains("1D-CC") && human.contains("rotation steps"),
+        "{human}"
+    );
+
+    // keygen (client)
+    let keys = d.join("keys");
+    ok(&["keygen", "--model", p(&model_path), "--out", p(&keys)]);
+    assert!(keys.join("secret.key").is_file());
+    assert!(keys.join("public/keys.fhez").is_file());
+    let again = fails(&["keygen", "--model", p(&model_path), "--out", p(&keys)]);
+    assert!(again.contains("already exists"), "{again}");
+
+    // encrypt (client): a JSON batch of 3 samples, and one .npy sample
+    let xs = samples();
+    let x_json = d.join("x.json");
+    std::fs::write(&x_json, serde_json::to_string(&xs).unwrap()).unwrap();
+    let x_ct = d.join("x.ct");
+    let enc = json(&ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&x_ct),
+        "--json",
+    ]));
+    assert_eq!(enc["samples"], 3);
+    let x_npy = d.join("x.npy");
+    std::fs::write(&x_npy, npy(&[6, 2], &xs[0])).unwrap();
+    let x1_ct = d.join("x1.ct");
+    ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_npy),
+        "--out",
+        p(&x1_ct),
+    ]);
+
+    // eval (server): only the public bundle, copied somewhere else
+    let server = d.join("server");
+    std::fs::create_dir_all(server.join("public")).unwrap();
+    std::fs::copy(
+        keys.join("public/keys.fhez"),
+        server.join("public/keys.fhez"),
+    )
+    .unwrap();
+    std::fs::copy(&model_path, server.join("model.json")).unwrap();
+    let y_ct = d.join("y.ct");
+    let ev = json(&ok(&[
+        "eval",
+        "--model",
+        p(&server.join("model.json")),
+        "--keys",
+        p(&server.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&y_ct),
+        "--json",
+    ]));
+    assert!(!server.join("secret.key").exists());
+    assert_eq!(ev["reply_cts"], 1);
+    let y1_ct = d.join("y1.ct");
+    ok(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&server.join("public/keys.fhez")),
+        "--input",
+        p(&x1_ct),
+        "--out",
+        p(&y1_ct),
+    ]);
+
+    // decrypt (client) equals the plaintext graph
+    let graph = file.graph().unwrap();
+    let dec = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y_ct)]));
+    let got = dec["outputs"][0]["samples"].as_array().unwrap();
+    assert_eq!(got.len(), 3);
+    for (x, g) in xs.iter().zip(got) {
+        let want = graph
+            .infer(&[("x", Tensor::new(vec![6, 2], x.clone()).unwrap())])
+            .unwrap()["y_hat"]
+            .item();
+        let v = g["values"][0].as_f64().unwrap();
+        assert!((v - want).abs() < 1e-3, "{v} vs {want}");
+        let pred = g["prediction"][0].as_f64().unwrap();
+        assert!((pred - (want * 2.0 + 1.0)).abs() < 1e-2);
+    }
+    let dec1 = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y1_ct)]));
+    let v1 = dec1["outputs"][0]["samples"][0]["values"][0]
+        .as_f64()
+        .unwrap();
+    let v0 = got[0]["values"][0].as_f64().unwrap();
+    assert!((v1 - v0).abs() < 1e-3, "npy {v1} vs json {v0}");
+
+    // inspect every kind
+    let client = fhez::bundle::load_client_keys(&keys).unwrap();
+    let er = Erray::encrypt(
+        &client,
+        &PlainArray::new(vec![4], vec![1.0, 2.0, 3.0, 4.0]).unwrap(),
+        Packing::Flat,
+    )
+    .unwrap();
+    let er_path = d.join("x.erray");
+    std::fs::write(&er_path, er.to_bytes().unwrap()).unwrap();
+    let ct_path = d.join("one.ct");
+    let one = client.encrypt_seeded(&[1.0]).unwrap();
+    std::fs::write(
+        &ct_path,
+        fhez::ckks::wire::seeded_ciphertext_to_bytes(&one).unwrap(),
+    )
+    .unwrap();
+    for (path, kind) in [
+        (model_path.clone(), "model"),
+        (keys.join("public/keys.fhez"), "public key bundle"),
+        (x_ct.clone(), "ciphertext message"),
+        (y_ct.clone(), "ciphertext message"),
+        (er_path, "erray"),
+        (ct_path, "seeded ciphertext"),
+    ] {
+        let v = json(&ok(&["inspect", p(&path), "--json"]));
+        assert_eq!(v["kind"], kind, "{}", path.display());
+        ok(&["inspect", p(&path)]);
+    }
+    let y = json(&ok(&["inspect", p(&y_ct), "--json"]));
+    assert_eq!(y["entries"][0]["levels"][0], 0);
+    // The secret key: kind, parameter set and size, no key bytes.
+    let secret = std::fs::read(keys.join("secret.key")).unwrap();
+    let sk_out = ok(&["inspect", p(&keys.join("secret.key")), "--json"]);
+    let sk = json(&sk_out);
+    assert_eq!(sk["kind"], "secret key");
+    assert_eq!(sk["bytes"], secret.len());
+    let payload: String = secret[48..64].iter().map(|b| format!("{b:02x}")).collect();
+    let human = ok(&["inspect", p(&keys.join("secret.key"))]);
+    for out in [&sk_out, &human] {
+        assert!(!out.contains(&payload), "{out}");
+        assert!(out.len() < 1000, "{out}");
+    }
+    assert_eq!(sk.as_object().unwrap().len(), 6, "{sk_out}");
+
+    // errors: one line, exit code 1, no panic
+    let missing = d.join("missing.ct");
+    fails(&["inspect", p(&missing)]);
+    fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&server.join("public")),
+        "--input",
+        p(&missing),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    fails(&[
+        "decrypt",
+        "--keys",
+        p(&d.join("nokeys")),
+        "--input",
+        p(&y_ct),
+    ]);
+    let bytes = std::fs::read(&x_ct).unwrap();
+    let cut = d.join("cut.ct");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&server.join("public")),
+        "--input",
+        p(&cut),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    assert!(e.contains("cut.ct"), "{e}");
+    fails(&["inspect", p(&cut)]);
+    fails(&["decrypt", "--keys", p(&keys), "--input", p(&cut)]);
+    std::fs::write(d.join("junk.json"), "{\"format\": \"fhez-model\"").unwrap();
+    fails(&["inspect", p(&d.join("junk.json"))]);
+    fails(&["plan", p(&d.join("junk.json"))]);
+    // a model planned differently than the keys
+    let other = d.join("other.json");
+    model(30).save(&other).unwrap();
+    let e = fails(&[
+        "eval",
+        "--model",
+        p(&other),
+        "--keys",
+        p(&server.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    assert!(e.contains("parameter set"), "{e}");
+    // too many samples, wrong sample size
+    let five: Vec<Vec<f64>> = (0..5).map(|_| vec![0.5; 12]).collect();
+    std::fs::write(d.join("five.json"), serde_json::to_string(&five).unwrap()).unwrap();
+    let e = fails(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&d.join("five.json")),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    assert!(e.contains("planned batch"), "{e}");
+    std::fs::write(d.join("odd.json"), "[1, 2, 3]").unwrap();
+    fails(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&d.join("odd.json")),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    fails(&["params", "show", "NOPE"]);
+    // usage errors: one line too, exit code 2
+    for args in [
+        vec!["demo", "--bogus"],
+        vec!["encrypt", "--keys", "k"],
+        vec!["demo", "--images", "x"],
+    ] {
+        let out = fhez(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+}
+
+#[test]
+fn train_a_small_classifier_when_digits_are_present() {
+    if !fhez::data::data_dir().join("sklearn").is_dir() {
+        eprintln!("skipped: no data/sklearn (scripts/fetch-datasets.sh sklearn)");
+        return;
+    }
+    let d = dir("train");
+    let out = d.join("digits.json");
+    let summary = json(&ok(&[
+        "train",
+        "--model",
+        "cnn-classifier",
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--lr",
+        "0.03",
+        "--batch",
+        "16",
+        "--test-limit",
+        "100",
+        "--plan-batch",
+        "128",
+        "--out",
+        p(&out),
+        "--json",
+    ]));
+    assert_eq!(summary["history"].as_array().unwrap().len(), 2);
+    let acc = summary["metrics"]["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.5, "{acc}");
+    for f in ["digits.json", "digits-curves.png", "digits-confusion.png"] {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        assert!(bytes.len() > 1000, "{f}");
+    }
+    assert!(
+        std::fs::read(d.join("digits-curves.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+    let plan = json(&ok(&["plan", p(&out), "--json"]));
+    assert_eq!(plan["plan"]["depth"], 4);
+    // the test images of the model's data set, encrypted, evaluated and decrypted
+    let keys = d.join("keys");
+    ok(&["keygen", "--model", p(&out), "--out", p(&keys)]);
+    let x = d.join("x.ct");
+    ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--image",
+        "0",
+        "--count",
+        "4",
+        "--out",
+        p(&x),
+    ]);
+    let y = d.join("y.ct");
+    ok(&[
+        "eval",
+        "--model",
+        p(&out),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&x),
+        "--out",
+        p(&y),
+    ]);
+    let dec = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y)]));
+    let s = dec["outputs"][0]["samples"].as_array().unwrap();
+    assert_eq!(s.len(), 4);
+    assert!(s[0]["class"].as_u64().unwrap() < 10);
+    // the demo on this model: server from the public bundle bytes, encrypted = plaintext
+    let demo = json(&ok(&[
+        "demo",
+        "--model",
+        p(&out),
+        "--images",
+        "40",
+        "--json",
+    ]));
+    assert_eq!(demo["images"], 40);
+    assert_eq!(demo["agreement"], 40);
+    assert_eq!(demo["encrypted_accuracy"], demo["plain_accuracy"]);
+    assert!(demo["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
+    // training the saved model further
+    let out2 = d.join("digits2.json");
+    ok(&[
+        "train",
+        "--model",
+        p(&out),
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--limit",
+        "100",
+        "--test-limit",
+        "50",
+        "--out",
+        p(&out2),
+        "--no-plots",
+    ]);
+    let m = ModelFile::load(&out2).unwrap();
+    // plots without any font: drawn without text
+    let out3 = d.join("nofont.json");
+    let run = Command::new(BIN)
+        .env("FHEZ_FONT", "none")
+        .args([
+            "train",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+            "--test-limit",
+            "50",
+            "--out",
+            p(&out3),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for f in ["nofont-curves.png", "nofont-confusion.png"] {
+        assert!(
+            std::fs::read(d.join(f)).unwrap().starts_with(b"\x89PNG"),
+            "{f}"
+        );
+    }
+    assert_eq!(m.metrics["epochs"], 3.0);
+    fails(&[
+        "train",
+        "--model",
+        "cnn-regressor",
+        "--data",
+        "digits",
+        "--out",
+        p(&out2),
+    ]);
+    fails(&[
+        "train",
+        "--model",
+        "nope",
+        "--data",
+        "digits",
+        "--out",
+        p(&out2),
+    ]);
+}
