@@ -66,6 +66,12 @@ enum Command {
     Decrypt(flow::DecryptArgs),
     /// Print the envelope of any fhez file (never secret material).
     Inspect(inspect::InspectArgs),
+    /// Server: serve models over HTTP, evaluating on ciphertexts with registered public
+    /// bundles only (keys persisted in an embedded database).
+    Serve(fhez_serve::cli::ServeArgs),
+    /// Client of a `fhez serve` server: keys stay here, only ciphertexts travel.
+    #[command(subcommand)]
+    Client(fhez_serve::cli::ClientCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +90,8 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => flow::eval(&args),
         Command::Decrypt(args) => flow::decrypt(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Serve(args) => fhez_serve::cli::run_serve(&args),
+        Command::Client(cmd) => fhez_serve::cli::run_client(&cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
