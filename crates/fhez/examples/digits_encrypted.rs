@@ -7,12 +7,16 @@
 //! cargo run --release -p fhez --example digits_encrypted [-- --precision 30 --epochs 30]
 //! ```
 
+mod common;
+
+use common::{accuracy, argmax, images, ms, plain_logits};
+
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use fhez::ckks::{CkksParams, CkksServer, wire};
-use fhez::data::{Split, data_dir, digits};
-use fhez::nn::{Adam, Graph, Optimizer, Tape, Tensor, TrainConfig, Trainer, stack, unstack};
+use fhez::data::{data_dir, digits};
+use fhez::nn::{Adam, Graph, Optimizer, Tensor, TrainConfig, Trainer, stack, unstack};
 use fhez::{CnnConfig, EncryptedModel};
 use serde_json::json;
 
@@ -37,15 +41,6 @@ fn args() -> Result<Args> {
         }
     }
     Ok(out)
-}
-
-fn images(split: &Split) -> Result<Vec<Tensor>> {
-    (0..split.len())
-        .map(|i| {
-            let s = split.sample(i).context("sample index")?;
-            Ok(Tensor::new(split.shape.clone(), s.to_vec())?)
-        })
-        .collect()
 }
 
 fn train(cfg: &CnnConfig, x: &[Tensor], labels: &[u8], epochs: usize) -> Result<Graph> {
@@ -74,39 +69,6 @@ fn train(cfg: &CnnConfig, x: &[Tensor], labels: &[u8], epochs: usize) -> Result<
         }
     }
     Ok(graph)
-}
-
-/// Logits (values at `Decrypt`) per image, on Plain.
-fn plain_logits(graph: &Graph, x: &[Tensor]) -> Result<Vec<Vec<f64>>> {
-    let (input, dec) = (graph.id("x")?, graph.id("Decrypt")?);
-    let mut tape = Tape::new(graph);
-    x.iter()
-        .map(|img| {
-            graph.stimulate(&[(input, img.clone())], &mut tape)?;
-            Ok(tape
-                .output(dec, 0)
-                .context("decrypt fired")?
-                .data()
-                .to_vec())
-        })
-        .collect()
-}
-
-fn argmax(v: &[f64]) -> usize {
-    Tensor::from_vec(v.to_vec()).argmax()
-}
-
-fn accuracy(pred: &[usize], labels: &[u8]) -> f64 {
-    let ok = pred
-        .iter()
-        .zip(labels)
-        .filter(|(p, y)| **p == usize::from(**y))
-        .count();
-    ok as f64 / labels.len().max(1) as f64
-}
-
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn main() -> Result<()> {

@@ -26,16 +26,18 @@
 //! test images, default 1 000), `--precision BITS` (plan of a model trained here, default
 //! 30), `--out PATH`.
 
+mod common;
+
+use common::{accuracy, argmax, images, ms, plain_logits};
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use fhez::ckks::{CkksParams, CkksServer, wire};
-use fhez::data::{Split, data_dir, fashion_mnist};
+use fhez::data::{data_dir, fashion_mnist};
 use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
-use fhez::nn::{
-    Adam, Graph, Optimizer, PlanRequest, Tape, Tensor, TrainConfig, Trainer, stack, unstack,
-};
+use fhez::nn::{Adam, Graph, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer, stack, unstack};
 use fhez::{CnnConfig, EncryptedModel, ModelFile, Task};
 use serde_json::{Value, json};
 
@@ -116,15 +118,6 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-fn images(split: &Split) -> Result<Vec<Tensor>> {
-    (0..split.len())
-        .map(|i| {
-            let s = split.sample(i).context("sample index")?;
-            Ok(Tensor::new(split.shape.clone(), s.to_vec())?)
-        })
-        .collect()
-}
-
 /// The plan request of a model trained here.
 fn train_request(args: &Args) -> PlanRequest {
     PlanRequest {
@@ -176,32 +169,6 @@ fn train(args: &Args, x: &[Tensor], labels: &[u8]) -> Result<Graph> {
     Ok(graph)
 }
 
-/// Logits (values at `Decrypt`) per image, on Plain.
-fn plain_logits(graph: &Graph, x: &[Tensor]) -> Result<Vec<Vec<f64>>> {
-    let (input, dec) = (graph.id("x")?, graph.id("Decrypt")?);
-    let mut tape = Tape::new(graph);
-    x.iter()
-        .map(|img| {
-            graph.stimulate(&[(input, img.clone())], &mut tape)?;
-            let out = tape.output(dec, 0).context("decrypt fired")?;
-            Ok(out.data().to_vec())
-        })
-        .collect()
-}
-
-fn argmax(v: &[f64]) -> usize {
-    Tensor::from_vec(v.to_vec()).argmax()
-}
-
-fn accuracy(pred: &[usize], labels: &[u8]) -> f64 {
-    let ok = pred
-        .iter()
-        .zip(labels)
-        .filter(|(p, y)| **p == usize::from(**y))
-        .count();
-    ok as f64 / pred.len().max(1) as f64
-}
-
 fn agreement(a: &[usize], b: &[usize]) -> f64 {
     let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
     same as f64 / a.len().max(1) as f64
@@ -212,10 +179,6 @@ fn max_diff(got: &[Vec<f64>], want: &[Vec<f64>]) -> f64 {
         .zip(want)
         .flat_map(|(g, w)| g.iter().zip(w).map(|(a, b)| (a - b).abs()))
         .fold(0.0, f64::max)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// `{median, p90, mean, min, max}` in ms.

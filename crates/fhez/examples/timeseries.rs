@@ -16,6 +16,10 @@
 //!     --window 16 --filter 4 --stride 2 --epochs 40 --precision 30]
 //! ```
 
+mod common;
+
+use common::{median, ms};
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -92,19 +96,9 @@ fn mse_mae(pred: &[f64], truth: &[f64]) -> (f64, f64) {
     (se / n, ae / n)
 }
 
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// Bit sizes of primes.
 fn bits(primes: &[u64]) -> Vec<u32> {
     primes.iter().map(|p| 64 - p.leading_zeros()).collect()
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut s = xs.to_vec();
-    s.sort_by(f64::total_cmp);
-    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn load(name: &str, dir: &Path) -> Result<Series> {
