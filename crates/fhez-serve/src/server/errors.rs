@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use fhez::ckks::wire::WireError;
 
 use super::AppState;
-use crate::api::{ErrorBody, ErrorDetail, KEY_ID_HEADER};
+use crate::api::{ErrorBody, ErrorDetail, KEY_ID_HEADER, Mode};
 use crate::store::{StoreError, is_key_id};
 
 /// An error answer: status, stable code, message; rendered as
@@ -189,6 +189,30 @@ pub(super) fn unknown_key(key_id: &str) -> ApiError {
         "unknown_key",
         format!(
             "no registered key with id {key_id} (register the public bundle with POST /v1/keys)"
+        ),
+    )
+}
+
+/// The `mode` query parameter (`batch` when absent).
+pub(super) fn request_mode(uri: &Uri) -> Result<Mode, ApiError> {
+    match query_param(uri, "mode") {
+        None => Ok(Mode::Batch),
+        Some(s) => Mode::parse(s).ok_or_else(|| {
+            ApiError::bad(
+                "bad_mode",
+                "mode is `batch` (the default) or `latency`".to_owned(),
+            )
+        }),
+    }
+}
+
+/// 409 `mode_mismatch`: a key registered for one mode used in another.
+pub(super) fn mode_mismatch(key_id: &str, have: Mode, want: Mode, model: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "mode_mismatch",
+        format!(
+            "key {key_id} was registered for {have} mode, this is a {want}-mode request; register a {want} bundle with POST /v1/keys?model={model}&mode={want}"
         ),
     )
 }

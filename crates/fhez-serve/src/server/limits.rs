@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
 
 use super::AppState;
 use super::errors::{ApiError, overloaded, timed_out, too_large};
@@ -87,15 +88,16 @@ pub(super) async fn read_body(
 /// waiting for one until `deadline`; otherwise 503 `overloaded` with `Retry-After`.
 pub(super) async fn admit(
     st: &AppState,
+    gate: &Gate,
     deadline: tokio::time::Instant,
 ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    if let Ok(permit) = Arc::clone(&st.permits).try_acquire_owned() {
+    if let Ok(permit) = Arc::clone(&gate.permits).try_acquire_owned() {
         return Ok(permit);
     }
-    let Ok(place) = Arc::clone(&st.queue).try_acquire_owned() else {
+    let Ok(place) = Arc::clone(&gate.queue).try_acquire_owned() else {
         return Err(overloaded(st));
     };
-    let waited = tokio::time::timeout_at(deadline, Arc::clone(&st.permits).acquire_owned()).await;
+    let waited = tokio::time::timeout_at(deadline, Arc::clone(&gate.permits).acquire_owned()).await;
     drop(place);
     match waited {
         Ok(Ok(permit)) => Ok(permit),
@@ -125,5 +127,22 @@ pub(super) async fn blocking<T: Send + 'static>(
             Err(ApiError::internal("the evaluation task failed"))
         }
         Err(_) => Err(timed_out(st)),
+    }
+}
+
+/// In-flight slots and the bounded queue in front of them (one per mode).
+pub(super) struct Gate {
+    /// Requests doing work.
+    pub(super) permits: Arc<Semaphore>,
+    /// Requests waiting for a permit.
+    pub(super) queue: Arc<Semaphore>,
+}
+
+impl Gate {
+    pub(super) fn new(in_flight: usize, queue: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(in_flight.max(1))),
+            queue: Arc::new(Semaphore::new(queue)),
+        }
     }
 }

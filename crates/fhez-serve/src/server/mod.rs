@@ -5,8 +5,10 @@
 //! `CkksServer` type has no decrypt operation, so nothing in this module can decrypt.
 
 mod errors;
+mod latency;
 mod limits;
 mod routes_keys;
+mod routes_latency;
 mod routes_predict;
 
 use std::collections::BTreeMap;
@@ -25,11 +27,11 @@ use axum::routing::{get, post};
 use fhez::ckks::CkksParams;
 use fhez::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::api::{ModelInfo, ModelList};
 use crate::store::{KeyStore, StoreError};
 use errors::{ApiError, LogCode, LogKeyId};
+use limits::Gate;
 use routes_keys::{delete_key, key_info, register_key};
 use routes_predict::predict;
 
@@ -65,12 +67,19 @@ pub struct ServerConfig {
     pub key_cache_entries: usize,
     /// The `Retry-After` value of 503 answers, in seconds.
     pub retry_after_s: u64,
+    /// Most latency-mode requests doing CKKS work at once (a pool separate from
+    /// `max_in_flight`; one latency request holds about a megabyte of body and tens of
+    /// megabytes of working set, see the README's sizing).
+    pub latency_max_in_flight: usize,
+    /// Most latency-mode requests waiting for a latency slot.
+    pub latency_max_queue: usize,
 }
 
 impl ServerConfig {
     /// A configuration with the defaults: loopback `127.0.0.1:8080`, `fhez-serve.redb` in
     /// the current directory, 64 MiB bodies, one request in flight per core, a queue of
-    /// four per core, 60 s timeout.
+    /// four per core, 60 s timeout; latency mode: one request in flight per core and a
+    /// queue of 64 per core.
     #[must_use]
     pub fn new(models: Vec<ModelFile>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -84,6 +93,8 @@ impl ServerConfig {
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
             retry_after_s: 1,
+            latency_max_in_flight: cores,
+            latency_max_queue: 64 * cores,
         }
     }
 }
@@ -131,10 +142,12 @@ struct Served {
     file: ModelFile,
     params_id: String,
     info: ModelInfo,
+    /// Latency mode, when the graph has a latency form.
+    latency: Option<latency::LatencyServed>,
 }
 
 impl Served {
-    fn new(file: ModelFile) -> Result<Self, ServeError> {
+    fn new(file: ModelFile, max_body: usize) -> Result<Self, ServeError> {
         let err = |source| ServeError::Model {
             name: file.name.clone(),
             source,
@@ -155,21 +168,28 @@ impl Served {
             depth: model.plan().depth,
             rotation_steps: model.plan().rotation_steps.iter().copied().collect(),
             metrics: file.metrics.clone(),
+            latency: None,
         };
-        Ok(Self {
+        let mut served = Self {
             model,
             file,
             params_id,
             info,
-        })
+            latency: None,
+        };
+        served.latency = latency::LatencyServed::new(&served.file, max_body)?;
+        served.info.latency = served.latency.as_ref().map(|l| l.info.clone());
+        Ok(served)
     }
 }
 
 struct AppState {
     models: BTreeMap<String, Arc<Served>>,
     store: KeyStore,
-    permits: Arc<Semaphore>,
-    queue: Arc<Semaphore>,
+    /// Admission of batch-mode requests (and key registrations).
+    batch_gate: Gate,
+    /// Admission of latency-mode requests.
+    latency_gate: Gate,
     max_body: usize,
     timeout: Duration,
     retry_after_s: u64,
@@ -208,7 +228,7 @@ impl Server {
                 if models.contains_key(&name) {
                     return Err(ServeError::DuplicateModel { name });
                 }
-                models.insert(name, Arc::new(Served::new(file)?));
+                models.insert(name, Arc::new(Served::new(file, config.max_body_bytes)?));
             }
             let store = KeyStore::open(
                 &config.db_path,
@@ -237,8 +257,8 @@ impl Server {
         let state = Arc::new(AppState {
             models,
             store,
-            permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
-            queue: Arc::new(Semaphore::new(config.max_queue)),
+            batch_gate: Gate::new(config.max_in_flight, config.max_queue),
+            latency_gate: Gate::new(config.latency_max_in_flight, config.latency_max_queue),
             max_body: config.max_body_bytes,
             timeout: config.request_timeout,
             retry_after_s: config.retry_after_s,
@@ -373,7 +393,8 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     let body = serde_json::json!({
         "status": "ok",
         "models": st.models.len(),
-        "free_permits": st.permits.available_permits(),
+        "free_permits": st.batch_gate.permits.available_permits(),
+        "free_latency_permits": st.latency_gate.permits.available_permits(),
     });
     axum::Json(body).into_response()
 }

@@ -9,11 +9,14 @@ use axum::response::{IntoResponse, Response};
 use fhez::bundle::public_bundle_from_bytes;
 
 use super::errors::{
-    ApiError, LogKeyId, expect_kind, parse_key_id, query_param, store_error, unknown_key,
+    ApiError, LogKeyId, expect_kind, parse_key_id, query_param, request_mode, store_error,
+    unknown_key,
 };
 use super::limits::{admit, blocking, drain, read_body};
+use super::routes_latency::latency_of;
 use super::{AppState, Served, model_of};
 use crate::api::KeyRegistered;
+use crate::api::Mode;
 
 pub(super) async fn register_key(
     State(st): State<Arc<AppState>>,
@@ -29,14 +32,25 @@ pub(super) async fn register_key(
             "name the model the keys are for: POST /v1/keys?model=NAME",
         )),
     };
-    let model = match model {
+    let model = model.and_then(|m| {
+        let mode = request_mode(&uri)?;
+        if mode == Mode::Latency {
+            latency_of(&m)?;
+        }
+        Ok((m, mode))
+    });
+    let (model, mode) = match model {
         Ok(m) => m,
         Err(e) => {
             drain(body, st.max_body).await;
             return e.into_response();
         }
     };
-    let permit = match admit(&st, deadline).await {
+    let gate = match mode {
+        Mode::Batch => &st.batch_gate,
+        Mode::Latency => &st.latency_gate,
+    };
+    let permit = match admit(&st, gate, deadline).await {
         Ok(p) => p,
         Err(e) => {
             drain(body, st.max_body).await;
@@ -49,7 +63,7 @@ pub(super) async fn register_key(
     };
     let state = Arc::clone(&st);
     let result = blocking(&st, permit, deadline, move || {
-        register_blocking(&state, &model, &bytes)
+        register_blocking(&state, &model, mode, &bytes)
     })
     .await;
     match result {
@@ -71,31 +85,42 @@ pub(super) async fn register_key(
 pub(super) fn register_blocking(
     st: &AppState,
     served: &Served,
+    mode: Mode,
     bytes: &[u8],
 ) -> Result<KeyRegistered, ApiError> {
     expect_kind(bytes, "a public key bundle", "POST /v1/keys")?;
     let keys = public_bundle_from_bytes(bytes, st.max_body)
         .map_err(|e| ApiError::bad("bad_bundle", format!("invalid public key bundle: {e}")))?;
     let params_id = keys.params().id().to_hex();
-    if params_id != served.params_id {
+    let name = &served.file.name;
+    let (want_id, steps) = match mode {
+        Mode::Batch => (
+            served.params_id.as_str(),
+            served.model.plan().rotation_steps.iter().copied().collect(),
+        ),
+        Mode::Latency => {
+            let lat = latency_of(served)?;
+            (lat.params_id.as_str(), lat.info.rotation_steps.clone())
+        }
+    };
+    if params_id != want_id {
+        let hint = match mode {
+            Mode::Batch => format!("GET /v1/models/{name}"),
+            Mode::Latency => format!("the `latency` section of GET /v1/models/{name}"),
+        };
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "params_mismatch",
             format!(
-                "the bundle's parameter set is {params_id}, model `{}` uses {} (make keys from GET /v1/models/{})",
-                served.file.name, served.params_id, served.file.name
+                "the bundle's parameter set is {params_id}, {mode} mode of model `{name}` uses {want_id} (make keys from {hint})"
             ),
         ));
     }
     let slots = i64::try_from(keys.params().slots()).unwrap_or(i64::MAX);
     let have = keys.rotation_steps();
-    let missing: Vec<i64> = served
-        .model
-        .plan()
-        .rotation_steps
-        .iter()
-        .copied()
-        .filter(|s| {
+    let missing: Vec<i64> = steps
+        .into_iter()
+        .filter(|s: &i64| {
             let norm = s.rem_euclid(slots.max(1));
             norm != 0 && !have.contains(&norm)
         })
@@ -104,20 +129,20 @@ pub(super) fn register_blocking(
         return Err(ApiError::bad(
             "missing_rotation_keys",
             format!(
-                "model `{}` needs Galois keys for rotation steps {missing:?}",
-                served.file.name
+                "{mode} mode of model `{name}` needs Galois keys for rotation steps {missing:?}"
             ),
         ));
     }
     let (record, created) = st
         .store
-        .insert(bytes, &keys, &served.file.name)
+        .insert(bytes, &keys, &served.file.name, mode)
         .map_err(|e| store_error(&e))?;
     Ok(KeyRegistered {
         key_id: record.key_id,
         params_id,
         model: served.file.name.clone(),
         created,
+        mode: record.mode,
     })
 }
 

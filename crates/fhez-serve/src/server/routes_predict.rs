@@ -1,5 +1,5 @@
-//! `POST /v1/models/{name}/predict` in batch mode: a ciphertext batch in, a ciphertext
-//! batch out.
+//! `POST /v1/models/{name}/predict`: admission and body reading for both modes, and batch
+//! mode (a ciphertext batch in, a ciphertext batch out).
 
 use std::sync::Arc;
 
@@ -12,10 +12,13 @@ use fhez::CtBatch;
 use fhez::erray::Packing;
 
 use super::errors::{
-    ApiError, LogKeyId, expect_kind, is_params_mismatch, request_key_id, store_error, unknown_key,
+    ApiError, LogKeyId, expect_kind, is_params_mismatch, mode_mismatch, request_key_id,
+    request_mode, store_error, unknown_key,
 };
 use super::limits::{admit, blocking, drain, read_body};
+use super::routes_latency::{evaluate_latency, latency_of};
 use super::{AppState, Served, model_of};
+use crate::api::Mode;
 
 pub(super) async fn predict(
     State(st): State<Arc<AppState>>,
@@ -25,8 +28,15 @@ pub(super) async fn predict(
     body: Body,
 ) -> Response {
     let deadline = tokio::time::Instant::now() + st.timeout;
-    let pre = model_of(&st, &name).and_then(|m| Ok((m, request_key_id(&uri, &headers)?)));
-    let (model, key_id) = match pre {
+    let pre = model_of(&st, &name).and_then(|m| {
+        let key_id = request_key_id(&uri, &headers)?;
+        let mode = request_mode(&uri)?;
+        if mode == Mode::Latency {
+            latency_of(&m)?;
+        }
+        Ok((m, key_id, mode))
+    });
+    let (model, key_id, mode) = match pre {
         Ok(v) => v,
         Err(e) => {
             drain(body, st.max_body).await;
@@ -34,7 +44,7 @@ pub(super) async fn predict(
         }
     };
     let log = LogKeyId(key_id.clone());
-    let result = predict_inner(&st, model, key_id, &headers, body, deadline).await;
+    let result = predict_inner(&st, model, key_id, mode, &headers, body, deadline).await;
     let mut response = match result {
         Ok(bytes) => {
             let mut r = bytes.into_response();
@@ -54,21 +64,33 @@ pub(super) async fn predict_inner(
     st: &Arc<AppState>,
     model: Arc<Served>,
     key_id: String,
+    mode: Mode,
     headers: &HeaderMap,
     body: Body,
     deadline: tokio::time::Instant,
 ) -> Result<Vec<u8>, ApiError> {
-    let permit = match admit(st, deadline).await {
+    let (gate, limit) = match mode {
+        Mode::Batch => (&st.batch_gate, st.max_body),
+        Mode::Latency => (
+            &st.latency_gate,
+            model
+                .latency
+                .as_ref()
+                .map_or(st.max_body, |l| l.info.max_body_bytes),
+        ),
+    };
+    let permit = match admit(st, gate, deadline).await {
         Ok(p) => p,
         Err(e) => {
             drain(body, st.max_body).await;
             return Err(e);
         }
     };
-    let bytes = read_body(body, headers, st.max_body, deadline).await?;
+    let bytes = read_body(body, headers, limit, deadline).await?;
     let state = Arc::clone(st);
-    blocking(st, permit, deadline, move || {
-        evaluate_request(&state, &model, &key_id, &bytes)
+    blocking(st, permit, deadline, move || match mode {
+        Mode::Batch => evaluate_request(&state, &model, &key_id, &bytes),
+        Mode::Latency => evaluate_latency(&state, &model, &key_id, &bytes),
     })
     .await
 }
@@ -84,6 +106,14 @@ pub(super) fn evaluate_request(
         .server(key_id)
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| unknown_key(key_id))?;
+    if record.mode != Mode::Batch {
+        return Err(mode_mismatch(
+            key_id,
+            record.mode,
+            Mode::Batch,
+            &served.file.name,
+        ));
+    }
     if record.params_id != served.params_id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
