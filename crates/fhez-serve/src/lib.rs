@@ -10,6 +10,6 @@ pub mod server;
 pub mod store;
 
 pub use api::{KEY_ID_HEADER, KeyRegistered, LatencyInfo, Mode, ModelInfo, ModelList};
-pub use client::{Client, ClientError, Retry, SamplePrediction, Session};
+pub use client::{Client, ClientError, LatencySession, Retry, SamplePrediction, Session};
 pub use server::{ServeError, Server, ServerConfig, serve, shutdown_signal};
 pub use store::{KeyRecord, KeyStore, StoreError, key_id_of};

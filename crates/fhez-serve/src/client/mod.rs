@@ -12,10 +12,12 @@ use axum::body::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 
-use crate::api::{ErrorBody, KEY_ID_HEADER, KeyRegistered, ModelInfo, ModelList};
+use crate::api::{ErrorBody, KEY_ID_HEADER, KeyRegistered, Mode, ModelInfo, ModelList};
 
+mod latency;
 mod session;
 
+pub use latency::{LATENCY_KEY_SUBDIR, LatencySession};
 pub use session::{SamplePrediction, Session, decrypt_reply, interpret};
 
 /// Largest reply the client reads, in bytes.
@@ -278,7 +280,21 @@ impl Client {
     /// # Errors
     /// [`ClientError`].
     pub async fn register(&self, model: &str, bundle: Bytes) -> Result<KeyRegistered, ClientError> {
-        let url = self.url(&format!("/v1/keys?model={model}"));
+        self.register_mode(model, Mode::Batch, bundle).await
+    }
+
+    /// `POST /v1/keys?model=NAME&mode=MODE`: registers a public bundle for one mode
+    /// (idempotent).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn register_mode(
+        &self,
+        model: &str,
+        mode: Mode,
+        bundle: Bytes,
+    ) -> Result<KeyRegistered, ClientError> {
+        let url = self.url(&format!("/v1/keys?model={model}&mode={mode}"));
         let (_, body) = self
             .send(&url, || self.http.post(&url).body(bundle.clone()))
             .await?;
@@ -309,7 +325,22 @@ impl Client {
         key_id: &str,
         request: Bytes,
     ) -> Result<Bytes, ClientError> {
-        let url = self.url(&format!("/v1/models/{model}/predict"));
+        self.predict_mode(model, key_id, Mode::Batch, request).await
+    }
+
+    /// `POST /v1/models/{name}/predict?mode=MODE`: batch mode takes and returns a
+    /// ciphertext batch, latency mode one wire ciphertext.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn predict_mode(
+        &self,
+        model: &str,
+        key_id: &str,
+        mode: Mode,
+        request: Bytes,
+    ) -> Result<Bytes, ClientError> {
+        let url = self.url(&format!("/v1/models/{model}/predict?mode={mode}"));
         let (_, body) = self
             .send(&url, || {
                 self.http

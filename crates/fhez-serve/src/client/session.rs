@@ -58,7 +58,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
 ) -> Result<T, ClientError> {
     tokio::task::spawn_blocking(f)
@@ -78,7 +78,16 @@ impl Session {
         let info = client.model(model).await?;
         let dir = key_dir.to_owned();
         let info2 = info.clone();
-        let keys = blocking(move || load_or_make_keys(&dir, &info2)).await?;
+        let keys = blocking(move || {
+            let want = KeySpec {
+                model: &info2.name,
+                params: &info2.params,
+                params_id: &info2.params_id,
+                rotation_steps: &info2.rotation_steps,
+            };
+            load_or_make_keys(&dir, &want)
+        })
+        .await?;
         let bundle_path = public_bundle_path(key_dir);
         let bundle = read_limited(&bundle_path, wire::DEFAULT_LIMIT as usize)?;
         let key_id = key_id_of(&bundle);
@@ -253,7 +262,7 @@ impl Session {
     }
 }
 
-fn sanitize(s: &str) -> String {
+pub(super) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -265,32 +274,41 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn load_or_make_keys(dir: &Path, info: &ModelInfo) -> Result<CkksClient, ClientError> {
+/// What keys must be made for: a model's parameter set (spec and advertised id) and
+/// rotation steps in one mode.
+pub(super) struct KeySpec<'a> {
+    pub(super) model: &'a str,
+    pub(super) params: &'a fhez::ckks::CkksParamsSpec,
+    pub(super) params_id: &'a str,
+    pub(super) rotation_steps: &'a [i64],
+}
+
+pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksClient, ClientError> {
     if dir.join(SECRET_KEY_FILE).is_file() {
         let keys = load_client_keys(dir)?;
         let found = keys.params().id().to_hex();
-        if found != info.params_id {
+        if found != want.params_id {
             return Err(ClientError::KeysForOtherParams {
                 dir: dir.to_owned(),
-                model: info.name.clone(),
-                expected: info.params_id.clone(),
+                model: want.model.to_owned(),
+                expected: want.params_id.to_owned(),
                 found,
             });
         }
         return Ok(keys);
     }
-    let params = CkksParams::new(&info.params).map_err(fhez::Error::from)?;
+    let params = CkksParams::new(want.params).map_err(fhez::Error::from)?;
     let found = params.id().to_hex();
-    if found != info.params_id {
+    if found != want.params_id {
         return Err(ClientError::BadAnswer {
             url: String::from("/v1/models"),
             reason: format!(
                 "the advertised parameters build set {found}, not the advertised id {}",
-                info.params_id
+                want.params_id
             ),
         });
     }
-    let keys = CkksClient::generate(&params, &info.rotation_steps).map_err(fhez::Error::from)?;
+    let keys = CkksClient::generate(&params, want.rotation_steps).map_err(fhez::Error::from)?;
     save_client_keys(dir, &keys)?;
     debug_assert!(public_bundle_path(dir).ends_with(PUBLIC_BUNDLE_FILE));
     Ok(keys)
