@@ -128,11 +128,18 @@ pub(super) fn timed_out(st: &AppState) -> ApiError {
     }
 }
 
-pub(super) fn too_large(limit: usize) -> ApiError {
+/// 413 `body_too_large`, saying what the body looks like when its first bytes tell
+/// (`kind` from [`sniff`]).
+pub(super) fn too_large_kind(limit: usize, kind: &str) -> ApiError {
+    let what = if kind == "unrecognised" {
+        String::new()
+    } else {
+        format!(" (the body is {kind})")
+    };
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("request body exceeds the limit of {limit} bytes"),
+        format!("request body exceeds the limit of {limit} bytes{what}"),
     )
 }
 

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
 use super::AppState;
-use super::errors::{ApiError, overloaded, timed_out, too_large};
+use super::errors::{ApiError, overloaded, sniff, timed_out, too_large_kind};
 
 pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
@@ -46,10 +46,18 @@ pub(super) async fn read_body(
     if let Some(len) = content_length(headers)
         && len > limit as u64
     {
+        // Peek at the first frame so that the answer can say what the body is (e.g. a
+        // ciphertext batch sent to latency predict); nothing of it is kept.
+        let mut body = body;
+        let first = tokio::time::timeout(Duration::from_secs(2), body.frame()).await;
+        let kind = match first {
+            Ok(Some(Ok(frame))) => frame.into_data().map_or("unrecognised", |d| sniff(&d)),
+            Ok(Some(Err(_)) | None) | Err(_) => "unrecognised",
+        };
         if len <= drain_cap as u64 {
             drain(body, drain_cap).await;
         }
-        return Err(too_large(limit));
+        return Err(too_large_kind(limit, kind));
     }
     let hint = content_length(headers).map_or(0, |n| usize::try_from(n).unwrap_or(limit));
     let mut out = Vec::with_capacity(hint.min(limit));
@@ -61,7 +69,12 @@ pub(super) async fn read_body(
             })?;
             if let Ok(data) = frame.into_data() {
                 if out.len().saturating_add(data.len()) > limit {
-                    return Err(too_large(limit));
+                    let kind = if out.is_empty() {
+                        sniff(&data)
+                    } else {
+                        sniff(&out)
+                    };
+                    return Err(too_large_kind(limit, kind));
                 }
                 out.extend_from_slice(&data);
             }
