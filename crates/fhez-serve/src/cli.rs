@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// Request deadline in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_s: u64,
+    /// Most latency-mode requests evaluated at once (default: the number of cores; a pool
+    /// separate from `--max-in-flight`).
+    #[arg(long)]
+    pub latency_max_in_flight: Option<usize>,
+    /// Most latency-mode requests waiting for a slot (default: 64 per core; each waits
+    /// with its body of a few hundred KB unread).
+    #[arg(long)]
+    pub latency_max_queue: Option<usize>,
 }
 
 /// Which data set `--image` reads.
@@ -161,6 +169,12 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         config.max_queue = n;
     }
     config.request_timeout = Duration::from_secs(args.timeout_s.max(1));
+    if let Some(n) = args.latency_max_in_flight {
+        config.latency_max_in_flight = n.max(1);
+    }
+    if let Some(n) = args.latency_max_queue {
+        config.latency_max_queue = n;
+    }
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }
