@@ -14,8 +14,8 @@ use crate::client::{Client, LatencySession, SamplePrediction, Session};
 
 /// A session in either mode.
 enum Either {
-    Batch(Session),
-    Latency(LatencySession),
+    Batch(Box<Session>),
+    Latency(Box<LatencySession>),
 }
 use crate::server::{ServerConfig, serve, shutdown_signal};
 
@@ -284,16 +284,16 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
         };
         let context = || format!("opening a {mode}-mode session for model `{}`", args.model);
         let session = match mode {
-            Mode::Latency => Either::Latency(
+            Mode::Latency => Either::Latency(Box::new(
                 LatencySession::open(client, &args.model, &args.keys)
                     .await
                     .with_context(context)?,
-            ),
-            Mode::Batch => Either::Batch(
+            )),
+            Mode::Batch => Either::Batch(Box::new(
                 Session::open(client, &args.model, &args.keys)
                     .await
                     .with_context(context)?,
-            ),
+            )),
         };
         let shape = info
             .inputs

@@ -92,8 +92,8 @@ enum LoadMode {
 
 /// A session in the mode under test.
 enum Sess {
-    Batch(Session),
-    Latency(LatencySession),
+    Batch(Box<Session>),
+    Latency(Box<LatencySession>),
 }
 
 impl Sess {
@@ -332,8 +332,10 @@ fn main() -> anyhow::Result<()> {
         });
         let keys = dir.join("client-keys");
         let session = Arc::new(match args.mode {
-            LoadMode::Batch => Sess::Batch(Session::open(client, &model, &keys).await?),
-            LoadMode::Latency => Sess::Latency(LatencySession::open(client, &model, &keys).await?),
+            LoadMode::Batch => Sess::Batch(Box::new(Session::open(client, &model, &keys).await?)),
+            LoadMode::Latency => {
+                Sess::Latency(Box::new(LatencySession::open(client, &model, &keys).await?))
+            }
         });
         let info = session.info().clone();
         let size: usize = info.inputs.first().map_or(0, |i| i.shape.iter().product());

@@ -71,21 +71,19 @@ pub(super) fn evaluate_latency(
             ));
         }
     };
-    let seeded = match env.kind {
-        ObjectKind::SeededCiphertext => true,
-        ObjectKind::Ciphertext => false,
-        other => {
-            let what = if other == ObjectKind::SecretKey {
-                "a SECRET KEY (never send it)".to_owned()
-            } else {
-                format!("a wire object of kind {other:?}")
-            };
-            return Err(ApiError::bad(
-                "wrong_kind",
-                format!("latency predict expects one fhez wire ciphertext, but the body is {what}"),
-            ));
-        }
-    };
+    let kind = env.kind;
+    let seeded = kind == ObjectKind::SeededCiphertext;
+    if !seeded && kind != ObjectKind::Ciphertext {
+        let what = if kind == ObjectKind::SecretKey {
+            "a SECRET KEY (never send it)".to_owned()
+        } else {
+            format!("a wire object of kind {kind:?}")
+        };
+        return Err(ApiError::bad(
+            "wrong_kind",
+            format!("latency predict expects one fhez wire ciphertext, but the body is {what}"),
+        ));
+    }
     let found = env.params_id.to_hex();
     if found != lat.params_id {
         return Err(params_conflict(format!(
