@@ -346,3 +346,71 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_without_a_latency_form_says_so() -> TestResult {
+    // Three encrypted inputs and no convolution: no latency form.
+    let graph = fhez::nn::prefab::basic(1)?;
+    let request = fhez::nn::PlanRequest {
+        batch: 2,
+        precision_bits: 20,
+        magnitude_bits: 20,
+    };
+    let task = fhez::Task::Regressor {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    let file = ModelFile::new("reg", &graph, &["x_0", "x_1", "y_0"], "d_0", task, request)?;
+    let dir = temp_dir("none");
+    let mut config = ServerConfig::new(vec![bars_file(), file]);
+    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.db_path = dir.join("keys.redb");
+    let server = Server::bind(config).await?;
+    let base = format!("http://{}", server.local_addr());
+    let (stop, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async {
+        let _ = rx.await;
+    }));
+    let client = Client::new(&base)?;
+    let models = client.models().await?;
+    let reg = models.iter().find(|m| m.name == "reg").expect("served");
+    let bars_info = models.iter().find(|m| m.name == "bars").expect("served");
+    assert!(bars_info.latency.is_some());
+    assert!(reg.latency.is_none());
+    let raw: serde_json::Value = serde_json::from_slice(
+        &reqwest::get(format!("{base}/v1/models/reg"))
+            .await?
+            .bytes()
+            .await?,
+    )?;
+    assert!(raw["latency"].is_null());
+    let key = "0".repeat(64);
+    let url = format!("{base}/v1/models/reg/predict?mode=latency");
+    expect_error(
+        &url,
+        Some(&key),
+        vec![1, 2, 3],
+        400,
+        "mode_unsupported",
+        "no latency mode",
+    )
+    .await;
+    let url = format!("{base}/v1/keys?model=reg&mode=latency");
+    expect_error(
+        &url,
+        None,
+        vec![1, 2, 3],
+        400,
+        "mode_unsupported",
+        "no latency mode",
+    )
+    .await;
+    let err = LatencySession::open(client, "reg", &dir.join("k"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no latency mode"), "{err}");
+    let _ = stop.send(());
+    handle.await??;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -1,8 +1,9 @@
 //! The HTTP server: evaluates models on ciphertexts with the public evaluation keys that
 //! clients registered. See the crate README for the endpoints, limits and error codes.
 //!
-//! The server holds only [`CkksServer`] values (built from public bundles); the
-//! `CkksServer` type has no decrypt operation, so nothing in this module can decrypt.
+//! The server holds only [`CkksServer`](fhez::ckks::CkksServer) values (built from public
+//! bundles) and latency models evaluated with public `ServerKeys`; neither has a decrypt
+//! operation, so nothing in this module can decrypt.
 
 mod errors;
 mod latency;

@@ -18,7 +18,7 @@ pub(super) fn latency_of(served: &Served) -> Result<&LatencyServed, ApiError> {
         ApiError::bad(
             "mode_unsupported",
             format!(
-                "model `{}` has no latency mode (its graph is not a convolution + polynomial activations + dense layers); use mode=batch",
+                "model `{}` has no latency mode (latency mode takes one input through a convolution, polynomial activations and dense layers); use mode=batch",
                 served.file.name
             ),
         )
