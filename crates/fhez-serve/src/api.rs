@@ -33,6 +33,10 @@ pub struct ModelInfo {
     pub rotation_steps: Vec<i64>,
     /// Metrics recorded when the model was trained.
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Latency mode (`?mode=latency`), or `null` when the model's graph has no latency
+    /// form.
+    #[serde(default)]
+    pub latency: Option<LatencyInfo>,
 }
 
 /// What `GET /v1/models` returns.
@@ -53,6 +57,9 @@ pub struct KeyRegistered {
     pub model: String,
     /// `false` when the same bundle was already registered.
     pub created: bool,
+    /// The mode the bundle was validated for.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 /// The body of every error response: `{"error": {"code": …, "message": …}}`.
@@ -69,4 +76,105 @@ pub struct ErrorDetail {
     pub code: String,
     /// A human-readable message naming the problem.
     pub message: String,
+}
+
+/// How a model is evaluated: which packing the keys, the requests and the replies use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Batch-in-slots: one ciphertext per input value, slot `i` = sample `i`; requests are
+    /// ciphertext batches (`FZCB`). The default, and the mode of key records written
+    /// before modes existed.
+    #[default]
+    Batch,
+    /// Latency mode: one sample per request, packed into one ciphertext (im2col), evaluated
+    /// with rotations; requests and replies are single fhez wire ciphertexts.
+    Latency,
+}
+
+impl Mode {
+    /// `"batch"` or `"latency"` (the query-parameter spelling).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::Latency => "latency",
+        }
+    }
+
+    /// Parses the query-parameter spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "batch" => Some(Self::Batch),
+            "latency" => Some(Self::Latency),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The latency-mode description of a model (`ModelInfo::latency`): what a client needs to
+/// make keys and one-ciphertext requests, and no weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyInfo {
+    /// The CKKS parameter set (128-bit secure) latency keys must be made for.
+    pub params: CkksParamsSpec,
+    /// Hex SHA-256 identity of that parameter set.
+    pub params_id: String,
+    /// Rotation steps the client must provide Galois keys for.
+    pub rotation_steps: Vec<i64>,
+    /// The encrypted input's name.
+    pub input: String,
+    /// Per-sample input shape (one sample per request).
+    pub input_shape: Vec<usize>,
+    /// The level a request ciphertext must be at.
+    pub input_level: u32,
+    /// Number of output values (logits) the client decrypts.
+    pub outputs: usize,
+    /// Largest latency request body accepted, in bytes (a full, uncompressed ciphertext
+    /// at the input level fits; seeded ones are about half).
+    pub max_body_bytes: usize,
+    /// The network's shape without its weights: the client rebuilds the slot layout
+    /// (im2col encoding, output slots) from it.
+    pub geometry: LatencyGeometry,
+}
+
+/// The shape of a latency-mode network without its weights.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyGeometry {
+    /// Image shape.
+    pub input: Vec<usize>,
+    /// Convolution kernel shape.
+    pub kernel: Vec<usize>,
+    /// Convolution stride.
+    pub stride: Vec<usize>,
+    /// Number of filters.
+    pub filters: usize,
+    /// The stages after the convolution.
+    pub stages: Vec<StageShape>,
+}
+
+/// One stage of a [`LatencyGeometry`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StageShape {
+    /// An element-wise polynomial activation of `degree` 1 (affine, folded into the layer
+    /// before) or 2 (one level).
+    Activation {
+        /// 1 or 2.
+        degree: u8,
+    },
+    /// A dense layer.
+    Dense {
+        /// Input features.
+        d_in: usize,
+        /// Output features.
+        d_out: usize,
+    },
 }

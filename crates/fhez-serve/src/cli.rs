@@ -9,7 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use fhez::ModelFile;
 
-use crate::client::{Client, SamplePrediction, Session};
+use crate::api::Mode;
+use crate::client::{Client, LatencySession, SamplePrediction, Session};
+
+/// A session in either mode.
+enum Either {
+    Batch(Box<Session>),
+    Latency(Box<LatencySession>),
+}
 use crate::server::{ServerConfig, serve, shutdown_signal};
 
 /// `fhez serve`: serve models on ciphertexts (public evaluation keys only).
@@ -39,6 +46,14 @@ pub struct ServeArgs {
     /// Request deadline in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_s: u64,
+    /// Most latency-mode requests evaluated at once (default: the number of cores; a pool
+    /// separate from `--max-in-flight`).
+    #[arg(long)]
+    pub latency_max_in_flight: Option<usize>,
+    /// Most latency-mode requests waiting for a slot (default: 64 per core; each waits
+    /// with its body of a few hundred KB unread).
+    #[arg(long)]
+    pub latency_max_queue: Option<usize>,
 }
 
 /// Which data set `--image` reads.
@@ -50,6 +65,18 @@ pub enum DataSet {
     Mnist,
     /// scikit-learn digits test split (seed 0), pixels / 16, resized to the model's input.
     Digits,
+}
+
+/// Which evaluation mode `fhez client predict` uses.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModeArg {
+    /// Latency mode when the server offers it for the model, else batch.
+    #[default]
+    Auto,
+    /// One sample per ciphertext (keys in `KEYS/latency/`).
+    Latency,
+    /// Batch-in-slots (keys in `KEYS/`).
+    Batch,
 }
 
 /// `fhez client predict`: encrypt locally, evaluate on the server, decrypt locally.
@@ -78,6 +105,9 @@ pub struct ClientPredictArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Evaluation mode: `auto` picks latency when the model's info has a latency section.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
 }
 
 /// `fhez client …` subcommands.
@@ -139,6 +169,12 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         config.max_queue = n;
     }
     config.request_timeout = Duration::from_secs(args.timeout_s.max(1));
+    if let Some(n) = args.latency_max_in_flight {
+        config.latency_max_in_flight = n.max(1);
+    }
+    if let Some(n) = args.latency_max_queue {
+        config.latency_max_queue = n;
+    }
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }
@@ -237,10 +273,28 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
         let client = Client::new(&args.server)?;
-        let session = Session::open(client, &args.model, &args.keys)
+        let info = client
+            .model(&args.model)
             .await
-            .with_context(|| format!("opening a session for model `{}`", args.model))?;
-        let info = session.info().clone();
+            .with_context(|| format!("reading model `{}`", args.model))?;
+        let mode = match args.mode {
+            ModeArg::Auto if info.latency.is_some() => Mode::Latency,
+            ModeArg::Auto | ModeArg::Batch => Mode::Batch,
+            ModeArg::Latency => Mode::Latency,
+        };
+        let context = || format!("opening a {mode}-mode session for model `{}`", args.model);
+        let session = match mode {
+            Mode::Latency => Either::Latency(Box::new(
+                LatencySession::open(client, &args.model, &args.keys)
+                    .await
+                    .with_context(context)?,
+            )),
+            Mode::Batch => Either::Batch(Box::new(
+                Session::open(client, &args.model, &args.keys)
+                    .await
+                    .with_context(context)?,
+            )),
+        };
         let shape = info
             .inputs
             .first()
@@ -263,12 +317,24 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
             }
             (None, None) => bail!("give --input FILE or --image N"),
         };
-        let predictions = session.predict(&samples).await?;
+        let (predictions, key_id, base) = match &session {
+            Either::Batch(s) => (
+                s.predict(&samples).await?,
+                s.key_id(),
+                s.client().base_url(),
+            ),
+            Either::Latency(s) => (
+                s.predict(&samples).await?,
+                s.key_id(),
+                s.client().base_url(),
+            ),
+        };
         if args.json {
             let out = serde_json::json!({
-                "server": session.client().base_url(),
+                "server": base,
                 "model": info.name,
-                "key_id": session.key_id(),
+                "mode": mode,
+                "key_id": key_id,
                 "predictions": predictions,
                 "truth": truth,
             });

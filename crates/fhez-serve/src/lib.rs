@@ -5,10 +5,11 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod fixture;
+pub mod latency;
 pub mod server;
 pub mod store;
 
-pub use api::{KEY_ID_HEADER, KeyRegistered, ModelInfo, ModelList};
-pub use client::{Client, ClientError, Retry, SamplePrediction, Session};
+pub use api::{KEY_ID_HEADER, KeyRegistered, LatencyInfo, Mode, ModelInfo, ModelList};
+pub use client::{Client, ClientError, LatencySession, Retry, SamplePrediction, Session};
 pub use server::{ServeError, Server, ServerConfig, serve, shutdown_signal};
 pub use store::{KeyRecord, KeyStore, StoreError, key_id_of};

@@ -15,6 +15,8 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::api::Mode;
+
 /// Bundle bytes by key id.
 const BUNDLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bundles");
 /// Metadata (JSON [`KeyRecord`]) by key id.
@@ -69,6 +71,10 @@ pub struct KeyRecord {
     pub bytes: usize,
     /// Registration time, seconds since the Unix epoch.
     pub registered_unix: u64,
+    /// The mode the bundle was validated for (records written before modes existed read
+    /// as batch).
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 /// The key id of bundle bytes: lowercase hex SHA-256.
@@ -205,7 +211,7 @@ impl KeyStore {
     }
 
     /// Stores a bundle already decoded and validated by the caller as `keys`, registered
-    /// for `model`. Returns its record and whether it was new (`false`: the same bytes
+    /// for `model` in `mode`. Returns its record and whether it was new (`false`: the same bytes
     /// were registered before, and the earlier record is returned).
     ///
     /// # Errors
@@ -215,6 +221,7 @@ impl KeyStore {
         bundle: &[u8],
         keys: &Arc<ServerKeys>,
         model: &str,
+        mode: Mode,
     ) -> Result<(KeyRecord, bool), StoreError> {
         let key_id = key_id_of(bundle);
         if let Some(existing) = self.record(&key_id)? {
@@ -226,6 +233,7 @@ impl KeyStore {
             model: model.to_owned(),
             bytes: bundle.len(),
             registered_unix: now_unix(),
+            mode,
         };
         let json = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),

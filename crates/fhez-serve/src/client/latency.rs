@@ -1,0 +1,257 @@
+//! [`LatencySession`]: latency mode from the client's side — keys in `DIR/latency/`,
+//! registered once with `mode=latency`, one sample per request encrypted (seeded) into one
+//! ciphertext, the reply decrypted to the logits.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use fhez::bundle::{public_bundle_path, read_limited};
+use fhez::ckks::{CkksClient, CkksParams, wire};
+use fhez::latency::LatencyModel;
+
+use super::session::{KeySpec, SamplePrediction, blocking, interpret, load_or_make_keys, sanitize};
+use super::{Client, ClientError, MAX_REPLY_BYTES};
+use crate::api::{LatencyInfo, Mode, ModelInfo};
+use crate::latency::client_codec;
+use crate::store::{is_key_id, key_id_of};
+
+/// Subdirectory of a key directory holding the latency-mode keys.
+pub const LATENCY_KEY_SUBDIR: &str = "latency";
+
+/// Latency-mode keys for one model on one server (the secret key stays in
+/// `DIR/latency/`; the server receives the public bundle and ciphertexts only).
+pub struct LatencySession {
+    client: Client,
+    info: ModelInfo,
+    latency: LatencyInfo,
+    codec: Arc<LatencyModel>,
+    params: Arc<CkksParams>,
+    keys: Arc<CkksClient>,
+    bundle: Bytes,
+    key_id: String,
+    note: PathBuf,
+}
+
+impl std::fmt::Debug for LatencySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatencySession")
+            .field("server", &self.client.base)
+            .field("model", &self.info.name)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LatencySession {
+    /// Opens a latency session for `model`: reads its description (it must have a
+    /// `latency` section), loads the keys of `key_dir/latency` (or generates them for the
+    /// latency parameter set and rotation steps and saves them there), rebuilds the slot
+    /// layout from the published geometry, and registers the public bundle with
+    /// `mode=latency` unless a note says this server already has it.
+    ///
+    /// # Errors
+    /// [`ClientError`]; [`ClientError::Input`] when the model has no latency mode.
+    pub async fn open(client: Client, model: &str, key_dir: &Path) -> Result<Self, ClientError> {
+        let info = client.model(model).await?;
+        let Some(latency) = info.latency.clone() else {
+            return Err(ClientError::Input {
+                model: model.to_owned(),
+                reason: "the server offers no latency mode for it; use batch mode".to_owned(),
+            });
+        };
+        let dir = key_dir.join(LATENCY_KEY_SUBDIR);
+        std::fs::create_dir_all(&dir).map_err(|source| ClientError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let (dir2, lat2, name) = (dir.clone(), latency.clone(), info.name.clone());
+        let (keys, codec) = blocking(move || {
+            let want = KeySpec {
+                model: &name,
+                params: &lat2.params,
+                params_id: &lat2.params_id,
+                rotation_steps: &lat2.rotation_steps,
+            };
+            let keys = load_or_make_keys(&dir2, &want)?;
+            let codec = client_codec(&lat2.geometry, keys.params())?;
+            if codec.input_level() != lat2.input_level {
+                return Err(ClientError::BadAnswer {
+                    url: String::from("/v1/models"),
+                    reason: format!(
+                        "the published geometry gives input level {}, the server says {}",
+                        codec.input_level(),
+                        lat2.input_level
+                    ),
+                });
+            }
+            Ok((keys, codec))
+        })
+        .await?;
+        let bundle = read_limited(&public_bundle_path(&dir), wire::DEFAULT_LIMIT as usize)?;
+        let key_id = key_id_of(&bundle);
+        let note = dir.join(format!("key-id-{}-{}.txt", client.host, sanitize(model)));
+        let session = Self {
+            client,
+            info,
+            latency,
+            params: Arc::clone(keys.params()),
+            codec: Arc::new(codec),
+            keys: Arc::new(keys),
+            bundle: Bytes::from(bundle),
+            key_id,
+            note,
+        };
+        let registered = std::fs::read_to_string(&session.note)
+            .is_ok_and(|s| s.trim() == session.key_id && is_key_id(s.trim()));
+        if !registered {
+            session.register().await?;
+        }
+        Ok(session)
+    }
+
+    async fn register(&self) -> Result<(), ClientError> {
+        let reg = self
+            .client
+            .register_mode(&self.info.name, Mode::Latency, self.bundle.clone())
+            .await?;
+        if reg.key_id != self.key_id {
+            return Err(ClientError::BadAnswer {
+                url: self.client.url("/v1/keys"),
+                reason: format!(
+                    "key id {} is not the SHA-256 of the bundle ({})",
+                    reg.key_id, self.key_id
+                ),
+            });
+        }
+        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
+            path: self.note.clone(),
+            source,
+        })
+    }
+
+    /// The model's description.
+    #[must_use]
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The model's latency-mode description.
+    #[must_use]
+    pub fn latency(&self) -> &LatencyInfo {
+        &self.latency
+    }
+
+    /// The registered key id.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The client keys (secret key included; they never leave this process).
+    #[must_use]
+    pub fn keys(&self) -> &Arc<CkksClient> {
+        &self.keys
+    }
+
+    /// The HTTP client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// **Client.** Encrypts one sample (flattened to the input shape) into one seeded wire
+    /// ciphertext at the input level.
+    ///
+    /// # Errors
+    /// [`ClientError::Input`], encryption errors.
+    pub async fn encrypt(&self, sample: &[f64]) -> Result<Bytes, ClientError> {
+        let size: usize = self.latency.input_shape.iter().product();
+        let err = |reason: String| ClientError::Input {
+            model: self.info.name.clone(),
+            reason,
+        };
+        if sample.len() != size {
+            return Err(err(format!(
+                "the sample has {} values, input `{}` of shape {:?} takes {size}",
+                sample.len(),
+                self.latency.input,
+                self.latency.input_shape
+            )));
+        }
+        if let Some(v) = sample.iter().find(|v| !v.is_finite()) {
+            return Err(err(format!("the sample holds the non-finite value {v}")));
+        }
+        let (codec, keys, sample) = (
+            Arc::clone(&self.codec),
+            Arc::clone(&self.keys),
+            sample.to_vec(),
+        );
+        blocking(move || {
+            let ct = codec.encrypt_seeded(&keys, &sample)?;
+            let bytes = wire::seeded_ciphertext_to_bytes(&ct).map_err(fhez::Error::from)?;
+            Ok(Bytes::from(bytes))
+        })
+        .await
+    }
+
+    /// Sends one encrypted sample; re-registers the bundle once if the server does not
+    /// know the key.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn call(&self, request: Bytes) -> Result<Bytes, ClientError> {
+        let (model, key_id) = (&self.info.name, &self.key_id);
+        match self
+            .client
+            .predict_mode(model, key_id, Mode::Latency, request.clone())
+            .await
+        {
+            Err(e) if e.api_code() == Some("unknown_key") => {
+                self.register().await?;
+                self.client
+                    .predict_mode(model, key_id, Mode::Latency, request)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// **Client.** Decrypts a reply to the output values (the logits).
+    ///
+    /// # Errors
+    /// Wire and decryption errors.
+    pub async fn decrypt(&self, reply: Bytes) -> Result<Vec<f64>, ClientError> {
+        let (codec, keys, params) = (
+            Arc::clone(&self.codec),
+            Arc::clone(&self.keys),
+            Arc::clone(&self.params),
+        );
+        let limit = MAX_REPLY_BYTES as u64;
+        blocking(move || {
+            let ct =
+                wire::ciphertext_from_bytes(&params, &reply, limit).map_err(fhez::Error::from)?;
+            Ok(codec.decrypt(&keys, &ct)?)
+        })
+        .await
+    }
+
+    /// Encrypts, calls the server, decrypts and interprets each sample (one request per
+    /// sample).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn predict(
+        &self,
+        samples: &[Vec<f64>],
+    ) -> Result<Vec<SamplePrediction>, ClientError> {
+        let mut out = Vec::with_capacity(samples.len());
+        for sample in samples {
+            let request = self.encrypt(sample).await?;
+            let reply = self.call(request).await?;
+            let row = self.decrypt(reply).await?;
+            out.push(interpret(&self.info.task, row));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,370 @@
+//! [`Session`]: keys for one model on one server, in a key directory; register once,
+//! encrypt, call, decrypt.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use fhez::bundle::{
+    PUBLIC_BUNDLE_FILE, SECRET_KEY_FILE, load_client_keys, public_bundle_path, read_limited,
+    save_client_keys,
+};
+use fhez::ckks::{CkksClient, CkksParams, wire};
+use fhez::erray::PlainArray;
+use fhez::{CtBatch, Task};
+
+use super::{Client, ClientError, MAX_REPLY_BYTES};
+use crate::api::ModelInfo;
+use crate::store::{is_key_id, key_id_of};
+
+/// The prediction for one sample.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SamplePrediction {
+    /// A classifier's answer: the argmax of the decrypted logits.
+    Class {
+        /// Class index.
+        index: usize,
+        /// Class name.
+        label: String,
+        /// The decrypted logits.
+        logits: Vec<f64>,
+    },
+    /// A regressor's answer, target scaling undone.
+    Values {
+        /// The values.
+        values: Vec<f64>,
+    },
+}
+
+/// Keys for one model on one server: the secret key stays in the key directory; the
+/// server only ever receives the public bundle and ciphertexts.
+pub struct Session {
+    client: Client,
+    info: ModelInfo,
+    keys: Arc<CkksClient>,
+    bundle: Bytes,
+    key_id: String,
+    note: PathBuf,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.client.base)
+            .field("model", &self.info.name)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Task(e.to_string()))?
+}
+
+impl Session {
+    /// Opens a session for `model`: reads its description, loads the keys of `key_dir`
+    /// (or generates them for the model's parameters and rotation steps and saves them
+    /// there), and registers the public bundle unless a note in `key_dir` says this server
+    /// already has it.
+    ///
+    /// # Errors
+    /// [`ClientError`], notably [`ClientError::KeysForOtherParams`].
+    pub async fn open(client: Client, model: &str, key_dir: &Path) -> Result<Self, ClientError> {
+        let info = client.model(model).await?;
+        let dir = key_dir.to_owned();
+        let info2 = info.clone();
+        let keys = blocking(move || {
+            let want = KeySpec {
+                model: &info2.name,
+                params: &info2.params,
+                params_id: &info2.params_id,
+                rotation_steps: &info2.rotation_steps,
+            };
+            load_or_make_keys(&dir, &want)
+        })
+        .await?;
+        let bundle_path = public_bundle_path(key_dir);
+        let bundle = read_limited(&bundle_path, wire::DEFAULT_LIMIT as usize)?;
+        let key_id = key_id_of(&bundle);
+        let note = key_dir.join(format!("key-id-{}-{}.txt", client.host, sanitize(model)));
+        let session = Self {
+            client,
+            info,
+            keys: Arc::new(keys),
+            bundle: Bytes::from(bundle),
+            key_id,
+            note,
+        };
+        let registered = std::fs::read_to_string(&session.note)
+            .is_ok_and(|s| s.trim() == session.key_id && is_key_id(s.trim()));
+        if !registered {
+            session.register().await?;
+        }
+        Ok(session)
+    }
+
+    async fn register(&self) -> Result<(), ClientError> {
+        let reg = self
+            .client
+            .register(&self.info.name, self.bundle.clone())
+            .await?;
+        if reg.key_id != self.key_id {
+            return Err(ClientError::BadAnswer {
+                url: self.client.url("/v1/keys"),
+                reason: format!(
+                    "key id {} is not the SHA-256 of the bundle ({})",
+                    reg.key_id, self.key_id
+                ),
+            });
+        }
+        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
+            path: self.note.clone(),
+            source,
+        })
+    }
+
+    /// The model's description.
+    #[must_use]
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The registered key id.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The client keys (secret key included; they never leave this process).
+    #[must_use]
+    pub fn keys(&self) -> &Arc<CkksClient> {
+        &self.keys
+    }
+
+    /// The HTTP client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// **Client.** Encrypts `samples` (each flattened to the model's single input shape)
+    /// as one request of at most `max_batch` samples, in the wire format.
+    ///
+    /// # Errors
+    /// [`ClientError::Input`], encryption errors.
+    pub async fn encrypt(&self, samples: &[Vec<f64>]) -> Result<Bytes, ClientError> {
+        let (name, x) = self.stack(samples)?;
+        let keys = Arc::clone(&self.keys);
+        blocking(move || {
+            Ok(Bytes::from(CtBatch::encrypt_seeded_bytes(
+                &keys,
+                &[(name.as_str(), x)],
+            )?))
+        })
+        .await
+    }
+
+    fn stack(&self, samples: &[Vec<f64>]) -> Result<(String, PlainArray), ClientError> {
+        let err = |reason: String| ClientError::Input {
+            model: self.info.name.clone(),
+            reason,
+        };
+        let [input] = self.info.inputs.as_slice() else {
+            return Err(err(format!(
+                "the model takes {} encrypted inputs; encrypt them with CtBatch::encrypt_seeded_bytes",
+                self.info.inputs.len()
+            )));
+        };
+        let size: usize = input.shape.iter().product();
+        if samples.is_empty() || samples.len() > self.info.max_batch {
+            return Err(err(format!(
+                "{} samples; one request takes 1 to {}",
+                samples.len(),
+                self.info.max_batch
+            )));
+        }
+        let mut data = Vec::with_capacity(samples.len() * size);
+        for (i, s) in samples.iter().enumerate() {
+            if s.len() != size {
+                return Err(err(format!(
+                    "sample {i} has {} values, input `{}` of shape {:?} takes {size}",
+                    s.len(),
+                    input.name,
+                    input.shape
+                )));
+            }
+            if let Some(v) = s.iter().find(|v| !v.is_finite()) {
+                return Err(err(format!("sample {i} holds the non-finite value {v}")));
+            }
+            data.extend_from_slice(s);
+        }
+        let mut shape = vec![samples.len()];
+        shape.extend_from_slice(&input.shape);
+        let x = PlainArray::new(shape, data).map_err(fhez::Error::from)?;
+        Ok((input.name.clone(), x))
+    }
+
+    /// Sends an encrypted request; re-registers the bundle once if the server does not
+    /// know the key (e.g. its database was reset).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn call(&self, request: Bytes) -> Result<Bytes, ClientError> {
+        match self
+            .client
+            .predict(&self.info.name, &self.key_id, request.clone())
+            .await
+        {
+            Err(e) if e.api_code() == Some("unknown_key") => {
+                self.register().await?;
+                self.client
+                    .predict(&self.info.name, &self.key_id, request)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// **Client.** Decrypts a reply to the values at the model's output, one row per
+    /// sample.
+    ///
+    /// # Errors
+    /// Wire, shape and decryption errors.
+    pub async fn decrypt(&self, reply: Bytes) -> Result<Vec<Vec<f64>>, ClientError> {
+        let keys = Arc::clone(&self.keys);
+        let output = self.info.output.clone();
+        let model = self.info.name.clone();
+        blocking(move || decrypt_reply(&keys, &reply, &output, &model)).await
+    }
+
+    /// Encrypts, calls the server, decrypts and interprets `samples` (chunked by the
+    /// model's batch size).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn predict(
+        &self,
+        samples: &[Vec<f64>],
+    ) -> Result<Vec<SamplePrediction>, ClientError> {
+        let mut out = Vec::with_capacity(samples.len());
+        for chunk in samples.chunks(self.info.max_batch.max(1)) {
+            let request = self.encrypt(chunk).await?;
+            let reply = self.call(request).await?;
+            let rows = self.decrypt(reply).await?;
+            out.extend(rows.into_iter().map(|r| interpret(&self.info.task, r)));
+        }
+        Ok(out)
+    }
+}
+
+pub(super) fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// What keys must be made for: a model's parameter set (spec and advertised id) and
+/// rotation steps in one mode.
+pub(super) struct KeySpec<'a> {
+    pub(super) model: &'a str,
+    pub(super) params: &'a fhez::ckks::CkksParamsSpec,
+    pub(super) params_id: &'a str,
+    pub(super) rotation_steps: &'a [i64],
+}
+
+pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksClient, ClientError> {
+    if dir.join(SECRET_KEY_FILE).is_file() {
+        let keys = load_client_keys(dir)?;
+        let found = keys.params().id().to_hex();
+        if found != want.params_id {
+            return Err(ClientError::KeysForOtherParams {
+                dir: dir.to_owned(),
+                model: want.model.to_owned(),
+                expected: want.params_id.to_owned(),
+                found,
+            });
+        }
+        return Ok(keys);
+    }
+    let params = CkksParams::new(want.params).map_err(fhez::Error::from)?;
+    let found = params.id().to_hex();
+    if found != want.params_id {
+        return Err(ClientError::BadAnswer {
+            url: String::from("/v1/models"),
+            reason: format!(
+                "the advertised parameters build set {found}, not the advertised id {}",
+                want.params_id
+            ),
+        });
+    }
+    let keys = CkksClient::generate(&params, want.rotation_steps).map_err(fhez::Error::from)?;
+    save_client_keys(dir, &keys)?;
+    debug_assert!(public_bundle_path(dir).ends_with(PUBLIC_BUNDLE_FILE));
+    Ok(keys)
+}
+
+/// **Client.** Decrypts the entry named `output` of reply bytes to one row per sample.
+///
+/// # Errors
+/// Wire, shape and decryption errors.
+pub fn decrypt_reply(
+    keys: &CkksClient,
+    reply: &[u8],
+    output: &str,
+    model: &str,
+) -> Result<Vec<Vec<f64>>, ClientError> {
+    let batch = CtBatch::from_bytes(&keys.server(), reply, MAX_REPLY_BYTES)?;
+    let bound = batch.bind(keys)?;
+    let Some((_, x)) = bound.into_iter().find(|(n, _)| n == output) else {
+        return Err(ClientError::Input {
+            model: model.to_owned(),
+            reason: format!("the reply has no output `{output}`"),
+        });
+    };
+    let plain = x.decrypt().map_err(fhez::Error::from)?;
+    let samples = plain.shape().first().copied().unwrap_or(1).max(1);
+    let width = plain.len() / samples;
+    Ok(plain
+        .data()
+        .chunks(width.max(1))
+        .map(<[f64]>::to_vec)
+        .collect())
+}
+
+/// A decrypted output row read as the model's task says.
+#[must_use]
+pub fn interpret(task: &Task, row: Vec<f64>) -> SamplePrediction {
+    match task {
+        Task::Classifier { labels } => {
+            let index = row
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            let label = labels
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| index.to_string());
+            SamplePrediction::Class {
+                index,
+                label,
+                logits: row,
+            }
+        }
+        Task::Regressor { scale, offset } => SamplePrediction::Values {
+            values: row.iter().map(|v| v * scale + offset).collect(),
+        },
+        _ => SamplePrediction::Values { values: row },
+    }
+}

@@ -1,0 +1,426 @@
+//! The HTTP server: evaluates models on ciphertexts with the public evaluation keys that
+//! clients registered. See the crate README for the endpoints, limits and error codes.
+//!
+//! The server holds only [`CkksServer`](fhez::ckks::CkksServer) values (built from public
+//! bundles) and latency models evaluated with public `ServerKeys`; neither has a decrypt
+//! operation, so nothing in this module can decrypt.
+
+mod errors;
+mod latency;
+mod limits;
+mod routes_keys;
+mod routes_latency;
+mod routes_predict;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fhez::ckks::CkksParams;
+use fhez::{EncryptedModel, ModelFile};
+use tokio::net::TcpListener;
+
+use crate::api::{ModelInfo, ModelList};
+use crate::store::{KeyStore, StoreError};
+use errors::{ApiError, LogCode, LogKeyId};
+use limits::Gate;
+use routes_keys::{delete_key, key_info, register_key};
+use routes_predict::predict;
+
+/// Default address: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default database file.
+pub const DEFAULT_DB: &str = "fhez-serve.redb";
+/// Default request body limit (64 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+/// Default request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Server configuration.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0: any free port, see [`Server::local_addr`]).
+    pub addr: SocketAddr,
+    /// The models to serve (names must be distinct).
+    pub models: Vec<ModelFile>,
+    /// The key database file (created if missing).
+    pub db_path: PathBuf,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Most requests doing CKKS work at once.
+    pub max_in_flight: usize,
+    /// Most requests waiting (body not yet read) for one of the `max_in_flight` slots;
+    /// beyond that, 503 with `Retry-After`. Memory is bounded by
+    /// `max_in_flight × max_body_bytes` plus the keys and the models.
+    pub max_queue: usize,
+    /// Deadline for a whole request (reading the body and evaluating).
+    pub request_timeout: Duration,
+    /// Decoded key sets kept in memory.
+    pub key_cache_entries: usize,
+    /// The `Retry-After` value of 503 answers, in seconds.
+    pub retry_after_s: u64,
+    /// Most latency-mode requests doing CKKS work at once (a pool separate from
+    /// `max_in_flight`; one latency request holds about a megabyte of body and tens of
+    /// megabytes of working set, see the README's sizing).
+    pub latency_max_in_flight: usize,
+    /// Most latency-mode requests waiting for a latency slot.
+    pub latency_max_queue: usize,
+}
+
+impl ServerConfig {
+    /// A configuration with the defaults: loopback `127.0.0.1:8080`, `fhez-serve.redb` in
+    /// the current directory, 64 MiB bodies, one request in flight per core, a queue of
+    /// four per core, 60 s timeout; latency mode: one request in flight per core and a
+    /// queue of 64 per core.
+    #[must_use]
+    pub fn new(models: Vec<ModelFile>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            models,
+            db_path: PathBuf::from(DEFAULT_DB),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_in_flight: cores,
+            max_queue: 4 * cores,
+            request_timeout: DEFAULT_TIMEOUT,
+            key_cache_entries: 16,
+            retry_after_s: 1,
+            latency_max_in_flight: cores,
+            latency_max_queue: 64 * cores,
+        }
+    }
+}
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A model could not be planned or its parameters built.
+    #[error("model `{name}`: {source}")]
+    Model {
+        /// The model's name.
+        name: String,
+        /// Why.
+        source: fhez::Error,
+    },
+    /// Two models share a name.
+    #[error("two models are named `{name}`")]
+    DuplicateModel {
+        /// The name.
+        name: String,
+    },
+    /// No model to serve.
+    #[error("no model to serve")]
+    NoModels,
+    /// The key store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Binding or serving failed.
+    #[error("{addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A background task failed.
+    #[error("startup task failed: {0}")]
+    Task(String),
+}
+
+/// A model ready to serve.
+struct Served {
+    model: EncryptedModel,
+    file: ModelFile,
+    params_id: String,
+    info: ModelInfo,
+    /// Latency mode, when the graph has a latency form.
+    latency: Option<latency::LatencyServed>,
+}
+
+impl Served {
+    fn new(file: ModelFile, max_body: usize) -> Result<Self, ServeError> {
+        let err = |source| ServeError::Model {
+            name: file.name.clone(),
+            source,
+        };
+        let model = file.encrypted_model().map_err(err)?;
+        let spec = model.spec();
+        let params = CkksParams::new(&spec).map_err(|e| err(e.into()))?;
+        let params_id = params.id().to_hex();
+        let info = ModelInfo {
+            name: file.name.clone(),
+            dataset: file.dataset.clone(),
+            task: file.task.clone(),
+            inputs: file.inputs.clone(),
+            output: file.output.clone(),
+            max_batch: model.batch(),
+            params: spec,
+            params_id: params_id.clone(),
+            depth: model.plan().depth,
+            rotation_steps: model.plan().rotation_steps.iter().copied().collect(),
+            metrics: file.metrics.clone(),
+            latency: None,
+        };
+        let mut served = Self {
+            model,
+            file,
+            params_id,
+            info,
+            latency: None,
+        };
+        served.latency = latency::LatencyServed::new(&served.file, max_body)?;
+        served.info.latency = served.latency.as_ref().map(|l| l.info.clone());
+        Ok(served)
+    }
+}
+
+struct AppState {
+    models: BTreeMap<String, Arc<Served>>,
+    store: KeyStore,
+    /// Admission of batch-mode requests (and key registrations).
+    batch_gate: Gate,
+    /// Admission of latency-mode requests.
+    latency_gate: Gate,
+    max_body: usize,
+    timeout: Duration,
+    retry_after_s: u64,
+}
+
+/// A bound server: models planned, key store open, socket listening.
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("models", &self.state.models.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Plans the models, builds their parameter sets, opens the key store and binds.
+    ///
+    /// # Errors
+    /// [`ServeError`].
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServeError> {
+        if config.models.is_empty() {
+            return Err(ServeError::NoModels);
+        }
+        let addr = config.addr;
+        let (models, store) = tokio::task::spawn_blocking(move || {
+            let mut models = BTreeMap::new();
+            for file in config.models {
+                let name = file.name.clone();
+                if models.contains_key(&name) {
+                    return Err(ServeError::DuplicateModel { name });
+                }
+                models.insert(name, Arc::new(Served::new(file, config.max_body_bytes)?));
+            }
+            let store = KeyStore::open(
+                &config.db_path,
+                config.max_body_bytes,
+                config.key_cache_entries,
+            )?;
+            Ok((models, store))
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))??;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Io { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Io { addr, source })?;
+        for m in models.values() {
+            tracing::info!(
+                model = %m.file.name,
+                params_id = %m.params_id,
+                log_n = m.info.params.log_n,
+                max_batch = m.info.max_batch,
+                "serving model"
+            );
+        }
+        let state = Arc::new(AppState {
+            models,
+            store,
+            batch_gate: Gate::new(config.max_in_flight, config.max_queue),
+            latency_gate: Gate::new(config.latency_max_in_flight, config.latency_max_queue),
+            max_body: config.max_body_bytes,
+            timeout: config.request_timeout,
+            retry_after_s: config.retry_after_s,
+        });
+        Ok(Self {
+            listener,
+            addr,
+            state,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and lets
+    /// in-flight requests finish.
+    ///
+    /// # Errors
+    /// [`ServeError::Io`].
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        use axum::serve::ListenerExt;
+        let addr = self.addr;
+        let app = router(self.state);
+        tracing::info!(%addr, "listening");
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| ServeError::Io { addr, source })?;
+        tracing::info!(%addr, "stopped");
+        Ok(())
+    }
+}
+
+/// Binds with `config` and serves until `shutdown` completes ([`Server::bind`] then
+/// [`Server::run`]).
+///
+/// # Errors
+/// [`ServeError`].
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    Server::bind(config).await?.run(shutdown).await
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{name}", get(get_model))
+        .route("/v1/models/{name}/predict", post(predict))
+        .route("/v1/keys", post(register_key))
+        .route("/v1/keys/{id}", get(key_info).delete(delete_key))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+async fn access_log(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    // The path only: queries may be long and carry nothing the log needs.
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+    let status = response.status().as_u16();
+    let key_id = response
+        .extensions()
+        .get::<LogKeyId>()
+        .map_or("-", |k| k.0.as_str());
+    let code = response.extensions().get::<LogCode>().map_or("-", |c| c.0);
+    if status >= 500 && status != 503 {
+        tracing::warn!(%method, %path, status, latency_ms, key_id, code, "request");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms, key_id, code, "request");
+    }
+    response
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    let body = serde_json::json!({
+        "status": "ok",
+        "models": st.models.len(),
+        "free_permits": st.batch_gate.permits.available_permits(),
+        "free_latency_permits": st.latency_gate.permits.available_permits(),
+    });
+    axum::Json(body).into_response()
+}
+
+async fn list_models(State(st): State<Arc<AppState>>) -> Response {
+    let list = ModelList {
+        models: st.models.values().map(|m| m.info.clone()).collect(),
+    };
+    axum::Json(list).into_response()
+}
+
+fn model_of(st: &AppState, name: &str) -> Result<Arc<Served>, ApiError> {
+    st.models.get(name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = st.models.keys().map(String::as_str).collect();
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_model",
+            format!("no model named `{name}` (serving: {})", known.join(", ")),
+        )
+    })
+}
+
+async fn get_model(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    match model_of(&st, &name) {
+        Ok(m) => axum::Json(m.info.clone()).into_response(),
+        Err(e) => e.into_response(),
+    }
+}

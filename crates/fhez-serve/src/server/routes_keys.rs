@@ -1,0 +1,186 @@
+//! `POST /v1/keys`, `GET /v1/keys/{id}`, `DELETE /v1/keys/{id}`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use fhez::bundle::public_bundle_from_bytes;
+
+use super::errors::{
+    ApiError, LogKeyId, expect_kind, parse_key_id, query_param, request_mode, store_error,
+    unknown_key,
+};
+use super::limits::{admit, blocking, drain, read_body};
+use super::routes_latency::latency_of;
+use super::{AppState, Served, model_of};
+use crate::api::KeyRegistered;
+use crate::api::Mode;
+
+pub(super) async fn register_key(
+    State(st): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let deadline = tokio::time::Instant::now() + st.timeout;
+    let model = match query_param(&uri, "model") {
+        Some(name) => model_of(&st, name),
+        None => Err(ApiError::bad(
+            "missing_model",
+            "name the model the keys are for: POST /v1/keys?model=NAME",
+        )),
+    };
+    let model = model.and_then(|m| {
+        let mode = request_mode(&uri)?;
+        if mode == Mode::Latency {
+            latency_of(&m)?;
+        }
+        Ok((m, mode))
+    });
+    let (model, mode) = match model {
+        Ok(m) => m,
+        Err(e) => {
+            drain(body, st.max_body).await;
+            return e.into_response();
+        }
+    };
+    let gate = match mode {
+        Mode::Batch => &st.batch_gate,
+        Mode::Latency => &st.latency_gate,
+    };
+    let permit = match admit(&st, gate, deadline).await {
+        Ok(p) => p,
+        Err(e) => {
+            drain(body, st.max_body).await;
+            return e.into_response();
+        }
+    };
+    let bytes = match read_body(body, &headers, st.max_body, deadline).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let state = Arc::clone(&st);
+    let result = blocking(&st, permit, deadline, move || {
+        register_blocking(&state, &model, mode, &bytes)
+    })
+    .await;
+    match result {
+        Ok(reg) => {
+            let status = if reg.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let log = LogKeyId(reg.key_id.clone());
+            let mut r = (status, axum::Json(reg)).into_response();
+            r.extensions_mut().insert(log);
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(super) fn register_blocking(
+    st: &AppState,
+    served: &Served,
+    mode: Mode,
+    bytes: &[u8],
+) -> Result<KeyRegistered, ApiError> {
+    expect_kind(bytes, "a public key bundle", "POST /v1/keys")?;
+    let keys = public_bundle_from_bytes(bytes, st.max_body)
+        .map_err(|e| ApiError::bad("bad_bundle", format!("invalid public key bundle: {e}")))?;
+    let params_id = keys.params().id().to_hex();
+    let name = &served.file.name;
+    let (want_id, steps) = match mode {
+        Mode::Batch => (
+            served.params_id.as_str(),
+            served.model.plan().rotation_steps.iter().copied().collect(),
+        ),
+        Mode::Latency => {
+            let lat = latency_of(served)?;
+            (lat.params_id.as_str(), lat.info.rotation_steps.clone())
+        }
+    };
+    if params_id != want_id {
+        let hint = match mode {
+            Mode::Batch => format!("GET /v1/models/{name}"),
+            Mode::Latency => format!("the `latency` section of GET /v1/models/{name}"),
+        };
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "params_mismatch",
+            format!(
+                "the bundle's parameter set is {params_id}, {mode} mode of model `{name}` uses {want_id} (make keys from {hint})"
+            ),
+        ));
+    }
+    let slots = i64::try_from(keys.params().slots()).unwrap_or(i64::MAX);
+    let have = keys.rotation_steps();
+    let missing: Vec<i64> = steps
+        .into_iter()
+        .filter(|s: &i64| {
+            let norm = s.rem_euclid(slots.max(1));
+            norm != 0 && !have.contains(&norm)
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad(
+            "missing_rotation_keys",
+            format!(
+                "{mode} mode of model `{name}` needs Galois keys for rotation steps {missing:?}"
+            ),
+        ));
+    }
+    let (record, created) = st
+        .store
+        .insert(bytes, &keys, &served.file.name, mode)
+        .map_err(|e| store_error(&e))?;
+    Ok(KeyRegistered {
+        key_id: record.key_id,
+        params_id,
+        model: served.file.name.clone(),
+        created,
+        mode: record.mode,
+    })
+}
+
+pub(super) async fn key_info(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let result = parse_key_id(&id).and_then(|id| {
+        st.store
+            .record(&id)
+            .map_err(|e| store_error(&e))?
+            .ok_or_else(|| unknown_key(&id))
+    });
+    match result {
+        Ok(record) => {
+            let log = LogKeyId(record.key_id.clone());
+            let mut r = axum::Json(record).into_response();
+            r.extensions_mut().insert(log);
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(super) async fn delete_key(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Response {
+    let id = match parse_key_id(&id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let state = Arc::clone(&st);
+    let id2 = id.clone();
+    let removed = tokio::task::spawn_blocking(move || state.store.remove(&id2)).await;
+    let mut r = match removed {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => unknown_key(&id).into_response(),
+        Ok(Err(e)) => store_error(&e).into_response(),
+        Err(_) => ApiError::internal("the key store task failed").into_response(),
+    };
+    r.extensions_mut().insert(LogKeyId(id));
+    r
+}
