@@ -112,6 +112,14 @@ pub fn forward_enc_timed<B: Backend>(
             *v = Some(vec![x.clone()]);
         }
     }
+    // Edges still to be read from each node: a node's outputs are dropped once its last
+    // consumer ran (ciphertext arrays are large: this bounds the peak to the live ones).
+    let mut unread = vec![0usize; n];
+    for e in graph.edges() {
+        if let Some(c) = unread.get_mut(e.from) {
+            *c += 1;
+        }
+    }
     let mut timings = Vec::new();
     for &id in graph.order() {
         let Some(node) = graph.node(id) else { continue };
@@ -129,6 +137,7 @@ pub fn forward_enc_timed<B: Backend>(
             if let Some(&x) = ins.first() {
                 run.boundary.push((id, x.clone()));
             }
+            release_inputs(graph, id, &mut unread, &mut values);
             continue;
         }
         let before = ins.first().map(|x| x.backend().stats());
@@ -159,6 +168,22 @@ pub fn forward_enc_timed<B: Backend>(
         if let Some(v) = values.get_mut(id) {
             *v = Some(out);
         }
+        release_inputs(graph, id, &mut unread, &mut values);
     }
     Ok((run, timings))
+}
+
+/// Counts the edges into `id` as read and drops every source value no edge still needs.
+fn release_inputs<T>(graph: &Graph, id: NodeId, unread: &mut [usize], values: &mut [Option<T>]) {
+    for (src, _) in sources(graph, id) {
+        let Some(left) = unread.get_mut(src) else {
+            continue;
+        };
+        *left = left.saturating_sub(1);
+        if *left == 0
+            && let Some(v) = values.get_mut(src)
+        {
+            *v = None;
+        }
+    }
 }
