@@ -2,19 +2,19 @@
 //! registered once with `mode=latency`, one sample per request encrypted (seeded) into one
 //! ciphertext, the reply decrypted to the logits.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use fhez::bundle::{public_bundle_path, read_limited};
 use fhez::ckks::{CkksClient, CkksParams, wire};
 use fhez::latency::LatencyModel;
 
-use super::session::{KeySpec, SamplePrediction, blocking, interpret, load_or_make_keys, sanitize};
+use super::session::{
+    KeySpec, Registration, SamplePrediction, blocking, interpret, load_or_make_keys,
+};
 use super::{Client, ClientError, MAX_REPLY_BYTES};
 use crate::api::{LatencyInfo, Mode, ModelInfo};
 use crate::latency::client_codec;
-use crate::store::{is_key_id, key_id_of};
 
 /// Subdirectory of a key directory holding the latency-mode keys.
 pub const LATENCY_KEY_SUBDIR: &str = "latency";
@@ -28,9 +28,7 @@ pub struct LatencySession {
     codec: Arc<LatencyModel>,
     params: Arc<CkksParams>,
     keys: Arc<CkksClient>,
-    bundle: Bytes,
-    key_id: String,
-    note: PathBuf,
+    reg: Registration,
 }
 
 impl std::fmt::Debug for LatencySession {
@@ -38,7 +36,7 @@ impl std::fmt::Debug for LatencySession {
         f.debug_struct("LatencySession")
             .field("server", &self.client.base)
             .field("model", &self.info.name)
-            .field("key_id", &self.key_id)
+            .field("key_id", &self.reg.key_id())
             .finish_non_exhaustive()
     }
 }
@@ -88,45 +86,16 @@ impl LatencySession {
             Ok((keys, codec))
         })
         .await?;
-        let bundle = read_limited(&public_bundle_path(&dir), wire::DEFAULT_LIMIT as usize)?;
-        let key_id = key_id_of(&bundle);
-        let note = dir.join(format!("key-id-{}-{}.txt", client.host, sanitize(model)));
-        let session = Self {
+        let reg = Registration::read(&dir, &client.host, model)?;
+        reg.ensure(&client, &info.name, Mode::Latency).await?;
+        Ok(Self {
             client,
             info,
             latency,
             params: Arc::clone(keys.params()),
             codec: Arc::new(codec),
             keys: Arc::new(keys),
-            bundle: Bytes::from(bundle),
-            key_id,
-            note,
-        };
-        let registered = std::fs::read_to_string(&session.note)
-            .is_ok_and(|s| s.trim() == session.key_id && is_key_id(s.trim()));
-        if !registered {
-            session.register().await?;
-        }
-        Ok(session)
-    }
-
-    async fn register(&self) -> Result<(), ClientError> {
-        let reg = self
-            .client
-            .register_mode(&self.info.name, Mode::Latency, self.bundle.clone())
-            .await?;
-        if reg.key_id != self.key_id {
-            return Err(ClientError::BadAnswer {
-                url: self.client.url("/v1/keys"),
-                reason: format!(
-                    "key id {} is not the SHA-256 of the bundle ({})",
-                    reg.key_id, self.key_id
-                ),
-            });
-        }
-        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
-            path: self.note.clone(),
-            source,
+            reg,
         })
     }
 
@@ -145,7 +114,7 @@ impl LatencySession {
     /// The registered key id.
     #[must_use]
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        self.reg.key_id()
     }
 
     /// The client keys (secret key included; they never leave this process).
@@ -201,14 +170,16 @@ impl LatencySession {
     /// # Errors
     /// [`ClientError`].
     pub async fn call(&self, request: Bytes) -> Result<Bytes, ClientError> {
-        let (model, key_id) = (&self.info.name, &self.key_id);
+        let (model, key_id) = (&self.info.name, self.reg.key_id());
         match self
             .client
             .predict_mode(model, key_id, Mode::Latency, request.clone())
             .await
         {
             Err(e) if e.api_code() == Some("unknown_key") => {
-                self.register().await?;
+                self.reg
+                    .register(&self.client, model, Mode::Latency)
+                    .await?;
                 self.client
                     .predict_mode(model, key_id, Mode::Latency, request)
                     .await

@@ -14,7 +14,7 @@ use fhez::erray::PlainArray;
 use fhez::{CtBatch, Task};
 
 use super::{Client, ClientError, MAX_REPLY_BYTES};
-use crate::api::ModelInfo;
+use crate::api::{Mode, ModelInfo};
 use crate::store::{is_key_id, key_id_of};
 
 /// The prediction for one sample.
@@ -43,9 +43,74 @@ pub struct Session {
     client: Client,
     info: ModelInfo,
     keys: Arc<CkksClient>,
+    reg: Registration,
+}
+
+/// The public bundle of a key directory, its key id, and the note file recording that a
+/// server already has it (one per server and model).
+pub(super) struct Registration {
     bundle: Bytes,
     key_id: String,
     note: PathBuf,
+}
+
+impl Registration {
+    /// Reads the bundle of key directory `dir` for `model` on the server `host`.
+    pub(super) fn read(dir: &Path, host: &str, model: &str) -> Result<Self, ClientError> {
+        let bundle = read_limited(&public_bundle_path(dir), wire::DEFAULT_LIMIT as usize)?;
+        Ok(Self {
+            key_id: key_id_of(&bundle),
+            note: dir.join(format!("key-id-{host}-{}.txt", sanitize(model))),
+            bundle: Bytes::from(bundle),
+        })
+    }
+
+    /// The key id (hex SHA-256 of the bundle).
+    pub(super) fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Registers the bundle unless the note says this server already has it.
+    pub(super) async fn ensure(
+        &self,
+        client: &Client,
+        model: &str,
+        mode: Mode,
+    ) -> Result<(), ClientError> {
+        let noted = std::fs::read_to_string(&self.note)
+            .is_ok_and(|s| s.trim() == self.key_id && is_key_id(s.trim()));
+        if noted {
+            Ok(())
+        } else {
+            self.register(client, model, mode).await
+        }
+    }
+
+    /// Registers the bundle for `mode`, checks the key id the server derived, and writes
+    /// the note.
+    pub(super) async fn register(
+        &self,
+        client: &Client,
+        model: &str,
+        mode: Mode,
+    ) -> Result<(), ClientError> {
+        let reg = client
+            .register_mode(model, mode, self.bundle.clone())
+            .await?;
+        if reg.key_id != self.key_id {
+            return Err(ClientError::BadAnswer {
+                url: client.url("/v1/keys"),
+                reason: format!(
+                    "key id {} is not the SHA-256 of the bundle ({})",
+                    reg.key_id, self.key_id
+                ),
+            });
+        }
+        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
+            path: self.note.clone(),
+            source,
+        })
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -53,7 +118,7 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("server", &self.client.base)
             .field("model", &self.info.name)
-            .field("key_id", &self.key_id)
+            .field("key_id", &self.reg.key_id)
             .finish_non_exhaustive()
     }
 }
@@ -88,43 +153,13 @@ impl Session {
             load_or_make_keys(&dir, &want)
         })
         .await?;
-        let bundle_path = public_bundle_path(key_dir);
-        let bundle = read_limited(&bundle_path, wire::DEFAULT_LIMIT as usize)?;
-        let key_id = key_id_of(&bundle);
-        let note = key_dir.join(format!("key-id-{}-{}.txt", client.host, sanitize(model)));
-        let session = Self {
+        let reg = Registration::read(key_dir, &client.host, model)?;
+        reg.ensure(&client, &info.name, Mode::Batch).await?;
+        Ok(Self {
             client,
             info,
             keys: Arc::new(keys),
-            bundle: Bytes::from(bundle),
-            key_id,
-            note,
-        };
-        let registered = std::fs::read_to_string(&session.note)
-            .is_ok_and(|s| s.trim() == session.key_id && is_key_id(s.trim()));
-        if !registered {
-            session.register().await?;
-        }
-        Ok(session)
-    }
-
-    async fn register(&self) -> Result<(), ClientError> {
-        let reg = self
-            .client
-            .register(&self.info.name, self.bundle.clone())
-            .await?;
-        if reg.key_id != self.key_id {
-            return Err(ClientError::BadAnswer {
-                url: self.client.url("/v1/keys"),
-                reason: format!(
-                    "key id {} is not the SHA-256 of the bundle ({})",
-                    reg.key_id, self.key_id
-                ),
-            });
-        }
-        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
-            path: self.note.clone(),
-            source,
+            reg,
         })
     }
 
@@ -137,7 +172,7 @@ impl Session {
     /// The registered key id.
     #[must_use]
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        self.reg.key_id()
     }
 
     /// The client keys (secret key included; they never leave this process).
@@ -217,13 +252,15 @@ impl Session {
     pub async fn call(&self, request: Bytes) -> Result<Bytes, ClientError> {
         match self
             .client
-            .predict(&self.info.name, &self.key_id, request.clone())
+            .predict(&self.info.name, self.reg.key_id(), request.clone())
             .await
         {
             Err(e) if e.api_code() == Some("unknown_key") => {
-                self.register().await?;
+                self.reg
+                    .register(&self.client, &self.info.name, Mode::Batch)
+                    .await?;
                 self.client
-                    .predict(&self.info.name, &self.key_id, request)
+                    .predict(&self.info.name, self.reg.key_id(), request)
                     .await
             }
             other => other,
