@@ -26,20 +26,6 @@ pub const DATASETS: &[&str] = &[
     "elec-equip",
 ];
 
-/// Class names of Fashion-MNIST, in label order.
-pub const FASHION_LABELS: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-
 /// Whether `name` is a time series (regression) data set.
 pub fn is_series(name: &str) -> bool {
     matches!(name, "co2" | "sunspots" | "nile" | "elec-equip")
@@ -48,7 +34,10 @@ pub fn is_series(name: &str) -> bool {
 /// Class names of a classification data set.
 pub fn labels_of(name: &str) -> Vec<String> {
     if name == "fashion-mnist" {
-        FASHION_LABELS.iter().map(|s| (*s).to_owned()).collect()
+        fhez::data::FASHION_MNIST_LABELS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
     } else {
         (0..10).map(|d| d.to_string()).collect()
     }

@@ -17,3 +17,17 @@ pub use datasets::{
 pub use error::{DataError, Result};
 pub use split::{shuffle_split, stratified_split};
 pub use transform::{ZScore, sliding_windows, upsample_bilinear, upsample_to_28x28};
+
+/// Class names of Fashion-MNIST, in label order (0 = T-shirt/top … 9 = Ankle boot).
+pub const FASHION_MNIST_LABELS: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];

@@ -42,18 +42,6 @@ use fhez::{CnnConfig, EncryptedModel, ModelFile, Task};
 use serde_json::{Value, json};
 
 const SEED: u64 = 42;
-const CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
 
 struct Args {
     model: PathBuf,
@@ -158,7 +146,10 @@ fn train(args: &Args, x: &[Tensor], labels: &[u8]) -> Result<Graph> {
         println!("  epoch {:>3}: loss {loss:.4}", epoch + 1);
     }
     if let Some(path) = &args.save {
-        let labels = CLASSES.iter().map(|s| (*s).to_owned()).collect();
+        let labels = fhez::data::FASHION_MNIST_LABELS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         let plan = train_request(args);
         let task = Task::Classifier { labels };
         let mut file = ModelFile::new("fashion-mnist", &graph, &["x"], "Decrypt", task, plan)?;
