@@ -100,6 +100,19 @@ pub struct NodeCost {
     pub depth_out: u32,
     /// Slot rotations (key switches) the node performed.
     pub rotations: u64,
+    /// Relinearizations (one per ct×ct product, each a key switch) the node performed.
+    #[serde(default)]
+    pub relinearizations: u64,
+    /// Key switches the node performed: `rotations + relinearizations`.
+    #[serde(default)]
+    pub key_switches: u64,
+    /// Level of its lowest input in the planned chain (a fresh ciphertext is at
+    /// [`Plan::depth`], the last level is 0).
+    #[serde(default)]
+    pub level_in: u32,
+    /// Level of its lowest output in the planned chain.
+    #[serde(default)]
+    pub level_out: u32,
 }
 
 /// A CKKS parameter plan. Field names match `fhez_ckks::CkksParamsSpec` (`log_n`, `log_q`,
@@ -213,6 +226,7 @@ fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost
     };
     let run = graph.forward_enc(&inputs, &mut refresh)?;
     let max = sim.caps().max_level;
+    let depth = sim.report().depth_used;
     let mut nodes = Vec::new();
     for &id in graph.order() {
         let (Some(node), Some(Some(levels))) = (graph.node(id), run.levels.get(id)) else {
@@ -225,7 +239,11 @@ fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost
             consumed: levels.consumed(),
             depth_out: max - levels.output,
             rotations: levels.rotations,
+            relinearizations: levels.key_switches.saturating_sub(levels.rotations),
+            key_switches: levels.key_switches,
+            level_in: depth.saturating_sub(max.saturating_sub(levels.input)),
+            level_out: depth.saturating_sub(max.saturating_sub(levels.output)),
         });
     }
-    Ok((sim.report().depth_used, nodes))
+    Ok((depth, nodes))
 }

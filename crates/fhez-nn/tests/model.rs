@@ -382,6 +382,43 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
 }
 
 #[test]
+fn planner_reports_levels_and_key_switches_per_node() -> TestResult {
+    let g = prefab::cnn_classifier(10, 1)?;
+    let p = plan(&g, 4096, 24)?;
+    // Levels in the planned chain: a fresh ciphertext is at level depth = 6.
+    let levels: Vec<(&str, u32, u32)> = p
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.level_in, n.level_out))
+        .collect();
+    assert_eq!(
+        levels,
+        vec![
+            ("CC", 6, 5),
+            ("CNN-RELU", 5, 3),
+            ("Dense", 3, 2),
+            ("Dense-RELU", 2, 0)
+        ]
+    );
+    for n in &p.nodes {
+        assert_eq!(
+            n.key_switches,
+            n.rotations + n.relinearizations,
+            "{}",
+            n.name
+        );
+        assert_eq!(n.level_in - n.level_out, n.consumed, "{}", n.name);
+        let elements: usize = g.shape(g.id(&n.name)?, 0).unwrap_or(&[]).iter().product();
+        // Batch-in-slots: one ciphertext per element. The ReLU's degree-2 polynomial
+        // squares each one (one relinearization); the linear layers multiply by
+        // plaintexts only.
+        let relins = if n.kind == "relu" { elements as u64 } else { 0 };
+        assert_eq!(n.relinearizations, relins, "{}", n.name);
+    }
+    Ok(())
+}
+
+#[test]
 fn planner_basic_counts_the_rotate_refresh_as_a_new_segment() -> TestResult {
     let p = plan(&prefab::basic(1)?, 8, 25)?;
     assert_eq!(p.depth, 2);

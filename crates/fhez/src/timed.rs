@@ -145,15 +145,16 @@ pub fn forward_enc_timed<B: Backend>(
         let out = run_node(graph.name(id), node, &ins, refresh)?;
         let elapsed = start.elapsed();
         let after = ins.first().map(|x| x.backend().stats());
-        let rotations = match (after, before) {
-            (Some(a), Some(b)) => (a - b).rotations,
-            _ => 0,
+        let delta = match (after, before) {
+            (Some(a), Some(b)) => a - b,
+            _ => fhez_backend::OpStats::default(),
         };
         let refs: Vec<&Erray<B>> = out.iter().collect();
         let levels = NodeLevels {
             input: min_level(&ins),
             output: min_level(&refs),
-            rotations,
+            rotations: delta.rotations,
+            key_switches: delta.key_switches,
         };
         if let Some(l) = run.levels.get_mut(id) {
             *l = Some(levels);

@@ -19,6 +19,9 @@ pub struct NodeLevels {
     pub output: u32,
     /// Slot rotations it performed (from the backend's counters).
     pub rotations: u64,
+    /// Key switches it performed: its rotations plus the relinearization of every
+    /// ct×ct product (from the backend's counters).
+    pub key_switches: u64,
 }
 
 impl NodeLevels {
@@ -139,14 +142,15 @@ impl Graph {
             let refs: Vec<&Erray<B>> = out.iter().collect();
             if let Some(l) = run.levels.get_mut(id) {
                 let after = ins.first().map(|x| x.backend().stats());
-                let rotations = match (after, before) {
-                    (Some(a), Some(b)) => (a - b).rotations,
-                    _ => 0,
+                let delta = match (after, before) {
+                    (Some(a), Some(b)) => a - b,
+                    _ => fhez_backend::OpStats::default(),
                 };
                 *l = Some(NodeLevels {
                     input: input_level,
                     output: level_of(&refs),
-                    rotations,
+                    rotations: delta.rotations,
+                    key_switches: delta.key_switches,
                 });
             }
             if let Some(v) = values.get_mut(id) {
