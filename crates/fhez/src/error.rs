@@ -19,6 +19,9 @@ pub enum Error {
     /// An erray operation failed.
     #[error(transparent)]
     Erray(#[from] fhez_erray::Error),
+    /// Rendering the graph view failed (size cap, JSON).
+    #[error(transparent)]
+    GraphView(#[from] fhez_graphview::Error),
     /// The parameter set cannot run the plan.
     #[error("parameters do not fit the plan: {what} is {found}, the plan needs {needed}")]
     PlanMismatch {

@@ -4,6 +4,7 @@
 pub mod bundle;
 mod error;
 mod glue;
+mod graph_view;
 pub mod latency;
 mod message;
 mod message_wire;
@@ -14,6 +15,7 @@ pub mod timed;
 
 pub use error::{Error, Result};
 pub use glue::{check_params, keygen, spec_from_plan};
+pub use graph_view::{graph_view, graph_view_of, graph_view_with};
 pub use message::{CtBatch, CtEntry};
 pub use model::EncryptedModel;
 pub use model_file::{EncryptedInput, ModelFile, Task};
@@ -37,3 +39,6 @@ pub use fhez_data as data;
 
 /// `fhez-nn`: graphs, training on `Plain`, encrypted inference, the planner.
 pub use fhez_nn as nn;
+
+/// `fhez-graphview`: the model graph with its plan, as DOT, SVG or interactive HTML.
+pub use fhez_graphview as graphview;
