@@ -112,6 +112,8 @@ pub(crate) const SVG_CSS: &str = r#"
 #fhez-graph .link.incident path { stroke: #111; stroke-width: 2.2; }
 #fhez-graph .link text { font-size: 10px; fill: #555; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 #fhez-graph .head .title { font-size: 18px; font-weight: 700; }
+#canvas #fhez-graph .head { display: none; }
+#canvas #fhez-graph .head { display: none; }
 #fhez-graph .head .params, #fhez-graph .legend text { font-size: 12px; fill: #222; }
 "#;
 
@@ -226,13 +228,28 @@ pub(crate) fn svg(scene: &Scene, out: &mut Sink, standalone: bool) {
         scene.header.depth
     );
     out.push("<g class=\"links\">\n");
+    // A fan of links with one label (16 filters reading one 28×28 input) shows it once;
+    // every link keeps it in its tooltip.
+    let mut labelled = std::collections::BTreeSet::new();
     for (i, l) in scene.links.iter().enumerate() {
         let Some((d, lx, ly)) = link_geometry(scene, l) else {
             continue;
         };
+        let label = xml_text(&truncate(&l.label, LINE_CHARS));
+        let fresh_from = labelled.insert((0, l.from, l.label.as_str()));
+        let fresh_to = labelled.insert((1, l.to, l.label.as_str()));
+        let text = if fresh_from && fresh_to {
+            format!(
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
+                fmt(lx),
+                fmt(ly)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "<g class=\"link{}\" data-index=\"{i}\" data-from=\"{}\" data-to=\"{}\"><path d=\"{d}\" marker-end=\"url(#{})\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text></g>",
+            "<g class=\"link{}\" data-index=\"{i}\" data-from=\"{}\" data-to=\"{}\"><title>{label}</title><path d=\"{d}\" marker-end=\"url(#{})\"/>{text}</g>",
             if l.critical { " critical" } else { "" },
             l.from,
             l.to,
@@ -241,9 +258,6 @@ pub(crate) fn svg(scene: &Scene, out: &mut Sink, standalone: bool) {
             } else {
                 "arrow"
             },
-            fmt(lx),
-            fmt(ly),
-            xml_text(&truncate(&l.label, LINE_CHARS))
         );
     }
     out.push("</g>\n<g class=\"nodes\">\n");
