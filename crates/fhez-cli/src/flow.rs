@@ -231,21 +231,25 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
     );
     print_params(&p);
     outln!(
-        "\n{:<20} {:<18} {:>8} {:>9} {:>10}",
+        "\n{:<20} {:<18} {:>8} {:>7} {:>6} {:>10} {:>12}",
         "node",
         "kind",
         "levels",
+        "in→out",
         "depth",
-        "rotations"
+        "rotations",
+        "key switches"
     );
     for n in &plan.nodes {
         outln!(
-            "{:<20} {:<18} {:>8} {:>9} {:>10}",
+            "{:<20} {:<18} {:>8} {:>7} {:>6} {:>10} {:>12}",
             n.name,
             n.kind,
             n.consumed,
+            format!("{}→{}", n.level_in, n.level_out),
             n.depth_out,
-            n.rotations
+            n.rotations,
+            n.key_switches
         );
     }
     outln!(

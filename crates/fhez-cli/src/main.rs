@@ -21,6 +21,7 @@ mod ckks_demo;
 mod data;
 mod demo;
 mod flow;
+mod graph;
 mod inspect;
 mod npy;
 mod params_cmd;
@@ -56,6 +57,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Plan a model: parameters, depth per node, rotation steps, key and ciphertext sizes.
     Plan(flow::PlanArgs),
+    /// Draw a model's network with the plan on every node (levels, depth, rotations, key
+    /// switches): one self-contained interactive HTML page, an SVG image or Graphviz DOT.
+    Graph(graph::GraphArgs),
     /// Client: generate the keys of a model (secret key + public bundle for the server).
     Keygen(flow::KeygenArgs),
     /// Client: encrypt inputs (JSON, .npy, or data set images) into a ciphertext message.
@@ -85,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Params(cmd) => params_cmd::run(&cmd),
         Command::Train(args) => train::run(&args),
         Command::Plan(args) => flow::plan(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Keygen(args) => flow::keygen(&args),
         Command::Encrypt(args) => flow::encrypt(&args),
         Command::Eval(args) => flow::eval(&args),

@@ -70,7 +70,7 @@ pub struct TrainArgs {
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
-    /// Do not write the PNG plots.
+    /// Do not write the PNG plots nor the graph view (`NAME-graph.html`).
     #[arg(long)]
     pub no_plots: bool,
 }
@@ -384,6 +384,16 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
     })
 }
 
+/// Path of the graph view written beside `out`: `NAME-graph.html`.
+pub fn graph_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model")
+        .to_owned();
+    out.with_file_name(format!("{stem}-graph.html"))
+}
+
 /// Paths of the plots written beside `out`.
 pub fn plot_paths(out: &Path) -> (PathBuf, PathBuf) {
     let stem = out
@@ -421,6 +431,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             plot::confusion(&conf, c, &labels)?;
             written.push(conf.display().to_string());
         }
+        let view = graph_path(&args.out);
+        crate::graph::write_view(&trained.model, &view, fhez::graphview::Format::Html)?;
+        written.push(view.display().to_string());
     }
     if args.json {
         return util::print_json(&json!({

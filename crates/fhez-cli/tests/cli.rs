@@ -114,6 +114,7 @@ fn help_on_every_command() {
         vec!["params", "list", "--help"],
         vec!["train", "--help"],
         vec!["plan", "--help"],
+        vec!["graph", "--help"],
         vec!["keygen", "--help"],
         vec!["encrypt", "--help"],
         vec!["eval", "--help"],
@@ -139,7 +140,9 @@ fn client_server_flow_and_errors() {
     assert!(plan["sizes"]["public_bundle"].as_u64().unwrap() > 0);
     let human = ok(&["plan", p(&model_path)]);
     assert!(
-        human.contains("1D-CC") && human.contains("rotation steps"),
+        human.contains("1D-CC")
+            && human.contains("rotation steps")
+            && human.contains("key switches"),
         "{human}"
     );
 
@@ -409,7 +412,12 @@ fn train_a_small_classifier_when_digits_are_present() {
     assert_eq!(summary["history"].as_array().unwrap().len(), 2);
     let acc = summary["metrics"]["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.5, "{acc}");
-    for f in ["digits.json", "digits-curves.png", "digits-confusion.png"] {
+    for f in [
+        "digits.json",
+        "digits-curves.png",
+        "digits-confusion.png",
+        "digits-graph.html",
+    ] {
         let bytes = std::fs::read(d.join(f)).unwrap();
         assert!(bytes.len() > 1000, "{f}");
     }
@@ -418,6 +426,8 @@ fn train_a_small_classifier_when_digits_are_present() {
             .unwrap()
             .starts_with(b"\x89PNG")
     );
+    let view = std::fs::read_to_string(d.join("digits-graph.html")).unwrap();
+    assert!(view.starts_with("<!DOCTYPE html>") && view.contains("key switches"));
     let plan = json(&ok(&["plan", p(&out), "--json"]));
     assert_eq!(plan["plan"]["depth"], 4);
     // the test images of the model's data set, encrypted, evaluated and decrypted

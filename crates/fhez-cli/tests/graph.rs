@@ -1,0 +1,169 @@
+//! `fhez graph` on the shipped Fashion-MNIST model: every format, the format taken from
+//! the file name, `--json`, one-line errors; the DOT checked by Graphviz when installed.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fhez");
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fhez-graph-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fashion-mnist.json")
+}
+
+fn fhez(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = fhez(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "fhez {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str], code: i32) -> String {
+    let out = fhez(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "fhez {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+fn node_names() -> Vec<String> {
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(model()).unwrap()).unwrap();
+    m["graph"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn graph_writes_html_svg_and_dot() {
+    let d = dir("formats");
+    let html = d.join("g.html");
+    let summary: Value =
+        serde_json::from_str(&ok(&["graph", p(&model()), "--out", p(&html), "--json"])).unwrap();
+    assert_eq!(summary["format"], "html");
+    assert_eq!(
+        (summary["nodes"].as_u64(), summary["edges"].as_u64()),
+        (Some(27), Some(41))
+    );
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.starts_with("<!DOCTYPE html>"));
+    assert_eq!(summary["bytes"].as_u64(), Some(text.len() as u64));
+    for name in node_names() {
+        assert!(text.contains(&format!("\"title\":\"{name}\"")), "{name}");
+    }
+    assert_eq!(text.matches("<g class=\"node ").count(), 27);
+    assert_eq!(text.matches("\" data-from=\"").count(), 41);
+    // The format follows the extension, or --format.
+    let svg = d.join("g.svg");
+    let line = ok(&["graph", p(&model()), "--out", p(&svg)]);
+    assert!(
+        line.starts_with("wrote ") && line.contains("(svg, "),
+        "{line}"
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.starts_with("<?xml") && svg_text.contains("<svg xmlns"));
+    let dot = d.join("g.txt");
+    ok(&["graph", p(&model()), "--out", p(&dot), "--format", "dot"]);
+    let dot_text = std::fs::read_to_string(&dot).unwrap();
+    assert!(dot_text.starts_with("digraph fhez {"));
+    let dot_ok = Command::new("dot")
+        .arg("-V")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if dot_ok {
+        let out = Command::new("dot")
+            .args(["-Tsvg", p(&dot)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let drawn = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(drawn.matches("class=\"node\"").count(), 27);
+        assert_eq!(drawn.matches("class=\"edge\"").count(), 41);
+    } else {
+        eprintln!("SKIPPED the dot check: Graphviz `dot` not found (Debian package graphviz)");
+    }
+    // Unknown extension: HTML.
+    let other = d.join("g.view");
+    ok(&["graph", p(&model()), "--out", p(&other)]);
+    assert!(
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+}
+
+#[test]
+fn graph_errors_are_one_line() {
+    let d = dir("errors");
+    let e = fails(
+        &[
+            "graph",
+            p(&d.join("missing.json")),
+            "--out",
+            p(&d.join("g.html")),
+        ],
+        1,
+    );
+    assert!(e.contains("missing.json"), "{e}");
+    let junk = d.join("junk.json");
+    std::fs::write(&junk, "{\"format\": \"fhez-model\"").unwrap();
+    fails(&["graph", p(&junk), "--out", p(&d.join("g.html"))], 1);
+    let e = fails(
+        &[
+            "graph",
+            p(&model()),
+            "--out",
+            p(&d.join("no/such/dir/g.html")),
+        ],
+        1,
+    );
+    assert!(e.contains("writing"), "{e}");
+    fails(
+        &[
+            "graph",
+            p(&model()),
+            "--out",
+            p(&d.join("g")),
+            "--format",
+            "png",
+        ],
+        2,
+    );
+    let help = ok(&["graph", "--help"]);
+    assert!(
+        help.contains("--format") && help.contains("--out"),
+        "{help}"
+    );
+}
