@@ -167,3 +167,45 @@ fn graph_errors_are_one_line() {
         "{help}"
     );
 }
+
+#[test]
+fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
+    use fhez::nn::nodes::{Decrypt, Input, Io};
+    use fhez::nn::{GraphBuilder, PlanRequest};
+    let d = dir("big");
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[2])).unwrap();
+    let mut prev = x;
+    for i in 0..3000 {
+        // Hostile names too: markup that must stay text.
+        let n = g
+            .add(&format!("<img src=x onerror=alert({i})>"), Io {})
+            .unwrap();
+        g.chain(&[prev, n]).unwrap();
+        prev = n;
+    }
+    let dec = g.add("Decrypt", Decrypt {}).unwrap();
+    g.chain(&[prev, dec]).unwrap();
+    let graph = g.build().unwrap();
+    let request = PlanRequest {
+        batch: 4,
+        precision_bits: 20,
+        magnitude_bits: 20,
+    };
+    let task = fhez::Task::Regressor {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    let file = fhez::ModelFile::new("big", &graph, &["x"], "Decrypt", task, request).unwrap();
+    let path = d.join("big.json");
+    file.save(&path).unwrap();
+    let html = d.join("big.html");
+    ok(&["graph", p(&path), "--out", p(&html)]);
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("summary view: 3002 nodes and 3001 edges"));
+    assert!(!text.contains("<img"), "a name became markup");
+    // Per-layer groups, not 3002 boxes.
+    let boxes = text.matches("<g class=\"node ").count();
+    assert!(boxes <= 3 * 48, "{boxes} boxes");
+    assert!(text.len() < 1 << 20, "{} bytes", text.len());
+}
