@@ -214,11 +214,10 @@ impl GraphView {
     /// give the per-layer summary.
     #[must_use]
     pub fn with_limits(graph: &Graph, plan: &Plan, header: Header, limits: Limits) -> Self {
-        let detailed = scene::detailed(graph, plan, header);
-        let scene = if detailed.boxes.len() > limits.max_detailed_nodes {
-            scene::summary(&detailed, limits.max_summary_columns)
+        let scene = if graph.len() > limits.max_detailed_nodes {
+            scene::summary(graph, plan, header, limits.max_summary_columns)
         } else {
-            detailed
+            scene::detailed(graph, plan, header)
         };
         let scene = layout::place(scene);
         Self { scene, limits }

@@ -182,8 +182,16 @@ impl<'g> Adjacency<'g> {
     }
 }
 
-/// One box per node, one link per edge.
-pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
+/// What both views need per node, computed once in O(nodes + edges): plan figures,
+/// longest-path layer, critical-path membership.
+struct Facts<'a> {
+    cost: Vec<Option<&'a NodeCost>>,
+    column: Vec<usize>,
+    on_path: Vec<bool>,
+    path_links: BTreeSet<(usize, usize)>,
+}
+
+fn facts<'a>(graph: &Graph, plan: &'a Plan) -> Facts<'a> {
     let adj = Adjacency::new(graph);
     let by_name: BTreeMap<&str, &NodeCost> =
         plan.nodes.iter().map(|c| (c.name.as_str(), c)).collect();
@@ -191,7 +199,12 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
         .map(|id| by_name.get(graph.name(id)).copied())
         .collect();
     let path = critical_path(graph, &adj, &cost);
-    let on_path: BTreeSet<usize> = path.iter().copied().collect();
+    let mut on_path = vec![false; graph.len()];
+    for &id in &path {
+        if let Some(p) = on_path.get_mut(id) {
+            *p = true;
+        }
+    }
     let path_links: BTreeSet<(usize, usize)> = path
         .windows(2)
         .filter_map(|w| Some((*w.first()?, *w.get(1)?)))
@@ -209,6 +222,49 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
             *slot = c;
         }
     }
+    Facts {
+        cost,
+        column,
+        on_path,
+        path_links,
+    }
+}
+
+/// The style class of a node.
+fn class_of(kind: &str, cost: Option<&NodeCost>) -> &'static str {
+    match (kind, cost) {
+        ("input", _) => "input",
+        ("decrypt", _) => "decrypt",
+        (_, Some(_)) => "encrypted",
+        (_, None) => "client",
+    }
+}
+
+/// Short figures of a node or group without plan figures.
+fn plain_figures(class: &str) -> String {
+    match class {
+        "input" => "input".to_owned(),
+        "decrypt" => "decrypt → client".to_owned(),
+        _ => "plaintext, on the client".to_owned(),
+    }
+}
+
+fn param_count(node: &fhez_nn::Node) -> u64 {
+    node.params().iter().fold(0u64, |acc, (_, t)| {
+        acc.saturating_add(u64::try_from(t.len()).unwrap_or(u64::MAX))
+    })
+}
+
+/// One box per node, one link per edge.
+pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
+    let adj = Adjacency::new(graph);
+    let Facts {
+        cost,
+        column,
+        on_path,
+        path_links,
+    } = facts(graph, plan);
+    let on_path = |id: usize| on_path.get(id).copied().unwrap_or(false);
     let mut boxes = Vec::with_capacity(graph.len());
     for id in 0..graph.len() {
         let Some(node) = graph.node(id) else {
@@ -216,10 +272,7 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
         };
         let kind = node.kind();
         let name = graph.name(id).to_owned();
-        let params = node
-            .params()
-            .iter()
-            .fold(0usize, |acc, (_, t)| acc.saturating_add(t.len()));
+        let params = param_count(node);
         let mut ins: Vec<(usize, String)> = adj
             .incoming(id)
             .iter()
@@ -235,12 +288,7 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
             .filter_map(|p| graph.shape(id, p).map(shape_text))
             .collect();
         let c = cost.get(id).copied().flatten();
-        let class = match (kind, c) {
-            ("input", _) => "input",
-            ("decrypt", _) => "decrypt",
-            (_, Some(_)) => "encrypted",
-            (_, None) => "client",
-        };
+        let class = class_of(kind, c);
         let runs_on = match class {
             "input" => "input (encrypted by the client when it reaches a decrypt)",
             "decrypt" => "boundary: the client decrypts here",
@@ -287,16 +335,12 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
             }
             f
         } else {
-            match class {
-                "input" => "input".to_owned(),
-                "decrypt" => "decrypt → client".to_owned(),
-                _ => "plaintext, on the client".to_owned(),
-            }
+            plain_figures(class)
         };
         details.push(detail(
             "critical",
             "critical path",
-            if on_path.contains(&id) { "yes" } else { "no" },
+            if on_path(id) { "yes" } else { "no" },
         ));
         boxes.push(Box {
             index: boxes.len(),
@@ -313,7 +357,7 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
             column: column.get(id).copied().unwrap_or(0),
             x: 0.0,
             y: 0.0,
-            critical: on_path.contains(&id),
+            critical: on_path(id),
         });
     }
     let links = graph
@@ -339,7 +383,7 @@ pub(crate) fn detailed(graph: &Graph, plan: &Plan, header: Header) -> Scene {
 
 #[derive(Default)]
 struct Group {
-    kind: String,
+    kind: &'static str,
     class: &'static str,
     band: usize,
     first_column: usize,
@@ -356,75 +400,55 @@ struct Group {
     critical: bool,
 }
 
-fn value<'a>(b: &'a Box, key: &str) -> Option<&'a str> {
-    b.details
-        .iter()
-        .find(|d| d.key == key)
-        .map(|d| d.value.as_str())
-}
-
-fn number(b: &Box, key: &str) -> Option<u64> {
-    value(b, key).and_then(|v| v.parse().ok())
-}
-
-/// The per-layer summary of a detailed scene: nodes of one kind in one band of layers
-/// become one box; links between groups carry their edge count. At most `max_columns`
-/// columns (layers are grouped into equal bands beyond that).
-pub(crate) fn summary(detailed: &Scene, max_columns: usize) -> Scene {
-    let columns = detailed
-        .boxes
-        .iter()
-        .map(|b| b.column)
-        .max()
-        .map_or(1, |c| c.saturating_add(1));
+/// The per-layer summary: nodes of one kind in one band of layers become one box; links
+/// between groups carry their edge count. At most `max_columns` columns (layers are
+/// grouped into equal bands beyond that). Built from the graph directly, so memory stays
+/// proportional to the nodes, not to their rendered details.
+pub(crate) fn summary(graph: &Graph, plan: &Plan, header: Header, max_columns: usize) -> Scene {
+    let f = facts(graph, plan);
+    let columns = f.column.iter().max().map_or(1, |c| c.saturating_add(1));
     let band_width = columns.div_ceil(max_columns.max(1)).max(1);
-    let mut groups: BTreeMap<(usize, &'static str, String), Group> = BTreeMap::new();
-    let mut member = Vec::with_capacity(detailed.boxes.len());
-    for b in &detailed.boxes {
-        let kind = value(b, "kind").unwrap_or("").to_owned();
-        let band = b.column / band_width;
-        let key = (band, b.class, kind.clone());
-        member.push(key.clone());
+    let mut groups: BTreeMap<(usize, &'static str, &'static str), Group> = BTreeMap::new();
+    let mut member = Vec::with_capacity(graph.len());
+    for id in 0..graph.len() {
+        let Some(node) = graph.node(id) else {
+            member.push(None);
+            continue;
+        };
+        let kind = node.kind();
+        let cost = f.cost.get(id).copied().flatten();
+        let class = class_of(kind, cost);
+        let column = f.column.get(id).copied().unwrap_or(0);
+        let band = column / band_width;
+        let key = (band, class, kind);
+        member.push(Some(key));
         let g = groups.entry(key).or_insert_with(|| Group {
             kind,
-            class: b.class,
+            class,
             band,
-            first_column: b.column,
-            last_column: b.column,
+            first_column: column,
+            last_column: column,
             ..Group::default()
         });
-        g.first_column = g.first_column.min(b.column);
-        g.last_column = g.last_column.max(b.column);
+        g.first_column = g.first_column.min(column);
+        g.last_column = g.last_column.max(column);
         g.count = g.count.saturating_add(1);
         if g.names.len() < 5 {
-            g.names.push(crate::escape::truncate(&b.title, 40));
+            g.names.push(crate::escape::truncate(graph.name(id), 40));
         }
-        g.params = g
-            .params
-            .saturating_add(number(b, "parameters").unwrap_or(0));
-        let level = |k| number(b, k).and_then(|v| u32::try_from(v).ok());
-        if let Some(l) = level("level_in") {
-            g.level_in = Some(g.level_in.map_or(l, |x| x.max(l)));
+        g.params = g.params.saturating_add(param_count(node));
+        if let Some(c) = cost {
+            g.level_in = Some(g.level_in.map_or(c.level_in, |x| x.max(c.level_in)));
+            g.level_out = Some(g.level_out.map_or(c.level_out, |x| x.min(c.level_out)));
+            g.depth = Some(g.depth.map_or(c.depth_out, |x| x.max(c.depth_out)));
+            g.rotations = g.rotations.saturating_add(c.rotations);
+            g.relinearizations = g.relinearizations.saturating_add(c.relinearizations);
+            g.key_switches = g.key_switches.saturating_add(c.key_switches);
         }
-        if let Some(l) = level("level_out") {
-            g.level_out = Some(g.level_out.map_or(l, |x| x.min(l)));
-        }
-        if let Some(d) = level("depth") {
-            g.depth = Some(g.depth.map_or(d, |x| x.max(d)));
-        }
-        g.rotations = g
-            .rotations
-            .saturating_add(number(b, "rotations").unwrap_or(0));
-        g.relinearizations = g
-            .relinearizations
-            .saturating_add(number(b, "relinearizations").unwrap_or(0));
-        g.key_switches = g
-            .key_switches
-            .saturating_add(number(b, "key_switches").unwrap_or(0));
-        g.critical |= b.critical;
+        g.critical |= f.on_path.get(id).copied().unwrap_or(false);
     }
-    let index: BTreeMap<&(usize, &'static str, String), usize> =
-        groups.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    let index: BTreeMap<(usize, &'static str, &'static str), usize> =
+        groups.keys().enumerate().map(|(i, k)| (*k, i)).collect();
     let mut boxes = Vec::with_capacity(groups.len());
     for (i, g) in groups.values().enumerate() {
         let layers = if g.first_column == g.last_column {
@@ -434,7 +458,7 @@ pub(crate) fn summary(detailed: &Scene, max_columns: usize) -> Scene {
         };
         let mut details = vec![
             detail("id", "group", i),
-            detail("kind", "kind", &g.kind),
+            detail("kind", "kind", g.kind),
             detail("nodes", "nodes", g.count),
             detail("layers", "layers", &layers),
             detail("parameters", "parameters", g.params),
@@ -455,11 +479,7 @@ pub(crate) fn summary(detailed: &Scene, max_columns: usize) -> Scene {
                 ]);
                 format!("L {li}→{lo} · depth {d} · KS {}", g.key_switches)
             }
-            _ => match g.class {
-                "input" => "input".to_owned(),
-                "decrypt" => "decrypt → client".to_owned(),
-                _ => "plaintext, on the client".to_owned(),
-            },
+            _ => plain_figures(g.class),
         };
         let mut names = g.names.join(", ");
         if g.count > g.names.len() {
@@ -485,20 +505,24 @@ pub(crate) fn summary(detailed: &Scene, max_columns: usize) -> Scene {
             critical: g.critical,
         });
     }
+    let group_of = |id: usize| {
+        member
+            .get(id)
+            .copied()
+            .flatten()
+            .and_then(|k| index.get(&k))
+    };
     let mut agg: BTreeMap<(usize, usize), (usize, bool)> = BTreeMap::new();
-    for l in &detailed.links {
-        let (Some(a), Some(b)) = (member.get(l.from), member.get(l.to)) else {
-            continue;
-        };
-        let (Some(&ga), Some(&gb)) = (index.get(a), index.get(b)) else {
+    for e in graph.edges() {
+        let (Some(&ga), Some(&gb)) = (group_of(e.from), group_of(e.to)) else {
             continue;
         };
         if ga == gb {
             continue;
         }
-        let e = agg.entry((ga, gb)).or_insert((0, false));
-        e.0 = e.0.saturating_add(l.count);
-        e.1 |= l.critical;
+        let entry = agg.entry((ga, gb)).or_insert((0, false));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 |= f.path_links.contains(&(e.from, e.to));
     }
     let links = agg
         .into_iter()
@@ -515,10 +539,10 @@ pub(crate) fn summary(detailed: &Scene, max_columns: usize) -> Scene {
         })
         .collect();
     Scene {
-        header: detailed.header.clone(),
+        header,
         boxes,
         links,
-        summary: Some((detailed.boxes.len(), detailed.links.len())),
+        summary: Some((graph.len(), graph.edges().len())),
         width: 0.0,
         height: 0.0,
     }
