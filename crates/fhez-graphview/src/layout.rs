@@ -2,7 +2,8 @@
 //! band of layers in the summary view); inside a column, boxes are ordered by a fixed
 //! number of barycenter sweeps (each box moves towards the mean row of its neighbours in
 //! the previous column), ties broken by the previous order, so the result depends on the
-//! graph only. O((boxes + links) · log boxes) per sweep.
+//! graph only. O((boxes + links) · log boxes) per sweep. The summary view wraps its columns
+//! into blocks of [`WRAP`], stacked top to bottom.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,10 @@ pub(crate) const MARGIN: f64 = 24.0;
 pub(crate) const TOP: f64 = 96.0;
 
 const SWEEPS: usize = 4;
+/// Columns per block of the summary view.
+pub(crate) const WRAP: usize = 8;
+/// Vertical gap between blocks of the summary view.
+const BLOCK_GAP: f64 = 60.0;
 
 fn to_f64(n: usize) -> f64 {
     // Row and column counts are far below 2^52: exact.
@@ -94,18 +99,34 @@ pub(crate) fn place(mut scene: Scene) -> Scene {
             sweep(col, &succs, &mut row);
         }
     }
-    let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
-    for (c, col) in columns.iter().enumerate() {
-        let offset = to_f64(rows.saturating_sub(col.len())) * (BOX_H + GAP_Y) / 2.0;
-        for (r, &b) in col.iter().enumerate() {
-            if let Some(bx) = scene.boxes.get_mut(b) {
-                bx.x = MARGIN + to_f64(c) * (BOX_W + GAP_X);
-                bx.y = TOP + offset + to_f64(r) * (BOX_H + GAP_Y);
+    // The summary view wraps its bands into blocks of WRAP columns, one block under the
+    // other (a long chain reads like lines of text instead of one very wide row).
+    let wrap = if scene.summary.is_some() {
+        WRAP
+    } else {
+        columns.len().max(1)
+    };
+    let mut top = TOP;
+    let mut width = 0.0f64;
+    for (b, block) in columns.chunks(wrap).enumerate() {
+        if b > 0 {
+            top += BLOCK_GAP;
+        }
+        let rows = block.iter().map(Vec::len).max().unwrap_or(0);
+        for (c, col) in block.iter().enumerate() {
+            let offset = to_f64(rows.saturating_sub(col.len())) * (BOX_H + GAP_Y) / 2.0;
+            for (r, &i) in col.iter().enumerate() {
+                if let Some(bx) = scene.boxes.get_mut(i) {
+                    bx.x = MARGIN + to_f64(c) * (BOX_W + GAP_X);
+                    bx.y = top + offset + to_f64(r) * (BOX_H + GAP_Y);
+                }
             }
         }
+        let cols = to_f64(block.len());
+        width = width.max(2.0 * MARGIN + cols * BOX_W + (cols - 1.0).max(0.0) * GAP_X);
+        top += to_f64(rows) * (BOX_H + GAP_Y);
     }
-    let cols = to_f64(columns.len());
-    scene.width = (2.0 * MARGIN + cols * BOX_W + (cols - 1.0).max(0.0) * GAP_X).max(640.0);
-    scene.height = TOP + MARGIN + to_f64(rows) * (BOX_H + GAP_Y);
+    scene.width = width.max(640.0);
+    scene.height = top + MARGIN;
     scene
 }

@@ -203,6 +203,17 @@ fn large_graphs_collapse_into_a_summary() {
         columns.len() + 2,
         "x, the chain's group in every band, the decrypt"
     );
+    // Wrapped into blocks of WRAP columns: no wider than one block, and no box overlaps.
+    let block = 2.0 * crate::layout::MARGIN
+        + crate::layout::WRAP as f64 * (crate::layout::BOX_W + crate::layout::GAP_X);
+    assert!(s.width <= block, "{} wide", s.width);
+    for (i, p) in s.boxes.iter().enumerate() {
+        for q in s.boxes.iter().skip(i + 1) {
+            let apart = (p.x - q.x).abs() >= crate::layout::BOX_W
+                || (p.y - q.y).abs() >= crate::layout::BOX_H;
+            assert!(apart, "{} overlaps {}", p.title, q.title);
+        }
+    }
     let html = v.render(Format::Html).unwrap();
     assert!(html.contains("summary view: 2402 nodes and 2401 edges"));
     assert!(html.len() < 1 << 20, "{} bytes", html.len());
