@@ -125,6 +125,25 @@ pub enum Error {
         /// Polynomials found.
         found: usize,
     },
+    /// A value times the scale reaches half the ciphertext modulus at the level: it would
+    /// wrap around modulo Q and decrypt to an unrelated number.
+    #[error(
+        "value at index {index} is too large: |scale·x| = 2^{log2_value:.2} reaches Q/2 = 2^{log2_half_q:.2} at this level"
+    )]
+    ValueTooLarge {
+        /// Index of the slot value (of the coefficient, for an encoded constant).
+        index: usize,
+        /// log2 of |scale·x|.
+        log2_value: f64,
+        /// log2 of Q_l/2 at the plaintext's level.
+        log2_half_q: f64,
+    },
+    /// The operating system's random source failed.
+    #[error("the operating system's random source failed (OS error {os_error:?})")]
+    OsRng {
+        /// The OS error number, when there is one.
+        os_error: Option<i32>,
+    },
     /// A value is NaN or infinite, or too large to encode at this scale.
     #[error(
         "value at index {index} cannot be encoded at scale 2^{log2_scale:.1} (NaN, infinite or too large)"

@@ -9,7 +9,7 @@ pub fn bench(c: &mut Criterion) {
     for preset in [Preset::N13Qp218, Preset::N14Qp438] {
         let params = CkksParams::new(&preset.spec()).unwrap();
         let id = format!("logN={}/L={}", params.log_n(), params.max_level());
-        let mut rng = fhez_ckks::os_rng();
+        let mut rng = fhez_ckks::os_rng().unwrap();
         let sk = SecretKey::generate(&params, &mut rng).unwrap();
         let pk = sk.public_key(&mut rng).unwrap();
         let rk = sk.relin_key(&mut rng).unwrap();
@@ -48,7 +48,7 @@ pub fn bench(c: &mut Criterion) {
 pub fn bench_keyswitch_n15(c: &mut Criterion) {
     let params = CkksParams::new(&Preset::N15Qp881.spec()).unwrap();
     let id = format!("logN={}/L={}", params.log_n(), params.max_level());
-    let mut rng = fhez_ckks::os_rng();
+    let mut rng = fhez_ckks::os_rng().unwrap();
     let sk = SecretKey::generate(&params, &mut rng).unwrap();
     let rk = sk.relin_key(&mut rng).unwrap();
     let gk = sk.galois_keys(&[1], false, &mut rng).unwrap();
