@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fhez_math::{BasisConverter, Modulus, NttTable, RnsBasis, primes};
 use sha2::{Digest, Sha256};
 
-use super::{CkksParamsSpec, ParamsId, ParamsWarning, SecurityLevel, max_log_qp_128};
+use super::{CkksParamsSpec, ParamsId, ParamsWarning, SecurityLevel};
 use crate::encoding::SlotEncoder;
 use crate::{Error, Result};
 
@@ -93,8 +93,10 @@ impl CkksParams {
     /// # Errors
     /// [`Error::InvalidParam`] for out-of-range sizes, [`Error::BadModulus`] for
     /// explicit primes that are not distinct NTT-friendly primes,
-    /// [`Error::InsecureParams`] when log2(QP) exceeds the 128-bit bound and the
-    /// spec did not opt into [`SecurityLevel::InsecureForTesting`].
+    /// [`Error::InsecureParams`] when log2(QP) exceeds the 128-bit bound of the spec's
+    /// [`SecurityLevel`] (the 2018 table, or the 2024 guideline values for
+    /// [`SecurityLevel::Tc128Guideline2024`]) and the spec did not opt into
+    /// [`SecurityLevel::InsecureForTesting`].
     pub fn new(spec: &CkksParamsSpec) -> Result<Arc<Self>> {
         let log_n = spec.log_n;
         check_range("log_n", u64::from(log_n), LOG_N_RANGE)?;
@@ -106,8 +108,8 @@ impl CkksParams {
         check_range("log_scale", u64::from(spec.log_scale), (1, 60))?;
 
         let log_qp: f64 = q.iter().chain(&p).map(|&x| (x as f64).log2()).sum();
-        if spec.security == SecurityLevel::Tc128 {
-            let max_for_n = max_log_qp_128(log_n).ok_or(Error::InvalidParam {
+        if let Some(bound) = super::security::bound_for(spec.security, log_n) {
+            let max_for_n = bound.ok_or(Error::InvalidParam {
                 what: "log_n (no 128-bit bound known)",
                 value: u64::from(log_n),
                 min: 10,
@@ -493,6 +495,7 @@ fn params_id(spec: &CkksParamsSpec, q: &[u64], p: &[u64]) -> ParamsId {
     h.update(spec.log_scale.to_le_bytes());
     h.update([match spec.security {
         SecurityLevel::Tc128 => 1u8,
+        SecurityLevel::Tc128Guideline2024 => 2u8,
         SecurityLevel::InsecureForTesting => 0u8,
     }]);
     ParamsId(h.finalize().into())
