@@ -45,6 +45,7 @@ pub mod keys;
 pub mod params;
 mod plaintext;
 pub mod rlwe;
+pub mod shared;
 mod symmetric;
 pub mod wire;
 
@@ -57,6 +58,7 @@ pub use keys::{GaloisKeys, PublicKey, RelinKey, SecretKey};
 pub use num_complex::Complex64;
 pub use params::{CkksParams, CkksParamsSpec, ParamsId, Preset, SecurityLevel};
 pub use plaintext::Plaintext;
+pub use shared::SharedDecryption;
 pub use symmetric::SeededCiphertext;
 
 /// A ChaCha20 CSPRNG seeded from the operating system: the default randomness for
