@@ -24,8 +24,8 @@ pub struct BasisConverter {
     to_moduli: Vec<Modulus>,
     /// Row `j` (length `k`): `q̂_i mod p_j` for each `i`.
     q_hat_mod_p: Vec<u64>,
-    /// `Q mod p_j` and its Shoup companion, for each `j`.
-    q_mod_p: Vec<(u64, u64)>,
+    /// `Q mod p_j` for each `j`.
+    q_mod_p: Vec<u64>,
     /// Distance from ½ below which the `f64` estimate of `Σ y_i/q_i` cannot decide the rounding.
     margin: f64,
 }
@@ -65,14 +65,7 @@ impl BasisConverter {
                     .push(hat.fold(1 % p.value(), |acc, (_, q)| p.mul(acc, p.reduce(q.value()))));
             }
         }
-        let q_mod_p = to
-            .moduli()
-            .iter()
-            .map(|p| {
-                let r = from.product_mod(p);
-                (r, p.shoup(r))
-            })
-            .collect();
+        let q_mod_p = to.moduli().iter().map(|p| from.product_mod(p)).collect();
         // Each term y_i/q_i < 1 is formed with three roundings (y_i to f64, 1/q_i, the
         // product), each of relative error <= 2^-53; each of the k - 1 additions of partial
         // sums below k adds at most k·2^-53. The total is below k·(k + 3)·2^-53; the margin
@@ -124,7 +117,7 @@ impl BasisConverter {
             return;
         }
         let ys = self.scaled(input);
-        self.inner_products(&ys, out);
+        self.inner_products(&ys, None, out);
     }
 
     /// Converts `input` (`from.len()·n` residues in `[0, q_i)`, limb-major, coefficient form)
@@ -143,7 +136,7 @@ impl BasisConverter {
         if let [q] = self.from.moduli() {
             // One input prime: the centered value is x or x − q.
             let half = q.value() >> 1;
-            for ((out_limb, p), &(qp, _)) in out
+            for ((out_limb, p), &qp) in out
                 .chunks_exact_mut(n)
                 .zip(&self.to_moduli)
                 .zip(&self.q_mod_p)
@@ -156,22 +149,13 @@ impl BasisConverter {
             return;
         }
         let ys = self.scaled(input);
-        self.inner_products(&ys, out);
         let mut scratch = CrtScratch::new(self.from.crt.words);
         let quotients: Vec<u64> = ys
             .chunks_exact(k)
             .map(|yv| self.rounded_quotient(yv, &mut scratch))
             .collect();
-        for ((out_limb, p), &(qp, qp_shoup)) in out
-            .chunks_exact_mut(n)
-            .zip(&self.to_moduli)
-            .zip(&self.q_mod_p)
-        {
-            for (o, &r) in out_limb.iter_mut().zip(&quotients) {
-                // r <= k: Shoup multiplication accepts any u64 multiplicand.
-                *o = p.sub(*o, p.mul_shoup(r, qp, qp_shoup));
-            }
-        }
+        // r·(−Q mod p_j) joins each inner product as one more term.
+        self.inner_products(&ys, Some(&quotients), out);
     }
 
     /// `round(Σ_i y_i/q_i)` for one coefficient's `y_i`, exactly.
@@ -210,59 +194,84 @@ impl BasisConverter {
         )
     }
 
-    /// `out[j·n + c] = Σ_i ys[c·k + i]·(q̂_i mod p_j) mod p_j`.
-    fn inner_products(&self, ys: &[u64], out: &mut [u64]) {
+    /// `out[j·n + c] = Σ_i ys[c·k + i]·(q̂_i mod p_j) − r_c·Q mod p_j`, with `r_c` from
+    /// `quotients` (zero when `None`).
+    fn inner_products(&self, ys: &[u64], quotients: Option<&[u64]>, out: &mut [u64]) {
         let (n, k) = (self.n, self.from.len());
         let rows = self.q_hat_mod_p.chunks_exact(k);
-        for ((out_limb, p), row) in out.chunks_exact_mut(n).zip(&self.to_moduli).zip(rows) {
-            match k {
-                1 => inner_products::<1>(p, row, ys, out_limb),
-                2 => inner_products::<2>(p, row, ys, out_limb),
-                3 => inner_products::<3>(p, row, ys, out_limb),
-                4 => inner_products::<4>(p, row, ys, out_limb),
-                5 => inner_products::<5>(p, row, ys, out_limb),
-                6 => inner_products::<6>(p, row, ys, out_limb),
-                7..=LAZY_TERMS => {
-                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
-                        let acc = yv
-                            .iter()
-                            .zip(row)
-                            .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
-                        *o = p.reduce_u128(acc);
-                    }
+        for (((out_limb, p), row), &qp) in out
+            .chunks_exact_mut(n)
+            .zip(&self.to_moduli)
+            .zip(rows)
+            .zip(&self.q_mod_p)
+        {
+            match quotients {
+                Some(r) => {
+                    let neg_q = u128::from(p.neg(qp));
+                    let extra = r.iter().map(move |&r| u128::from(r) * neg_q);
+                    limb_products(p, k, row, ys, extra, out_limb);
                 }
-                _ => {
-                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
-                        let mut acc = 0u128;
-                        for (ys16, hs16) in yv.chunks(LAZY_TERMS).zip(row.chunks(LAZY_TERMS)) {
-                            // acc < p after the reduction, so 16 more products still fit.
-                            acc = ys16
-                                .iter()
-                                .zip(hs16)
-                                .fold(u128::from(p.reduce_u128(acc)), |acc, (&y, &h)| {
-                                    acc + u128::from(y) * u128::from(h)
-                                });
-                        }
-                        *o = p.reduce_u128(acc);
-                    }
-                }
+                None => limb_products(p, k, row, ys, core::iter::repeat(0), out_limb),
             }
         }
     }
 }
 
-/// `out[c] = Σ_i ys[c·K + i] · row[i] mod p` with a compile-time `K` (fully unrolled).
+/// One output limb of [`BasisConverter::inner_products`]: `out[c] = Σ_i ys[c·k + i]·row[i] +
+/// extra[c] mod p`, where `extra[c]` is a quotient `r <= k` times a residue.
+fn limb_products(
+    p: &Modulus,
+    k: usize,
+    row: &[u64],
+    ys: &[u64],
+    extra: impl Iterator<Item = u128>,
+    out: &mut [u64],
+) {
+    match k {
+        1 => inner_products::<1>(p, row, ys, extra, out),
+        2 => inner_products::<2>(p, row, ys, extra, out),
+        3 => inner_products::<3>(p, row, ys, extra, out),
+        4 => inner_products::<4>(p, row, ys, extra, out),
+        5 => inner_products::<5>(p, row, ys, extra, out),
+        6 => inner_products::<6>(p, row, ys, extra, out),
+        _ => {
+            for ((o, yv), e) in out.iter_mut().zip(ys.chunks_exact(k)).zip(extra) {
+                let mut acc = 0u128;
+                for (ys16, hs16) in yv.chunks(LAZY_TERMS).zip(row.chunks(LAZY_TERMS)) {
+                    // acc < p after the reduction, so 16 more products still fit.
+                    acc = ys16
+                        .iter()
+                        .zip(hs16)
+                        .fold(u128::from(p.reduce_u128(acc)), |acc, (&y, &h)| {
+                            acc + u128::from(y) * u128::from(h)
+                        });
+                }
+                // Up to 16 products (< 2^128) plus e could overflow: reduce first.
+                *o = p.reduce_u128(u128::from(p.reduce_u128(acc)) + e);
+            }
+        }
+    }
+}
+
+/// `out[c] = Σ_i ys[c·K + i] · row[i] + extra[c] mod p` with a compile-time `K <= 6` (fully
+/// unrolled): six products below 2^124 plus an extra term below 2^70 fit a `u128`.
 #[inline]
-fn inner_products<const K: usize>(p: &Modulus, row: &[u64], ys: &[u64], out: &mut [u64]) {
+fn inner_products<const K: usize>(
+    p: &Modulus,
+    row: &[u64],
+    ys: &[u64],
+    extra: impl Iterator<Item = u128>,
+    out: &mut [u64],
+) {
     let Ok(row) = <&[u64; K]>::try_from(row) else {
         return;
     };
-    for (o, yv) in out.iter_mut().zip(ys.chunks_exact(K)) {
+    for ((o, yv), e) in out.iter_mut().zip(ys.chunks_exact(K)).zip(extra) {
         if let Ok(yv) = <&[u64; K]>::try_from(yv) {
             let acc = yv
                 .iter()
                 .zip(row)
-                .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
+                .fold(e, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
             *o = p.reduce_u128(acc);
         }
     }
