@@ -28,6 +28,11 @@
 //! `σ²/32` where there is no bias) has no slot beyond one bit above its expected maximum; and
 //! after 32 rotations the error stays within one bit of `sqrt(32)·σ` in RMS and
 //! `sqrt(32)·t_M·σ` in its worst slot (independent errors add in variance).
+//!
+//! Relinearization (the same key switch, of `c2` with the key of `s²`) is held to the same
+//! floor, and public-key encryption (SEAL's division by P of an encryption over Q·P) to the
+//! rounding part alone, `σ² = N·(1 + 2N/3)/12` (its other terms are divided by P), in the
+//! per-trial RMS, worst-slot and mean checks over independent trials.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 use fhez_ckks::{CkksParams, Complex64, Encoder, Evaluator, Preset, SecretKey};
@@ -179,6 +184,101 @@ fn check(preset: Preset) {
         worst(&total).log2(),
         total_floor.log2()
     );
+}
+
+/// The per-trial checks of [`check`] (RMS, worst slot, mean over trials) for independent
+/// trials of another operation.
+fn check_trials(label: &str, floor: f64, m: usize, errors: &[Vec<Complex64>]) {
+    let count = errors.len() as f64;
+    let max_factor = expected_max_factor(m);
+    let max_factor_all = expected_max_factor(m * errors.len());
+    let worst_rms = errors.iter().map(|e| rms(e)).fold(0.0, f64::max);
+    let worst_slot = errors.iter().map(|e| worst(e)).fold(0.0, f64::max);
+    let mean: Vec<Complex64> = (0..m)
+        .map(|j| errors.iter().map(|e| e[j]).sum::<Complex64>() / count)
+        .collect();
+    let mean_bound = 2.0 * floor / count.sqrt() * max_factor;
+    println!(
+        "{label}: floor RMS 2^{:.2} (expected worst slot 2^{:.2}); worst RMS 2^{:.2}, worst \
+         slot 2^{:.2}; mean over {} trials: worst slot 2^{:.2} (bound 2^{:.2})",
+        floor.log2(),
+        (floor * max_factor_all).log2(),
+        worst_rms.log2(),
+        worst_slot.log2(),
+        errors.len(),
+        worst(&mean).log2(),
+        mean_bound.log2()
+    );
+    assert!(
+        worst_rms <= 2.0 * floor,
+        "{label}: RMS 2^{:.2}",
+        worst_rms.log2()
+    );
+    assert!(
+        worst_slot <= 2.0 * floor * max_factor_all,
+        "{label}: worst slot 2^{:.2}",
+        worst_slot.log2()
+    );
+    assert!(
+        worst(&mean) <= mean_bound,
+        "{label}: mean reaches 2^{:.2}",
+        worst(&mean).log2()
+    );
+}
+
+/// Relinearization and public-key encryption errors at `preset` over `trials` trials.
+fn check_relin_and_pk(preset: Preset, trials: usize) {
+    let params = CkksParams::new(&preset.spec()).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(0x72_6c_6e);
+    let sk = SecretKey::generate(&params, &mut rng).unwrap();
+    let pk = sk.public_key(&mut rng).unwrap();
+    let rk = sk.relin_key(&mut rng).unwrap();
+    let enc = Encoder::new(&params);
+    let eval = Evaluator::new(&params);
+    let zero = enc
+        .encode(&[0.0], params.default_scale(), params.max_level())
+        .unwrap();
+    let diff = |a: Vec<Complex64>, b: Vec<Complex64>| -> Vec<Complex64> {
+        a.iter().zip(&b).map(|(x, y)| x - y).collect()
+    };
+    let mut relin = Vec::with_capacity(trials);
+    let mut public = Vec::with_capacity(trials);
+    for _ in 0..trials {
+        let ct = sk.encrypt(&zero, &mut rng).unwrap();
+        let product = eval.mul(&ct, &ct).unwrap();
+        let relinearized = eval.relinearize(&product, &rk).unwrap();
+        relin.push(diff(
+            slots(&enc, &sk, &relinearized),
+            slots(&enc, &sk, &product),
+        ));
+        let fresh = pk.encrypt(&params, &zero, &mut rng).unwrap();
+        public.push(slots(&enc, &sk, &fresh));
+    }
+    let n = params.n() as f64;
+    let rounding_floor = (n * (1.0 + 2.0 * n / 3.0) / 12.0).sqrt();
+    let m = params.slots();
+    check_trials(
+        &format!("{} relinearize", preset.name()),
+        floor_rms(&params),
+        m,
+        &relin,
+    );
+    check_trials(
+        &format!("{} public-key encryption", preset.name()),
+        rounding_floor,
+        m,
+        &public,
+    );
+}
+
+#[test]
+fn relin_and_pk_noise_tiny() {
+    check_relin_and_pk(Preset::TinyInsecure, 16);
+}
+
+#[test]
+fn relin_and_pk_noise_n15() {
+    check_relin_and_pk(Preset::N15Qp881, 8);
 }
 
 #[test]
