@@ -191,6 +191,20 @@ impl CkksClient {
         let pt = self.encode_fresh(values)?;
         Ok(self.sk.encrypt_seeded(&pt, &mut crate::os_rng()?)?)
     }
+
+    /// Decrypts a server's reply for release under `policy` (reply check, noise flooding,
+    /// rounding: [`SecretKey::decrypt_shared`]) with fresh operating-system randomness,
+    /// instead of the exact values [`Decrypt::decrypt`] returns.
+    ///
+    /// # Errors
+    /// As [`SecretKey::decrypt_shared`], and [`crate::Error::OsRng`].
+    pub fn decrypt_shared(
+        &self,
+        ct: &CkksCt,
+        policy: &crate::SharedDecryption,
+    ) -> Result<Vec<f64>> {
+        self.sk.decrypt_shared(&ct.0, policy, &mut crate::os_rng()?)
+    }
 }
 
 impl Decrypt for CkksClient {
