@@ -16,7 +16,7 @@ fn main() {
     let iters: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     let spec = CkksParamsSpec::from_seal_bits(13, &[60, 40, 40, 60], 40);
     let params = CkksParams::new(&spec).unwrap();
-    let mut rng = fhez_ckks::os_rng();
+    let mut rng = fhez_ckks::os_rng().unwrap();
     let sk = SecretKey::generate(&params, &mut rng).unwrap();
     let pk = sk.public_key(&mut rng).unwrap();
     let rk = sk.relin_key(&mut rng).unwrap();

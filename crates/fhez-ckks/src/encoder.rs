@@ -38,9 +38,11 @@ impl Encoder {
     ///
     /// # Errors
     /// [`Error::TooManyValues`], [`Error::Encoding`] for NaN or infinite values,
-    /// [`Error::Unencodable`] when a scaled value overflows, level errors.
+    /// [`Error::ValueTooLarge`] when `|scale·x| >= Q_level/2` for a value or a coefficient
+    /// (it would wrap), [`Error::Unencodable`] when a scaled value overflows, level errors.
     pub fn encode(&self, values: &[f64], scale: f64, level: u32) -> Result<Plaintext> {
         self.check_len(values.len())?;
+        self.check_magnitudes(values.iter().map(|v| v.abs()), scale, level)?;
         let coeffs = self.params.encoder().coeffs_from_real_slots(values)?;
         self.plaintext_from_coeffs(&coeffs, scale, level)
     }
@@ -56,6 +58,7 @@ impl Encoder {
         level: u32,
     ) -> Result<Plaintext> {
         self.check_len(values.len())?;
+        self.check_magnitudes(values.iter().map(|v| v.norm()), scale, level)?;
         let coeffs = self.params.encoder().coeffs_from_slots(values)?;
         self.plaintext_from_coeffs(&coeffs, scale, level)
     }
@@ -64,7 +67,8 @@ impl Encoder {
     /// `round(value·scale)`, so no FFT is needed.
     ///
     /// # Errors
-    /// [`Error::Unencodable`] for NaN, infinite or overflowing values.
+    /// [`Error::ValueTooLarge`] when `|scale·value| >= Q_level/2`, [`Error::Unencodable`] for
+    /// NaN, infinite or overflowing values.
     pub fn encode_constant(&self, value: f64, scale: f64, level: u32) -> Result<Plaintext> {
         let mut coeffs = vec![0.0; self.params.n()];
         if let Some(c) = coeffs.first_mut() {
@@ -104,6 +108,41 @@ impl Encoder {
         Ok(())
     }
 
+    /// `Q_level / 2` as an `f64`, lowered by 2^-50 relative so that the `f64` rounding of
+    /// the product can only make the check stricter.
+    fn half_q(&self, level: u32) -> f64 {
+        let q: f64 = self
+            .params
+            .q()
+            .iter()
+            .take(level as usize + 1)
+            .map(|&q| q as f64)
+            .product();
+        0.5 * q * (1.0 - f64::EPSILON * 4.0)
+    }
+
+    /// [`Error::ValueTooLarge`] for the first magnitude `|x|` with `|scale·x| >= Q_level/2`
+    /// (NaN magnitudes are left to the encoder's own checks).
+    fn check_magnitudes(
+        &self,
+        magnitudes: impl Iterator<Item = f64>,
+        scale: f64,
+        level: u32,
+    ) -> Result<()> {
+        let half_q = self.half_q(level);
+        for (index, m) in magnitudes.enumerate() {
+            let value = m * scale;
+            if value >= half_q {
+                return Err(Error::ValueTooLarge {
+                    index,
+                    log2_value: value.log2(),
+                    log2_half_q: half_q.log2(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Scales, rounds and reduces real coefficients into an NTT-form plaintext.
     fn plaintext_from_coeffs(&self, coeffs: &[f64], scale: f64, level: u32) -> Result<Plaintext> {
         let basis = self.params.q_basis(level)?;
@@ -121,6 +160,9 @@ impl Encoder {
         if let Some(index) = scaled.iter().position(|x| !x.is_finite()) {
             return Err(Error::Unencodable { index, log2_scale });
         }
+        // Each coefficient is an average of slot values times roots of unity, so this only
+        // adds to the slot check for constants (and values rounded up onto Q/2).
+        self.check_magnitudes(scaled.iter().map(|x| x.abs()), 1.0, level)?;
         let small = scaled.iter().all(|x| x.abs() < FAST_PATH_BOUND);
         for (limb, m) in poly.limbs_iter_mut().zip(basis.moduli()) {
             if small {

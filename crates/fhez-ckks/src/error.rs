@@ -125,6 +125,51 @@ pub enum Error {
         /// Polynomials found.
         found: usize,
     },
+    /// A value times the scale reaches half the ciphertext modulus at the level: it would
+    /// wrap around modulo Q and decrypt to an unrelated number.
+    #[error(
+        "value at index {index} is too large: |scale·x| = 2^{log2_value:.2} reaches Q/2 = 2^{log2_half_q:.2} at this level"
+    )]
+    ValueTooLarge {
+        /// Index of the slot value (of the coefficient, for an encoded constant).
+        index: usize,
+        /// log2 of |scale·x|.
+        log2_value: f64,
+        /// log2 of Q_l/2 at the plaintext's level.
+        log2_half_q: f64,
+    },
+    /// A reply to be decrypted for release carries more than the expected noise in an
+    /// imaginary part or an unused slot (see [`crate::shared`]).
+    #[error(
+        "reply rejected: {} of slot {slot} has modulus 2^{log2_magnitude:.2} above the bound 2^{log2_bound:.2}",
+        if *imaginary { "the imaginary part" } else { "unused slot value" }
+    )]
+    ReplyRejected {
+        /// The slot.
+        slot: usize,
+        /// Whether the imaginary part of a used slot (rather than an unused slot) failed.
+        imaginary: bool,
+        /// log2 of the offending modulus.
+        log2_magnitude: f64,
+        /// log2 of the bound.
+        log2_bound: f64,
+    },
+    /// The flooding noise of a shared decryption could wrap around Q/2 at this level.
+    #[error(
+        "flooding noise of standard deviation 2^{log2_sigma:.1} does not fit under Q/2 = 2^{log2_half_q:.1}"
+    )]
+    FloodingTooLarge {
+        /// log2 of the flooding standard deviation.
+        log2_sigma: f64,
+        /// log2 of Q_l/2 at the ciphertext's level.
+        log2_half_q: f64,
+    },
+    /// The operating system's random source failed.
+    #[error("the operating system's random source failed (OS error {os_error:?})")]
+    OsRng {
+        /// The OS error number, when there is one.
+        os_error: Option<i32>,
+    },
     /// A value is NaN or infinite, or too large to encode at this scale.
     #[error(
         "value at index {index} cannot be encoded at scale 2^{log2_scale:.1} (NaN, infinite or too large)"

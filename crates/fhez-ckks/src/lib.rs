@@ -20,7 +20,7 @@
 //! use fhez_ckks::{CkksParams, Encoder, Evaluator, Preset, SecretKey};
 //! # fn main() -> Result<(), fhez_ckks::Error> {
 //! let params = CkksParams::new(&Preset::TinyInsecure.spec())?;
-//! let mut rng = fhez_ckks::os_rng();
+//! let mut rng = fhez_ckks::os_rng()?;
 //! let sk = SecretKey::generate(&params, &mut rng)?;
 //! let pk = sk.public_key(&mut rng)?;
 //! let rk = sk.relin_key(&mut rng)?;
@@ -45,6 +45,7 @@ pub mod keys;
 pub mod params;
 mod plaintext;
 pub mod rlwe;
+pub mod shared;
 mod symmetric;
 pub mod wire;
 
@@ -57,11 +58,18 @@ pub use keys::{GaloisKeys, PublicKey, RelinKey, SecretKey};
 pub use num_complex::Complex64;
 pub use params::{CkksParams, CkksParamsSpec, ParamsId, Preset, SecurityLevel};
 pub use plaintext::Plaintext;
+pub use shared::SharedDecryption;
 pub use symmetric::SeededCiphertext;
 
 /// A ChaCha20 CSPRNG seeded from the operating system: the default randomness for
 /// key generation and encryption.
-pub fn os_rng() -> rand_chacha::ChaCha20Rng {
+///
+/// # Errors
+/// [`Error::OsRng`] when the operating system's random source fails (the seed is never
+/// replaced by anything weaker).
+pub fn os_rng() -> Result<rand_chacha::ChaCha20Rng> {
     use rand_core::SeedableRng;
-    rand_chacha::ChaCha20Rng::from_os_rng()
+    rand_chacha::ChaCha20Rng::try_from_os_rng().map_err(|e| Error::OsRng {
+        os_error: e.raw_os_error(),
+    })
 }

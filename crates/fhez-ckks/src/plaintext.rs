@@ -1,16 +1,32 @@
 //! Encoded (unencrypted) polynomials.
 
+use std::fmt;
+
 use fhez_math::{Ntt, Poly};
 
 use crate::params::ParamsId;
 
 /// An encoded message: a polynomial in NTT form at some level, with its scale.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Its `Debug` output is redacted (level, scale and parameter id only): a decrypted
+/// plaintext holds `m + e`, and its exact noise `e` next to the ciphertext reveals the
+/// secret key (Li–Micciancio 2021), so it must not end up in logs.
+#[derive(Clone, PartialEq)]
 pub struct Plaintext {
     pub(crate) poly: Poly<Ntt>,
     pub(crate) level: u32,
     pub(crate) scale: f64,
     pub(crate) params_id: ParamsId,
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plaintext")
+            .field("level", &self.level)
+            .field("scale", &self.scale)
+            .field("params_id", &self.params_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Plaintext {

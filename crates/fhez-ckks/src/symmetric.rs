@@ -4,6 +4,7 @@
 use fhez_math::{Ntt, Poly, sampling, zq};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
+use zeroize::Zeroize;
 
 use crate::ciphertext::Ciphertext;
 use crate::keys::{SIGMA, SecretKey};
@@ -93,12 +94,23 @@ impl SecretKey {
         rng.fill_bytes(&mut seed);
         let c1 = expand_c1(params, &seed, pt.level)?;
         let n = params.n();
-        let e = sampling::sample_gaussian(rng, n, SIGMA);
-        let mut c0 = Poly::from_signed(n, &e, basis, basis.len())?.to_ntt(basis)?;
+        let mut e = sampling::sample_gaussian(rng, n, SIGMA);
+        let c0 = Poly::from_signed(n, &e, basis, basis.len());
+        e.zeroize();
+        let mut c0 = c0?.to_ntt(basis)?;
         c0.add_assign(&pt.poly, basis)?;
+        // a·s limb by limb against the key's own limbs (no copy of s), wiped after use.
         let mut a_s = c1;
-        a_s.mul_assign(&self.ntt_q(basis.len()), basis)?;
-        c0.sub_assign(&a_s, basis)?;
+        for ((limb, s), m) in a_s
+            .limbs_iter_mut()
+            .zip(self.ntt.limbs_iter())
+            .zip(basis.moduli())
+        {
+            zq::mul_slices_assign(m, limb, s);
+        }
+        let diff = c0.sub_assign(&a_s, basis);
+        a_s.as_mut_slice().zeroize();
+        diff?;
         Ok(SeededCiphertext {
             c0,
             seed,

@@ -361,3 +361,52 @@ fn into_forms_equal_allocating_forms_and_reuse_buffers() {
     assert!(f.eval.mul_plain_into(&cx, &py_low, &mut out).is_err());
     assert_eq!(out, before);
 }
+
+#[test]
+fn values_reaching_half_the_modulus_are_errors_not_wrapped() {
+    let f = tiny();
+    let scale = f.params.default_scale();
+    let q0 = f.params.q()[0] as f64;
+    // At level 0 the modulus is q_0 alone: the largest encodable |x| is below q_0/(2·scale).
+    let limit = q0 / 2.0 / scale;
+    let too_large = limit * 1.01;
+    match f.enc.encode(&[1.0, -too_large], scale, 0) {
+        Err(Error::ValueTooLarge {
+            index,
+            log2_value,
+            log2_half_q,
+        }) => {
+            assert_eq!(index, 1);
+            assert!((log2_value - (too_large * scale).log2()).abs() < 1e-9);
+            assert!((log2_half_q - (q0 / 2.0).log2()).abs() < 1e-9);
+        }
+        other => panic!("expected ValueTooLarge, got {other:?}"),
+    }
+    let complex = [Complex64::new(0.0, too_large)];
+    assert!(matches!(
+        f.enc.encode_complex(&complex, scale, 0),
+        Err(Error::ValueTooLarge { index: 0, .. })
+    ));
+    assert!(matches!(
+        f.enc.encode_constant(too_large, scale, 0),
+        Err(Error::ValueTooLarge { index: 0, .. })
+    ));
+    // A quarter of the limit round-trips at level 0.
+    let ok = limit / 4.0;
+    let pt = f.enc.encode(&[ok, -ok], scale, 0).unwrap();
+    let got = f
+        .enc
+        .decode(
+            &f.sk
+                .decrypt(&f.sk.encrypt(&pt, &mut common::rng(77)).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(max_err(&got, &[ok, -ok]) < 1e-3, "{:?}", &got[..2]);
+    // The same value is fine at the top level, where Q is far larger.
+    assert!(
+        f.enc
+            .encode(&[too_large], scale, f.params.max_level())
+            .is_ok()
+    );
+}

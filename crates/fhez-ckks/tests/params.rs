@@ -8,7 +8,7 @@
     reason = "tests"
 )]
 
-use fhez_ckks::params::{ParamsWarning, max_log_qp_128};
+use fhez_ckks::params::{ParamsWarning, max_log_qp_128, max_log_qp_128_2024};
 use fhez_ckks::{CkksParams, CkksParamsSpec, Error, Preset, SecurityLevel};
 
 #[test]
@@ -200,4 +200,39 @@ fn hybrid_key_switching_digits() {
     assert_eq!(p.digit_count(), 9);
     let p = CkksParams::new(&Preset::N13Qp218.spec()).unwrap();
     assert_eq!((p.digit_size(), p.digit_count()), (1, 3));
+}
+
+#[test]
+fn guideline_2024_option_rejects_what_the_2018_table_allows() {
+    // 60+40+56 + 60 = 216 bits at N = 2^13: within the 2018 bound (218), above the 2024
+    // guideline value (214).
+    let spec = CkksParamsSpec::new(13)
+        .with_log_q(&[60, 40, 56])
+        .with_log_p(&[60]);
+    assert!(CkksParams::new(&spec).is_ok());
+    match CkksParams::new(
+        &spec
+            .clone()
+            .with_security(SecurityLevel::Tc128Guideline2024),
+    ) {
+        Err(Error::InsecureParams {
+            log_qp,
+            max_for_n,
+            log_n,
+        }) => {
+            assert_eq!((max_for_n, log_n), (214, 13));
+            assert!(log_qp > 214.0 && log_qp <= 216.0, "{log_qp}");
+        }
+        other => panic!("expected InsecureParams, got {other:?}"),
+    }
+    // Every secure preset fits the 2024 values too, and the option changes the id.
+    for preset in [Preset::N13Qp218, Preset::N14Qp438, Preset::N15Qp881] {
+        let strict = preset
+            .spec()
+            .with_security(SecurityLevel::Tc128Guideline2024);
+        let params = CkksParams::new(&strict).unwrap();
+        let bound = max_log_qp_128_2024(params.log_n()).unwrap();
+        assert!(params.log_qp() <= f64::from(bound), "{}", preset.name());
+        assert_ne!(params.id(), CkksParams::new(&preset.spec()).unwrap().id());
+    }
 }

@@ -762,6 +762,28 @@ fn corrupted_params_are_errors() {
             limit: 10
         }
     );
+    // The params section is capped whatever the caller's limit: valid JSON padded with
+    // whitespace to one byte over the cap is refused before it is parsed, at the cap it
+    // still decodes.
+    let cap = wire::MAX_PARAMS_BYTES as usize;
+    let padded = |len: usize| {
+        let mut p = json.to_vec();
+        p.resize(len, b' ');
+        with_payload(f.params.id().0, &p)
+    };
+    assert_eq!(
+        wire_err(wire::params_from_bytes(&padded(cap + 1), u64::MAX)),
+        WireError::TooLarge {
+            len: cap as u64 + 1,
+            limit: cap as u64
+        }
+    );
+    assert_eq!(
+        wire::params_from_bytes(&padded(cap), u64::MAX)
+            .unwrap()
+            .id(),
+        f.params.id()
+    );
 }
 
 #[test]

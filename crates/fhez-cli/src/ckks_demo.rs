@@ -32,7 +32,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     );
     step("context", t, None);
 
-    let mut rng = fhez_ckks::os_rng();
+    let mut rng = fhez_ckks::os_rng()?;
     let t = Instant::now();
     let sk = SecretKey::generate(&params, &mut rng)?;
     let pk = sk.public_key(&mut rng)?;

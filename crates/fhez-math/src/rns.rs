@@ -9,7 +9,9 @@
 //! `0 <= v < k`. [`RnsBasis::reconstruct`] and [`RnsBasis::to_centered_f64`] determine `v`
 //! exactly (an `f64` estimate of `Σ y_i/q_i`, then one multi-word correction);
 //! [`BasisConverter::convert_approx`] skips it (Bajard–Eynard–Hasan–Zucca 2016, Halevi–Polyakov–
-//! Shoup 2019 "fast base conversion"), leaving an overflow `u·Q` with `0 <= u < k`.
+//! Shoup 2019 "fast base conversion"), leaving an overflow `u·Q` with `0 <= u < k`;
+//! [`BasisConverter::convert_exact`] determines it (the rounded `v` of the centered value, by the
+//! same `f64` estimate with an exact fallback) and so extends the centered representative.
 
 mod convert;
 mod words;

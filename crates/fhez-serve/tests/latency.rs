@@ -256,7 +256,7 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
     let pt = encoder.encode(&slots, params.default_scale(), low)?;
     let ct = keys
         .secret_key()
-        .encrypt_seeded(&pt, &mut fhez::ckks::os_rng())?;
+        .encrypt_seeded(&pt, &mut fhez::ckks::os_rng()?)?;
     let wrong_level = wire::seeded_ciphertext_to_bytes(&ct)?;
     expect_error(
         &lat_url,

@@ -29,7 +29,7 @@ impl CkksClient {
     /// # Errors
     /// Engine errors from key generation.
     pub fn generate(params: &Arc<CkksParams>, rotation_steps: &[i64]) -> Result<Self> {
-        Self::generate_with_rng(params, rotation_steps, &mut crate::os_rng())
+        Self::generate_with_rng(params, rotation_steps, &mut crate::os_rng()?)
     }
 
     /// As [`CkksClient::generate`], drawing all randomness from `rng` (deterministic tests).
@@ -112,7 +112,7 @@ impl Backend for CkksClient {
     /// encryption), and [`CkksClient::encrypt_seeded`] halves the upload.
     fn encrypt(&self, values: &[f64]) -> BResult<CkksCt> {
         let pt = self.encode_fresh(values)?;
-        let ct = self.sk.encrypt(&pt, &mut crate::os_rng())?;
+        let ct = self.sk.encrypt(&pt, &mut crate::os_rng()?)?;
         Ok(CkksCt::new(ct))
     }
     fn add(&self, a: &CkksCt, b: &CkksCt) -> BResult<CkksCt> {
@@ -189,7 +189,21 @@ impl CkksClient {
     /// As [`Backend::encrypt`].
     pub fn encrypt_seeded(&self, values: &[f64]) -> BResult<crate::SeededCiphertext> {
         let pt = self.encode_fresh(values)?;
-        Ok(self.sk.encrypt_seeded(&pt, &mut crate::os_rng())?)
+        Ok(self.sk.encrypt_seeded(&pt, &mut crate::os_rng()?)?)
+    }
+
+    /// Decrypts a server's reply for release under `policy` (reply check, noise flooding,
+    /// rounding: [`SecretKey::decrypt_shared`]) with fresh operating-system randomness,
+    /// instead of the exact values [`Decrypt::decrypt`] returns.
+    ///
+    /// # Errors
+    /// As [`SecretKey::decrypt_shared`], and [`crate::Error::OsRng`].
+    pub fn decrypt_shared(
+        &self,
+        ct: &CkksCt,
+        policy: &crate::SharedDecryption,
+    ) -> Result<Vec<f64>> {
+        self.sk.decrypt_shared(&ct.0, policy, &mut crate::os_rng()?)
     }
 }
 

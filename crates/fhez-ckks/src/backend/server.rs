@@ -26,7 +26,8 @@ const IMPORT_SCALE_TOLERANCE: f64 = 1.0 / 1_099_511_627_776.0; // 2^-40
 ///
 /// It implements [`Backend`] with the managed level and scale rules of the
 /// [module docs](super), and deliberately **not** [`Decrypt`](fhez_backend::Decrypt): there is
-/// no secret key inside, and asking it to decrypt does not compile:
+/// no secret key inside, and asking it to decrypt does not compile (`tests/secrecy.rs` checks
+/// this by trait resolution, which fails to compile exactly if the impl exists):
 ///
 /// ```compile_fail
 /// use fhez_backend::Decrypt;
@@ -241,7 +242,7 @@ impl Backend for CkksServer {
         check_values(values, self.caps.slots)?;
         let level = self.caps.max_level;
         let pt = self.encoder.encode(values, self.scale(level)?, level)?;
-        let mut rng = crate::os_rng();
+        let mut rng = crate::os_rng()?;
         let ct = self
             .keys
             .public_key()

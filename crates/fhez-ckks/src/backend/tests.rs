@@ -364,3 +364,35 @@ fn ladder_deviation_is_bounded_on_every_preset() {
         }
     }
 }
+
+#[test]
+fn shared_decryption_of_a_reply_floods_rounds_and_checks() {
+    let c = tiny();
+    let slots = c.caps().slots;
+    let x = [0.25, -0.5, 0.125];
+    let mut values = vec![0.0; slots];
+    values[..3].copy_from_slice(&x);
+    let ct = c.encrypt(&values).unwrap();
+    let sum = c.add(&ct, &ct).unwrap();
+    let policy = crate::SharedDecryption::new(4, 256.0, 12, 3).unwrap();
+    let got = c.decrypt_shared(&sum, &policy).unwrap();
+    let n = c.server().params().n();
+    let tolerance = 6.0 * policy.output_std(n, sum.scale()) + 2f64.powi(-13);
+    assert_eq!(got.len(), 3);
+    for (g, v) in got.iter().zip(x) {
+        assert!((g - 2.0 * v).abs() < tolerance, "{g} vs {}", 2.0 * v);
+        assert_eq!(g * 4096.0, (g * 4096.0).round());
+    }
+    // A reply with a value in slot 3 (unused under the policy) is refused.
+    let probe = c
+        .encrypt(&values.iter().map(|v| v + 0.5).collect::<Vec<_>>())
+        .unwrap();
+    assert!(matches!(
+        c.decrypt_shared(&probe, &policy),
+        Err(crate::Error::ReplyRejected {
+            slot: 3,
+            imaginary: false,
+            ..
+        })
+    ));
+}

@@ -2,6 +2,7 @@
 
 use fhez_math::{Ntt, Poly, sampling};
 use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroize;
 
 use super::{SIGMA, SecretKey};
 use crate::Result;
@@ -72,16 +73,17 @@ impl PublicKey {
         let level = params.max_level();
         let basis = params.qp_basis(level)?;
         let n = params.n();
-        let u = sampling::sample_ternary(rng, n);
-        let u = Poly::from_signed(n, &u, basis, basis.len())?.to_ntt(basis)?;
-        let mut polys = Vec::with_capacity(2);
-        for key_part in [&self.b, &self.a] {
-            let e = sampling::sample_gaussian(rng, n, SIGMA);
-            let mut c = Poly::from_signed(n, &e, basis, basis.len())?.to_ntt(basis)?;
-            c.mul_add_assign(key_part, &u, basis)?;
-            let mut c = mod_down(params, c.into_vec(), level)?;
+        // The ephemeral u and the errors e decrypt the message if known: wiped after use,
+        // on every path.
+        let mut u_coeffs = sampling::sample_ternary(rng, n);
+        let u = Poly::from_signed(n, &u_coeffs, basis, basis.len());
+        u_coeffs.zeroize();
+        let mut u = u?.to_ntt(basis)?;
+        let polys = self.encrypt_with(params, &u, rng);
+        u.as_mut_slice().zeroize();
+        let mut polys = polys?;
+        for c in &mut polys {
             c.truncate_limbs(pt.level as usize + 1);
-            polys.push(c);
         }
         if let Some(c0) = polys.first_mut() {
             c0.add_assign(&pt.poly, params.q_basis(pt.level)?)?;
@@ -92,5 +94,26 @@ impl PublicKey {
             scale: pt.scale,
             params_id: params.id(),
         })
+    }
+    /// `(b·u + e0, a·u + e1)` divided by P, under Q_L, with the errors wiped.
+    fn encrypt_with<R: RngCore + CryptoRng>(
+        &self,
+        params: &CkksParams,
+        u: &Poly<Ntt>,
+        rng: &mut R,
+    ) -> Result<Vec<Poly<Ntt>>> {
+        let level = params.max_level();
+        let basis = params.qp_basis(level)?;
+        let n = params.n();
+        let mut polys = Vec::with_capacity(2);
+        for key_part in [&self.b, &self.a] {
+            let mut e = sampling::sample_gaussian(rng, n, SIGMA);
+            let c = Poly::from_signed(n, &e, basis, basis.len());
+            e.zeroize();
+            let mut c = c?.to_ntt(basis)?;
+            c.mul_add_assign(key_part, u, basis)?;
+            polys.push(mod_down(params, c.into_vec(), level)?);
+        }
+        Ok(polys)
     }
 }

@@ -71,13 +71,6 @@ impl SecretKey {
         self.params.id()
     }
 
-    /// s restricted to the first `limbs` limbs of Q_L·P (the Q_l part).
-    pub(crate) fn ntt_q(&self, limbs: usize) -> Poly<Ntt> {
-        let mut p = self.ntt.clone();
-        p.truncate_limbs(limbs);
-        p
-    }
-
     /// Generates the public key.
     ///
     /// # Errors

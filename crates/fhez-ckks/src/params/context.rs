@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fhez_math::{BasisConverter, Modulus, NttTable, RnsBasis, primes};
 use sha2::{Digest, Sha256};
 
-use super::{CkksParamsSpec, ParamsId, ParamsWarning, SecurityLevel, max_log_qp_128};
+use super::{CkksParamsSpec, ParamsId, ParamsWarning, SecurityLevel};
 use crate::encoding::SlotEncoder;
 use crate::{Error, Result};
 
@@ -22,13 +22,9 @@ const MAX_Q_PRIMES: usize = 64;
 pub struct KeySwitchPlan {
     /// One entry per digit present at this level.
     pub(crate) digits: Vec<DigitPlan>,
-    /// Fast basis conversion P → Q_l for ModDown.
+    /// Basis conversion P → Q_l for ModDown (used exactly: the centered residue of
+    /// x mod P, so that ModDown rounds x/P to the nearest integer).
     pub(crate) moddown: BasisConverter,
-    /// ⌊P/2⌋ mod each special prime (added before the conversion so that ModDown
-    /// rounds instead of flooring).
-    pub(crate) half_p_in: Vec<u64>,
-    /// ⌊P/2⌋ mod each q_i of Q_l (subtracted after the conversion).
-    pub(crate) half_p_out: Vec<u64>,
 }
 
 /// ModUp data for one key-switching digit at one level.
@@ -38,16 +34,15 @@ pub(crate) struct DigitPlan {
     pub(crate) start: usize,
     /// End (exclusive) of this digit's limbs.
     pub(crate) end: usize,
-    /// Conversion from the digit's primes to the other primes of Q_l·P.
+    /// Conversion from the digit's primes to the other primes of Q_l·P, used exactly
+    /// (the digit's centered representative modulo D, the product of its primes): an
+    /// approximate conversion would add u·D with 0 <= u < digit size, a positive offset
+    /// whose key noise u·D·e/P survives ModDown. The rounding of ModDown, not the
+    /// conversion, is then the only error source besides the key noise (the statistics
+    /// are checked by `tests/keyswitch_noise.rs`).
     pub(crate) converter: BasisConverter,
     /// For each output limb of `converter`, its index in the Q_l·P basis.
     pub(crate) complement: Vec<usize>,
-    /// ⌊D/2⌋ mod each prime of the digit (D = product of the digit's primes):
-    /// added before the conversion so the digit is extended from its centered
-    /// representative, which keeps key-switching noise unbiased and small.
-    pub(crate) half_in: Vec<u64>,
-    /// ⌊D/2⌋ mod each complement prime (subtracted after the conversion).
-    pub(crate) half_out: Vec<u64>,
 }
 
 /// A validated, immutable CKKS parameter set with its NTT tables, RNS bases and
@@ -98,8 +93,10 @@ impl CkksParams {
     /// # Errors
     /// [`Error::InvalidParam`] for out-of-range sizes, [`Error::BadModulus`] for
     /// explicit primes that are not distinct NTT-friendly primes,
-    /// [`Error::InsecureParams`] when log2(QP) exceeds the 128-bit bound and the
-    /// spec did not opt into [`SecurityLevel::InsecureForTesting`].
+    /// [`Error::InsecureParams`] when log2(QP) exceeds the 128-bit bound of the spec's
+    /// [`SecurityLevel`] (the 2018 table, or the 2024 guideline values for
+    /// [`SecurityLevel::Tc128Guideline2024`]) and the spec did not opt into
+    /// [`SecurityLevel::InsecureForTesting`].
     pub fn new(spec: &CkksParamsSpec) -> Result<Arc<Self>> {
         let log_n = spec.log_n;
         check_range("log_n", u64::from(log_n), LOG_N_RANGE)?;
@@ -111,8 +108,8 @@ impl CkksParams {
         check_range("log_scale", u64::from(spec.log_scale), (1, 60))?;
 
         let log_qp: f64 = q.iter().chain(&p).map(|&x| (x as f64).log2()).sum();
-        if spec.security == SecurityLevel::Tc128 {
-            let max_for_n = max_log_qp_128(log_n).ok_or(Error::InvalidParam {
+        if let Some(bound) = super::security::bound_for(spec.security, log_n) {
+            let max_for_n = bound.ok_or(Error::InvalidParam {
                 what: "log_n (no 128-bit bound known)",
                 value: u64::from(log_n),
                 min: 10,
@@ -447,39 +444,19 @@ fn key_switch_plan(
             .collect();
         let digit_basis = RnsBasis::new(digit_tables)?;
         let comp_basis = RnsBasis::new(comp_tables)?;
-        let digit_primes: Vec<u64> = digit_basis.moduli().iter().map(Modulus::value).collect();
-        let half_in = half_product_mod(&digit_primes, digit_basis.moduli())?;
-        let half_out = half_product_mod(&digit_primes, comp_basis.moduli())?;
         let converter = BasisConverter::new(&digit_basis, &comp_basis)?;
         digits.push(DigitPlan {
             start,
             end,
             converter,
             complement,
-            half_in,
-            half_out,
         });
         start = end;
     }
-    let p_primes: Vec<u64> = p_basis.moduli().iter().map(Modulus::value).collect();
     Ok(KeySwitchPlan {
         digits,
         moddown: BasisConverter::new(p_basis, ql)?,
-        half_p_in: half_product_mod(&p_primes, p_basis.moduli())?,
-        half_p_out: half_product_mod(&p_primes, ql.moduli())?,
     })
-}
-
-/// ⌊D/2⌋ mod each of `moduli`, where D is the (odd) product of `primes`:
-/// (D − 1)/2 = (D mod m − 1)·2⁻¹ mod m.
-fn half_product_mod(primes: &[u64], moduli: &[Modulus]) -> Result<Vec<u64>> {
-    moduli
-        .iter()
-        .map(|m| {
-            let d = primes.iter().fold(1, |acc, &x| m.mul(acc, m.reduce(x)));
-            Ok(m.mul(m.sub(d, 1 % m.value()), m.inv(2)?))
-        })
-        .collect()
 }
 
 fn collect_warnings(
@@ -518,6 +495,7 @@ fn params_id(spec: &CkksParamsSpec, q: &[u64], p: &[u64]) -> ParamsId {
     h.update(spec.log_scale.to_le_bytes());
     h.update([match spec.security {
         SecurityLevel::Tc128 => 1u8,
+        SecurityLevel::Tc128Guideline2024 => 2u8,
         SecurityLevel::InsecureForTesting => 0u8,
     }]);
     ParamsId(h.finalize().into())

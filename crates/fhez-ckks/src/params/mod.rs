@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use context::{CkksParams, KeySwitchPlan};
 pub use presets::Preset;
-pub use security::{SecurityLevel, max_log_qp_128};
+pub use security::{SecurityLevel, max_log_qp_128, max_log_qp_128_2024};
 pub use spec::CkksParamsSpec;
 
 /// The identity of a parameter set: SHA-256 of its canonical encoding. Every

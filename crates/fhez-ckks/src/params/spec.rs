@@ -87,6 +87,13 @@ impl CkksParamsSpec {
         self
     }
 
+    /// Checks the set against the bound of `level` (for example
+    /// [`SecurityLevel::Tc128Guideline2024`], the stricter 2024 guideline values).
+    pub fn with_security(mut self, level: SecurityLevel) -> Self {
+        self.security = level;
+        self
+    }
+
     /// Turns the 128-bit security check off. Ciphertexts made under such
     /// parameters protect nothing; use only in tests and toy examples.
     pub fn insecure_for_testing(mut self) -> Self {

@@ -38,15 +38,7 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
     let n = params.n();
     let mut copy = scratch::take(d.as_slice().len());
     copy.extend_from_slice(d.as_slice());
-    let mut coeff: Poly<Coeff> = Poly::<Ntt>::from_vec(n, copy)?.to_coeff(ql)?;
-    // Shift every digit by ⌊D/2⌋ so the conversion starts from its centered value.
-    for digit in &plan.digits {
-        for (i, &half) in (digit.start..digit.end).zip(&digit.half_in) {
-            if let (Some(limb), Some(m)) = (coeff.limb_mut(i), ql.moduli().get(i)) {
-                add_constant(m, limb, half);
-            }
-        }
-    }
+    let coeff: Poly<Coeff> = Poly::<Ntt>::from_vec(n, copy)?.to_coeff(ql)?;
     let mut digits = Vec::with_capacity(plan.digits.len());
     for digit in &plan.digits {
         let input = coeff
@@ -56,17 +48,10 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
                 expected: digit.end,
                 found: coeff.limbs(),
             }))?;
+        // The digit's centered representative, extended exactly: an approximate extension
+        // would add u·D (0 <= u < digit size) and with it the key noise u·D·e/P.
         let mut converted = scratch::zeroed(digit.complement.len() * n);
-        digit.converter.convert_approx(input, &mut converted);
-        for ((limb, &half), &idx) in converted
-            .chunks_exact_mut(n)
-            .zip(&digit.half_out)
-            .zip(&digit.complement)
-        {
-            if let Some(m) = qlp.moduli().get(idx) {
-                sub_constant(m, limb, half);
-            }
-        }
+        digit.converter.convert_exact(input, &mut converted);
         // Lazy NTTs: outputs stay in [0, 4q); the inner product reduces them.
         for (&idx, limb) in digit.complement.iter().zip(converted.chunks_exact_mut(n)) {
             if let Some(table) = qlp.tables().get(idx) {
@@ -155,7 +140,7 @@ pub(crate) fn inner_product(
 }
 
 /// Divides an NTT-form polynomial over Q_l·P by P and then by q_l, both rounded and
-/// with exact single-prime conversions, sharing the NTTs: the q_l limb of x/P is
+/// with exact conversions, sharing the NTTs: the q_l limb of x/P is
 /// formed in coefficient form (where the rescale needs it anyway), and both
 /// corrections of every lower limb go through one NTT. Returns it under Q_{l−1}.
 /// Saves l + 1 NTTs per polynomial over a ModDown followed by a rescale.
@@ -175,28 +160,16 @@ pub(crate) fn mod_down_rescale(
     let plan = params.ks_plan(level)?;
     let n = params.n();
     let l = level as usize;
-    // x_P: the P limbs in coefficient form, shifted by ⌊P/2⌋ (rounding), converted
-    // to every q_i of Q_l and shifted back.
+    // x_P: the centered representative of x mod P (coefficient form), converted exactly
+    // to every q_i of Q_l, so that (x − x_P)/P = round(x/P).
     let mut p_part = scratch::take(data.len().saturating_sub((l + 1) * n));
     p_part.extend_from_slice(data.get((l + 1) * n..).unwrap_or_default());
     data.truncate((l + 1) * n);
-    for ((limb, table), &half) in p_part
-        .chunks_exact_mut(n)
-        .zip(params.p_basis().tables())
-        .zip(&plan.half_p_in)
-    {
+    for (limb, table) in p_part.chunks_exact_mut(n).zip(params.p_basis().tables()) {
         table.inverse(limb);
-        add_constant(table.modulus(), limb, half);
     }
     let mut conv = scratch::zeroed((l + 1) * n);
-    plan.moddown.convert_approx(&p_part, &mut conv);
-    for ((c, m), &half) in conv
-        .chunks_exact_mut(n)
-        .zip(ql.moduli())
-        .zip(&plan.half_p_out)
-    {
-        sub_constant(m, c, half);
-    }
+    plan.moddown.convert_exact(&p_part, &mut conv);
     // y = round(x/P) mod q_l, in coefficient form, shifted by ⌊q_l/2⌋ for the rescale.
     let mut top = scratch::take(n);
     top.extend_from_slice(data.get(l * n..).unwrap_or_default());
@@ -314,8 +287,8 @@ fn accumulate_permuted(
     }
 }
 
-/// Divides an NTT-form polynomial over Q_l·P by P (with the fast-conversion error
-/// of at most a few units): returns it under Q_l, NTT form.
+/// Divides an NTT-form polynomial over Q_l·P by P, rounding to the nearest integer
+/// (exact basis conversion): returns it under Q_l, NTT form.
 pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> Result<Poly<Ntt>> {
     let ql = params.q_basis(level)?;
     let p_basis = params.p_basis();
@@ -325,24 +298,13 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
     let mut p_part = scratch::take(data.len().saturating_sub(l1 * n));
     p_part.extend_from_slice(data.get(l1 * n..).unwrap_or_default());
     data.truncate(l1 * n);
-    for ((limb, table), &half) in p_part
-        .chunks_exact_mut(n)
-        .zip(p_basis.tables())
-        .zip(&plan.half_p_in)
-    {
+    for (limb, table) in p_part.chunks_exact_mut(n).zip(p_basis.tables()) {
         table.inverse(limb);
-        add_constant(table.modulus(), limb, half);
     }
+    // x_P, the centered representative of x mod P, extended exactly to Q_l:
+    // (x − x_P) / P = round(x / P), an integer with no overflow term.
     let mut conv = scratch::zeroed(l1 * n);
-    plan.moddown.convert_approx(&p_part, &mut conv);
-    // (x − ([x + P/2]_P − P/2)) / P = round(x / P).
-    for ((c, m), &half) in conv
-        .chunks_exact_mut(n)
-        .zip(ql.moduli())
-        .zip(&plan.half_p_out)
-    {
-        sub_constant(m, c, half);
-    }
+    plan.moddown.convert_exact(&p_part, &mut conv);
     for (((limb, c), table), &p_inv) in data
         .chunks_exact_mut(n)
         .zip(conv.chunks_exact_mut(n))
@@ -361,16 +323,4 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
     scratch::give(p_part);
     scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
-}
-
-fn add_constant(m: &Modulus, limb: &mut [u64], c: u64) {
-    for x in limb.iter_mut() {
-        *x = m.add(*x, c);
-    }
-}
-
-fn sub_constant(m: &Modulus, limb: &mut [u64], c: u64) {
-    for x in limb.iter_mut() {
-        *x = m.sub(*x, c);
-    }
 }

@@ -47,10 +47,10 @@ use core::fmt;
 
 pub use envelope::peek_envelope;
 pub use objects::{
-    ciphertext_from_bytes, ciphertext_to_bytes, galois_keys_from_bytes, galois_keys_to_bytes,
-    params_from_bytes, params_to_bytes, plaintext_from_bytes, plaintext_to_bytes,
-    public_key_from_bytes, public_key_to_bytes, relin_key_from_bytes, relin_key_to_bytes,
-    seeded_ciphertext_from_bytes, seeded_ciphertext_to_bytes,
+    MAX_PARAMS_BYTES, ciphertext_from_bytes, ciphertext_to_bytes, galois_keys_from_bytes,
+    galois_keys_to_bytes, params_from_bytes, params_to_bytes, plaintext_from_bytes,
+    plaintext_to_bytes, public_key_from_bytes, public_key_to_bytes, relin_key_from_bytes,
+    relin_key_to_bytes, seeded_ciphertext_from_bytes, seeded_ciphertext_to_bytes,
 };
 
 use crate::params::ParamsId;

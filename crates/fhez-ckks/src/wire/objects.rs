@@ -22,6 +22,10 @@ use crate::symmetric::SeededCiphertext;
 /// hostile payload cannot make validation quadratic.
 const MAX_PARAMS_PRIMES: usize = 256;
 
+/// The largest params payload accepted, whatever the caller's limit: the canonical JSON of
+/// the largest valid set (64 + 64 primes of up to 19 digits) is under 3 KiB.
+pub const MAX_PARAMS_BYTES: u64 = 16 * 1024;
+
 /// Size of a seed on the wire.
 const SEED_LEN: u64 = 32;
 
@@ -129,10 +133,12 @@ fn json_error(e: &serde_json::Error) -> WireError {
 /// checks that the rebuilt id equals the envelope's.
 ///
 /// # Errors
-/// A [`WireError`] for a bad envelope, a payload above `limit`, invalid JSON, a
-/// spec given by bit sizes rather than explicit primes, or an id mismatch; the
-/// errors of [`CkksParams::new`] for a spec that does not validate.
+/// A [`WireError`] for a bad envelope, a payload above `limit` or above
+/// [`MAX_PARAMS_BYTES`] (checked before anything is parsed), invalid JSON, a spec given by
+/// bit sizes rather than explicit primes, or an id mismatch; the errors of
+/// [`CkksParams::new`] for a spec that does not validate.
 pub fn params_from_bytes(bytes: &[u8], limit: u64) -> Result<Arc<CkksParams>> {
+    let limit = limit.min(MAX_PARAMS_BYTES);
     let (env, mut r) = envelope::open(bytes, ObjectKind::Params, None, limit)?;
     let json = r.take(r.remaining())?;
     let spec: CkksParamsSpec = serde_json::from_slice(json).map_err(|e| json_error(&e))?;

@@ -1,4 +1,4 @@
-//! RNS benchmarks: fast basis conversion and centered decoding.
+//! RNS benchmarks: fast and exact basis conversion, and centered decoding.
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use fhez_math::{BasisConverter, RnsBasis};
@@ -15,6 +15,25 @@ fn rns(c: &mut Criterion) {
     let mut out = vec![0u64; to.len() * n];
     group.bench_function(BenchmarkId::new("convert_approx", "logN=13/3->4"), |b| {
         b.iter(|| conv.convert_approx(black_box(&input), black_box(&mut out)));
+    });
+    group.bench_function(BenchmarkId::new("convert_exact", "logN=13/3->4"), |b| {
+        b.iter(|| conv.convert_exact(black_box(&input), black_box(&mut out)));
+    });
+    // The ModDown shape of the N = 2^15 preset: two 60-bit special primes to 18 primes.
+    let n15 = 1 << 15;
+    let mut bits = vec![60u32, 60, 60];
+    bits.extend([40; 17]);
+    let whole = super::basis(n15, &bits);
+    let from = RnsBasis::new(whole.tables()[..2].to_vec()).unwrap();
+    let to = RnsBasis::new(whole.tables()[2..].to_vec()).unwrap();
+    let conv = BasisConverter::new(&from, &to).unwrap();
+    let input = super::residues(&from, 12);
+    let mut out = vec![0u64; to.len() * n15];
+    group.bench_function(BenchmarkId::new("convert_approx", "logN=15/2->18"), |b| {
+        b.iter(|| conv.convert_approx(black_box(&input), black_box(&mut out)));
+    });
+    group.bench_function(BenchmarkId::new("convert_exact", "logN=15/2->18"), |b| {
+        b.iter(|| conv.convert_exact(black_box(&input), black_box(&mut out)));
     });
     let mut decoded = vec![0.0f64; n];
     for bits in [&[60u32][..], &[60, 40], &[60, 40, 40], &[60; 16]] {

@@ -1,24 +1,33 @@
-//! Fast basis extension between RNS bases (the ModUp/ModDown kernel of key switching).
+//! Basis extension between RNS bases (the ModUp/ModDown kernel of key switching): fast
+//! (approximate) and exact.
 
 use core::fmt;
 
-use super::{RnsBasis, scale_transposed};
+use super::{CrtScratch, RnsBasis, scale_transposed, words};
 use crate::{Error, Modulus, Result};
 
-/// Fast (approximate) basis extension from one RNS basis to another.
+/// Basis extension from one RNS basis to another.
 ///
-/// For `x` given modulo `Q = Π q_i` (basis `from`, `k` limbs), computes for every modulus `p_j`
-/// of `to`: `Σ_i [x_i·q̂_i^-1]_{q_i} · (q̂_i mod p_j) mod p_j`, which is `x + u·Q mod p_j` for
-/// one integer `0 <= u < k` per coefficient (the same `u` for every `p_j`).
+/// For `x` given modulo `Q = Π q_i` (basis `from`, `k` limbs), with `y_i = [x_i·q̂_i^-1]_{q_i}`:
+///
+/// - [`convert_approx`](Self::convert_approx) computes `Σ_i y_i·(q̂_i mod p_j) mod p_j` for every
+///   modulus `p_j` of `to`, which is `x + u·Q mod p_j` for one integer `0 <= u < k` per
+///   coefficient (the same `u` for every `p_j`);
+/// - [`convert_exact`](Self::convert_exact) also subtracts `r·Q` with `r = round(Σ_i y_i/q_i)`
+///   (Halevi–Polyakov–Shoup 2019, section 2.2), which yields the centered representative of `x`
+///   in `(-Q/2, Q/2)` exactly: `r` is estimated in `f64` and recomputed with exact multi-word
+///   arithmetic whenever the estimate's fractional part is within its error bound of ½.
 #[derive(Clone)]
 pub struct BasisConverter {
     n: usize,
-    from_moduli: Vec<Modulus>,
+    from: RnsBasis,
     to_moduli: Vec<Modulus>,
-    q_hat_inv: Vec<u64>,
-    q_hat_inv_shoup: Vec<u64>,
     /// Row `j` (length `k`): `q̂_i mod p_j` for each `i`.
     q_hat_mod_p: Vec<u64>,
+    /// `Q mod p_j` for each `j`.
+    q_mod_p: Vec<u64>,
+    /// Distance from ½ below which the `f64` estimate of `Σ y_i/q_i` cannot decide the rounding.
+    margin: f64,
 }
 
 impl fmt::Debug for BasisConverter {
@@ -26,7 +35,7 @@ impl fmt::Debug for BasisConverter {
         let v = |m: &[Modulus]| m.iter().map(Modulus::value).collect::<Vec<_>>();
         f.debug_struct("BasisConverter")
             .field("n", &self.n)
-            .field("from", &v(&self.from_moduli))
+            .field("from", &v(self.from.moduli()))
             .field("to", &v(&self.to_moduli))
             .finish_non_exhaustive()
     }
@@ -56,13 +65,20 @@ impl BasisConverter {
                     .push(hat.fold(1 % p.value(), |acc, (_, q)| p.mul(acc, p.reduce(q.value()))));
             }
         }
+        let q_mod_p = to.moduli().iter().map(|p| from.product_mod(p)).collect();
+        // Each term y_i/q_i < 1 is formed with three roundings (y_i to f64, 1/q_i, the
+        // product), each of relative error <= 2^-53; each of the k - 1 additions of partial
+        // sums below k adds at most k·2^-53. The total is below k·(k + 3)·2^-53; the margin
+        // is twice that, with EPSILON = 2^-52.
+        let k = from.len() as f64;
+        let margin = k * (k + 3.0) * f64::EPSILON;
         Ok(Self {
             n: from.n(),
-            from_moduli: from.moduli().to_vec(),
+            from: from.clone(),
             to_moduli: to.moduli().to_vec(),
-            q_hat_inv: from.q_hat_inv.clone(),
-            q_hat_inv_shoup: from.q_hat_inv_shoup.clone(),
             q_hat_mod_p,
+            q_mod_p,
+            margin,
         })
     }
 
@@ -70,7 +86,7 @@ impl BasisConverter {
     #[inline]
     #[must_use]
     pub fn from_len(&self) -> usize {
-        self.from_moduli.len()
+        self.from.len()
     }
 
     /// The number of output limbs.
@@ -87,7 +103,7 @@ impl BasisConverter {
     /// Lengths must match (debug-asserted). Products are accumulated lazily in `u128` and
     /// reduced once per output (every 16 input limbs for larger bases).
     pub fn convert_approx(&self, input: &[u64], out: &mut [u64]) {
-        let (n, k) = (self.n, self.from_moduli.len());
+        let (n, k) = (self.n, self.from.len());
         debug_assert_eq!(input.len(), k * n);
         debug_assert_eq!(out.len(), self.to_moduli.len() * n);
         if k == 1 {
@@ -100,65 +116,162 @@ impl BasisConverter {
             }
             return;
         }
-        // y_i = [x_i q̂_i^-1]_{q_i}, transposed to coefficient-major order so that each
-        // output is an inner product of two contiguous length-k vectors.
-        let ys = scale_transposed(
+        let ys = self.scaled(input);
+        self.inner_products(&ys, None, out);
+    }
+
+    /// Converts `input` (`from.len()·n` residues in `[0, q_i)`, limb-major, coefficient form)
+    /// into `out` (`to.len()·n` residues in `[0, p_j)`): output coefficient `c` is the centered
+    /// representative of input coefficient `c` (the integer in `(-Q/2, Q/2)` congruent to it
+    /// modulo the odd `Q = Q_from`) reduced modulo each `p_j`. Exact for every input.
+    ///
+    /// Lengths must match (debug-asserted). Cost: that of
+    /// [`convert_approx`](Self::convert_approx) plus `k` floating-point multiply-adds per
+    /// coefficient and one modular multiply-subtract per output residue; a multi-word
+    /// correction runs only for coefficients within about `k²·2^-52·Q` of `±Q/2`.
+    pub fn convert_exact(&self, input: &[u64], out: &mut [u64]) {
+        let (n, k) = (self.n, self.from.len());
+        debug_assert_eq!(input.len(), k * n);
+        debug_assert_eq!(out.len(), self.to_moduli.len() * n);
+        if let [q] = self.from.moduli() {
+            // One input prime: the centered value is x or x − q.
+            let half = q.value() >> 1;
+            for ((out_limb, p), &qp) in out
+                .chunks_exact_mut(n)
+                .zip(&self.to_moduli)
+                .zip(&self.q_mod_p)
+            {
+                for (o, &x) in out_limb.iter_mut().zip(input) {
+                    let r = p.reduce(x);
+                    *o = if x > half { p.sub(r, qp) } else { r };
+                }
+            }
+            return;
+        }
+        let ys = self.scaled(input);
+        let mut scratch = CrtScratch::new(self.from.crt.words);
+        let quotients: Vec<u64> = ys
+            .chunks_exact(k)
+            .map(|yv| self.rounded_quotient(yv, &mut scratch))
+            .collect();
+        // r·(−Q mod p_j) joins each inner product as one more term.
+        self.inner_products(&ys, Some(&quotients), out);
+    }
+
+    /// `round(Σ_i y_i/q_i)` for one coefficient's `y_i`, exactly.
+    ///
+    /// `Σ_i y_i/q_i = v + x/Q` with `x` in `[0, Q)` and `v = floor(Σ_i y_i/q_i)`, so the rounded
+    /// value is `v` if `x < Q/2` and `v + 1` otherwise (`Q` is odd: no ties). The `f64` sum
+    /// decides unless its fractional part lies within `margin` of ½; there `floor` of the
+    /// estimate is `v` (the fraction is far from an integer) and the exact `x` decides.
+    #[inline]
+    fn rounded_quotient(&self, yv: &[u64], scratch: &mut CrtScratch) -> u64 {
+        let f: f64 = yv
+            .iter()
+            .zip(&self.from.inv_q_f64)
+            // y < 2^62, so the signed conversion (one instruction) is exact.
+            .map(|(&y, &iq)| (y as i64) as f64 * iq)
+            .sum();
+        let floor = f.floor();
+        if (f - floor - 0.5).abs() > self.margin {
+            // Non-negative and at most k: the cast is exact.
+            return (f + 0.5) as i64 as u64;
+        }
+        self.from.crt_words_into(yv, &mut scratch.acc);
+        let upper = words::cmp(&scratch.acc, &self.from.crt.half).is_gt();
+        floor as i64 as u64 + u64::from(upper)
+    }
+
+    /// `y_i = [x_i q̂_i^-1]_{q_i}`, transposed to coefficient-major order so that each output
+    /// is an inner product of two contiguous length-k vectors.
+    fn scaled(&self, input: &[u64]) -> Vec<u64> {
+        scale_transposed(
             input,
-            n,
-            &self.from_moduli,
-            &self.q_hat_inv,
-            &self.q_hat_inv_shoup,
-        );
+            self.n,
+            self.from.moduli(),
+            &self.from.q_hat_inv,
+            &self.from.q_hat_inv_shoup,
+        )
+    }
+
+    /// `out[j·n + c] = Σ_i ys[c·k + i]·(q̂_i mod p_j) − r_c·Q mod p_j`, with `r_c` from
+    /// `quotients` (zero when `None`).
+    fn inner_products(&self, ys: &[u64], quotients: Option<&[u64]>, out: &mut [u64]) {
+        let (n, k) = (self.n, self.from.len());
         let rows = self.q_hat_mod_p.chunks_exact(k);
-        for ((out_limb, p), row) in out.chunks_exact_mut(n).zip(&self.to_moduli).zip(rows) {
-            match k {
-                1 => inner_products::<1>(p, row, &ys, out_limb),
-                2 => inner_products::<2>(p, row, &ys, out_limb),
-                3 => inner_products::<3>(p, row, &ys, out_limb),
-                4 => inner_products::<4>(p, row, &ys, out_limb),
-                5 => inner_products::<5>(p, row, &ys, out_limb),
-                6 => inner_products::<6>(p, row, &ys, out_limb),
-                7..=LAZY_TERMS => {
-                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
-                        let acc = yv
-                            .iter()
-                            .zip(row)
-                            .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
-                        *o = p.reduce_u128(acc);
-                    }
+        for (((out_limb, p), row), &qp) in out
+            .chunks_exact_mut(n)
+            .zip(&self.to_moduli)
+            .zip(rows)
+            .zip(&self.q_mod_p)
+        {
+            match quotients {
+                Some(r) => {
+                    let neg_q = u128::from(p.neg(qp));
+                    let extra = r.iter().map(move |&r| u128::from(r) * neg_q);
+                    limb_products(p, k, row, ys, extra, out_limb);
                 }
-                _ => {
-                    for (o, yv) in out_limb.iter_mut().zip(ys.chunks_exact(k)) {
-                        let mut acc = 0u128;
-                        for (ys16, hs16) in yv.chunks(LAZY_TERMS).zip(row.chunks(LAZY_TERMS)) {
-                            // acc < p after the reduction, so 16 more products still fit.
-                            acc = ys16
-                                .iter()
-                                .zip(hs16)
-                                .fold(u128::from(p.reduce_u128(acc)), |acc, (&y, &h)| {
-                                    acc + u128::from(y) * u128::from(h)
-                                });
-                        }
-                        *o = p.reduce_u128(acc);
-                    }
-                }
+                None => limb_products(p, k, row, ys, core::iter::repeat(0), out_limb),
             }
         }
     }
 }
 
-/// `out[c] = Σ_i ys[c·K + i] · row[i] mod p` with a compile-time `K` (fully unrolled).
+/// One output limb of [`BasisConverter::inner_products`]: `out[c] = Σ_i ys[c·k + i]·row[i] +
+/// extra[c] mod p`, where `extra[c]` is a quotient `r <= k` times a residue.
+fn limb_products(
+    p: &Modulus,
+    k: usize,
+    row: &[u64],
+    ys: &[u64],
+    extra: impl Iterator<Item = u128>,
+    out: &mut [u64],
+) {
+    match k {
+        1 => inner_products::<1>(p, row, ys, extra, out),
+        2 => inner_products::<2>(p, row, ys, extra, out),
+        3 => inner_products::<3>(p, row, ys, extra, out),
+        4 => inner_products::<4>(p, row, ys, extra, out),
+        5 => inner_products::<5>(p, row, ys, extra, out),
+        6 => inner_products::<6>(p, row, ys, extra, out),
+        _ => {
+            for ((o, yv), e) in out.iter_mut().zip(ys.chunks_exact(k)).zip(extra) {
+                let mut acc = 0u128;
+                for (ys16, hs16) in yv.chunks(LAZY_TERMS).zip(row.chunks(LAZY_TERMS)) {
+                    // acc < p after the reduction, so 16 more products still fit.
+                    acc = ys16
+                        .iter()
+                        .zip(hs16)
+                        .fold(u128::from(p.reduce_u128(acc)), |acc, (&y, &h)| {
+                            acc + u128::from(y) * u128::from(h)
+                        });
+                }
+                // Up to 16 products (< 2^128) plus e could overflow: reduce first.
+                *o = p.reduce_u128(u128::from(p.reduce_u128(acc)) + e);
+            }
+        }
+    }
+}
+
+/// `out[c] = Σ_i ys[c·K + i] · row[i] + extra[c] mod p` with a compile-time `K <= 6` (fully
+/// unrolled): six products below 2^124 plus an extra term below 2^70 fit a `u128`.
 #[inline]
-fn inner_products<const K: usize>(p: &Modulus, row: &[u64], ys: &[u64], out: &mut [u64]) {
+fn inner_products<const K: usize>(
+    p: &Modulus,
+    row: &[u64],
+    ys: &[u64],
+    extra: impl Iterator<Item = u128>,
+    out: &mut [u64],
+) {
     let Ok(row) = <&[u64; K]>::try_from(row) else {
         return;
     };
-    for (o, yv) in out.iter_mut().zip(ys.chunks_exact(K)) {
+    for ((o, yv), e) in out.iter_mut().zip(ys.chunks_exact(K)).zip(extra) {
         if let Ok(yv) = <&[u64; K]>::try_from(yv) {
             let acc = yv
                 .iter()
                 .zip(row)
-                .fold(0u128, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
+                .fold(e, |acc, (&y, &h)| acc + u128::from(y) * u128::from(h));
             *o = p.reduce_u128(acc);
         }
     }

@@ -202,6 +202,98 @@ fn convert_approx_is_x_plus_small_multiple_of_q() -> TestResult {
     Ok(())
 }
 
+/// Centered representative of `x` in `[0, q)`, modulo `p`.
+fn centered_mod(x: &BigUint, q: &BigUint, p: u64) -> u64 {
+    let p_big = BigUint::from(p);
+    if x * 2u32 > *q {
+        let neg = (q - x) % &p_big;
+        ((&p_big - neg) % &p_big).to_u64().unwrap()
+    } else {
+        (x % &p_big).to_u64().unwrap()
+    }
+}
+
+#[test]
+fn convert_exact_matches_big_integer_crt() -> TestResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let n = 64;
+    // One to twenty source limbs (one, two and three are the special-prime counts of the
+    // presets), including small primes where the f64 estimate sits close to ½ more often.
+    let shapes: [(&[u32], &[u32]); 8] = [
+        (&[60], &[40, 40, 61]),
+        (&[60, 60], &[40, 40, 40, 61]),
+        (&[61, 61, 61], &[40, 59]),
+        (&[60, 40, 40], &[61, 59, 58, 57]),
+        (&[20, 21, 22], &[60]),
+        (&[50; 10], &[61]),
+        (&[60, 40, 40, 40, 40, 40], &[61, 61]),
+        (&[61; 20], &[59, 60]),
+    ];
+    for (from_bits, to_bits) in shapes {
+        let all: Vec<u32> = from_bits.iter().chain(to_bits).copied().collect();
+        let whole = basis(n, &all);
+        let from = whole.prefix(from_bits.len())?;
+        let to = RnsBasis::new(whole.tables()[from_bits.len()..].to_vec())?;
+        let conv = BasisConverter::new(&from, &to)?;
+        let q = big_q(&from);
+        let half = &q / 2u32;
+        let mut values = interesting_values(&mut rng, &q, n);
+        // Every value within 8 of ±Q/2 (where the f64 estimate is ambiguous), replacing
+        // random ones at the end.
+        let edges: Vec<BigUint> = (0u32..8)
+            .flat_map(|d| [&half - d, &half + 1u32 + d])
+            .collect();
+        let len = values.len();
+        values[len - edges.len()..].clone_from_slice(&edges);
+        let mut input = vec![0u64; from.len() * n];
+        for (j, x) in values.iter().enumerate() {
+            for (i, r) in residues_of(&from, x).into_iter().enumerate() {
+                input[i * n + j] = r;
+            }
+        }
+        let mut out = vec![0u64; to.len() * n];
+        conv.convert_exact(&input, &mut out);
+        for (j, x) in values.iter().enumerate() {
+            for (i, p) in to.moduli().iter().enumerate() {
+                assert_eq!(
+                    out[i * n + j],
+                    centered_mod(x, &q, p.value()),
+                    "{from_bits:?} -> {to_bits:?}: value {x}, output prime {i}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn convert_exact_random(seed in any::<u64>(), k in 1usize..6) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = 16;
+        let bits: Vec<u32> = (0..k).map(|i| 40 + 5 * i as u32).chain([61, 41]).collect();
+        let whole = basis(n, &bits);
+        let from = whole.prefix(k).unwrap();
+        let to = RnsBasis::new(whole.tables()[k..].to_vec()).unwrap();
+        let conv = BasisConverter::new(&from, &to).unwrap();
+        let q = big_q(&from);
+        let values: Vec<BigUint> = (0..n).map(|_| random_below(&mut rng, &q)).collect();
+        let mut input = vec![0u64; k * n];
+        for (j, x) in values.iter().enumerate() {
+            for (i, r) in residues_of(&from, x).into_iter().enumerate() {
+                input[i * n + j] = r;
+            }
+        }
+        let mut out = vec![0u64; to.len() * n];
+        conv.convert_exact(&input, &mut out);
+        for (j, x) in values.iter().enumerate() {
+            for (i, p) in to.moduli().iter().enumerate() {
+                prop_assert_eq!(out[i * n + j], centered_mod(x, &q, p.value()));
+            }
+        }
+    }
+}
+
 #[test]
 fn basis_construction() -> TestResult {
     let b = basis(16, &[60, 50, 40]);

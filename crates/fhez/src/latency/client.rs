@@ -56,7 +56,7 @@ impl LatencyModel {
             self.params.default_scale(),
             self.level,
         )?;
-        let mut rng = fhez_ckks::os_rng();
+        let mut rng = fhez_ckks::os_rng()?;
         Ok(client.secret_key().encrypt_seeded(&pt, &mut rng)?)
     }
 
