@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// with its body of a few hundred KB unread).
     #[arg(long)]
     pub latency_max_queue: Option<usize>,
+    /// Memory for decoded key sets, in MiB (least recently used ones are dropped first; a
+    /// key set counts as its bundle's size).
+    #[arg(long, default_value_t = 1024)]
+    pub key_cache_mb: usize,
 }
 
 /// Which data set `--image` reads.
@@ -175,6 +179,7 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.latency_max_queue {
         config.latency_max_queue = n;
     }
+    config.key_cache_bytes = args.key_cache_mb.saturating_mul(1 << 20);
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }

@@ -12,4 +12,4 @@ pub mod store;
 pub use api::{KEY_ID_HEADER, KeyRegistered, LatencyInfo, Mode, ModelInfo, ModelList};
 pub use client::{Client, ClientError, LatencySession, Retry, SamplePrediction, Session};
 pub use server::{ServeError, Server, ServerConfig, serve, shutdown_signal};
-pub use store::{KeyRecord, KeyStore, StoreError, key_id_of};
+pub use store::{CacheLimits, KeyRecord, KeyStore, StoreError, key_id_of};

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use fhez::bundle::public_bundle_from_bytes;
-use fhez::ckks::{CkksServer, ServerKeys};
+use fhez::bundle::{BundleRefusal, public_bundle_for_params};
+use fhez::ckks::{CkksParams, CkksServer, ServerKeys};
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,13 +48,13 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
-    /// A stored bundle no longer decodes.
+    /// A stored bundle no longer decodes under the parameter set it was registered for.
     #[error("key store: bundle of key {key_id} no longer decodes: {source}")]
     Bundle {
         /// The key id.
         key_id: String,
         /// The decoding error.
-        source: fhez::Error,
+        source: BundleRefusal,
     },
 }
 
@@ -112,11 +112,24 @@ impl std::fmt::Debug for KeyStore {
     }
 }
 
-/// A least-recently-used list of decoded keys (a few entries; linear scans are fine).
+/// One cached key set.
+struct Cached {
+    key_id: String,
+    used: u64,
+    /// Its bundle's size: the decoded keys hold the same residues, 8 bytes each, so this
+    /// is what the entry costs in memory.
+    bytes: usize,
+    server: CkksServer,
+}
+
+/// A least-recently-used list of decoded keys, bounded by entries and by bytes (a few
+/// entries; linear scans are fine).
 struct Cache {
-    capacity: usize,
+    max_entries: usize,
+    max_bytes: usize,
+    bytes: usize,
     tick: u64,
-    entries: Vec<(String, u64, CkksServer)>,
+    entries: Vec<Cached>,
 }
 
 impl Cache {
@@ -125,35 +138,62 @@ impl Cache {
         let tick = self.tick;
         self.entries
             .iter_mut()
-            .find(|(id, _, _)| id == key_id)
-            .map(|(_, used, server)| {
-                *used = tick;
-                server.with_fresh_stats()
+            .find(|e| e.key_id == key_id)
+            .map(|e| {
+                e.used = tick;
+                e.server.with_fresh_stats()
             })
     }
 
-    fn put(&mut self, key_id: &str, server: &CkksServer) {
-        if self.capacity == 0 || self.entries.iter().any(|(id, _, _)| id == key_id) {
+    fn put(&mut self, key_id: &str, bytes: usize, server: &CkksServer) {
+        if self.max_entries == 0
+            || bytes > self.max_bytes
+            || self.entries.iter().any(|e| e.key_id == key_id)
+        {
             return;
         }
-        if self.entries.len() >= self.capacity
-            && let Some(oldest) = self
+        while self.entries.len() >= self.max_entries
+            || self.bytes.saturating_add(bytes) > self.max_bytes
+        {
+            let Some(oldest) = self
                 .entries
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, (_, used, _))| *used)
+                .min_by_key(|(_, e)| e.used)
                 .map(|(i, _)| i)
-        {
-            self.entries.swap_remove(oldest);
+            else {
+                break;
+            };
+            let gone = self.entries.swap_remove(oldest);
+            self.bytes = self.bytes.saturating_sub(gone.bytes);
         }
         self.tick += 1;
-        self.entries
-            .push((key_id.to_owned(), self.tick, server.with_fresh_stats()));
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.entries.push(Cached {
+            key_id: key_id.to_owned(),
+            used: self.tick,
+            bytes,
+            server: server.with_fresh_stats(),
+        });
     }
 
     fn remove(&mut self, key_id: &str) {
-        self.entries.retain(|(id, _, _)| id != key_id);
+        let before = self.entries.len();
+        self.entries.retain(|e| e.key_id != key_id);
+        if self.entries.len() != before {
+            self.bytes = self.entries.iter().map(|e| e.bytes).sum();
+        }
     }
+}
+
+/// Bounds of a [`KeyStore`]'s in-memory cache of decoded key sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// Most key sets kept.
+    pub entries: usize,
+    /// Most bytes of keys kept (a key set counts as its bundle's size); a key set larger
+    /// than this is decoded for each request and not kept.
+    pub bytes: usize,
 }
 
 fn now_unix() -> u64 {
@@ -164,15 +204,11 @@ fn now_unix() -> u64 {
 
 impl KeyStore {
     /// Opens (or creates) the database at `path`. Bundles are decoded with `bundle_limit`;
-    /// at most `cache_entries` decoded key sets are kept in memory.
+    /// the decoded key sets kept in memory are bounded by `cache`.
     ///
     /// # Errors
     /// [`StoreError::Db`] (including a database already opened by another process).
-    pub fn open(
-        path: &Path,
-        bundle_limit: usize,
-        cache_entries: usize,
-    ) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, bundle_limit: usize, cache: CacheLimits) -> Result<Self, StoreError> {
         let db_err = |e: redb::Error| StoreError::Db {
             path: path.to_owned(),
             source: Box::new(e),
@@ -190,7 +226,9 @@ impl KeyStore {
             path: path.to_owned(),
             bundle_limit,
             cache: Mutex::new(Cache {
-                capacity: cache_entries,
+                max_entries: cache.entries,
+                max_bytes: cache.bytes,
+                bytes: 0,
                 tick: 0,
                 entries: Vec::new(),
             }),
@@ -253,7 +291,7 @@ impl KeyStore {
         }
         tx.commit().map_err(|e| self.db_err(e))?;
         self.lock_cache()
-            .put(&key_id, &CkksServer::new(Arc::clone(keys)));
+            .put(&key_id, bundle.len(), &CkksServer::new(Arc::clone(keys)));
         Ok((record, true))
     }
 
@@ -275,18 +313,20 @@ impl KeyStore {
         Ok(Some(record))
     }
 
-    /// An evaluator for `key_id` (from the cache, or decoded from the database and cached),
-    /// with its record; `None` if the key is not registered.
+    /// An evaluator for the key of `record` (from the cache, or decoded from the database
+    /// under `params`, the parameter set the caller checked `record.params_id` against,
+    /// and cached); `None` if the key is no longer registered.
     ///
     /// # Errors
-    /// [`StoreError::Db`], [`StoreError::Corrupt`], [`StoreError::Bundle`].
-    pub fn server(&self, key_id: &str) -> Result<Option<(KeyRecord, CkksServer)>, StoreError> {
-        let Some(record) = self.record(key_id)? else {
-            self.lock_cache().remove(key_id);
-            return Ok(None);
-        };
+    /// [`StoreError::Db`], [`StoreError::Bundle`].
+    pub fn server(
+        &self,
+        record: &KeyRecord,
+        params: &Arc<CkksParams>,
+    ) -> Result<Option<CkksServer>, StoreError> {
+        let key_id = record.key_id.as_str();
         if let Some(server) = self.lock_cache().get(key_id) {
-            return Ok(Some((record, server)));
+            return Ok(Some(server));
         }
         let bytes = {
             let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
@@ -296,15 +336,16 @@ impl KeyStore {
             };
             guard.value().to_vec()
         };
-        let keys = public_bundle_from_bytes(&bytes, self.bundle_limit).map_err(|source| {
-            StoreError::Bundle {
-                key_id: key_id.to_owned(),
-                source,
-            }
-        })?;
+        let keys =
+            public_bundle_for_params(&bytes, self.bundle_limit, params).map_err(|source| {
+                StoreError::Bundle {
+                    key_id: key_id.to_owned(),
+                    source,
+                }
+            })?;
         let server = CkksServer::new(keys);
-        self.lock_cache().put(key_id, &server);
-        Ok(Some((record, server)))
+        self.lock_cache().put(key_id, bytes.len(), &server);
+        Ok(Some(server))
     }
 
     /// Removes `key_id`; returns whether it was registered.
@@ -356,5 +397,61 @@ impl KeyStore {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhez::ckks::{CkksClient, CkksParamsSpec};
+
+    fn cache(max_entries: usize, max_bytes: usize) -> Cache {
+        Cache {
+            max_entries,
+            max_bytes,
+            bytes: 0,
+            tick: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    fn ids(c: &Cache) -> Vec<&str> {
+        let mut v: Vec<&str> = c.entries.iter().map(|e| e.key_id.as_str()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn the_key_cache_is_bounded_by_bytes_and_entries() {
+        let spec = CkksParamsSpec::new(11)
+            .with_log_q(&[50, 40])
+            .with_log_p(&[50])
+            .with_log_scale(40)
+            .insecure_for_testing();
+        let params = CkksParams::new(&spec).unwrap();
+        let server = CkksServer::new(CkksClient::generate(&params, &[]).unwrap().server_keys());
+
+        let mut c = cache(10, 250);
+        c.put("a", 100, &server);
+        c.put("b", 100, &server);
+        assert_eq!((ids(&c), c.bytes), (vec!["a", "b"], 200));
+        // "a" used last: the byte bound evicts "b".
+        assert!(c.get("a").is_some());
+        c.put("c", 100, &server);
+        assert_eq!((ids(&c), c.bytes), (vec!["a", "c"], 200));
+        // Larger than the whole budget: not kept, nothing evicted.
+        c.put("d", 251, &server);
+        assert_eq!((ids(&c), c.bytes), (vec!["a", "c"], 200));
+        // Two entries' worth: both go.
+        c.put("e", 250, &server);
+        assert_eq!((ids(&c), c.bytes), (vec!["e"], 250));
+        c.remove("e");
+        assert_eq!(c.bytes, 0);
+
+        let mut c = cache(2, usize::MAX);
+        for id in ["a", "b", "c"] {
+            c.put(id, 1, &server);
+        }
+        assert_eq!((ids(&c), c.bytes), (vec!["b", "c"], 2));
     }
 }

@@ -30,7 +30,7 @@ use fhez::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
 
 use crate::api::{ModelInfo, ModelList};
-use crate::store::{KeyStore, StoreError};
+use crate::store::{CacheLimits, KeyStore, StoreError};
 use errors::{ApiError, LogCode, LogKeyId};
 use limits::Gate;
 use routes_keys::{delete_key, key_info, register_key};
@@ -42,6 +42,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_DB: &str = "fhez-serve.redb";
 /// Default request body limit (64 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+/// Default bound on the bytes of decoded key sets kept in memory (1 GiB).
+pub const DEFAULT_KEY_CACHE_BYTES: usize = 1 << 30;
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -66,6 +68,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Decoded key sets kept in memory.
     pub key_cache_entries: usize,
+    /// Bytes of decoded key sets kept in memory (a key set counts as its bundle's size).
+    pub key_cache_bytes: usize,
     /// The `Retry-After` value of 503 answers, in seconds.
     pub retry_after_s: u64,
     /// Most latency-mode requests doing CKKS work at once (a pool separate from
@@ -93,6 +97,7 @@ impl ServerConfig {
             max_queue: 4 * cores,
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
+            key_cache_bytes: DEFAULT_KEY_CACHE_BYTES,
             retry_after_s: 1,
             latency_max_in_flight: cores,
             latency_max_queue: 64 * cores,
@@ -141,6 +146,8 @@ pub enum ServeError {
 struct Served {
     model: EncryptedModel,
     file: ModelFile,
+    /// The batch-mode parameter set, reused to read every bundle registered for it.
+    params: Arc<CkksParams>,
     params_id: String,
     info: ModelInfo,
     /// Latency mode, when the graph has a latency form.
@@ -174,6 +181,7 @@ impl Served {
         let mut served = Self {
             model,
             file,
+            params,
             params_id,
             info,
             latency: None,
@@ -234,7 +242,10 @@ impl Server {
             let store = KeyStore::open(
                 &config.db_path,
                 config.max_body_bytes,
-                config.key_cache_entries,
+                CacheLimits {
+                    entries: config.key_cache_entries,
+                    bytes: config.key_cache_bytes,
+                },
             )?;
             Ok((models, store))
         })

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fhez::bundle::public_bundle_from_bytes;
+use fhez::bundle::{BundleRefusal, public_bundle_for_params};
 
 use super::errors::{
     ApiError, LogKeyId, expect_kind, parse_key_id, query_param, request_mode, store_error,
@@ -89,33 +89,39 @@ pub(super) fn register_blocking(
     bytes: &[u8],
 ) -> Result<KeyRegistered, ApiError> {
     expect_kind(bytes, "a public key bundle", "POST /v1/keys")?;
-    let keys = public_bundle_from_bytes(bytes, st.max_body)
-        .map_err(|e| ApiError::bad("bad_bundle", format!("invalid public key bundle: {e}")))?;
-    let params_id = keys.params().id().to_hex();
     let name = &served.file.name;
-    let (want_id, steps) = match mode {
+    let (want, steps) = match mode {
         Mode::Batch => (
-            served.params_id.as_str(),
+            &served.params,
             served.model.plan().rotation_steps.iter().copied().collect(),
         ),
         Mode::Latency => {
             let lat = latency_of(served)?;
-            (lat.params_id.as_str(), lat.info.rotation_steps.clone())
+            (&lat.params, lat.info.rotation_steps.clone())
         }
     };
-    if params_id != want_id {
-        let hint = match mode {
-            Mode::Batch => format!("GET /v1/models/{name}"),
-            Mode::Latency => format!("the `latency` section of GET /v1/models/{name}"),
-        };
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "params_mismatch",
-            format!(
-                "the bundle's parameter set is {params_id}, {mode} mode of model `{name}` uses {want_id} (make keys from {hint})"
-            ),
-        ));
-    }
+    let keys = public_bundle_for_params(bytes, st.max_body, want).map_err(|e| match e {
+        BundleRefusal::Insecure => ApiError::bad("insecure_params", e.to_string()),
+        BundleRefusal::ParamsMismatch { expected, found } => {
+            let hint = match mode {
+                Mode::Batch => format!("GET /v1/models/{name}"),
+                Mode::Latency => format!("the `latency` section of GET /v1/models/{name}"),
+            };
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "params_mismatch",
+                format!(
+                    "the bundle's parameter set is {found}, {mode} mode of model `{name}` uses {expected} (make keys from {hint})"
+                ),
+            )
+        }
+        BundleRefusal::Malformed(_)
+        | BundleRefusal::ParamsTooLarge { .. }
+        | BundleRefusal::NotParams { .. }
+        | BundleRefusal::Keys(_)
+        | _ => ApiError::bad("bad_bundle", e.to_string()),
+    })?;
+    let params_id = keys.params().id().to_hex();
     let slots = i64::try_from(keys.params().slots()).unwrap_or(i64::MAX);
     let have = keys.rotation_steps();
     let missing: Vec<i64> = steps

@@ -101,9 +101,9 @@ pub(super) fn evaluate_request(
     key_id: &str,
     bytes: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
-    let (record, server) = st
+    let record = st
         .store
-        .server(key_id)
+        .record(key_id)
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| unknown_key(key_id))?;
     if record.mode != Mode::Batch {
@@ -124,6 +124,11 @@ pub(super) fn evaluate_request(
             ),
         ));
     }
+    let server = st
+        .store
+        .server(&record, &served.params)
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| unknown_key(key_id))?;
     expect_kind(bytes, "a ciphertext batch", "predict")?;
     let batch = CtBatch::from_bytes(&server, bytes, st.max_body).map_err(|e| {
         if is_params_mismatch(&e) {
