@@ -51,13 +51,32 @@ pub struct ServeArgs {
     #[arg(long)]
     pub latency_max_in_flight: Option<usize>,
     /// Most latency-mode requests waiting for a slot (default: 64 per core; each waits
-    /// with its body of a few hundred KB unread).
+    /// with its body of a few hundred KB read, counted in `--max-receiving-mb`).
     #[arg(long)]
     pub latency_max_queue: Option<usize>,
     /// Memory for decoded key sets, in MiB (least recently used ones are dropped first; a
     /// key set counts as its bundle's size).
     #[arg(long, default_value_t = 1024)]
     pub key_cache_mb: usize,
+    /// Most open connections; beyond it a new connection is answered 503 and closed.
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Seconds a connection may stay open with no request and no traffic.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout_s: u64,
+    /// Budget on request-body bytes held (being received, queued or evaluated), in MiB
+    /// (at least `--max-body-mb`).
+    #[arg(long, default_value_t = 256)]
+    pub max_receiving_mb: usize,
+    /// Minimum request-body rate in KiB/s, enforced after `--body-grace-s` (0: none).
+    #[arg(long, default_value_t = 16)]
+    pub min_body_rate_kib: u64,
+    /// Seconds a body may take to start arriving before the minimum rate applies.
+    #[arg(long, default_value_t = 5)]
+    pub body_grace_s: u64,
 }
 
 /// Which data set `--image` reads.
@@ -180,6 +199,12 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         config.latency_max_queue = n;
     }
     config.key_cache_bytes = args.key_cache_mb.saturating_mul(1 << 20);
+    config.max_connections = args.max_connections.max(1);
+    config.header_read_timeout = Duration::from_secs(args.header_timeout_s.max(1));
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_s.max(1));
+    config.max_receiving_bytes = args.max_receiving_mb.saturating_mul(1 << 20);
+    config.min_body_rate = args.min_body_rate_kib.saturating_mul(1 << 10);
+    config.body_grace = Duration::from_secs(args.body_grace_s);
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }

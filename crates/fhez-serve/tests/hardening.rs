@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use fhez::bundle::{PARAMS_SECTION_LIMIT, public_bundle_to_bytes};
@@ -305,6 +306,221 @@ async fn cost_of_a_hostile_registration() -> TestResult {
         hostile.len(),
         (after.saturating_sub(before)) as f64 / 1e6
     );
+    server.stop().await;
+    Ok(())
+}
+
+/// Reads what the server sends on `stream` until it closes the connection, for at most
+/// `bound`; `None` if the connection was still open then.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, bound: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(bound, read).await.ok()?;
+    Some(out)
+}
+
+/// The status line's code and the JSON error code of a raw HTTP/1.1 answer.
+fn status_and_code(answer: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let code = serde_json::from_str::<ErrorBody>(body)
+        .map(|e| e.error.code)
+        .unwrap_or_else(|_| format!("not a JSON error: {body:?}"));
+    (status, code)
+}
+
+const GRACE: Duration = Duration::from_secs(15);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_senders_and_idle_connections_do_not_hold_the_server() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    // Keys made before any attacker connects (key generation is the slow part of a
+    // client, not of the server).
+    let dir = temp_dir("slow-client");
+    let params = secure_params(&bars_file());
+    let model = bars_file().encrypted_model()?;
+    let keys = model.keygen(&params)?;
+    fhez::bundle::save_client_keys(&dir, &keys)?;
+
+    let server = start("slow", |c| {
+        c.max_in_flight = 1;
+        c.max_queue = 2;
+        c.body_grace = GRACE;
+        c.min_body_rate = 1024;
+        c.header_read_timeout = HEADER_TIMEOUT;
+        c.idle_timeout = IDLE_TIMEOUT;
+        c.request_timeout = GRACE * 4;
+    })
+    .await;
+    let addr = server.addr;
+
+    // Four slow senders: each claims a 64 MiB registration, sends 100 bytes and waits.
+    // Before bodies were read ahead of admission, these held the one in-flight slot and
+    // both queue places until the request deadline.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(addr).await?;
+        s.write_all(
+            b"POST /v1/keys?model=bars HTTP/1.1\r\nhost: x\r\ncontent-length: 67108864\r\n\r\n",
+        )
+        .await?;
+        s.write_all(&[0u8; 100]).await?;
+        slow.push(tokio::spawn(async move {
+            read_until_closed(&mut s, GRACE * 4).await
+        }));
+    }
+    // Four header tricklers (one byte every 200 ms, never finishing) and twenty idle
+    // connections.
+    let mut trickle = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(addr).await?;
+        trickle.push(tokio::spawn(async move {
+            let line = b"GET /healthz HTTP/1.1\r\nx-padding: ";
+            for b in line.iter().chain(std::iter::repeat(&b'a')).take(10_000) {
+                if s.write_all(&[*b]).await.is_err() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            false
+        }));
+    }
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(addr).await?;
+        idle.push(tokio::spawn(async move {
+            read_until_closed(&mut s, IDLE_TIMEOUT * 10).await
+        }));
+    }
+    // Let the attackers settle in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Correct requests: register, then predict, while the slow senders are still held.
+    let begun = std::time::Instant::now();
+    let client = fhez_serve::Client::new(&server.url())?;
+    let session = fhez_serve::Session::open(client, "bars", &dir).await?;
+    let images: Vec<Vec<f64>> = fhez_serve::fixture::bars(4, 7)
+        .into_iter()
+        .map(|(x, _)| x)
+        .collect();
+    let got = session.predict(&images).await?;
+    assert_eq!(got.len(), images.len());
+    eprintln!(
+        "register + predict (4 samples) with 4 slow senders, 4 header tricklers and 20 idle connections: {:.2} s",
+        begun.elapsed().as_secs_f64()
+    );
+    assert!(
+        slow.iter().all(|h| !h.is_finished()),
+        "the correct requests must finish while the slow senders are still connected (grace {GRACE:?})"
+    );
+
+    // The slow senders get a JSON 408 once the grace has passed; the tricklers and the idle
+    // connections are closed by the server.
+    for h in slow {
+        let answer = h.await?.expect("the server answers a slow sender");
+        assert_eq!(
+            status_and_code(&answer),
+            (408, "body_too_slow".to_owned()),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    for h in trickle {
+        assert!(h.await?, "a header trickler is disconnected");
+    }
+    for h in idle {
+        let answer = h.await?.expect("an idle connection is closed");
+        assert!(answer.is_empty() || status_and_code(&answer).0 == 408);
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_and_malformed_paths_get_json_errors() -> TestResult {
+    use tokio::net::TcpStream;
+    let server = start("cap", |c| {
+        c.max_connections = 3;
+        c.idle_timeout = Duration::from_secs(60);
+        c.header_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(server.addr).await?);
+    }
+    let mut extra = TcpStream::connect(server.addr).await?;
+    let answer = read_until_closed(&mut extra, Duration::from_secs(30))
+        .await
+        .expect("the server answers and closes");
+    assert_eq!(
+        status_and_code(&answer),
+        (503, "too_many_connections".to_owned()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(String::from_utf8_lossy(&answer).contains("retry-after: 1"));
+    drop(held);
+
+    // Once those close, requests are served again; a path that does not decode and an
+    // unknown path are JSON errors too.
+    let url = server.url();
+    let mut ok = false;
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("{url}/healthz")).await
+            && r.status().as_u16() == 200
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "served again after the held connections closed");
+    expect_error(
+        reqwest::Method::GET,
+        &format!("{url}/v1/models/%FF%FE"),
+        vec![],
+        400,
+        "bad_path",
+        "decode",
+    )
+    .await;
+    expect_error(
+        reqwest::Method::DELETE,
+        &format!("{url}/v1/keys/%C3%28"),
+        vec![],
+        400,
+        "bad_path",
+        "decode",
+    )
+    .await;
+    expect_error(
+        reqwest::Method::GET,
+        &format!("{url}/no/such/path"),
+        vec![],
+        404,
+        "not_found",
+        "/no/such/path",
+    )
+    .await;
     server.stop().await;
     Ok(())
 }

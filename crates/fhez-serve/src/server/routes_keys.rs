@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,7 @@ use super::errors::{
 };
 use super::limits::{admit, blocking, drain, read_body};
 use super::routes_latency::latency_of;
-use super::{AppState, Served, model_of};
+use super::{AppState, Served, model_of, path_param};
 use crate::api::KeyRegistered;
 use crate::api::Mode;
 
@@ -50,20 +51,19 @@ pub(super) async fn register_key(
         Mode::Batch => &st.batch_gate,
         Mode::Latency => &st.latency_gate,
     };
+    // The body first: a slow sender holds only its bytes of the receiving budget, never
+    // an evaluation slot.
+    let received = match read_body(&st, body, &headers, st.max_body, deadline).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let permit = match admit(&st, gate, deadline).await {
         Ok(p) => p,
-        Err(e) => {
-            drain(body, st.max_body).await;
-            return e.into_response();
-        }
-    };
-    let bytes = match read_body(body, &headers, st.max_body, deadline).await {
-        Ok(b) => b,
         Err(e) => return e.into_response(),
     };
     let state = Arc::clone(&st);
     let result = blocking(&st, permit, deadline, move || {
-        register_blocking(&state, &model, mode, &bytes)
+        register_blocking(&state, &model, mode, &received.bytes)
     })
     .await;
     match result {
@@ -152,13 +152,18 @@ pub(super) fn register_blocking(
     })
 }
 
-pub(super) async fn key_info(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let result = parse_key_id(&id).and_then(|id| {
-        st.store
-            .record(&id)
-            .map_err(|e| store_error(&e))?
-            .ok_or_else(|| unknown_key(&id))
-    });
+pub(super) async fn key_info(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = path_param(id)
+        .and_then(|id| parse_key_id(&id))
+        .and_then(|id| {
+            st.store
+                .record(&id)
+                .map_err(|e| store_error(&e))?
+                .ok_or_else(|| unknown_key(&id))
+        });
     match result {
         Ok(record) => {
             let log = LogKeyId(record.key_id.clone());
@@ -172,9 +177,9 @@ pub(super) async fn key_info(State(st): State<Arc<AppState>>, Path(id): Path<Str
 
 pub(super) async fn delete_key(
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let id = match parse_key_id(&id) {
+    let id = match path_param(id).and_then(|id| parse_key_id(&id)) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
