@@ -77,6 +77,12 @@ pub struct ServeArgs {
     /// Seconds a body may take to start arriving before the minimum rate applies.
     #[arg(long, default_value_t = 5)]
     pub body_grace_s: u64,
+    /// Most registered keys (beyond it registrations are answered 507).
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_KEYS)]
+    pub max_keys: u64,
+    /// Most MiB of registered bundles (beyond it registrations are answered 507).
+    #[arg(long, default_value_t = 4096)]
+    pub max_key_store_mb: u64,
 }
 
 /// Which data set `--image` reads.
@@ -205,6 +211,8 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     config.max_receiving_bytes = args.max_receiving_mb.saturating_mul(1 << 20);
     config.min_body_rate = args.min_body_rate_kib.saturating_mul(1 << 10);
     config.body_grace = Duration::from_secs(args.body_grace_s);
+    config.max_keys = args.max_keys;
+    config.max_key_bytes = args.max_key_store_mb.saturating_mul(1 << 20);
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }

@@ -21,6 +21,9 @@ use crate::api::Mode;
 const BUNDLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bundles");
 /// Metadata (JSON [`KeyRecord`]) by key id.
 const RECORDS: TableDefinition<'_, &str, &str> = TableDefinition::new("records");
+/// SHA-256 of the owner token by key id (records registered before owner tokens have
+/// none, and cannot be deleted over HTTP).
+const OWNERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("owners");
 
 /// Length of a key id in hex characters.
 pub const KEY_ID_LEN: usize = 64;
@@ -48,6 +51,19 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// Registering would exceed a quota of the store.
+    #[error("the key store is full: {what} would be {needed}, over the limit of {limit}")]
+    Full {
+        /// `"registered keys"` or `"bytes of registered bundles"`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+        /// What the store would hold with the new bundle.
+        needed: u64,
+    },
+    /// The operating system's random source failed (making an owner token).
+    #[error("the OS random source failed: {0}")]
+    Random(String),
     /// A stored bundle no longer decodes under the parameter set it was registered for.
     #[error("key store: bundle of key {key_id} no longer decodes: {source}")]
     Bundle {
@@ -96,12 +112,75 @@ pub fn is_key_id(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Quotas of a [`KeyStore`]: what it may hold on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Most registered keys.
+    pub keys: u64,
+    /// Most bytes of registered bundles (their sum).
+    pub bytes: u64,
+}
+
+impl Quotas {
+    /// No quota.
+    pub const UNLIMITED: Self = Self {
+        keys: u64::MAX,
+        bytes: u64::MAX,
+    };
+}
+
+/// How [`KeyStore::remove_owned`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// The key was removed.
+    Removed,
+    /// No such key.
+    Unknown,
+    /// The token is not the key's owner token (or the key has none); nothing removed.
+    NotOwner,
+}
+
+/// Number of random bytes in an owner token (hex-encoded on the wire).
+pub const OWNER_TOKEN_BYTES: usize = 32;
+
 /// Registered bundles on disk plus a bounded cache of ready-to-use evaluators.
 pub struct KeyStore {
     db: Database,
     path: PathBuf,
     bundle_limit: usize,
+    quotas: Quotas,
+    /// Keys and bundle bytes stored; the lock also serializes the quota check with the
+    /// write that follows it.
+    usage: Mutex<(u64, u64)>,
     cache: Mutex<Cache>,
+}
+
+/// SHA-256 of an owner token.
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Equality of two hashes in time independent of where they differ.
+fn same_hash(a: &[u8], b: &[u8; 32]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// A fresh owner token: [`OWNER_TOKEN_BYTES`] from the OS random source, hex.
+fn new_owner_token() -> Result<String, StoreError> {
+    use rand_core::TryRngCore;
+    let mut bytes = [0u8; OWNER_TOKEN_BYTES];
+    rand_core::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| StoreError::Random(e.to_string()))?;
+    let mut out = String::with_capacity(2 * OWNER_TOKEN_BYTES);
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    Ok(out)
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -209,6 +288,20 @@ impl KeyStore {
     /// # Errors
     /// [`StoreError::Db`] (including a database already opened by another process).
     pub fn open(path: &Path, bundle_limit: usize, cache: CacheLimits) -> Result<Self, StoreError> {
+        Self::open_with_quotas(path, bundle_limit, cache, Quotas::UNLIMITED)
+    }
+
+    /// [`KeyStore::open`] with `quotas` on what it may hold (registrations beyond them
+    /// fail with [`StoreError::Full`]; keys already stored are kept).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`], [`StoreError::Corrupt`].
+    pub fn open_with_quotas(
+        path: &Path,
+        bundle_limit: usize,
+        cache: CacheLimits,
+        quotas: Quotas,
+    ) -> Result<Self, StoreError> {
         let db_err = |e: redb::Error| StoreError::Db {
             path: path.to_owned(),
             source: Box::new(e),
@@ -219,12 +312,28 @@ impl KeyStore {
         {
             tx.open_table(BUNDLES).map_err(|e| db_err(e.into()))?;
             tx.open_table(RECORDS).map_err(|e| db_err(e.into()))?;
+            tx.open_table(OWNERS).map_err(|e| db_err(e.into()))?;
         }
         tx.commit().map_err(|e| db_err(e.into()))?;
+        let usage = {
+            use redb::ReadableTable;
+            let tx = db.begin_read().map_err(|e| db_err(e.into()))?;
+            let table = tx.open_table(BUNDLES).map_err(|e| db_err(e.into()))?;
+            let mut keys = 0u64;
+            let mut bytes = 0u64;
+            for entry in table.iter().map_err(|e| db_err(e.into()))? {
+                let (_, value) = entry.map_err(|e| db_err(e.into()))?;
+                keys = keys.saturating_add(1);
+                bytes = bytes.saturating_add(value.value().len() as u64);
+            }
+            (keys, bytes)
+        };
         Ok(Self {
             db,
             path: path.to_owned(),
             bundle_limit,
+            quotas,
+            usage: Mutex::new(usage),
             cache: Mutex::new(Cache {
                 max_entries: cache.entries,
                 max_bytes: cache.bytes,
@@ -249,22 +358,43 @@ impl KeyStore {
     }
 
     /// Stores a bundle already decoded and validated by the caller as `keys`, registered
-    /// for `model` in `mode`. Returns its record and whether it was new (`false`: the same bytes
-    /// were registered before, and the earlier record is returned).
+    /// for `model` in `mode`. Returns its record and, when it was new, its owner token
+    /// (random, returned once; only its SHA-256 is stored). `None`: the same bytes were
+    /// registered before, and the earlier record is returned.
     ///
     /// # Errors
-    /// [`StoreError::Db`].
+    /// [`StoreError::Db`], [`StoreError::Full`] when a quota would be exceeded,
+    /// [`StoreError::Random`].
     pub fn insert(
         &self,
         bundle: &[u8],
         keys: &Arc<ServerKeys>,
         model: &str,
         mode: Mode,
-    ) -> Result<(KeyRecord, bool), StoreError> {
+    ) -> Result<(KeyRecord, Option<String>), StoreError> {
         let key_id = key_id_of(bundle);
+        let mut usage = self.lock_usage();
         if let Some(existing) = self.record(&key_id)? {
-            return Ok((existing, false));
+            return Ok((existing, None));
         }
+        let (keys_now, bytes_now) = *usage;
+        let keys_after = keys_now.saturating_add(1);
+        let bytes_after = bytes_now.saturating_add(bundle.len() as u64);
+        if keys_after > self.quotas.keys {
+            return Err(StoreError::Full {
+                what: "registered keys",
+                limit: self.quotas.keys,
+                needed: keys_after,
+            });
+        }
+        if bytes_after > self.quotas.bytes {
+            return Err(StoreError::Full {
+                what: "bytes of registered bundles",
+                limit: self.quotas.bytes,
+                needed: bytes_after,
+            });
+        }
+        let token = new_owner_token()?;
         let record = KeyRecord {
             key_id: key_id.clone(),
             params_id: keys.params().id().to_hex(),
@@ -288,11 +418,63 @@ impl KeyStore {
             records
                 .insert(key_id.as_str(), json.as_str())
                 .map_err(|e| self.db_err(e))?;
+            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
+            owners
+                .insert(key_id.as_str(), token_hash(&token).as_slice())
+                .map_err(|e| self.db_err(e))?;
         }
         tx.commit().map_err(|e| self.db_err(e))?;
+        *usage = (keys_after, bytes_after);
+        drop(usage);
         self.lock_cache()
             .put(&key_id, bundle.len(), &CkksServer::new(Arc::clone(keys)));
-        Ok((record, true))
+        Ok((record, Some(token)))
+    }
+
+    /// Removes `key_id` if `owner_token` is its owner token (compared by SHA-256, in
+    /// constant time). A key registered before owner tokens has none and is never
+    /// removed this way.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub fn remove_owned(&self, key_id: &str, owner_token: &str) -> Result<Removal, StoreError> {
+        use redb::ReadableTable;
+        let presented = token_hash(owner_token);
+        let mut usage = self.lock_usage();
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let (outcome, freed) = {
+            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
+            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
+            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
+            let known = records.get(key_id).map_err(|e| self.db_err(e))?.is_some();
+            let owned = owners
+                .get(key_id)
+                .map_err(|e| self.db_err(e))?
+                .is_some_and(|stored| same_hash(stored.value(), &presented));
+            if !known {
+                (Removal::Unknown, None)
+            } else if !owned {
+                (Removal::NotOwner, None)
+            } else {
+                let freed = bundles
+                    .remove(key_id)
+                    .map_err(|e| self.db_err(e))?
+                    .map_or(0, |b| b.value().len() as u64);
+                records.remove(key_id).map_err(|e| self.db_err(e))?;
+                owners.remove(key_id).map_err(|e| self.db_err(e))?;
+                (Removal::Removed, Some(freed))
+            }
+        };
+        if let Some(freed) = freed {
+            tx.commit().map_err(|e| self.db_err(e))?;
+            usage.0 = usage.0.saturating_sub(1);
+            usage.1 = usage.1.saturating_sub(freed);
+            drop(usage);
+            self.lock_cache().remove(key_id);
+        } else {
+            tx.abort().map_err(|e| self.db_err(e))?;
+        }
+        Ok(outcome)
     }
 
     /// The record of `key_id`, if registered.
@@ -348,26 +530,35 @@ impl KeyStore {
         Ok(Some(server))
     }
 
-    /// Removes `key_id`; returns whether it was registered.
+    /// Removes `key_id` without an owner check (for the operator; `DELETE /v1/keys/{id}`
+    /// uses [`KeyStore::remove_owned`]); returns whether it was registered.
     ///
     /// # Errors
     /// [`StoreError::Db`].
     pub fn remove(&self, key_id: &str) -> Result<bool, StoreError> {
+        let mut usage = self.lock_usage();
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        let existed = {
+        let (existed, freed) = {
             let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            let a = bundles
+            let freed = bundles
                 .remove(key_id)
                 .map_err(|e| self.db_err(e))?
-                .is_some();
+                .map(|b| b.value().len() as u64);
             let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-            let b = records
+            let had_record = records
                 .remove(key_id)
                 .map_err(|e| self.db_err(e))?
                 .is_some();
-            a || b
+            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
+            owners.remove(key_id).map_err(|e| self.db_err(e))?;
+            (freed.is_some() || had_record, freed)
         };
         tx.commit().map_err(|e| self.db_err(e))?;
+        if let Some(freed) = freed {
+            usage.0 = usage.0.saturating_sub(1);
+            usage.1 = usage.1.saturating_sub(freed);
+        }
+        drop(usage);
         self.lock_cache().remove(key_id);
         Ok(existed)
     }
@@ -389,6 +580,19 @@ impl KeyStore {
         let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
         let table = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
         table.len().map_err(|e| self.db_err(e))
+    }
+
+    /// Keys and bundle bytes stored (what the quotas are checked against).
+    #[must_use]
+    pub fn usage(&self) -> (u64, u64) {
+        *self.lock_usage()
+    }
+
+    fn lock_usage(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        // As `lock_cache`: the counts stay valid if a holder panicked.
+        self.usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {

@@ -524,3 +524,38 @@ async fn connections_over_the_cap_and_malformed_paths_get_json_errors() -> TestR
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_quotas_refuse_registrations_with_a_clear_error() -> TestResult {
+    let params = secure_params(&bars_file());
+    let a = public_bundle_to_bytes(&CkksClient::generate(&params, &[])?.server_keys())?;
+    let b = public_bundle_to_bytes(&CkksClient::generate(&params, &[])?.server_keys())?;
+    assert_eq!(a.len(), b.len());
+    let client = |s: &Running| fhez_serve::Client::new(&s.url());
+
+    // A quota of one key.
+    let server = start("quota-count", |c| c.max_keys = 1).await;
+    let http = client(&server)?;
+    let first = http.register("bars", a.clone().into()).await?;
+    let err = http.register("bars", b.clone().into()).await.unwrap_err();
+    assert_eq!(err.api_code(), Some("key_store_full"), "{err}");
+    assert!(err.to_string().contains("registered keys"), "{err}");
+    // Re-registering the stored bundle is not a new key.
+    assert!(!http.register("bars", a.clone().into()).await?.created);
+    // Deleting frees the place.
+    http.delete_key(&first.key_id, first.owner_token.as_deref().unwrap())
+        .await?;
+    assert!(http.register("bars", b.clone().into()).await?.created);
+    server.stop().await;
+
+    // A quota on bytes that holds one bundle but not two.
+    let limit = (a.len() * 2 - 1) as u64;
+    let server = start("quota-bytes", |c| c.max_key_bytes = limit).await;
+    let http = client(&server)?;
+    assert!(http.register("bars", a.into()).await?.created);
+    let err = http.register("bars", b.into()).await.unwrap_err();
+    assert_eq!(err.api_code(), Some("key_store_full"), "{err}");
+    assert!(err.to_string().contains(&limit.to_string()), "{err}");
+    server.stop().await;
+    Ok(())
+}

@@ -304,13 +304,19 @@ impl Client {
         })
     }
 
-    /// `DELETE /v1/keys/{id}`.
+    /// `DELETE /v1/keys/{id}` with the owner token its registration returned.
     ///
     /// # Errors
-    /// [`ClientError`] (`unknown_key` as [`ClientError::Api`]).
-    pub async fn delete_key(&self, key_id: &str) -> Result<(), ClientError> {
+    /// [`ClientError`] (`unknown_key`, `not_owner`, `missing_owner_token` as
+    /// [`ClientError::Api`]).
+    pub async fn delete_key(&self, key_id: &str, owner_token: &str) -> Result<(), ClientError> {
         let url = self.url(&format!("/v1/keys/{key_id}"));
-        self.send(&url, || self.http.delete(&url)).await?;
+        self.send(&url, || {
+            self.http
+                .delete(&url)
+                .header(crate::api::OWNER_TOKEN_HEADER, owner_token)
+        })
+        .await?;
         Ok(())
     }
 

@@ -201,6 +201,13 @@ pub(super) fn is_params_mismatch(e: &fhez::Error) -> bool {
 }
 
 pub(super) fn store_error(e: &StoreError) -> ApiError {
+    if let StoreError::Full { .. } = e {
+        return ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "key_store_full",
+            e.to_string(),
+        );
+    }
     tracing::error!(error = %e, "key store");
     ApiError::internal("the key store failed; see the server log")
 }

@@ -31,7 +31,7 @@ use fhez::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
 
 use crate::api::{ModelInfo, ModelList};
-use crate::store::{CacheLimits, KeyStore, StoreError};
+use crate::store::{CacheLimits, KeyStore, Quotas, StoreError};
 use errors::{ApiError, LogCode, LogKeyId};
 use limits::Gate;
 use routes_keys::{delete_key, key_info, register_key};
@@ -45,6 +45,10 @@ pub const DEFAULT_DB: &str = "fhez-serve.redb";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 /// Default bound on the bytes of decoded key sets kept in memory (1 GiB).
 pub const DEFAULT_KEY_CACHE_BYTES: usize = 1 << 30;
+/// Default quota on registered keys.
+pub const DEFAULT_MAX_KEYS: u64 = 1000;
+/// Default quota on the bytes of registered bundles (4 GiB).
+pub const DEFAULT_MAX_KEY_BYTES: u64 = 4 << 30;
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time a client has to send a request's headers.
@@ -101,6 +105,12 @@ pub struct ServerConfig {
     pub key_cache_entries: usize,
     /// Bytes of decoded key sets kept in memory (a key set counts as its bundle's size).
     pub key_cache_bytes: usize,
+    /// Most keys the store holds; registrations beyond it are answered 507
+    /// `key_store_full`.
+    pub max_keys: u64,
+    /// Most bytes of bundles the store holds (their sum); registrations beyond it are
+    /// answered 507 `key_store_full`.
+    pub max_key_bytes: u64,
     /// The `Retry-After` value of 503 answers, in seconds.
     pub retry_after_s: u64,
     /// Most latency-mode requests doing CKKS work at once (a pool separate from
@@ -135,6 +145,8 @@ impl ServerConfig {
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
             key_cache_bytes: DEFAULT_KEY_CACHE_BYTES,
+            max_keys: DEFAULT_MAX_KEYS,
+            max_key_bytes: DEFAULT_MAX_KEY_BYTES,
             retry_after_s: 1,
             latency_max_in_flight: cores,
             latency_max_queue: 64 * cores,
@@ -283,12 +295,16 @@ impl Server {
                 }
                 models.insert(name, Arc::new(Served::new(file, config.max_body_bytes)?));
             }
-            let store = KeyStore::open(
+            let store = KeyStore::open_with_quotas(
                 &config.db_path,
                 config.max_body_bytes,
                 CacheLimits {
                     entries: config.key_cache_entries,
                     bytes: config.key_cache_bytes,
+                },
+                Quotas {
+                    keys: config.max_keys,
+                    bytes: config.max_key_bytes,
                 },
             )?;
             Ok((models, store))

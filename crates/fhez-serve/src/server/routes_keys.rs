@@ -16,8 +16,9 @@ use super::errors::{
 use super::limits::{admit, blocking, drain, read_body};
 use super::routes_latency::latency_of;
 use super::{AppState, Served, model_of, path_param};
-use crate::api::KeyRegistered;
 use crate::api::Mode;
+use crate::api::{KeyRegistered, OWNER_TOKEN_HEADER};
+use crate::store::Removal;
 
 pub(super) async fn register_key(
     State(st): State<Arc<AppState>>,
@@ -139,7 +140,7 @@ pub(super) fn register_blocking(
             ),
         ));
     }
-    let (record, created) = st
+    let (record, owner_token) = st
         .store
         .insert(bytes, &keys, &served.file.name, mode)
         .map_err(|e| store_error(&e))?;
@@ -147,8 +148,9 @@ pub(super) fn register_blocking(
         key_id: record.key_id,
         params_id,
         model: served.file.name.clone(),
-        created,
+        created: owner_token.is_some(),
         mode: record.mode,
+        owner_token,
     })
 }
 
@@ -178,17 +180,44 @@ pub(super) async fn key_info(
 pub(super) async fn delete_key(
     State(st): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
 ) -> Response {
     let id = match path_param(id).and_then(|id| parse_key_id(&id)) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
+    // A missing (or non-ASCII) token matches no owner; the answer then says it is
+    // missing, after an unknown key has been answered 404.
+    let token = headers
+        .get(OWNER_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let missing = token.is_none();
     let state = Arc::clone(&st);
     let id2 = id.clone();
-    let removed = tokio::task::spawn_blocking(move || state.store.remove(&id2)).await;
+    let removed = tokio::task::spawn_blocking(move || {
+        state
+            .store
+            .remove_owned(&id2, token.as_deref().unwrap_or_default())
+    })
+    .await;
     let mut r = match removed {
-        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(false)) => unknown_key(&id).into_response(),
+        Ok(Ok(Removal::Removed)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(Removal::Unknown)) => unknown_key(&id).into_response(),
+        Ok(Ok(Removal::NotOwner)) if missing => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_owner_token",
+            format!(
+                "deleting a key requires the owner token its registration returned, in the `{OWNER_TOKEN_HEADER}` header"
+            ),
+        )
+        .into_response(),
+        Ok(Ok(Removal::NotOwner)) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_owner",
+            format!("the owner token is not the one returned when key {id} was registered"),
+        )
+        .into_response(),
         Ok(Err(e)) => store_error(&e).into_response(),
         Err(_) => ApiError::internal("the key store task failed").into_response(),
     };
