@@ -139,21 +139,66 @@ pub struct ClientPredictArgs {
     pub mode: ModeArg,
 }
 
+/// `fhez client rotate-keys`: new batch-mode keys for a model, registered, the old key id
+/// deleted with its owner token.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientRotateArgs {
+    /// The server's base URL (http only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The model's name on the server.
+    #[arg(long)]
+    pub model: String,
+    /// Key directory (its keys are replaced).
+    #[arg(long)]
+    pub keys: PathBuf,
+}
+
 /// `fhez client …` subcommands.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum ClientCommand {
     /// Encrypt locally, evaluate on the server, decrypt locally, print the prediction.
     Predict(ClientPredictArgs),
+    /// Replace the batch-mode keys of a key directory: new keys, registered; the old key
+    /// id deleted on the server.
+    RotateKeys(ClientRotateArgs),
 }
 
 /// Runs a `fhez client` subcommand.
 ///
 /// # Errors
-/// As [`run_client_predict`].
+/// As [`run_client_predict`] and [`run_client_rotate`].
 pub fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Predict(args) => run_client_predict(args),
+        ClientCommand::RotateKeys(args) => run_client_rotate(args),
     }
+}
+
+/// Runs `fhez client rotate-keys`: prints the old and new key ids and whether the old one
+/// was deleted.
+///
+/// # Errors
+/// An unreachable server, a model it does not serve, key generation, registration or
+/// file errors.
+pub fn run_client_rotate(args: &ClientRotateArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let client = Client::new(&args.server)?;
+        let mut session = Session::open(client, &args.model, &args.keys)
+            .await
+            .with_context(|| format!("opening a session for `{}`", args.model))?;
+        let r = session.rotate_keys().await.context("rotating the keys")?;
+        println!("old key id: {}", r.old_key_id);
+        println!("new key id: {}", r.new_key_id);
+        if r.old_deleted {
+            println!("old key deleted on the server");
+        } else {
+            println!(
+                "old key NOT deleted on the server (no owner token noted for it, or the server refused)"
+            );
+        }
+        Ok(())
+    })
 }
 
 /// Installs a `tracing` subscriber writing to stderr (filter from `RUST_LOG`, default

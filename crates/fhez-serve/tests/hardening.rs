@@ -559,3 +559,76 @@ async fn key_quotas_refuse_registrations_with_a_clear_error() -> TestResult {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_keys_registers_new_ones_and_deletes_the_old_id() -> TestResult {
+    let dir = temp_dir("rotate");
+    let server = start("rotate-db", |_| {}).await;
+    let http = fhez_serve::Client::new(&server.url())?;
+    let images: Vec<Vec<f64>> = fhez_serve::fixture::bars(2, 3)
+        .into_iter()
+        .map(|(x, _)| x)
+        .collect();
+
+    let mut session = fhez_serve::Session::open(http.clone(), "bars", &dir).await?;
+    let before = session.predict(&images).await?;
+    let old_id = session.key_id().to_owned();
+    let old_secret = std::fs::read(dir.join(fhez::bundle::SECRET_KEY_FILE))?;
+
+    let r = session.rotate_keys().await?;
+    assert_eq!(r.old_key_id, old_id);
+    assert_ne!(r.new_key_id, old_id);
+    assert_eq!(session.key_id(), r.new_key_id);
+    assert!(
+        r.old_deleted,
+        "the owner token noted at registration deletes the old id"
+    );
+    assert_ne!(
+        std::fs::read(dir.join(fhez::bundle::SECRET_KEY_FILE))?,
+        old_secret
+    );
+    assert!(!dir.join(".rotating").exists());
+    let (status, _) = raw(
+        reqwest::Method::GET,
+        &format!("{}/v1/keys/{old_id}", server.url()),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 404, "the old key id is gone");
+    // The new keys predict the same classes; a new session on the directory uses them.
+    let after = session.predict(&images).await?;
+    assert_eq!(before.len(), after.len());
+    for (a, b) in before.iter().zip(&after) {
+        let (
+            fhez_serve::SamplePrediction::Class { index: i, .. },
+            fhez_serve::SamplePrediction::Class { index: j, .. },
+        ) = (a, b)
+        else {
+            panic!("a classifier answers classes");
+        };
+        assert_eq!(i, j);
+    }
+    let reopened = fhez_serve::Session::open(http, "bars", &dir).await?;
+    assert_eq!(reopened.key_id(), r.new_key_id);
+
+    // The command-line client does the same (its own runtime, so on its own thread).
+    let args = fhez_serve::cli::ClientRotateArgs {
+        server: server.url(),
+        model: "bars".to_owned(),
+        keys: dir.clone(),
+    };
+    std::thread::spawn(move || fhez_serve::cli::run_client_rotate(&args))
+        .join()
+        .unwrap()
+        .map_err(|e| e.to_string())?;
+    let (status, _) = raw(
+        reqwest::Method::GET,
+        &format!("{}/v1/keys/{}", server.url(), r.new_key_id),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 404, "the CLI rotation deleted the previous id");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -18,7 +18,7 @@ mod latency;
 mod session;
 
 pub use latency::{LATENCY_KEY_SUBDIR, LatencySession};
-pub use session::{SamplePrediction, Session, decrypt_reply, interpret};
+pub use session::{Rotation, SamplePrediction, Session, decrypt_reply, interpret};
 
 /// Largest reply the client reads, in bytes.
 pub const MAX_REPLY_BYTES: usize = 1 << 30;
