@@ -632,3 +632,69 @@ async fn rotating_keys_registers_new_ones_and_deletes_the_old_id() -> TestResult
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_beyond_the_receiving_budget_are_a_503() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    const BUDGET: usize = 1 << 20;
+    let server = start("budget", |c| {
+        c.max_body_bytes = BUDGET;
+        c.max_receiving_bytes = BUDGET;
+        c.body_grace = Duration::from_secs(60);
+        c.request_timeout = Duration::from_secs(120);
+    })
+    .await;
+    // A sender that has delivered 900 KB of a 1 MiB body and stalls holds 900 KB of the
+    // budget (its claimed length reserves nothing)…
+    let mut s = tokio::net::TcpStream::connect(server.addr).await?;
+    s.write_all(
+        format!("POST /v1/keys?model=bars HTTP/1.1\r\nhost: x\r\ncontent-length: {BUDGET}\r\n\r\n")
+            .as_bytes(),
+    )
+    .await?;
+    s.write_all(&vec![0u8; 900 << 10]).await?;
+    // … so a 200 KB body does not fit until it leaves, and a 100 KB one does (it is then
+    // refused for what it is, not for the budget).
+    let url = format!("{}/v1/keys?model=bars", server.url());
+    let mut refused = false;
+    for _ in 0..200 {
+        let (status, body) = raw(reqwest::Method::POST, &url, vec![0u8; 200 << 10]).await;
+        if status == 503 {
+            let err: ErrorBody = serde_json::from_slice(&body)?;
+            assert_eq!(err.error.code, "overloaded");
+            assert!(
+                err.error.message.contains("request-body bytes"),
+                "{}",
+                err.error.message
+            );
+            refused = true;
+            break;
+        }
+        // The stalled sender's bytes may not all have arrived yet.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "a body beyond the budget is refused");
+    expect_error(
+        reqwest::Method::POST,
+        &url,
+        vec![0u8; 100 << 10],
+        400,
+        "bad_bundle",
+        "",
+    )
+    .await;
+    drop(s);
+    // Once the stalled sender is gone its bytes are free again.
+    let mut freed = false;
+    for _ in 0..200 {
+        let (status, _) = raw(reqwest::Method::POST, &url, vec![0u8; 200 << 10]).await;
+        if status == 400 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the budget is returned when a request ends");
+    server.stop().await;
+    Ok(())
+}
