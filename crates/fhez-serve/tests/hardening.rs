@@ -1,5 +1,8 @@
 //! The service against hostile clients: registrations decided from the params section
-//! alone (insecure or foreign parameter sets, oversized or misplaced sections).
+//! alone (insecure or foreign parameter sets, oversized or misplaced sections); slow
+//! senders, header tricklers and idle connections alongside correct requests; the
+//! connection cap, the receiving budget and JSON errors for paths that do not decode;
+//! owner tokens, quotas and key rotation.
 
 #![allow(
     clippy::indexing_slicing,
