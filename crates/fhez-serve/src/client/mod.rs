@@ -143,7 +143,8 @@ pub struct Client {
 
 impl Client {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`), with a
-    /// 10-minute request timeout and the default [`Retry`] policy.
+    /// 10-minute request timeout, idle pooled connections closed after 5 s, and the
+    /// default [`Retry`] policy.
     ///
     /// # Errors
     /// [`ClientError::BadUrl`], [`ClientError::Http`] if the HTTP client cannot be built.
@@ -163,8 +164,12 @@ impl Client {
             url.host_str().ok_or_else(|| bad("no host"))?,
             url.port_or_known_default().unwrap_or(80)
         );
+        // Pooled connections are dropped after 5 s idle: below the server's default
+        // header-read (10 s) and idle (30 s) timeouts (`crate::server`), so that the
+        // client does not reuse a connection the server is closing.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|source| ClientError::Http {
                 url: base_url.to_owned(),
