@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// Header carrying the key id of a predict request (the query parameter `key_id` works too).
 pub const KEY_ID_HEADER: &str = "x-fhez-key-id";
+/// Header carrying the owner token that `DELETE /v1/keys/{id}` requires.
+pub const OWNER_TOKEN_HEADER: &str = "x-fhez-owner-token";
 
 /// What `GET /v1/models/{name}` returns: everything a client needs to make keys and
 /// requests for the model, and nothing of its weights.
@@ -60,6 +62,11 @@ pub struct KeyRegistered {
     /// The mode the bundle was validated for.
     #[serde(default)]
     pub mode: Mode,
+    /// The owner token (64 hex digits), returned once, when the registration created the
+    /// key (`created`); `DELETE /v1/keys/{id}` requires it in the
+    /// [`OWNER_TOKEN_HEADER`] header. The server stores only its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_token: Option<String>,
 }
 
 /// The body of every error response: `{"error": {"code": …, "message": …}}`.

@@ -51,9 +51,38 @@ pub struct ServeArgs {
     #[arg(long)]
     pub latency_max_in_flight: Option<usize>,
     /// Most latency-mode requests waiting for a slot (default: 64 per core; each waits
-    /// with its body of a few hundred KB unread).
+    /// with its body of a few hundred KB read, counted in `--max-receiving-mb`).
     #[arg(long)]
     pub latency_max_queue: Option<usize>,
+    /// Memory for decoded key sets, in MiB (least recently used ones are dropped first; a
+    /// key set counts as its bundle's size).
+    #[arg(long, default_value_t = 1024)]
+    pub key_cache_mb: usize,
+    /// Most open connections; beyond it a new connection is answered 503 and closed.
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Seconds a connection may stay open with no request and no traffic.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout_s: u64,
+    /// Budget on request-body bytes held (being received, queued or evaluated), in MiB
+    /// (at least `--max-body-mb`).
+    #[arg(long, default_value_t = 256)]
+    pub max_receiving_mb: usize,
+    /// Minimum request-body rate in KiB/s, enforced after `--body-grace-s` (0: none).
+    #[arg(long, default_value_t = 16)]
+    pub min_body_rate_kib: u64,
+    /// Seconds a body may take to start arriving before the minimum rate applies.
+    #[arg(long, default_value_t = 5)]
+    pub body_grace_s: u64,
+    /// Most registered keys (beyond it registrations are answered 507).
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_KEYS)]
+    pub max_keys: u64,
+    /// Most MiB of registered bundles (beyond it registrations are answered 507).
+    #[arg(long, default_value_t = 4096)]
+    pub max_key_store_mb: u64,
 }
 
 /// Which data set `--image` reads.
@@ -110,21 +139,66 @@ pub struct ClientPredictArgs {
     pub mode: ModeArg,
 }
 
+/// `fhez client rotate-keys`: new batch-mode keys for a model, registered, the old key id
+/// deleted with its owner token.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientRotateArgs {
+    /// The server's base URL (http only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The model's name on the server.
+    #[arg(long)]
+    pub model: String,
+    /// Key directory (its keys are replaced).
+    #[arg(long)]
+    pub keys: PathBuf,
+}
+
 /// `fhez client …` subcommands.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum ClientCommand {
     /// Encrypt locally, evaluate on the server, decrypt locally, print the prediction.
     Predict(ClientPredictArgs),
+    /// Replace the batch-mode keys of a key directory: new keys, registered; the old key
+    /// id deleted on the server.
+    RotateKeys(ClientRotateArgs),
 }
 
 /// Runs a `fhez client` subcommand.
 ///
 /// # Errors
-/// As [`run_client_predict`].
+/// As [`run_client_predict`] and [`run_client_rotate`].
 pub fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Predict(args) => run_client_predict(args),
+        ClientCommand::RotateKeys(args) => run_client_rotate(args),
     }
+}
+
+/// Runs `fhez client rotate-keys`: prints the old and new key ids and whether the old one
+/// was deleted.
+///
+/// # Errors
+/// An unreachable server, a model it does not serve, key generation, registration or
+/// file errors.
+pub fn run_client_rotate(args: &ClientRotateArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let client = Client::new(&args.server)?;
+        let mut session = Session::open(client, &args.model, &args.keys)
+            .await
+            .with_context(|| format!("opening a session for `{}`", args.model))?;
+        let r = session.rotate_keys().await.context("rotating the keys")?;
+        println!("old key id: {}", r.old_key_id);
+        println!("new key id: {}", r.new_key_id);
+        if r.old_deleted {
+            println!("old key deleted on the server");
+        } else {
+            println!(
+                "old key NOT deleted on the server (no owner token noted for it, or the server refused)"
+            );
+        }
+        Ok(())
+    })
 }
 
 /// Installs a `tracing` subscriber writing to stderr (filter from `RUST_LOG`, default
@@ -175,6 +249,15 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.latency_max_queue {
         config.latency_max_queue = n;
     }
+    config.key_cache_bytes = args.key_cache_mb.saturating_mul(1 << 20);
+    config.max_connections = args.max_connections.max(1);
+    config.header_read_timeout = Duration::from_secs(args.header_timeout_s.max(1));
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_s.max(1));
+    config.max_receiving_bytes = args.max_receiving_mb.saturating_mul(1 << 20);
+    config.min_body_rate = args.min_body_rate_kib.saturating_mul(1 << 10);
+    config.body_grace = Duration::from_secs(args.body_grace_s);
+    config.max_keys = args.max_keys;
+    config.max_key_bytes = args.max_key_store_mb.saturating_mul(1 << 20);
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }

@@ -9,7 +9,9 @@ pub mod latency;
 pub mod server;
 pub mod store;
 
-pub use api::{KEY_ID_HEADER, KeyRegistered, LatencyInfo, Mode, ModelInfo, ModelList};
-pub use client::{Client, ClientError, LatencySession, Retry, SamplePrediction, Session};
+pub use api::{
+    KEY_ID_HEADER, KeyRegistered, LatencyInfo, Mode, ModelInfo, ModelList, OWNER_TOKEN_HEADER,
+};
+pub use client::{Client, ClientError, LatencySession, Retry, Rotation, SamplePrediction, Session};
 pub use server::{ServeError, Server, ServerConfig, serve, shutdown_signal};
-pub use store::{KeyRecord, KeyStore, StoreError, key_id_of};
+pub use store::{CacheLimits, KeyRecord, KeyStore, Quotas, Removal, StoreError, key_id_of};

@@ -309,8 +309,14 @@ async fn registered_keys_survive_a_restart_and_can_be_deleted() -> TestResult {
     let reg = client.register("bars", bundle.clone()).await?;
     assert!(reg.created);
     assert_eq!(reg.key_id, fhez_serve::key_id_of(&bundle));
+    let token = reg
+        .owner_token
+        .clone()
+        .expect("a new key comes with its owner token");
+    assert_eq!(token.len(), 64);
     let again = client.register("bars", bundle.clone()).await?;
     assert!(!again.created, "registering the same bundle is idempotent");
+    assert_eq!(again.owner_token, None, "the owner token is returned once");
     assert_eq!(again.key_id, reg.key_id);
     check(&client.predict("bars", &reg.key_id, request.clone()).await?);
     first.stop().await;
@@ -328,14 +334,29 @@ async fn registered_keys_survive_a_restart_and_can_be_deleted() -> TestResult {
     .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 
-    // Delete: gone for predict, a second delete is a 404.
-    client.delete_key(&reg.key_id).await?;
+    // Delete needs the owner token: without it 401, with another 403, and the key stays.
+    let (status, _, body) = raw(
+        reqwest::Method::DELETE,
+        &format!("{}/v1/keys/{}", second.url(), reg.key_id),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("missing_owner_token"));
+    let wrong = "0".repeat(64);
+    let err = client.delete_key(&reg.key_id, &wrong).await.unwrap_err();
+    assert_eq!(err.api_code(), Some("not_owner"), "{err}");
+    check(&client.predict("bars", &reg.key_id, request.clone()).await?);
+
+    // With the token: gone for predict, a second delete is a 404.
+    client.delete_key(&reg.key_id, &token).await?;
     let err = client
         .predict("bars", &reg.key_id, request.clone())
         .await
         .unwrap_err();
     assert_eq!(err.api_code(), Some("unknown_key"), "{err}");
-    let err = client.delete_key(&reg.key_id).await.unwrap_err();
+    let err = client.delete_key(&reg.key_id, &token).await.unwrap_err();
     assert_eq!(err.api_code(), Some("unknown_key"), "{err}");
     second.stop().await;
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use fhez_backend::wire::{Reader, check_limit};
 use fhez_ckks::wire;
-use fhez_ckks::{CkksClient, CkksParams, SecretKey, ServerKeys};
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, SecretKey, SecurityLevel, ServerKeys};
 
 use crate::{Error, Result};
 
@@ -82,6 +82,142 @@ pub fn public_bundle_from_bytes(bytes: &[u8], limit: usize) -> Result<Arc<Server
     let gk = wire::galois_keys_from_bytes(&params, part()?, lim)?;
     r.finish()?;
     Ok(Arc::new(ServerKeys::new(params, pk, rk, gk)?))
+}
+
+/// Largest params section (the first object of a bundle, envelope included) that
+/// [`public_bundle_for_params`] reads, in bytes. The canonical encoding of a parameter set
+/// is its spec with explicit primes as JSON: about 20 bytes per prime, and the wire reader
+/// allows at most 256 primes of each kind (`fhez_ckks::wire`), so 16 KiB holds any set the
+/// wire format accepts.
+pub const PARAMS_SECTION_LIMIT: usize = 16 << 10;
+
+/// Why [`public_bundle_for_params`] refused a bundle. The variants before `Keys` are
+/// decided from the params section alone, before anything is built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleRefusal {
+    /// The framing (size limit, magic, version, section lengths, trailing bytes) or the
+    /// params section's envelope or JSON is invalid.
+    #[error("invalid public key bundle: {0}")]
+    Malformed(#[source] Error),
+    /// The params section is larger than [`PARAMS_SECTION_LIMIT`].
+    #[error("the params section of the bundle is {len} bytes, over the limit of {limit}")]
+    ParamsTooLarge {
+        /// Its length.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The first section is another kind of wire object.
+    #[error("the first section of the bundle is {found}, not a parameter set")]
+    NotParams {
+        /// The kind found.
+        found: &'static str,
+    },
+    /// The parameter set opts out of the 128-bit security check.
+    #[error(
+        "the bundle's parameter set opts out of the 128-bit security check (`insecure_for_testing`); it is never accepted from the wire"
+    )]
+    Insecure,
+    /// The params section names (or contains) another parameter set than the expected one.
+    #[error("the bundle's parameter set is {found}, expected {expected}")]
+    ParamsMismatch {
+        /// Hex id of the expected parameter set.
+        expected: String,
+        /// Hex id the bundle's params section carries.
+        found: String,
+    },
+    /// The keys do not decode under the expected parameter set.
+    #[error("invalid key in the public key bundle: {0}")]
+    Keys(#[source] Error),
+}
+
+/// Decodes a public bundle received from someone else, for the known parameter set
+/// `params`, which is reused: nothing is built from the bundle's own parameters.
+///
+/// Order, each step before any allocation that depends on the bundle: the size `limit`,
+/// the framing, the params section's length against [`PARAMS_SECTION_LIMIT`], its kind,
+/// its JSON spec, the security field (insecure sets are refused), its id against
+/// `params.id()` and its spec against `params.spec()`; only then the keys, each checked by
+/// its wire reader under `params`.
+///
+/// # Errors
+/// [`BundleRefusal`].
+pub fn public_bundle_for_params(
+    bytes: &[u8],
+    limit: usize,
+    params: &Arc<CkksParams>,
+) -> Result<Arc<ServerKeys>, BundleRefusal> {
+    let framing = |e: fhez_backend::Error| BundleRefusal::Malformed(e.into());
+    check_limit(WHAT, bytes.len(), limit).map_err(framing)?;
+    let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION).map_err(framing)?;
+    let params_len = r.len_at_most(r.remaining()).map_err(framing)?;
+    if params_len > PARAMS_SECTION_LIMIT {
+        return Err(BundleRefusal::ParamsTooLarge {
+            len: params_len as u64,
+            limit: PARAMS_SECTION_LIMIT as u64,
+        });
+    }
+    let section = r.take(params_len).map_err(framing)?;
+    let spec = params_section_spec(section, params)?;
+    if spec != *params.spec() {
+        return Err(BundleRefusal::Malformed(Error::Format {
+            what: WHAT,
+            reason: format!(
+                "the params section carries the id {} but another parameter set",
+                params.id().to_hex()
+            ),
+        }));
+    }
+    let lim = u64::try_from(limit).unwrap_or(u64::MAX);
+    let keys = |e: fhez_ckks::Error| BundleRefusal::Keys(e.into());
+    let mut part = || -> Result<&[u8], BundleRefusal> {
+        let len = r.len_at_most(r.remaining()).map_err(framing)?;
+        r.take(len).map_err(framing)
+    };
+    let pk = wire::public_key_from_bytes(params, part()?, lim).map_err(keys)?;
+    let rk = wire::relin_key_from_bytes(params, part()?, lim).map_err(keys)?;
+    let gk = wire::galois_keys_from_bytes(params, part()?, lim).map_err(keys)?;
+    r.finish().map_err(framing)?;
+    Ok(Arc::new(
+        ServerKeys::new(Arc::clone(params), pk, rk, gk).map_err(keys)?,
+    ))
+}
+
+/// The spec of a params section, checked for kind, length, security and id against
+/// `params` (nothing built).
+fn params_section_spec(
+    section: &[u8],
+    params: &CkksParams,
+) -> Result<CkksParamsSpec, BundleRefusal> {
+    let malformed = |reason: String| BundleRefusal::Malformed(Error::Format { what: WHAT, reason });
+    let env = wire::peek_envelope(section)
+        .map_err(|e| BundleRefusal::Malformed(fhez_ckks::Error::from(e).into()))?;
+    if env.kind != wire::ObjectKind::Params {
+        return Err(BundleRefusal::NotParams {
+            found: env.kind.name(),
+        });
+    }
+    let payload = section.get(wire::ENVELOPE_LEN..).unwrap_or_default();
+    if env.payload_len != payload.len() as u64 {
+        return Err(malformed(format!(
+            "the params envelope announces {} payload bytes, the section holds {}",
+            env.payload_len,
+            payload.len()
+        )));
+    }
+    let spec: CkksParamsSpec = serde_json::from_slice(payload)
+        .map_err(|e| malformed(format!("the parameter set is not valid JSON: {e}")))?;
+    if spec.security == SecurityLevel::InsecureForTesting {
+        return Err(BundleRefusal::Insecure);
+    }
+    if env.params_id != params.id() {
+        return Err(BundleRefusal::ParamsMismatch {
+            expected: params.id().to_hex(),
+            found: env.params_id.to_hex(),
+        });
+    }
+    Ok(spec)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

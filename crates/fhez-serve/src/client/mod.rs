@@ -18,7 +18,7 @@ mod latency;
 mod session;
 
 pub use latency::{LATENCY_KEY_SUBDIR, LatencySession};
-pub use session::{SamplePrediction, Session, decrypt_reply, interpret};
+pub use session::{Rotation, SamplePrediction, Session, decrypt_reply, interpret};
 
 /// Largest reply the client reads, in bytes.
 pub const MAX_REPLY_BYTES: usize = 1 << 30;
@@ -143,7 +143,8 @@ pub struct Client {
 
 impl Client {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`), with a
-    /// 10-minute request timeout and the default [`Retry`] policy.
+    /// 10-minute request timeout, idle pooled connections closed after 5 s, and the
+    /// default [`Retry`] policy.
     ///
     /// # Errors
     /// [`ClientError::BadUrl`], [`ClientError::Http`] if the HTTP client cannot be built.
@@ -163,8 +164,12 @@ impl Client {
             url.host_str().ok_or_else(|| bad("no host"))?,
             url.port_or_known_default().unwrap_or(80)
         );
+        // Pooled connections are dropped after 5 s idle: below the server's default
+        // header-read (10 s) and idle (30 s) timeouts (`crate::server`), so that the
+        // client does not reuse a connection the server is closing.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|source| ClientError::Http {
                 url: base_url.to_owned(),
@@ -304,13 +309,19 @@ impl Client {
         })
     }
 
-    /// `DELETE /v1/keys/{id}`.
+    /// `DELETE /v1/keys/{id}` with the owner token its registration returned.
     ///
     /// # Errors
-    /// [`ClientError`] (`unknown_key` as [`ClientError::Api`]).
-    pub async fn delete_key(&self, key_id: &str) -> Result<(), ClientError> {
+    /// [`ClientError`] (`unknown_key`, `not_owner`, `missing_owner_token` as
+    /// [`ClientError::Api`]).
+    pub async fn delete_key(&self, key_id: &str, owner_token: &str) -> Result<(), ClientError> {
         let url = self.url(&format!("/v1/keys/{key_id}"));
-        self.send(&url, || self.http.delete(&url)).await?;
+        self.send(&url, || {
+            self.http
+                .delete(&url)
+                .header(crate::api::OWNER_TOKEN_HEADER, owner_token)
+        })
+        .await?;
         Ok(())
     }
 

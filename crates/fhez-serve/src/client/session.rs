@@ -44,6 +44,7 @@ pub struct Session {
     info: ModelInfo,
     keys: Arc<CkksClient>,
     reg: Registration,
+    dir: PathBuf,
 }
 
 /// The public bundle of a key directory, its key id, and the note file recording that a
@@ -77,8 +78,9 @@ impl Registration {
         model: &str,
         mode: Mode,
     ) -> Result<(), ClientError> {
-        let noted = std::fs::read_to_string(&self.note)
-            .is_ok_and(|s| s.trim() == self.key_id && is_key_id(s.trim()));
+        let noted = self
+            .noted_id()
+            .is_some_and(|id| id == self.key_id && is_key_id(&id));
         if noted {
             Ok(())
         } else {
@@ -106,11 +108,63 @@ impl Registration {
                 ),
             });
         }
-        std::fs::write(&self.note, format!("{}\n", self.key_id)).map_err(|source| ClientError::Io {
+        // The owner token comes once, with the registration that created the key; a
+        // re-registration keeps the token noted before.
+        let token = reg.owner_token.or_else(|| {
+            self.noted_id()
+                .filter(|id| *id == self.key_id)
+                .and(self.owner_token())
+        });
+        let text = match token {
+            Some(t) => format!("{}\n{t}\n", self.key_id),
+            None => format!("{}\n", self.key_id),
+        };
+        write_private(&self.note, text.as_bytes()).map_err(|source| ClientError::Io {
             path: self.note.clone(),
             source,
         })
     }
+
+    /// The key id the note records, if any.
+    fn noted_id(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.note).ok()?;
+        text.lines().next().map(|l| l.trim().to_owned())
+    }
+
+    /// The owner token the note records (second line), if any.
+    pub(super) fn owner_token(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.note).ok()?;
+        let token = text.lines().nth(1)?.trim();
+        (!token.is_empty()).then(|| token.to_owned())
+    }
+}
+
+/// Writes `bytes` to `path`, readable by the owner only on Unix (the file may hold an
+/// owner token).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// What [`Session::rotate_keys`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key id used before.
+    pub old_key_id: String,
+    /// The key id of the new keys (registered).
+    pub new_key_id: String,
+    /// Whether the old key was deleted on the server (`false`: no owner token was
+    /// noted for it, or the server refused; see the README).
+    pub old_deleted: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -160,6 +214,68 @@ impl Session {
             info,
             keys: Arc::new(keys),
             reg,
+            dir: key_dir.to_owned(),
+        })
+    }
+
+    /// Replaces this session's keys: generates new keys for the model (in a staging
+    /// directory inside the key directory), registers their public bundle, moves them
+    /// over the old ones (secret key, public bundle, registration note), then deletes the
+    /// old key id on the server with its owner token. Until the new bundle is registered
+    /// nothing on disk changes.
+    ///
+    /// # Errors
+    /// [`ClientError`]: key generation, registration, file moves. A failed deletion of
+    /// the old key is not an error; it is reported in [`Rotation::old_deleted`].
+    pub async fn rotate_keys(&mut self) -> Result<Rotation, ClientError> {
+        let staging = self.dir.join(".rotating");
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ClientError::Io { path, source }
+        };
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        let info = self.info.clone();
+        let stage = staging.clone();
+        let keys = blocking(move || {
+            let want = KeySpec {
+                model: &info.name,
+                params: &info.params,
+                params_id: &info.params_id,
+                rotation_steps: &info.rotation_steps,
+            };
+            load_or_make_keys(&stage, &want)
+        })
+        .await?;
+        let model = self.info.name.clone();
+        let fresh = Registration::read(&staging, &self.client.host, &model)?;
+        fresh.register(&self.client, &model, Mode::Batch).await?;
+        let old_id = self.reg.key_id().to_owned();
+        let old_token = self.reg.owner_token();
+        for (from, to) in [
+            (
+                staging.join(SECRET_KEY_FILE),
+                self.dir.join(SECRET_KEY_FILE),
+            ),
+            (public_bundle_path(&staging), public_bundle_path(&self.dir)),
+            (fresh.note.clone(), self.reg.note.clone()),
+        ] {
+            std::fs::rename(&from, &to).map_err(io(&from))?;
+        }
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        self.reg = Registration::read(&self.dir, &self.client.host, &model)?;
+        self.keys = Arc::new(keys);
+        let old_deleted = match old_token {
+            Some(token) if old_id != self.reg.key_id() => {
+                self.client.delete_key(&old_id, &token).await.is_ok()
+            }
+            Some(_) | None => false,
+        };
+        Ok(Rotation {
+            old_key_id: old_id,
+            new_key_id: self.reg.key_id().to_owned(),
+            old_deleted,
         })
     }
 

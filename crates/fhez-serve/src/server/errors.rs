@@ -114,6 +114,21 @@ pub(super) fn overloaded(st: &AppState) -> ApiError {
     }
 }
 
+/// 503 `overloaded`: the budget on body bytes held by the server is spent.
+pub(super) fn receiving_full(st: &AppState) -> ApiError {
+    ApiError {
+        retry_after: Some(st.retry_after_s),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "the server holds its maximum of request-body bytes ({} MiB); retry after the Retry-After delay",
+                st.receiving_limit >> 20
+            ),
+        )
+    }
+}
+
 pub(super) fn timed_out(st: &AppState) -> ApiError {
     ApiError {
         retry_after: Some(st.retry_after_s),
@@ -186,6 +201,13 @@ pub(super) fn is_params_mismatch(e: &fhez::Error) -> bool {
 }
 
 pub(super) fn store_error(e: &StoreError) -> ApiError {
+    if let StoreError::Full { .. } = e {
+        return ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "key_store_full",
+            e.to_string(),
+        );
+    }
     tracing::error!(error = %e, "key store");
     ApiError::internal("the key store failed; see the server log")
 }

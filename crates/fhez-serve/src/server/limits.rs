@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
 use super::AppState;
-use super::errors::{ApiError, overloaded, sniff, timed_out, too_large_kind};
+use super::errors::{ApiError, overloaded, receiving_full, sniff, timed_out, too_large_kind};
 
 pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
@@ -35,13 +35,28 @@ pub(super) async fn drain(body: Body, cap: usize) {
     let _ = tokio::time::timeout(Duration::from_secs(2), run).await;
 }
 
-/// Reads a body of at most `limit` bytes before `deadline`.
+/// Largest buffer reserved up front for a body (it grows as bytes arrive): a claimed
+/// `Content-Length` costs nothing until the bytes are there.
+const INITIAL_BODY_CAPACITY: usize = 1 << 20;
+
+/// A request body held in memory with its share of the receiving budget, released when
+/// this is dropped (after the evaluation that uses it).
+pub(super) struct Received {
+    pub(super) bytes: Vec<u8>,
+    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Reads a body of at most `limit` bytes before `deadline`, taking one permit of the
+/// receiving budget per byte as it arrives (none free: 503 `overloaded`), and answering
+/// 408 `body_too_slow` when fewer than `min_body_rate × (elapsed − body_grace)` bytes
+/// have arrived.
 pub(super) async fn read_body(
+    st: &AppState,
     body: Body,
     headers: &HeaderMap,
     limit: usize,
     deadline: tokio::time::Instant,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Received, ApiError> {
     let drain_cap = limit.saturating_mul(2).max(16 << 20);
     if let Some(len) = content_length(headers)
         && len > limit as u64
@@ -60,41 +75,72 @@ pub(super) async fn read_body(
         return Err(too_large_kind(limit, kind));
     }
     let hint = content_length(headers).map_or(0, |n| usize::try_from(n).unwrap_or(limit));
-    let mut out = Vec::with_capacity(hint.min(limit));
+    let mut out = Vec::with_capacity(hint.min(limit).min(INITIAL_BODY_CAPACITY));
+    let mut budget: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut body = body;
-    let read = async {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
+    let start = tokio::time::Instant::now();
+    loop {
+        let slow_at = if st.min_body_rate == 0 {
+            deadline
+        } else {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "a time bound; bytes far below 2^52"
+            )]
+            let allowed = Duration::from_secs_f64(out.len() as f64 / st.min_body_rate as f64);
+            (start + st.body_grace + allowed).min(deadline)
+        };
+        let frame = match tokio::time::timeout_at(slow_at, body.frame()).await {
+            Ok(Some(frame)) => frame.map_err(|e| {
                 ApiError::bad("body_read", format!("could not read the request body: {e}"))
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if out.len().saturating_add(data.len()) > limit {
-                    let kind = if out.is_empty() {
-                        sniff(&data)
-                    } else {
-                        sniff(&out)
-                    };
-                    return Err(too_large_kind(limit, kind));
-                }
-                out.extend_from_slice(&data);
+            })?,
+            Ok(None) => break,
+            Err(_) if slow_at >= deadline => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    "the request body did not arrive before the request deadline",
+                ));
             }
-        }
-        Ok(())
-    };
-    match tokio::time::timeout_at(deadline, read).await {
-        Ok(Ok(())) => Ok(out),
-        Ok(Err(e)) => {
-            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                drain(body, drain_cap).await;
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_too_slow",
+                    format!(
+                        "the request body arrives slower than the minimum of {} bytes/s ({} bytes after {:.1} s)",
+                        st.min_body_rate,
+                        out.len(),
+                        start.elapsed().as_secs_f64()
+                    ),
+                ));
             }
-            Err(e)
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len().saturating_add(data.len()) > limit {
+            let kind = if out.is_empty() {
+                sniff(&data)
+            } else {
+                sniff(&out)
+            };
+            drain(body, drain_cap).await;
+            return Err(too_large_kind(limit, kind));
         }
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            "the request body did not arrive before the request deadline",
-        )),
+        let want = u32::try_from(data.len()).map_err(|_| too_large_kind(limit, "unrecognised"))?;
+        let Ok(more) = Arc::clone(&st.receiving).try_acquire_many_owned(want) else {
+            return Err(receiving_full(st));
+        };
+        match budget.as_mut() {
+            Some(held) => held.merge(more),
+            None => budget = Some(more),
+        }
+        out.extend_from_slice(&data);
     }
+    Ok(Received {
+        bytes: out,
+        _budget: budget,
+    })
 }
 
 /// Admission control: a free in-flight slot at once, or a place in the bounded queue

@@ -5,6 +5,7 @@
 //! bundles) and latency models evaluated with public `ServerKeys`; neither has a decrypt
 //! operation, so nothing in this module can decrypt.
 
+mod conn;
 mod errors;
 mod latency;
 mod limits;
@@ -30,7 +31,7 @@ use fhez::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
 
 use crate::api::{ModelInfo, ModelList};
-use crate::store::{KeyStore, StoreError};
+use crate::store::{CacheLimits, KeyStore, Quotas, StoreError};
 use errors::{ApiError, LogCode, LogKeyId};
 use limits::Gate;
 use routes_keys::{delete_key, key_info, register_key};
@@ -42,8 +43,27 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_DB: &str = "fhez-serve.redb";
 /// Default request body limit (64 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+/// Default bound on the bytes of decoded key sets kept in memory (1 GiB).
+pub const DEFAULT_KEY_CACHE_BYTES: usize = 1 << 30;
+/// Default quota on registered keys.
+pub const DEFAULT_MAX_KEYS: u64 = 1000;
+/// Default quota on the bytes of registered bundles (4 GiB).
+pub const DEFAULT_MAX_KEY_BYTES: u64 = 4 << 30;
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a client has to send a request's headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay open carrying no request and moving no byte.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default budget on request-body bytes being received or waiting for a slot (256 MiB).
+pub const DEFAULT_MAX_RECEIVING_BYTES: usize = 256 << 20;
+/// Default minimum body rate, bytes per second (16 KiB/s), enforced after
+/// [`DEFAULT_BODY_GRACE`].
+pub const DEFAULT_MIN_BODY_RATE: u64 = 16 << 10;
+/// Default time a body may take to start arriving before the minimum rate applies.
+pub const DEFAULT_BODY_GRACE: Duration = Duration::from_secs(5);
 
 /// Server configuration.
 #[derive(Clone, Debug)]
@@ -58,14 +78,39 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most requests doing CKKS work at once.
     pub max_in_flight: usize,
-    /// Most requests waiting (body not yet read) for one of the `max_in_flight` slots;
-    /// beyond that, 503 with `Retry-After`. Memory is bounded by
-    /// `max_in_flight × max_body_bytes` plus the keys and the models.
+    /// Most requests waiting (body read) for one of the `max_in_flight` slots; beyond
+    /// that, 503 with `Retry-After`.
     pub max_queue: usize,
+    /// Budget on request-body bytes held by the server: being received, waiting for a
+    /// slot or being evaluated (at least `max_body_bytes`). A body that does not fit is
+    /// answered 503 with `Retry-After`. Memory is bounded by this budget plus
+    /// `max_in_flight` working sets, the keys and the models.
+    pub max_receiving_bytes: usize,
+    /// Most open connections; beyond it a new connection is answered 503
+    /// `too_many_connections` and closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; then the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request being handled and no byte moving;
+    /// then it is closed.
+    pub idle_timeout: Duration,
+    /// Minimum body rate in bytes per second, enforced after `body_grace`: a body slower
+    /// than `min_body_rate × (elapsed − body_grace)` is answered 408 `body_too_slow`.
+    pub min_body_rate: u64,
+    /// See `min_body_rate`.
+    pub body_grace: Duration,
     /// Deadline for a whole request (reading the body and evaluating).
     pub request_timeout: Duration,
     /// Decoded key sets kept in memory.
     pub key_cache_entries: usize,
+    /// Bytes of decoded key sets kept in memory (a key set counts as its bundle's size).
+    pub key_cache_bytes: usize,
+    /// Most keys the store holds; registrations beyond it are answered 507
+    /// `key_store_full`.
+    pub max_keys: u64,
+    /// Most bytes of bundles the store holds (their sum); registrations beyond it are
+    /// answered 507 `key_store_full`.
+    pub max_key_bytes: u64,
     /// The `Retry-After` value of 503 answers, in seconds.
     pub retry_after_s: u64,
     /// Most latency-mode requests doing CKKS work at once (a pool separate from
@@ -91,8 +136,17 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: cores,
             max_queue: 4 * cores,
+            max_receiving_bytes: DEFAULT_MAX_RECEIVING_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
+            body_grace: DEFAULT_BODY_GRACE,
             request_timeout: DEFAULT_TIMEOUT,
             key_cache_entries: 16,
+            key_cache_bytes: DEFAULT_KEY_CACHE_BYTES,
+            max_keys: DEFAULT_MAX_KEYS,
+            max_key_bytes: DEFAULT_MAX_KEY_BYTES,
             retry_after_s: 1,
             latency_max_in_flight: cores,
             latency_max_queue: 64 * cores,
@@ -141,6 +195,8 @@ pub enum ServeError {
 struct Served {
     model: EncryptedModel,
     file: ModelFile,
+    /// The batch-mode parameter set, reused to read every bundle registered for it.
+    params: Arc<CkksParams>,
     params_id: String,
     info: ModelInfo,
     /// Latency mode, when the graph has a latency form.
@@ -174,6 +230,7 @@ impl Served {
         let mut served = Self {
             model,
             file,
+            params,
             params_id,
             info,
             latency: None,
@@ -191,8 +248,14 @@ struct AppState {
     batch_gate: Gate,
     /// Admission of latency-mode requests.
     latency_gate: Gate,
+    /// Bytes of request bodies held (one permit per byte).
+    receiving: Arc<tokio::sync::Semaphore>,
+    /// The size of `receiving`, for messages.
+    receiving_limit: usize,
     max_body: usize,
     timeout: Duration,
+    min_body_rate: u64,
+    body_grace: Duration,
     retry_after_s: u64,
 }
 
@@ -201,6 +264,7 @@ pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
     state: Arc<AppState>,
+    conn_limits: conn::ConnLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -231,10 +295,17 @@ impl Server {
                 }
                 models.insert(name, Arc::new(Served::new(file, config.max_body_bytes)?));
             }
-            let store = KeyStore::open(
+            let store = KeyStore::open_with_quotas(
                 &config.db_path,
                 config.max_body_bytes,
-                config.key_cache_entries,
+                CacheLimits {
+                    entries: config.key_cache_entries,
+                    bytes: config.key_cache_bytes,
+                },
+                Quotas {
+                    keys: config.max_keys,
+                    bytes: config.max_key_bytes,
+                },
             )?;
             Ok((models, store))
         })
@@ -255,19 +326,34 @@ impl Server {
                 "serving model"
             );
         }
+        let receiving = config
+            .max_receiving_bytes
+            .max(config.max_body_bytes)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        let conn_limits = conn::ConnLimits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            retry_after_s: config.retry_after_s,
+        };
         let state = Arc::new(AppState {
             models,
             store,
             batch_gate: Gate::new(config.max_in_flight, config.max_queue),
             latency_gate: Gate::new(config.latency_max_in_flight, config.latency_max_queue),
+            receiving: Arc::new(tokio::sync::Semaphore::new(receiving)),
+            receiving_limit: receiving,
             max_body: config.max_body_bytes,
             timeout: config.request_timeout,
+            min_body_rate: config.min_body_rate,
+            body_grace: config.body_grace,
             retry_after_s: config.retry_after_s,
         });
         Ok(Self {
             listener,
             addr,
             state,
+            conn_limits,
         })
     }
 
@@ -277,26 +363,20 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then stops accepting connections and lets
-    /// in-flight requests finish.
+    /// Serves until `shutdown` completes, then stops accepting connections, lets
+    /// in-flight requests finish and closes idle connections.
     ///
     /// # Errors
-    /// [`ServeError::Io`].
+    /// None at present (accept errors, e.g. running out of file descriptors, are logged
+    /// and retried); the `Result` is kept for errors a future transport may have.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        use axum::serve::ListenerExt;
         let addr = self.addr;
         let app = router(self.state);
         tracing::info!(%addr, "listening");
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| ServeError::Io { addr, source })?;
+        conn::run(self.listener, app, self.conn_limits, shutdown).await;
         tracing::info!(%addr, "stopped");
         Ok(())
     }
@@ -418,7 +498,27 @@ fn model_of(st: &AppState, name: &str) -> Result<Arc<Served>, ApiError> {
     })
 }
 
-async fn get_model(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+/// The path parameter of a request, or the JSON error for a path that does not decode
+/// (bad percent-encoding, not UTF-8).
+fn path_param(
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    path.map(|Path(p)| p).map_err(|e| {
+        ApiError::bad(
+            "bad_path",
+            format!("the request path does not decode: {}", e.body_text()),
+        )
+    })
+}
+
+async fn get_model(
+    State(st): State<Arc<AppState>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let name = match path_param(name) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
     match model_of(&st, &name) {
         Ok(m) => axum::Json(m.info.clone()).into_response(),
         Err(e) => e.into_response(),

@@ -34,9 +34,9 @@ pub(super) fn evaluate_latency(
 ) -> Result<Vec<u8>, ApiError> {
     let lat = latency_of(served)?;
     let name = &served.file.name;
-    let (record, server) = st
+    let record = st
         .store
-        .server(key_id)
+        .record(key_id)
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| unknown_key(key_id))?;
     if record.mode != Mode::Latency {
@@ -48,6 +48,11 @@ pub(super) fn evaluate_latency(
             record.params_id, lat.params_id
         )));
     }
+    let server = st
+        .store
+        .server(&record, &lat.params)
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| unknown_key(key_id))?;
     let env = match peek_envelope(bytes) {
         Ok(env) => env,
         Err(e) => {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -17,25 +18,27 @@ use super::errors::{
 };
 use super::limits::{admit, blocking, drain, read_body};
 use super::routes_latency::{evaluate_latency, latency_of};
-use super::{AppState, Served, model_of};
+use super::{AppState, Served, model_of, path_param};
 use crate::api::Mode;
 
 pub(super) async fn predict(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let deadline = tokio::time::Instant::now() + st.timeout;
-    let pre = model_of(&st, &name).and_then(|m| {
-        let key_id = request_key_id(&uri, &headers)?;
-        let mode = request_mode(&uri)?;
-        if mode == Mode::Latency {
-            latency_of(&m)?;
-        }
-        Ok((m, key_id, mode))
-    });
+    let pre = path_param(name)
+        .and_then(|name| model_of(&st, &name))
+        .and_then(|m| {
+            let key_id = request_key_id(&uri, &headers)?;
+            let mode = request_mode(&uri)?;
+            if mode == Mode::Latency {
+                latency_of(&m)?;
+            }
+            Ok((m, key_id, mode))
+        });
     let (model, key_id, mode) = match pre {
         Ok(v) => v,
         Err(e) => {
@@ -79,18 +82,14 @@ pub(super) async fn predict_inner(
                 .map_or(st.max_body, |l| l.info.max_body_bytes),
         ),
     };
-    let permit = match admit(st, gate, deadline).await {
-        Ok(p) => p,
-        Err(e) => {
-            drain(body, st.max_body).await;
-            return Err(e);
-        }
-    };
-    let bytes = read_body(body, headers, limit, deadline).await?;
+    // The body first: a slow sender holds only its bytes of the receiving budget, never
+    // an evaluation slot.
+    let received = read_body(st, body, headers, limit, deadline).await?;
+    let permit = admit(st, gate, deadline).await?;
     let state = Arc::clone(st);
     blocking(st, permit, deadline, move || match mode {
-        Mode::Batch => evaluate_request(&state, &model, &key_id, &bytes),
-        Mode::Latency => evaluate_latency(&state, &model, &key_id, &bytes),
+        Mode::Batch => evaluate_request(&state, &model, &key_id, &received.bytes),
+        Mode::Latency => evaluate_latency(&state, &model, &key_id, &received.bytes),
     })
     .await
 }
@@ -101,9 +100,9 @@ pub(super) fn evaluate_request(
     key_id: &str,
     bytes: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
-    let (record, server) = st
+    let record = st
         .store
-        .server(key_id)
+        .record(key_id)
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| unknown_key(key_id))?;
     if record.mode != Mode::Batch {
@@ -124,6 +123,11 @@ pub(super) fn evaluate_request(
             ),
         ));
     }
+    let server = st
+        .store
+        .server(&record, &served.params)
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| unknown_key(key_id))?;
     expect_kind(bytes, "a ciphertext batch", "predict")?;
     let batch = CtBatch::from_bytes(&server, bytes, st.max_body).map_err(|e| {
         if is_params_mismatch(&e) {
