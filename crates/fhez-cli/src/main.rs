@@ -22,7 +22,6 @@ mod data;
 mod demo;
 mod flow;
 mod inspect;
-mod npy;
 mod params_cmd;
 mod plot;
 mod train;
