@@ -459,7 +459,8 @@ fn serialization_round_trip_and_limits() -> TestResult {
         }
     }
     // Flat packing carries batch 0 (byte offset 7..15); any other value is refused, so the
-    // encoding is canonical (found by the `erray` fuzz target's round-trip check).
+    // encoding is canonical (the `erray` fuzz target asserts that accepted input re-encodes
+    // to itself).
     let flat = Erray::encrypt(&b, &x, Packing::Flat)?.to_bytes()?;
     assert_eq!(flat.get(6..15), Some(&[0u8; 9][..]));
     let mut other = flat.clone();
