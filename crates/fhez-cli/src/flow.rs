@@ -13,11 +13,12 @@ use fhez::bundle::{
     public_bundle_to_bytes, save_client_keys,
 };
 use fhez::ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
+use fhez::data::npy;
 use fhez::erray::PlainArray;
 use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
 use serde_json::json;
 
-use crate::{data, npy, util};
+use crate::{data, util};
 
 /// Largest ciphertext message read (4 GiB).
 pub const MESSAGE_LIMIT: usize = 1 << 32;

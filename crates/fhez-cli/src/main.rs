@@ -23,7 +23,6 @@ mod demo;
 mod flow;
 mod graph;
 mod inspect;
-mod npy;
 mod params_cmd;
 mod plot;
 mod train;

@@ -543,3 +543,30 @@ fn train_a_small_classifier_when_digits_are_present() {
         p(&out2),
     ]);
 }
+
+/// Issue 12, finding 5: the hostile model files committed under `crates/fhez/tests/fixtures`
+/// (an input of 100,000 × 100,000; an `Enqueue` of 10^9 ports) made `plan` and `keygen`
+/// abort on a failed allocation; both now print one `error:` line naming the limit and exit 1.
+#[test]
+fn hostile_model_files_get_one_error_line() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fhez/tests/fixtures");
+    let d = dir("hostile");
+    for (file, what) in [
+        (
+            "hostile-input-1e5x1e5.json",
+            "tensor elements of 10000000000",
+        ),
+        (
+            "hostile-enqueue-1e9.json",
+            "graph input ports of 1000000001",
+        ),
+    ] {
+        let model = fixtures.join(file);
+        let e = fails(&["plan", p(&model)]);
+        assert!(e.contains(what) && e.contains("exceeds the limit"), "{e}");
+        let keys = d.join(file);
+        let e = fails(&["keygen", "--model", p(&model), "--out", p(&keys)]);
+        assert!(e.contains(what), "{e}");
+        assert!(!keys.exists(), "keygen created {}", keys.display());
+    }
+}

@@ -7,6 +7,7 @@ mod datasets;
 mod error;
 pub mod idx;
 pub mod io;
+pub mod npy;
 pub mod split;
 pub mod transform;
 

@@ -458,6 +458,22 @@ fn serialization_round_trip_and_limits() -> TestResult {
             assert!(Erray::from_bytes(&b, &bytes[..cut], 1 << 20).is_err());
         }
     }
+    // Flat packing carries batch 0 (byte offset 7..15); any other value is refused, so the
+    // encoding is canonical (the `erray` fuzz target asserts that accepted input re-encodes
+    // to itself).
+    let flat = Erray::encrypt(&b, &x, Packing::Flat)?.to_bytes()?;
+    assert_eq!(flat.get(6..15), Some(&[0u8; 9][..]));
+    let mut other = flat.clone();
+    if let Some(byte) = other.get_mut(7) {
+        *byte = 5;
+    }
+    assert!(matches!(
+        Erray::from_bytes(&b, &other, 1 << 20),
+        Err(Error::Backend(fhez_backend::Error::Malformed {
+            reason: "flat packing with a non-zero batch",
+            ..
+        }))
+    ));
     let s = sim(8, 3);
     let e = Erray::encrypt(&s, &x, Packing::Flat)?.mul_scalar(0.5)?;
     let back = Erray::from_bytes(&s, &e.to_bytes()?, 1 << 20)?;

@@ -9,7 +9,8 @@
 //!
 //! All integers little-endian. On read, the total size is checked against the caller's limit
 //! first, and every count and length against the bytes actually remaining before allocating;
-//! the shape must agree with the packing and the ciphertext count; each ciphertext goes
+//! the shape must agree with the packing and the ciphertext count (flat packing writes, and
+//! only accepts, a batch of 0: every erray has one encoding); each ciphertext goes
 //! through the backend's validating `ct_from_bytes`. Bad input is a typed error, never a panic.
 
 use fhez_backend::Backend;
@@ -71,9 +72,11 @@ impl<B: Backend> Erray<B> {
         }
         let tag = r.u8()?;
         let batch = r.len_at_most(usize::MAX)?;
-        let packing = match tag {
-            0 => Packing::Flat,
-            1 => Packing::BatchInSlots { batch },
+        let packing = match (tag, batch) {
+            (0, 0) => Packing::Flat,
+            // The writer puts 0 there: any other batch is a second encoding of one erray.
+            (0, _) => return Err(malformed("flat packing with a non-zero batch")),
+            (1, _) => Packing::BatchInSlots { batch },
             _ => return Err(malformed("unknown packing")),
         };
         let clean = match r.u8()? {

@@ -193,6 +193,17 @@ pub enum Error {
         /// Largest allowed.
         max_log_qp: u32,
     },
+    /// A count, shape or product declared by a graph or model file over its limit
+    /// (see [`crate::limits`]).
+    #[error("{what} of {found} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// The quantity (a fixed phrase, e.g. `"tensor elements"`).
+        what: &'static str,
+        /// The value declared (`usize::MAX` when computing it overflowed).
+        found: usize,
+        /// The limit ([`crate::limits`]).
+        limit: usize,
+    },
     /// A requested prime size above what the CKKS engine generates.
     #[error("planned prime of {bits} bits exceeds the {max}-bit limit")]
     PrimeTooLarge {

@@ -5,6 +5,7 @@ pub mod cost;
 mod error;
 pub mod graph;
 mod init;
+pub mod limits;
 pub mod loss;
 pub mod nodes;
 pub mod optim;

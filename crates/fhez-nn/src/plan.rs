@@ -158,11 +158,20 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
 /// consumers reach a `Decrypt` are encrypted) with `request.batch` samples per ciphertext.
 ///
 /// # Errors
-/// [`Error::PrimeTooLarge`] when the scale or first prime exceeds 60 bits;
+/// [`Error::LimitExceeded`] when the batch, or batch × the widest tensor, is over its
+/// [`limits`](crate::limits); [`Error::PrimeTooLarge`] when the scale or first prime exceeds 60 bits;
 /// [`Error::NoSecureParams`] when no N ≤ 2^16 is secure for the chain; graph errors naming
 /// the node (e.g. [`Error::NotEncryptable`] for a softmax before the decrypt).
 pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let batch = request.batch.max(1);
+    crate::limits::check_batch(graph, batch)?;
+    // Bounds every sum below (a file may declare any u32).
+    if request.precision_bits > MAX_PRIME_BITS {
+        return Err(Error::PrimeTooLarge {
+            bits: request.precision_bits,
+            max: MAX_PRIME_BITS,
+        });
+    }
     // Depth and rotations do not depend on the scale: simulate once at a nominal one.
     let slots = batch.next_power_of_two();
     let nominal = request.precision_bits + 16 + NOISE_BITS;
@@ -180,7 +189,9 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
         }
         // The first prime holds the message: scale + magnitude bits, capped at the
         // largest prime (the magnitude headroom shrinks, never below the minimum).
-        let q0 = (log_scale + request.magnitude_bits).min(MAX_PRIME_BITS);
+        let q0 = log_scale
+            .saturating_add(request.magnitude_bits)
+            .min(MAX_PRIME_BITS);
         let mut log_q = vec![q0];
         log_q.extend(std::iter::repeat_n(
             log_scale,

@@ -158,7 +158,9 @@ fn read_entry(server: &CkksServer, r: &mut Reader<'_>, limit: usize) -> Result<C
         .map_err(|_| malformed("entry name is not UTF-8"))?
         .to_owned();
     let packing = match (r.u8()?, r.len_at_most(usize::MAX)?) {
-        (0, _) => Packing::Flat,
+        (0, 0) => Packing::Flat,
+        // The writer puts 0 there: any other batch is a second encoding of the same entry.
+        (0, _) => return Err(malformed("flat packing with a non-zero batch")),
         (1, batch) => Packing::BatchInSlots { batch },
         _ => return Err(malformed("unknown packing")),
     };

@@ -15,8 +15,8 @@ use crate::{EncryptedModel, Error, Result};
 pub const MODEL_FORMAT: &str = "fhez-model";
 /// The model file version written, and the only one read.
 pub const MODEL_VERSION: u32 = 1;
-/// Largest model file read, in bytes.
-pub const MODEL_FILE_LIMIT: usize = 256 << 20;
+/// Largest model file read, in bytes ([`fhez_nn::limits::MAX_FILE_BYTES`]).
+pub const MODEL_FILE_LIMIT: usize = fhez_nn::limits::MAX_FILE_BYTES;
 
 /// How to read the values at the decrypt boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,12 +167,16 @@ impl ModelFile {
         serde_json::to_string_pretty(self).map_err(json_err("model file"))
     }
 
-    /// Parses and checks a model file: format tag, version, the graph, the inputs' shapes
-    /// and the output node.
+    /// Parses and checks a model file: its size, format tag, version, the graph (with every
+    /// count and shape against [`fhez_nn::limits`]), the planned batch against the widest
+    /// tensor, the inputs' shapes and the output node. Nothing sized by the file is
+    /// allocated before its limit is checked.
     ///
     /// # Errors
-    /// [`Error::Json`], [`Error::Format`], graph errors.
+    /// [`Error::Json`], [`Error::Format`], graph errors ([`fhez_nn::Error::LimitExceeded`]
+    /// for a count or shape over its limit).
     pub fn from_json(text: &str) -> Result<Self> {
+        fhez_nn::limits::check("model file bytes", text.len(), MODEL_FILE_LIMIT)?;
         let file: Self = serde_json::from_str(text).map_err(json_err("model file"))?;
         if file.format != MODEL_FORMAT {
             return Err(Error::Format {
@@ -190,6 +194,7 @@ impl ModelFile {
             });
         }
         let graph = file.graph()?;
+        fhez_nn::limits::check_batch(&graph, file.plan.batch)?;
         for input in &file.inputs {
             let shape = input_shape(&graph, &input.name)?;
             if shape != input.shape {

@@ -15,9 +15,10 @@ use fhez::bundle::{
     save_client_keys,
 };
 use fhez::ckks::{CkksParams, CkksParamsSpec, CkksServer};
+use fhez::erray::Packing;
 use fhez::erray::PlainArray;
 use fhez::nn::{PlanRequest, prefab};
-use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
+use fhez::{CtBatch, CtEntry, EncryptedModel, ModelFile, Task};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -188,6 +189,27 @@ fn ciphertext_messages_round_trip_seeded_and_full() -> TestResult {
             "limit"
         );
     }
+    // Flat packing is written with batch 0 (bytes 13..21: after magic, version, entry
+    // count, name length and the one-byte name, and the packing tag); a non-zero batch is a
+    // second encoding of the same entry and is refused.
+    let flat = CtBatch {
+        entries: vec![CtEntry {
+            name: "f".to_owned(),
+            shape: vec![3],
+            packing: Packing::Flat,
+            cts: request.entries[0].cts[..1].to_vec(),
+        }],
+    };
+    let flat_bytes = flat.to_bytes()?;
+    assert_eq!(&flat_bytes[12..21], &[0u8; 9]);
+    assert_eq!(CtBatch::from_bytes(&server, &flat_bytes, usize::MAX)?, flat);
+    let mut batched = flat_bytes.clone();
+    batched[13] = 5;
+    let e = CtBatch::from_bytes(&server, &batched, usize::MAX).unwrap_err();
+    assert!(
+        e.to_string().contains("flat packing with a non-zero batch"),
+        "{e}"
+    );
     // A coefficient pushed out of range inside the first ciphertext is rejected.
     let mut corrupt = seeded.clone();
     let at = corrupt.len() - 16;

@@ -12,7 +12,8 @@
 //! Loading checks, in order: the version; every node's `name` and `kind` (unknown kinds are
 //! [`Error::UnknownNodeKind`]); each node's fields for its kind (unknown or missing fields
 //! are [`Error::NodeConfig`] naming the node); then everything [`GraphBuilder::build`]
-//! checks — dangling edges, port ranges, gaps and duplicates, cycles, weight shapes against
+//! checks — the [`limits`](crate::limits) on file bytes, nodes, edges, ports, ranks and
+//! tensor elements (before anything they size is allocated), dangling edges, port ranges, gaps and duplicates, cycles, weight shapes against
 //! the configuration, and shape propagation.
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 use super::{Edge, Graph, GraphBuilder};
 use crate::nodes::{KINDS, Node};
-use crate::{Error, Result};
+use crate::{Error, Result, limits};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -75,7 +76,10 @@ impl GraphConfig {
     /// [`Error::Json`], [`Error::UnsupportedVersion`], [`Error::UnknownNodeKind`],
     /// [`Error::NodeConfig`], and the [`GraphBuilder::build`] errors.
     pub fn load(json: &str) -> Result<Graph> {
+        limits::check("graph file bytes", json.len(), limits::MAX_FILE_BYTES)?;
         let raw: RawConfig = serde_json::from_str(json)?;
+        limits::check("graph nodes", raw.nodes.len(), limits::MAX_NODES)?;
+        limits::check("graph edges", raw.edges.len(), limits::MAX_EDGES)?;
         if raw.format_version != FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
                 found: raw.format_version,

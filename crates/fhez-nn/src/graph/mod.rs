@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::nodes::Node;
-use crate::{Error, Result};
+use crate::{Error, Result, limits};
 
 /// Index of a node in its graph (insertion order).
 pub type NodeId = usize;
@@ -165,6 +165,16 @@ pub(crate) struct Topology {
 impl Topology {
     fn new(b: &GraphBuilder) -> Result<Self> {
         let n = b.nodes.len();
+        limits::check("graph nodes", n, limits::MAX_NODES)?;
+        limits::check("graph edges", b.edges.len(), limits::MAX_EDGES)?;
+        let (mut ins_total, mut outs_total) = (0usize, 0usize);
+        for nd in &b.nodes {
+            let (ins, outs) = nd.ports();
+            ins_total = ins_total.saturating_add(ins);
+            outs_total = outs_total.saturating_add(outs);
+        }
+        limits::check("graph input ports", ins_total, limits::MAX_PORTS)?;
+        limits::check("graph output ports", outs_total, limits::MAX_PORTS)?;
         let name = |id: NodeId| b.names.get(id).cloned().unwrap_or_default();
         let mut slots: Vec<Vec<Option<(NodeId, usize)>>> =
             b.nodes.iter().map(|nd| vec![None; nd.ports().0]).collect();
@@ -245,6 +255,10 @@ impl Topology {
                 .unwrap_or_default();
             let out = node
                 .out_shapes(&ins)
+                .and_then(|out| {
+                    out.iter().try_for_each(|s| limits::check_shape(s))?;
+                    Ok(out)
+                })
                 .map_err(|e| e.at_node(&name(id), node.kind()))?;
             if let Some(slot) = shapes.get_mut(id) {
                 *slot = out;
@@ -372,25 +386,41 @@ impl Graph {
     /// node is reachable (the label branch of a loss is not).
     #[must_use]
     pub fn encrypted_inputs(&self) -> Vec<NodeId> {
+        // One pass in reverse topological order (O(nodes + edges)): a node reaches a
+        // decrypt when it is one or when one of its consumers does.
+        let mut reaches = vec![false; self.len()];
+        for &id in self.topology.order.iter().rev() {
+            let here = matches!(self.node(id), Some(Node::Decrypt(_)))
+                || reaches.get(id).copied().unwrap_or(false);
+            if !here {
+                continue;
+            }
+            if let Some(r) = reaches.get_mut(id) {
+                *r = true;
+            }
+            for &(src, _) in self.topology.sources.get(id).map_or(&[][..], Vec::as_slice) {
+                if let Some(r) = reaches.get_mut(src) {
+                    *r = true;
+                }
+            }
+        }
         self.inputs()
             .into_iter()
-            .filter(|&i| {
-                let mut seen = vec![false; self.len()];
-                let mut stack = vec![i];
-                while let Some(id) = stack.pop() {
-                    if matches!(self.node(id), Some(Node::Decrypt(_))) {
-                        return true;
-                    }
-                    for e in self.edges.iter().filter(|e| e.from == id) {
-                        if let Some(s) = seen.get_mut(e.to).filter(|s| !**s) {
-                            *s = true;
-                            stack.push(e.to);
-                        }
-                    }
-                }
-                false
-            })
+            .filter(|&i| reaches.get(i).copied().unwrap_or(false))
             .collect()
+    }
+
+    /// Element count of the widest per-sample tensor any node outputs (every shape was
+    /// checked against [`limits::MAX_TENSOR_ELEMENTS`] when the graph was built).
+    #[must_use]
+    pub fn widest_tensor(&self) -> usize {
+        self.topology
+            .shapes
+            .iter()
+            .flatten()
+            .map(|s| s.iter().product::<usize>())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Terminal nodes (no consumers): what [`Graph::harvest`] returns.

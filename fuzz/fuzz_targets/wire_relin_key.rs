@@ -1,0 +1,14 @@
+#![no_main]
+//! `fhez_ckks::wire::relin_key_from_bytes` over the tiny parameter set; an accepted object
+//! re-encodes to exactly the input (one encoding per object).
+
+use fhez::ckks::wire;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let params = fhez_fuzz::params();
+    if let Ok(obj) = wire::relin_key_from_bytes(params, data, fhez_fuzz::LIMIT_U64) {
+        let again = wire::relin_key_to_bytes(&obj).expect("a read object encodes");
+        assert!(again == data, "non-canonical relin_key encoding accepted");
+    }
+});
