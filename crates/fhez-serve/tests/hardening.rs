@@ -13,85 +13,23 @@
     reason = "test code"
 )]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use fhez::ModelFile;
 use fhez::bundle::{PARAMS_SECTION_LIMIT, public_bundle_to_bytes};
 use fhez::ckks::wire::{ObjectKind, params_to_bytes};
 use fhez::ckks::{CkksClient, CkksParams, CkksParamsSpec};
-use fhez::{ModelFile, nn::PlanRequest, nn::prefab};
+use fhez_serve::ServerConfig;
 use fhez_serve::api::ErrorBody;
-use fhez_serve::fixture::bars_model;
-use fhez_serve::{ServeError, Server, ServerConfig};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+use common::{Running, TestResult, bars_file, regressor_file, start_with, temp_dir};
 
-fn bars_file() -> ModelFile {
-    static FILE: OnceLock<ModelFile> = OnceLock::new();
-    FILE.get_or_init(|| bars_model("bars", 4).unwrap()).clone()
-}
-
-/// A model with another (secure) parameter set than the bars model.
-fn regressor_file() -> ModelFile {
-    static FILE: OnceLock<ModelFile> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
-        let request = PlanRequest {
-            batch: 2,
-            precision_bits: 20,
-            magnitude_bits: 20,
-        };
-        let task = fhez::Task::Regressor {
-            scale: 2.0,
-            offset: 1.0,
-        };
-        ModelFile::new("toy-regressor", &graph, &["x"], "Decrypt", task, request).unwrap()
-    })
-    .clone()
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fhez-hard-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), ServeError>>,
-}
-
-impl Running {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.unwrap().unwrap();
-    }
-}
-
+/// A server for the bars model with its key store in a fresh directory for `tag`.
 async fn start(tag: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Running {
-    let mut config = ServerConfig::new(vec![bars_file()]);
-    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.db_path = temp_dir(tag).join("keys.redb");
-    config.max_in_flight = 2;
-    tweak(&mut config);
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr();
-    let (stop, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async {
-        let _ = rx.await;
-    }));
-    Running { addr, stop, handle }
+    start_with(vec![bars_file()], temp_dir(tag).join("keys.redb"), tweak).await
 }
 
 /// A raw request: status and body.

@@ -14,7 +14,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use fhez::bundle::public_bundle_to_bytes;
@@ -24,57 +23,16 @@ use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spe
 use fhez::nn::{Tape, Tensor};
 use fhez::{CtBatch, ModelFile};
 use fhez_serve::api::ErrorBody;
-use fhez_serve::fixture::{SIDE, bars, bars_model};
-use fhez_serve::{
-    Client, KeyRecord, LatencySession, Mode, SamplePrediction, ServeError, Server, ServerConfig,
-};
+use fhez_serve::fixture::{SIDE, bars};
+use fhez_serve::{Client, KeyRecord, LatencySession, Mode, SamplePrediction, Server, ServerConfig};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+use common::{Running, TestResult, bars_file, start_with, temp_dir};
 
-fn bars_file() -> ModelFile {
-    static FILE: OnceLock<ModelFile> = OnceLock::new();
-    FILE.get_or_init(|| bars_model("bars", 4).unwrap()).clone()
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fhez-serve-lat-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), ServeError>>,
-}
-
-impl Running {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.unwrap().unwrap();
-    }
-}
-
+/// A server for the bars model with its key store at `db` (2 latency slots).
 async fn start(db: PathBuf) -> Running {
-    let mut config = ServerConfig::new(vec![bars_file()]);
-    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.db_path = db;
-    config.max_in_flight = 2;
-    config.latency_max_in_flight = 2;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr();
-    let (stop, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async {
-        let _ = rx.await;
-    }));
-    Running { addr, stop, handle }
+    start_with(vec![bars_file()], db, |c| c.latency_max_in_flight = 2).await
 }
 
 fn plain_class(file: &ModelFile, image: &[f64]) -> usize {

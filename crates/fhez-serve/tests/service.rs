@@ -12,91 +12,27 @@
     reason = "test code"
 )]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use fhez::bundle::{public_bundle_to_bytes, save_client_keys};
 use fhez::ckks::{CkksClient, CkksParams, CkksServer};
 use fhez::erray::PlainArray;
-use fhez::nn::PlanRequest;
-use fhez::nn::{Tape, Tensor, prefab};
-use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
+use fhez::nn::{Tape, Tensor};
+use fhez::{CtBatch, EncryptedModel, ModelFile};
 use fhez_serve::api::ErrorBody;
 use fhez_serve::client::decrypt_reply;
-use fhez_serve::fixture::{SIDE, bars, bars_model};
-use fhez_serve::{Client, Retry, SamplePrediction, ServeError, Server, ServerConfig, Session};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use fhez_serve::fixture::{SIDE, bars};
+use fhez_serve::{Client, Retry, SamplePrediction, ServerConfig, Session};
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+use common::{BATCH, Running, TestResult, bars_file, regressor_file, start_with, temp_dir};
 
-const BATCH: usize = 4;
-
-fn bars_file() -> ModelFile {
-    static FILE: OnceLock<ModelFile> = OnceLock::new();
-    FILE.get_or_init(|| bars_model("bars", BATCH).unwrap())
-        .clone()
-}
-
-/// A second model with another parameter set (deeper: depth 6) and another input shape.
-fn regressor_file() -> ModelFile {
-    static FILE: OnceLock<ModelFile> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
-        let request = PlanRequest {
-            batch: 2,
-            precision_bits: 20,
-            magnitude_bits: 20,
-        };
-        let task = Task::Regressor {
-            scale: 2.0,
-            offset: 1.0,
-        };
-        ModelFile::new("toy-regressor", &graph, &["x"], "Decrypt", task, request).unwrap()
-    })
-    .clone()
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fhez-serve-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), ServeError>>,
-}
-
-impl Running {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.unwrap().unwrap();
-    }
-}
-
+/// A server for both models with its key store at `db`.
 async fn start(db: PathBuf, tweak: impl FnOnce(&mut ServerConfig)) -> Running {
-    let mut config = ServerConfig::new(vec![bars_file(), regressor_file()]);
-    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.db_path = db;
-    config.max_in_flight = 2;
-    tweak(&mut config);
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr();
-    let (stop, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async {
-        let _ = rx.await;
-    }));
-    Running { addr, stop, handle }
+    start_with(vec![bars_file(), regressor_file()], db, tweak).await
 }
 
 /// Local keys for `file`'s secure parameters, saved in `dir` so that a `Session` reuses
