@@ -543,3 +543,39 @@ fn train_a_small_classifier_when_digits_are_present() {
         p(&out2),
     ]);
 }
+
+#[test]
+fn insecure_keys_are_refused_by_every_command_that_reads_them() {
+    use fhez::bundle::save_client_keys;
+    use fhez::ckks::{CkksClient, CkksParams, CkksParamsSpec};
+    // DISCLAIMER: a toy set that opts out of the security check, which is what is tested.
+    let spec = CkksParamsSpec::new(10)
+        .with_log_q(&[50, 40])
+        .with_log_p(&[50])
+        .with_log_scale(40)
+        .insecure_for_testing();
+    let params = CkksParams::new(&spec).unwrap();
+    let d = dir("insecure");
+    let keys = d.join("keys");
+    save_client_keys(&keys, &CkksClient::generate(&params, &[]).unwrap()).unwrap();
+    let model_path = d.join("model.json");
+    std::fs::write(&model_path, model(20).to_json().unwrap()).unwrap();
+    let missing = d.join("absent.fhez");
+    let out = d.join("out.fhez");
+    let refused = "opt out of the security check";
+    // The client side (secret key and bundle) and the server side (public bundle only).
+    let err = fails(&["decrypt", "--keys", p(&keys), "--input", p(&missing)]);
+    assert!(err.contains(refused), "{err}");
+    let err = fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&missing),
+        "--out",
+        p(&out),
+    ]);
+    assert!(err.contains(refused), "{err}");
+}
