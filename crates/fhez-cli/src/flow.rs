@@ -14,6 +14,7 @@ use fhez::bundle::{
 };
 use fhez::ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
 use fhez::erray::PlainArray;
+use fhez::nn::SecurityStandard;
 use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
 use serde_json::json;
 
@@ -31,6 +32,11 @@ pub const MODEL_COPY: &str = "model.json";
 pub struct PlanArgs {
     /// Model file.
     pub model: PathBuf,
+    /// Table of 128-bit security bounds the ring degree is chosen against: 2018 (the
+    /// HomomorphicEncryption.org standard) or 2024 (the 2024 guideline values, up to 13 bits
+    /// lower). Default: the model file's `plan.standard`, itself 2018 when absent.
+    #[arg(long, value_parser = ["2018", "2024"])]
+    pub standard: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -206,7 +212,14 @@ pub fn output_shape(file: &ModelFile) -> Result<Vec<usize>> {
 
 /// Runs `fhez plan`.
 pub fn plan(args: &PlanArgs) -> Result<()> {
-    let p = planned(util::load_model(&args.model)?)?;
+    let mut file = util::load_model(&args.model)?;
+    match args.standard.as_deref() {
+        Some("2018") => file.plan.standard = SecurityStandard::Standard2018,
+        Some("2024") => file.plan.standard = SecurityStandard::Guideline2024,
+        Some(other) => bail!("unknown security standard {other:?}: use 2018 or 2024"),
+        None => {}
+    }
+    let p = planned(file)?;
     let client = p.model.keygen(&p.params)?;
     let sizes = sizes(&p, &client)?;
     let plan = p.model.plan();
@@ -222,12 +235,13 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         }));
     }
     outln!(
-        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude",
+        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude, {} security table",
         p.file.name,
         p.file.dataset.as_deref().unwrap_or("no data set"),
         p.file.plan.batch,
         p.file.plan.precision_bits,
-        p.file.plan.magnitude_bits
+        p.file.plan.magnitude_bits,
+        p.file.plan.standard.name()
     );
     print_params(&p);
     outln!(

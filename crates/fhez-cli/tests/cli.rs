@@ -71,6 +71,7 @@ fn model(precision_bits: u32) -> ModelFile {
         batch: 4,
         precision_bits,
         magnitude_bits: 10,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 2.0,
@@ -578,4 +579,36 @@ fn insecure_keys_are_refused_by_every_command_that_reads_them() {
         p(&out),
     ]);
     assert!(err.contains(refused), "{err}");
+}
+
+#[test]
+fn plan_under_the_2024_guideline_values() {
+    use fhez::ckks::params::{max_log_qp_128, max_log_qp_128_2024};
+    let d = dir("standard");
+    let path = d.join("model.json");
+    std::fs::write(&path, model(14).to_json().unwrap()).unwrap();
+    let bits = |v: &Value, k: &str| u32::try_from(v["params"][k].as_u64().unwrap()).unwrap();
+    let old = json(&ok(&["plan", p(&path), "--json"]));
+    assert_eq!(old["params"]["security"], "Tc128");
+    let log_n = bits(&old, "log_n");
+    assert!(old["plan"]["log_qp"].as_u64().unwrap() <= u64::from(max_log_qp_128(log_n).unwrap()));
+    assert_eq!(
+        old,
+        json(&ok(&["plan", p(&path), "--json", "--standard", "2018"]))
+    );
+    let new = json(&ok(&["plan", p(&path), "--json", "--standard", "2024"]));
+    assert_eq!(new["params"]["security"], "Tc128Guideline2024");
+    assert_eq!(new["request"]["standard"], "2024");
+    let log_n = bits(&new, "log_n");
+    let bound = f64::from(max_log_qp_128_2024(log_n).unwrap());
+    assert!(new["params"]["log_qp"].as_f64().unwrap() <= bound);
+    assert!(new["plan"]["log_qp"].as_f64().unwrap() <= bound);
+    let text = ok(&["plan", p(&path), "--standard", "2024"]);
+    assert!(text.contains("2024 security table"), "{text}");
+    assert!(
+        fhez(&["plan", p(&path), "--standard", "2030"])
+            .status
+            .code()
+            != Some(0)
+    );
 }

@@ -45,6 +45,7 @@ fn regressor_file() -> ModelFile {
             batch: 2,
             precision_bits: 20,
             magnitude_bits: 20,
+            standard: fhez::nn::SecurityStandard::Standard2018,
         };
         let task = fhez::Task::Regressor {
             scale: 2.0,

@@ -355,6 +355,7 @@ async fn a_model_without_a_latency_form_says_so() -> TestResult {
         batch: 2,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = fhez::Task::Regressor {
         scale: 1.0,

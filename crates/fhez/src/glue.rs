@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec};
-use fhez_nn::Plan;
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, SecurityLevel};
+use fhez_nn::{Plan, SecurityStandard};
 
 use crate::{Error, Result};
 
 /// The CKKS parameter spec of a plan: the planned ring degree, modulus chain, special
-/// primes and scale, with the default **128-bit security** check on (the planner picks the
-/// smallest secure `N` for the chain, so [`CkksParams::new`] accepts it).
+/// primes and scale, with the **128-bit security** check of the table the plan was made
+/// against ([`SecurityLevel::Tc128`] for [`SecurityStandard::Standard2018`],
+/// [`SecurityLevel::Tc128Guideline2024`] for [`SecurityStandard::Guideline2024`]); the
+/// planner picks the smallest `N` that table allows for the chain, so [`CkksParams::new`]
+/// accepts it.
 ///
 /// For fast tests, lower `log_n` and opt out explicitly:
 /// `CkksParamsSpec { log_n: 10, ..spec_from_plan(&plan) }.insecure_for_testing()`.
@@ -31,6 +34,10 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
         .with_log_q(&plan.log_q)
         .with_log_p(&plan.log_p)
         .with_log_scale(plan.log_scale)
+        .with_security(match plan.standard {
+            SecurityStandard::Standard2018 => SecurityLevel::Tc128,
+            SecurityStandard::Guideline2024 => SecurityLevel::Tc128Guideline2024,
+        })
 }
 
 /// Checks that validated parameters can run `plan` with `batch` samples per ciphertext:

@@ -28,6 +28,7 @@ fn model_file() -> Result<ModelFile, fhez::Error> {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 1.0,
