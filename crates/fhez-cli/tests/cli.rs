@@ -242,6 +242,33 @@ fn client_server_flow_and_errors() {
         .unwrap();
     let v0 = got[0]["values"][0].as_f64().unwrap();
     assert!((v1 - v0).abs() < 1e-3, "npy {v1} vs json {v0}");
+    // Values are rounded to the 20 bits the plan promises unless --full-precision is given;
+    // the exact values carry noise below that (so almost surely off the 2^-20 grid).
+    assert_eq!(dec["precision_bits"], 20);
+    let step = 20f64.exp2();
+    let full = json(&ok(&[
+        "decrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&y_ct),
+        "--full-precision",
+    ]));
+    assert!(full["precision_bits"].is_null());
+    let mut off_grid = 0;
+    for (r, f) in got
+        .iter()
+        .zip(full["outputs"][0]["samples"].as_array().unwrap())
+    {
+        let (r, f) = (
+            r["values"][0].as_f64().unwrap(),
+            f["values"][0].as_f64().unwrap(),
+        );
+        assert_eq!((r * step).fract(), 0.0, "{r} not a multiple of 2^-20");
+        assert!((r - f).abs() <= 0.5 / step, "{r} vs {f}");
+        off_grid += usize::from((f * step).fract() != 0.0);
+    }
+    assert!(off_grid > 0, "the exact values are all on the 2^-20 grid");
 
     // inspect every kind
     let client = fhez::bundle::load_client_keys(&keys).unwrap();
