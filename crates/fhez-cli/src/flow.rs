@@ -121,26 +121,9 @@ pub struct DecryptArgs {
     pub model: Option<PathBuf>,
     /// Print the exact decrypted values. They carry the ciphertexts' noise, which next to
     /// the ciphertexts reveals the secret key: never share them. Default: values rounded to
-    /// the precision the parameters promise (see `promised_precision_bits`).
+    /// the precision the parameters promise (`fhez::promised_precision_bits`).
     #[arg(long)]
     pub full_precision: bool,
-}
-
-/// Bits after the binary point a decrypted value of `params` is promised to hold: the
-/// planner's rule read backwards (`crates/fhez-nn/src/plan.rs`, module docs): the scale is
-/// `precision_bits + log_n + NOISE_BITS`, the `log_n + NOISE_BITS` bits below it being the
-/// rescaling, encoding and encryption noise. So `log_scale − log_n − NOISE_BITS`, at least 0.
-pub fn promised_precision_bits(params: &CkksParams) -> u32 {
-    params
-        .log_scale()
-        .saturating_sub(params.log_n())
-        .saturating_sub(fhez::nn::plan::NOISE_BITS)
-}
-
-/// `x` rounded to a multiple of `2^-bits`.
-fn round_to_bits(x: f64, bits: u32) -> f64 {
-    let step = f64::from(bits.min(1000)).exp2();
-    (x * step).round() / step
 }
 
 /// The model and its plan, with the parameters the plan asks for.
@@ -598,7 +581,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
         .with_context(|| format!("reading {}", args.input.display()))?;
-    let precision = (!args.full_precision).then(|| promised_precision_bits(client.params()));
+    let precision = (!args.full_precision).then(|| fhez::promised_precision_bits(client.params()));
     let mut outputs = Vec::new();
     for (name, x) in reply.bind(&client)? {
         let plain = x.decrypt()?;
@@ -607,7 +590,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
             Some(bits) => plain
                 .data()
                 .iter()
-                .map(|&v| round_to_bits(v, bits))
+                .map(|&v| fhez::round_to_bits(v, bits))
                 .collect(),
             None => plain.data().to_vec(),
         };
