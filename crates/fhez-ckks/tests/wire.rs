@@ -106,7 +106,7 @@ fn read_sk(b: &[u8], _limit: u64) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(sk.to_secret_bytes().to_vec()))
 }
 fn read_params(b: &[u8], limit: u64) -> Result<Option<Vec<u8>>, Error> {
-    wire::params_from_bytes(b, limit)?;
+    wire::params_from_bytes_insecure_for_testing(b, limit)?;
     Ok(None)
 }
 
@@ -297,7 +297,7 @@ fn params_round_trip_for_every_preset() {
     for preset in Preset::ALL {
         let params = CkksParams::new(&preset.spec()).unwrap();
         let bytes = wire::params_to_bytes(&params).unwrap();
-        let back = wire::params_from_bytes(&bytes, DEFAULT_LIMIT).unwrap();
+        let back = wire::params_from_bytes_insecure_for_testing(&bytes, DEFAULT_LIMIT).unwrap();
         assert_eq!(back.id(), params.id());
         assert_eq!(back.spec(), params.spec());
         let env = peek_envelope(&bytes).unwrap();
@@ -712,7 +712,7 @@ fn corrupted_params_are_errors() {
     };
     // Not JSON.
     assert!(matches!(
-        wire_err(wire::params_from_bytes(
+        wire_err(wire::params_from_bytes_insecure_for_testing(
             &with_payload(f.params.id().0, b"{\"log_n\": x"),
             DEFAULT_LIMIT
         )),
@@ -722,7 +722,7 @@ fn corrupted_params_are_errors() {
     let other = other_params();
     let other_json = &wire::params_to_bytes(&other).unwrap()[ENVELOPE_LEN..];
     assert_eq!(
-        wire_err(wire::params_from_bytes(
+        wire_err(wire::params_from_bytes_insecure_for_testing(
             &with_payload(f.params.id().0, other_json),
             DEFAULT_LIMIT
         )),
@@ -734,7 +734,7 @@ fn corrupted_params_are_errors() {
     // Bit sizes instead of explicit primes are not the canonical encoding.
     let spec = serde_json::to_vec(&Preset::TinyInsecure.spec()).unwrap();
     assert!(matches!(
-        wire_err(wire::params_from_bytes(
+        wire_err(wire::params_from_bytes_insecure_for_testing(
             &with_payload(f.params.id().0, &spec),
             DEFAULT_LIMIT
         )),
@@ -749,14 +749,14 @@ fn corrupted_params_are_errors() {
         .replace("\"log_n\":10", "\"log_n\":11");
     assert_ne!(text.as_bytes(), json);
     assert!(matches!(
-        wire::params_from_bytes(
+        wire::params_from_bytes_insecure_for_testing(
             &with_payload(f.params.id().0, text.as_bytes()),
             DEFAULT_LIMIT
         ),
         Err(Error::BadModulus { .. })
     ));
     assert_eq!(
-        wire_err(wire::params_from_bytes(&good, 10)),
+        wire_err(wire::params_from_bytes_insecure_for_testing(&good, 10)),
         WireError::TooLarge {
             len: json.len() as u64,
             limit: 10
@@ -772,14 +772,17 @@ fn corrupted_params_are_errors() {
         with_payload(f.params.id().0, &p)
     };
     assert_eq!(
-        wire_err(wire::params_from_bytes(&padded(cap + 1), u64::MAX)),
+        wire_err(wire::params_from_bytes_insecure_for_testing(
+            &padded(cap + 1),
+            u64::MAX
+        )),
         WireError::TooLarge {
             len: cap as u64 + 1,
             limit: cap as u64
         }
     );
     assert_eq!(
-        wire::params_from_bytes(&padded(cap), u64::MAX)
+        wire::params_from_bytes_insecure_for_testing(&padded(cap), u64::MAX)
             .unwrap()
             .id(),
         f.params.id()
@@ -1077,10 +1080,12 @@ fn fixture(name: &str) -> &'static [u8] {
 fn committed_fixtures_read_and_fail_as_pinned() {
     let f = tiny();
     let q0 = f.params.q()[0];
-    let params = wire::params_from_bytes(fixture("tiny_params.fhez"), DEFAULT_LIMIT).unwrap();
+    let params =
+        wire::params_from_bytes_insecure_for_testing(fixture("tiny_params.fhez"), DEFAULT_LIMIT)
+            .unwrap();
     assert_eq!(params.id(), f.params.id());
     assert_eq!(
-        wire_err(wire::params_from_bytes(
+        wire_err(wire::params_from_bytes_insecure_for_testing(
             fixture("tiny_params.bad_version.fhez"),
             DEFAULT_LIMIT
         )),
@@ -1090,7 +1095,7 @@ fn committed_fixtures_read_and_fail_as_pinned() {
         }
     );
     assert!(matches!(
-        wire_err(wire::params_from_bytes(fixture("tiny_params.wrong_id.fhez"), DEFAULT_LIMIT)),
+        wire_err(wire::params_from_bytes_insecure_for_testing(fixture("tiny_params.wrong_id.fhez"), DEFAULT_LIMIT)),
         WireError::ParamsMismatch { found, .. } if found == f.params.id()
     ));
 
@@ -1180,4 +1185,23 @@ fn write_fixtures() {
     let mut b = good.clone();
     put(&mut b, ENVELOPE_LEN, &9u32.to_le_bytes());
     write("tiny_plaintext_l0.bad_level.fhez", &b);
+}
+
+#[test]
+fn insecure_params_are_refused_from_the_wire_unless_named_opt_in() {
+    let f = tiny();
+    let bytes = wire::params_to_bytes(&f.params).unwrap();
+    assert_eq!(
+        wire_err(wire::params_from_bytes(&bytes, DEFAULT_LIMIT)),
+        WireError::InsecureParams { log_n: 10 }
+    );
+    let back = wire::params_from_bytes_insecure_for_testing(&bytes, DEFAULT_LIMIT).unwrap();
+    assert_eq!(back.id(), f.params.id());
+    // A secure set is read by the default reader.
+    let secure = CkksParams::new(&Preset::N13Qp218.spec()).unwrap();
+    let bytes = wire::params_to_bytes(&secure).unwrap();
+    assert_eq!(
+        wire::params_from_bytes(&bytes, DEFAULT_LIMIT).unwrap().id(),
+        secure.id()
+    );
 }

@@ -15,6 +15,7 @@ use fhez::bundle::{
 use fhez::ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
 use fhez::data::npy;
 use fhez::erray::PlainArray;
+use fhez::nn::SecurityStandard;
 use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
 use serde_json::json;
 
@@ -32,6 +33,11 @@ pub const MODEL_COPY: &str = "model.json";
 pub struct PlanArgs {
     /// Model file.
     pub model: PathBuf,
+    /// Table of 128-bit security bounds the ring degree is chosen against: 2018 (the
+    /// HomomorphicEncryption.org standard) or 2024 (the 2024 guideline values, up to 13 bits
+    /// lower). Default: the model file's `plan.standard`, itself 2018 when absent.
+    #[arg(long, value_parser = ["2018", "2024"])]
+    pub standard: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -114,6 +120,11 @@ pub struct DecryptArgs {
     /// Model file (default: the copy in the key directory).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Print the exact decrypted values. They carry the ciphertexts' noise, which next to
+    /// the ciphertexts reveals the secret key: never share them. Default: values rounded to
+    /// the precision the parameters promise (`fhez::promised_precision_bits`).
+    #[arg(long)]
+    pub full_precision: bool,
 }
 
 /// The model and its plan, with the parameters the plan asks for.
@@ -207,7 +218,14 @@ pub fn output_shape(file: &ModelFile) -> Result<Vec<usize>> {
 
 /// Runs `fhez plan`.
 pub fn plan(args: &PlanArgs) -> Result<()> {
-    let p = planned(util::load_model(&args.model)?)?;
+    let mut file = util::load_model(&args.model)?;
+    match args.standard.as_deref() {
+        Some("2018") => file.plan.standard = SecurityStandard::Standard2018,
+        Some("2024") => file.plan.standard = SecurityStandard::Guideline2024,
+        Some(other) => bail!("unknown security standard {other:?}: use 2018 or 2024"),
+        None => {}
+    }
+    let p = planned(file)?;
     let client = p.model.keygen(&p.params)?;
     let sizes = sizes(&p, &client)?;
     let plan = p.model.plan();
@@ -223,12 +241,13 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         }));
     }
     outln!(
-        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude",
+        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude, {} security table",
         p.file.name,
         p.file.dataset.as_deref().unwrap_or("no data set"),
         p.file.plan.batch,
         p.file.plan.precision_bits,
-        p.file.plan.magnitude_bits
+        p.file.plan.magnitude_bits,
+        p.file.plan.standard.name()
     );
     print_params(&p);
     outln!(
@@ -563,12 +582,20 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
         .with_context(|| format!("reading {}", args.input.display()))?;
+    let precision = (!args.full_precision).then(|| fhez::promised_precision_bits(client.params()));
     let mut outputs = Vec::new();
     for (name, x) in reply.bind(&client)? {
         let plain = x.decrypt()?;
         let per: usize = plain.shape().get(1..).unwrap_or(&[]).iter().product();
-        let samples: Vec<serde_json::Value> = plain
-            .data()
+        let values: Vec<f64> = match precision {
+            Some(bits) => plain
+                .data()
+                .iter()
+                .map(|&v| fhez::round_to_bits(v, bits))
+                .collect(),
+            None => plain.data().to_vec(),
+        };
+        let samples: Vec<serde_json::Value> = values
             .chunks(per.max(1))
             .map(|v| match file.as_ref().map(|f| &f.task) {
                 Some(Task::Classifier { labels }) => {
@@ -584,5 +611,5 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
             .collect();
         outputs.push(json!({"output": name, "shape": plain.shape(), "samples": samples}));
     }
-    util::print_json(&json!({ "outputs": outputs }))
+    util::print_json(&json!({ "outputs": outputs, "precision_bits": precision }))
 }

@@ -343,6 +343,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
             },
             precision_bits: args.precision,
             magnitude_bits: args.magnitude,
+            standard: fhez::nn::SecurityStandard::Standard2018,
         },
     };
     let inputs_names: Vec<&str> = file

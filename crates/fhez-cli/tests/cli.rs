@@ -71,6 +71,7 @@ fn model(precision_bits: u32) -> ModelFile {
         batch: 4,
         precision_bits,
         magnitude_bits: 10,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 2.0,
@@ -241,6 +242,33 @@ fn client_server_flow_and_errors() {
         .unwrap();
     let v0 = got[0]["values"][0].as_f64().unwrap();
     assert!((v1 - v0).abs() < 1e-3, "npy {v1} vs json {v0}");
+    // Values are rounded to the 20 bits the plan promises unless --full-precision is given;
+    // the exact values carry noise below that (so almost surely off the 2^-20 grid).
+    assert_eq!(dec["precision_bits"], 20);
+    let step = 20f64.exp2();
+    let full = json(&ok(&[
+        "decrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&y_ct),
+        "--full-precision",
+    ]));
+    assert!(full["precision_bits"].is_null());
+    let mut off_grid = 0;
+    for (r, f) in got
+        .iter()
+        .zip(full["outputs"][0]["samples"].as_array().unwrap())
+    {
+        let (r, f) = (
+            r["values"][0].as_f64().unwrap(),
+            f["values"][0].as_f64().unwrap(),
+        );
+        assert_eq!((r * step).fract(), 0.0, "{r} not a multiple of 2^-20");
+        assert!((r - f).abs() <= 0.5 / step, "{r} vs {f}");
+        off_grid += usize::from((f * step).fract() != 0.0);
+    }
+    assert!(off_grid > 0, "the exact values are all on the 2^-20 grid");
 
     // inspect every kind
     let client = fhez::bundle::load_client_keys(&keys).unwrap();
@@ -569,4 +597,72 @@ fn hostile_model_files_get_one_error_line() {
         assert!(e.contains(what), "{e}");
         assert!(!keys.exists(), "keygen created {}", keys.display());
     }
+}
+
+#[test]
+fn insecure_keys_are_refused_by_every_command_that_reads_them() {
+    use fhez::bundle::save_client_keys;
+    use fhez::ckks::{CkksClient, CkksParams, CkksParamsSpec};
+    // DISCLAIMER: a toy set that opts out of the security check, which is what is tested.
+    let spec = CkksParamsSpec::new(10)
+        .with_log_q(&[50, 40])
+        .with_log_p(&[50])
+        .with_log_scale(40)
+        .insecure_for_testing();
+    let params = CkksParams::new(&spec).unwrap();
+    let d = dir("insecure");
+    let keys = d.join("keys");
+    save_client_keys(&keys, &CkksClient::generate(&params, &[]).unwrap()).unwrap();
+    let model_path = d.join("model.json");
+    std::fs::write(&model_path, model(20).to_json().unwrap()).unwrap();
+    let missing = d.join("absent.fhez");
+    let out = d.join("out.fhez");
+    let refused = "opt out of the security check";
+    // The client side (secret key and bundle) and the server side (public bundle only).
+    let err = fails(&["decrypt", "--keys", p(&keys), "--input", p(&missing)]);
+    assert!(err.contains(refused), "{err}");
+    let err = fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&missing),
+        "--out",
+        p(&out),
+    ]);
+    assert!(err.contains(refused), "{err}");
+}
+
+#[test]
+fn plan_under_the_2024_guideline_values() {
+    use fhez::ckks::params::{max_log_qp_128, max_log_qp_128_2024};
+    let d = dir("standard");
+    let path = d.join("model.json");
+    std::fs::write(&path, model(14).to_json().unwrap()).unwrap();
+    let bits = |v: &Value, k: &str| u32::try_from(v["params"][k].as_u64().unwrap()).unwrap();
+    let old = json(&ok(&["plan", p(&path), "--json"]));
+    assert_eq!(old["params"]["security"], "Tc128");
+    let log_n = bits(&old, "log_n");
+    assert!(old["plan"]["log_qp"].as_u64().unwrap() <= u64::from(max_log_qp_128(log_n).unwrap()));
+    assert_eq!(
+        old,
+        json(&ok(&["plan", p(&path), "--json", "--standard", "2018"]))
+    );
+    let new = json(&ok(&["plan", p(&path), "--json", "--standard", "2024"]));
+    assert_eq!(new["params"]["security"], "Tc128Guideline2024");
+    assert_eq!(new["request"]["standard"], "2024");
+    let log_n = bits(&new, "log_n");
+    let bound = f64::from(max_log_qp_128_2024(log_n).unwrap());
+    assert!(new["params"]["log_qp"].as_f64().unwrap() <= bound);
+    assert!(new["plan"]["log_qp"].as_f64().unwrap() <= bound);
+    let text = ok(&["plan", p(&path), "--standard", "2024"]);
+    assert!(text.contains("2024 security table"), "{text}");
+    assert!(
+        fhez(&["plan", p(&path), "--standard", "2030"])
+            .status
+            .code()
+            != Some(0)
+    );
 }

@@ -191,6 +191,7 @@ fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = fhez::Task::Regressor {
         scale: 1.0,

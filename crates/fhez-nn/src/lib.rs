@@ -20,5 +20,5 @@ pub use graph::{
 };
 pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};
-pub use plan::{Plan, PlanRequest, original_heuristic, plan};
+pub use plan::{Plan, PlanRequest, SecurityStandard, original_heuristic, plan};
 pub use tensor::{Tensor, stack, unstack};

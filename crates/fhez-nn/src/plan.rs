@@ -21,8 +21,9 @@
 //!   last level. **Special primes** `log_p`: one 60-bit prime, two for `N ≥ 2^15` (hybrid
 //!   key switching).
 //! - **Ring degree**: the smallest `N = 2^log_n` with `N/2 ≥ batch` slots and
-//!   `Σ log_q + Σ log_p ≤` the HomomorphicEncryption.org 128-bit bound for `N`
-//!   ([`SECURE_LOG_QP`]).
+//!   `Σ log_q + Σ log_p ≤` the 128-bit bound for `N` of the table the request names
+//!   ([`PlanRequest::standard`]): the HomomorphicEncryption.org standard's
+//!   ([`SECURE_LOG_QP`], the default) or the 2024 guideline values ([`SECURE_LOG_QP_2024`]).
 //!
 //! # Compared with the original's heuristic
 //!
@@ -61,6 +62,62 @@ pub const SECURE_LOG_QP: [(u32, u32); 7] = [
     (16, 1747),
 ];
 
+/// `(log_n, largest log2(QP))` for 128-bit security under the 2024 guideline values
+/// (ternary secret), N = 2^10 … 2^16: 0 to 13 bits below [`SECURE_LOG_QP`] for these degrees.
+/// The same numbers as `fhez_ckks::max_log_qp_128_2024`, which the parameter check uses
+/// (a test in the `fhez` crate compares the two tables).
+pub const SECURE_LOG_QP_2024: [(u32, u32); 7] = [
+    (10, 26),
+    (11, 53),
+    (12, 106),
+    (13, 214),
+    (14, 430),
+    (15, 868),
+    (16, 1747),
+];
+
+/// Which table of 128-bit bounds the planner checks `log2(QP)` against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SecurityStandard {
+    /// The HomomorphicEncryption.org standard's table ([`SECURE_LOG_QP`]); the default, so
+    /// existing plans do not change. Written `"2018"` in model files.
+    #[default]
+    #[serde(rename = "2018")]
+    Standard2018,
+    /// The 2024 guideline values ([`SECURE_LOG_QP_2024`]). Written `"2024"` in model files.
+    #[serde(rename = "2024")]
+    Guideline2024,
+}
+
+impl SecurityStandard {
+    /// The `(log_n, largest log2(QP))` table of this standard.
+    #[must_use]
+    pub fn table(self) -> &'static [(u32, u32)] {
+        match self {
+            Self::Standard2018 => &SECURE_LOG_QP,
+            Self::Guideline2024 => &SECURE_LOG_QP_2024,
+        }
+    }
+
+    /// The largest `log2(QP)` for ring degree `2^log_n`, or `None` outside the table.
+    #[must_use]
+    pub fn max_log_qp(self, log_n: u32) -> Option<u32> {
+        self.table()
+            .iter()
+            .find(|(l, _)| *l == log_n)
+            .map(|(_, max)| *max)
+    }
+
+    /// Its name in model files and on the command line: `"2018"` or `"2024"`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Standard2018 => "2018",
+            Self::Guideline2024 => "2024",
+        }
+    }
+}
+
 /// Bits of margin on top of the ring's own `log_n` bits of rescaling noise (see the module
 /// docs): the scale is `precision_bits + log_n + NOISE_BITS`.
 pub const NOISE_BITS: u32 = 2;
@@ -83,6 +140,10 @@ pub struct PlanRequest {
     pub precision_bits: u32,
     /// Bits for the integer part of the largest value (first prime headroom).
     pub magnitude_bits: u32,
+    /// The table of security bounds the ring degree is chosen against (absent in a model
+    /// file: [`SecurityStandard::Standard2018`]).
+    #[serde(default)]
+    pub standard: SecurityStandard,
 }
 
 /// The cost of one node as measured on `Sim`.
@@ -137,6 +198,9 @@ pub struct Plan {
     pub rotation_steps: BTreeSet<i64>,
     /// Per node evaluated on ciphertexts, in execution order.
     pub nodes: Vec<NodeCost>,
+    /// The table of security bounds `log_qp` was checked against.
+    #[serde(default)]
+    pub standard: SecurityStandard,
 }
 
 /// [`plan_with`] with `magnitude_bits = 20`.
@@ -150,6 +214,7 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
             batch,
             precision_bits,
             magnitude_bits: 20,
+            standard: SecurityStandard::Standard2018,
         },
     )
 }
@@ -160,7 +225,8 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
 /// # Errors
 /// [`Error::LimitExceeded`] when the batch, or batch × the widest tensor, is over its
 /// [`limits`](crate::limits); [`Error::PrimeTooLarge`] when the scale or first prime exceeds 60 bits;
-/// [`Error::NoSecureParams`] when no N ≤ 2^16 is secure for the chain; graph errors naming
+/// [`Error::NoSecureParams`] when no N ≤ 2^16 is secure for the chain under
+/// `request.standard`; graph errors naming
 /// the node (e.g. [`Error::NotEncryptable`] for a softmax before the decrypt).
 pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let batch = request.batch.max(1);
@@ -179,7 +245,7 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let (depth, nodes) = simulate(graph, &sim, batch)?;
     let report = sim.report();
     let mut smallest_total = u32::MAX;
-    for &(log_n, bound) in &SECURE_LOG_QP {
+    for &(log_n, bound) in request.standard.table() {
         let log_scale = request.precision_bits + log_n + NOISE_BITS;
         if log_scale + MIN_MAGNITUDE_BITS > MAX_PRIME_BITS {
             return Err(Error::PrimeTooLarge {
@@ -212,6 +278,7 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 log_qp,
                 rotation_steps: report.rotation_steps,
                 nodes,
+                standard: request.standard,
             });
         }
     }

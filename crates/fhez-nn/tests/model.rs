@@ -372,6 +372,7 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
             batch: 8,
             precision_bits: 10,
             magnitude_bits: 10,
+            standard: fhez_nn::SecurityStandard::Standard2018,
         },
     )?;
     assert_eq!(

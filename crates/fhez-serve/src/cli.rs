@@ -137,6 +137,11 @@ pub struct ClientPredictArgs {
     /// Evaluation mode: `auto` picks latency when the model's info has a latency section.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
+    /// Print the exact decrypted logits or values. They carry the ciphertexts' noise, which
+    /// next to the ciphertexts reveals the secret key: never share them. Default: rounded to
+    /// the precision the parameters promise (`fhez::promised_precision_bits`).
+    #[arg(long)]
+    pub full_precision: bool,
 }
 
 /// `fhez client rotate-keys`: new batch-mode keys for a model, registered, the old key id
@@ -400,17 +405,25 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
             }
             (None, None) => bail!("give --input FILE or --image N"),
         };
-        let (predictions, key_id, base) = match &session {
+        let (predictions, key_id, base, keys) = match &session {
             Either::Batch(s) => (
                 s.predict(&samples).await?,
                 s.key_id(),
                 s.client().base_url(),
+                s.keys(),
             ),
             Either::Latency(s) => (
                 s.predict(&samples).await?,
                 s.key_id(),
                 s.client().base_url(),
+                s.keys(),
             ),
+        };
+        let precision =
+            (!args.full_precision).then(|| fhez::promised_precision_bits(keys.params()));
+        let predictions: Vec<SamplePrediction> = match precision {
+            Some(bits) => predictions.into_iter().map(|p| p.rounded(bits)).collect(),
+            None => predictions,
         };
         if args.json {
             let out = serde_json::json!({
@@ -419,6 +432,7 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
                 "mode": mode,
                 "key_id": key_id,
                 "predictions": predictions,
+                "precision_bits": precision,
                 "truth": truth,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);

@@ -98,6 +98,7 @@ pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez::Error> {
         batch,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let mut file = ModelFile::new(name, &graph, &["x"], "Decrypt", task, request)?;
     file.dataset = Some("synthetic bars 5x5".to_owned());

@@ -294,6 +294,7 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
         data: None,
         json: true,
         mode: fhez_serve::cli::ModeArg::Auto,
+        full_precision: false,
     };
     std::thread::spawn(move || fhez_serve::cli::run_client_predict(&args))
         .join()
@@ -313,6 +314,7 @@ async fn a_model_without_a_latency_form_says_so() -> TestResult {
         batch: 2,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = fhez::Task::Regressor {
         scale: 1.0,

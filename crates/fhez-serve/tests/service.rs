@@ -197,6 +197,7 @@ async fn predictions_over_loopback_equal_the_local_encrypted_path() -> TestResul
         data: None,
         json: true,
         mode: fhez_serve::cli::ModeArg::Batch,
+        full_precision: false,
     };
     std::thread::spawn(move || fhez_serve::cli::run_client_predict(&args))
         .join()

@@ -112,6 +112,7 @@ fn train_request(args: &Args) -> PlanRequest {
         batch: 8192,
         precision_bits: args.precision,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     }
 }
 

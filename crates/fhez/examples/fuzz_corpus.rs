@@ -130,6 +130,7 @@ fn main() -> Result<()> {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 1.0,

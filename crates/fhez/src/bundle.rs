@@ -65,10 +65,32 @@ pub fn public_bundle_to_bytes(keys: &ServerKeys) -> Result<Vec<u8>> {
 /// Decodes a public bundle written by [`public_bundle_to_bytes`], rejecting input longer
 /// than `limit` bytes. Every key is checked against the bundle's parameter set.
 ///
+/// A bundle whose parameter set opts out of the security check
+/// ([`SecurityLevel::InsecureForTesting`]) is refused before anything is built; tests read
+/// such bundles with [`public_bundle_from_bytes_insecure_for_testing`].
+///
 /// # Errors
 /// `SizeLimit` and `Malformed` backend errors (truncated, bad magic or version, trailing
-/// bytes), the wire readers' typed errors, [`fhez_ckks::Error::ParamsMismatch`].
+/// bytes), the wire readers' typed errors (among them
+/// [`fhez_ckks::wire::WireError::InsecureParams`]), [`fhez_ckks::Error::ParamsMismatch`].
 pub fn public_bundle_from_bytes(bytes: &[u8], limit: usize) -> Result<Arc<ServerKeys>> {
+    read_bundle(bytes, limit, false)
+}
+
+/// As [`public_bundle_from_bytes`], also accepting a parameter set that opted out of the
+/// security check. For tests only: such parameters protect nothing, and no reader of a
+/// bundle received from someone else may accept them.
+///
+/// # Errors
+/// As [`public_bundle_from_bytes`], without the refusal of insecure parameters.
+pub fn public_bundle_from_bytes_insecure_for_testing(
+    bytes: &[u8],
+    limit: usize,
+) -> Result<Arc<ServerKeys>> {
+    read_bundle(bytes, limit, true)
+}
+
+fn read_bundle(bytes: &[u8], limit: usize, allow_insecure: bool) -> Result<Arc<ServerKeys>> {
     check_limit(WHAT, bytes.len(), limit)?;
     let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
     let lim = u64::try_from(limit).unwrap_or(u64::MAX);
@@ -76,7 +98,11 @@ pub fn public_bundle_from_bytes(bytes: &[u8], limit: usize) -> Result<Arc<Server
         let len = r.len_at_most(r.remaining())?;
         Ok(r.take(len)?)
     };
-    let params = wire::params_from_bytes(part()?, lim)?;
+    let params = if allow_insecure {
+        wire::params_from_bytes_insecure_for_testing(part()?, lim)?
+    } else {
+        wire::params_from_bytes(part()?, lim)?
+    };
     let pk = wire::public_key_from_bytes(&params, part()?, lim)?;
     let rk = wire::relin_key_from_bytes(&params, part()?, lim)?;
     let gk = wire::galois_keys_from_bytes(&params, part()?, lim)?;
@@ -265,10 +291,24 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Reads a public bundle from a file, or from a key directory / its `public/` directory.
+/// Insecure parameter sets are refused, as by [`public_bundle_from_bytes`].
 ///
 /// # Errors
 /// [`Error::Io`] and the errors of [`public_bundle_from_bytes`].
 pub fn load_server_keys(path: &Path, limit: usize) -> Result<Arc<ServerKeys>> {
+    load_bundle(path, limit, false)
+}
+
+/// As [`load_server_keys`], also accepting a parameter set that opted out of the security
+/// check. For tests only.
+///
+/// # Errors
+/// As [`load_server_keys`], without the refusal of insecure parameters.
+pub fn load_server_keys_insecure_for_testing(path: &Path, limit: usize) -> Result<Arc<ServerKeys>> {
+    load_bundle(path, limit, true)
+}
+
+fn load_bundle(path: &Path, limit: usize, allow_insecure: bool) -> Result<Arc<ServerKeys>> {
     let file = if path.is_dir() {
         let inner = path.join(PUBLIC_BUNDLE_FILE);
         if inner.is_file() {
@@ -280,16 +320,34 @@ pub fn load_server_keys(path: &Path, limit: usize) -> Result<Arc<ServerKeys>> {
         path.to_owned()
     };
     let bytes = read_limited(&file, limit)?;
-    public_bundle_from_bytes(&bytes, limit)
+    read_bundle(&bytes, limit, allow_insecure)
 }
 
-/// Reads a client's keys written by [`save_client_keys`].
+/// Reads a client's keys written by [`save_client_keys`]. Insecure parameter sets are
+/// refused, as by [`public_bundle_from_bytes`].
 ///
 /// # Errors
 /// [`Error::Io`], wire errors, [`fhez_ckks::Error::ParamsMismatch`] when the secret key
 /// belongs to another parameter set than the bundle.
 pub fn load_client_keys(dir: &Path) -> Result<CkksClient> {
-    let keys = load_server_keys(&public_bundle_path(dir), wire::DEFAULT_LIMIT as usize)?;
+    client_keys(dir, false)
+}
+
+/// As [`load_client_keys`], also accepting a parameter set that opted out of the security
+/// check. For tests only.
+///
+/// # Errors
+/// As [`load_client_keys`], without the refusal of insecure parameters.
+pub fn load_client_keys_insecure_for_testing(dir: &Path) -> Result<CkksClient> {
+    client_keys(dir, true)
+}
+
+fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
+    let keys = load_bundle(
+        &public_bundle_path(dir),
+        wire::DEFAULT_LIMIT as usize,
+        allow_insecure,
+    )?;
     let secret = dir.join(SECRET_KEY_FILE);
     let params: &Arc<CkksParams> = keys.params();
     let bytes = zeroize::Zeroizing::new(read_limited(&secret, params.n() + 64)?);

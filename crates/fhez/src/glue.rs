@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec};
-use fhez_nn::Plan;
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, SecurityLevel};
+use fhez_nn::{Plan, SecurityStandard};
 
 use crate::{Error, Result};
 
 /// The CKKS parameter spec of a plan: the planned ring degree, modulus chain, special
-/// primes and scale, with the default **128-bit security** check on (the planner picks the
-/// smallest secure `N` for the chain, so [`CkksParams::new`] accepts it).
+/// primes and scale, with the **128-bit security** check of the table the plan was made
+/// against ([`SecurityLevel::Tc128`] for [`SecurityStandard::Standard2018`],
+/// [`SecurityLevel::Tc128Guideline2024`] for [`SecurityStandard::Guideline2024`]); the
+/// planner picks the smallest `N` that table allows for the chain, so [`CkksParams::new`]
+/// accepts it.
 ///
 /// For fast tests, lower `log_n` and opt out explicitly:
 /// `CkksParamsSpec { log_n: 10, ..spec_from_plan(&plan) }.insecure_for_testing()`.
@@ -31,6 +34,43 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
         .with_log_q(&plan.log_q)
         .with_log_p(&plan.log_p)
         .with_log_scale(plan.log_scale)
+        .with_security(match plan.standard {
+            SecurityStandard::Standard2018 => SecurityLevel::Tc128,
+            SecurityStandard::Guideline2024 => SecurityLevel::Tc128Guideline2024,
+        })
+}
+
+/// Bits after the binary point a decrypted value under `params` is promised to hold: the
+/// planner's rule read backwards (`crates/fhez-nn/src/plan.rs`, module docs). The planner
+/// sets the scale to `precision_bits + log_n + NOISE_BITS`, the `log_n + NOISE_BITS` bits
+/// under the requested precision covering rescaling, encoding and encryption noise; so the
+/// promise is `log_scale − log_n − NOISE_BITS` (at least 0). Decrypted outputs shown to
+/// anyone are rounded to it ([`round_to_bits`]): the digits below carry the noise.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let graph = fhez::nn::prefab::cnn_classifier(10, 1)?;
+/// let plan = fhez::nn::plan(&graph, 256, 30)?;
+/// let params = fhez::ckks::CkksParams::new(&fhez::spec_from_plan(&plan))?;
+/// assert_eq!(fhez::promised_precision_bits(&params), 30);
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub fn promised_precision_bits(params: &CkksParams) -> u32 {
+    params
+        .log_scale()
+        .saturating_sub(params.log_n())
+        .saturating_sub(fhez_nn::plan::NOISE_BITS)
+}
+
+/// `x` rounded to the nearest multiple of `2^-bits` (`bits` above 1000 are taken as 1000,
+/// far beyond an `f64`'s precision).
+#[must_use]
+pub fn round_to_bits(x: f64, bits: u32) -> f64 {
+    let step = f64::from(bits.min(1000)).exp2();
+    (x * step).round() / step
 }
 
 /// Checks that validated parameters can run `plan` with `batch` samples per ciphertext:

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 
 use fhez::bundle::{
-    load_client_keys, load_server_keys, public_bundle_from_bytes, public_bundle_to_bytes,
-    save_client_keys,
+    load_client_keys, load_client_keys_insecure_for_testing, load_server_keys,
+    load_server_keys_insecure_for_testing, public_bundle_from_bytes,
+    public_bundle_from_bytes_insecure_for_testing, public_bundle_to_bytes, save_client_keys,
 };
 use fhez::ckks::{CkksParams, CkksParamsSpec, CkksServer};
 use fhez::erray::Packing;
@@ -28,6 +29,7 @@ fn model_file() -> Result<ModelFile, fhez::Error> {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 1.0,
@@ -92,28 +94,28 @@ fn bundle_and_key_directory_round_trip() -> TestResult {
     let params = toy_params(&model)?;
     let client = model.keygen(&params)?;
     let bytes = public_bundle_to_bytes(&client.server_keys())?;
-    let keys = public_bundle_from_bytes(&bytes, bytes.len())?;
+    let keys = public_bundle_from_bytes_insecure_for_testing(&bytes, bytes.len())?;
     assert_eq!(keys.params().id(), params.id());
     assert_eq!(public_bundle_to_bytes(&keys)?, bytes);
 
     // Every truncation and a few corruptions are errors, never panics.
     for cut in (0..bytes.len()).step_by(bytes.len() / 97 + 1) {
-        assert!(public_bundle_from_bytes(&bytes[..cut], usize::MAX).is_err());
+        assert!(public_bundle_from_bytes_insecure_for_testing(&bytes[..cut], usize::MAX).is_err());
     }
     assert!(
-        public_bundle_from_bytes(&bytes, bytes.len() - 1).is_err(),
+        public_bundle_from_bytes_insecure_for_testing(&bytes, bytes.len() - 1).is_err(),
         "limit"
     );
     let mut flipped = bytes.clone();
     flipped[0] ^= 1;
     assert!(
-        public_bundle_from_bytes(&flipped, usize::MAX).is_err(),
+        public_bundle_from_bytes_insecure_for_testing(&flipped, usize::MAX).is_err(),
         "magic"
     );
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(
-        public_bundle_from_bytes(&trailing, usize::MAX).is_err(),
+        public_bundle_from_bytes_insecure_for_testing(&trailing, usize::MAX).is_err(),
         "trailing"
     );
 
@@ -124,9 +126,9 @@ fn bundle_and_key_directory_round_trip() -> TestResult {
         save_client_keys(&dir, &client).is_err(),
         "never overwrite a secret key"
     );
-    let loaded = load_client_keys(&dir)?;
+    let loaded = load_client_keys_insecure_for_testing(&dir)?;
     assert_eq!(loaded.params().id(), params.id());
-    let public_only = load_server_keys(&dir.join("public"), usize::MAX)?;
+    let public_only = load_server_keys_insecure_for_testing(&dir.join("public"), usize::MAX)?;
     assert_eq!(public_bundle_to_bytes(&public_only)?, bytes);
     #[cfg(unix)]
     {
@@ -144,6 +146,16 @@ fn bundle_and_key_directory_round_trip() -> TestResult {
     let out_b = model.decrypt(&loaded, &model.evaluate(&server, &sent)?)?;
     for (a, b) in out_a[0].1.data().iter().zip(out_b[0].1.data()) {
         assert!((a - b).abs() < 1e-3);
+    }
+    // The default readers refuse the toy (insecure) parameter set: a bundle, a key directory
+    // and its public half.
+    for err in [
+        public_bundle_from_bytes(&bytes, usize::MAX).map(|_| ()),
+        load_client_keys(&dir).map(|_| ()),
+        load_server_keys(&dir.join("public"), usize::MAX).map(|_| ()),
+    ] {
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("opt out of the security check"), "{msg}");
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())

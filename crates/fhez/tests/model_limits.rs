@@ -71,6 +71,7 @@ fn valid() -> Value {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
+        standard: fhez::nn::SecurityStandard::Standard2018,
     };
     let task = fhez::Task::Regressor {
         scale: 1.0,

@@ -65,7 +65,8 @@ fn run(spec: &CkksParamsSpec, budget: f64) -> Result<Value> {
         eprintln!("{name:<24} {:>12.2} us", s.median_us);
         ops.insert(name.to_owned(), s.to_json());
     };
-    let mut rng = ChaCha20Rng::from_os_rng();
+    // `os_rng` returns the operating system's failure as an error; `from_os_rng` panics.
+    let mut rng = fhez_ckks::os_rng().context("seeding from the operating system")?;
 
     put(
         "context_create",

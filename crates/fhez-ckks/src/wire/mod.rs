@@ -48,9 +48,10 @@ use core::fmt;
 pub use envelope::peek_envelope;
 pub use objects::{
     MAX_PARAMS_BYTES, ciphertext_from_bytes, ciphertext_to_bytes, galois_keys_from_bytes,
-    galois_keys_to_bytes, params_from_bytes, params_to_bytes, plaintext_from_bytes,
-    plaintext_to_bytes, public_key_from_bytes, public_key_to_bytes, relin_key_from_bytes,
-    relin_key_to_bytes, seeded_ciphertext_from_bytes, seeded_ciphertext_to_bytes,
+    galois_keys_to_bytes, params_from_bytes, params_from_bytes_insecure_for_testing,
+    params_to_bytes, plaintext_from_bytes, plaintext_to_bytes, public_key_from_bytes,
+    public_key_to_bytes, relin_key_from_bytes, relin_key_to_bytes, seeded_ciphertext_from_bytes,
+    seeded_ciphertext_to_bytes,
 };
 
 use crate::params::ParamsId;
@@ -203,6 +204,13 @@ pub enum WireError {
         expected: ParamsId,
         /// The id in the envelope.
         found: ParamsId,
+    },
+    /// A params payload opts out of the security check (a reader of untrusted bytes refuses
+    /// it; see [`params_from_bytes_insecure_for_testing`]).
+    #[error("parameters for N = 2^{log_n} opt out of the security check and are refused")]
+    InsecureParams {
+        /// log2 of the ring degree the payload claims.
+        log_n: u32,
     },
     /// The payload is longer than the caller's limit.
     #[error("payload of {len} bytes exceeds the limit of {limit} bytes")]

@@ -136,8 +136,24 @@ fn json_error(e: &serde_json::Error) -> WireError {
 /// A [`WireError`] for a bad envelope, a payload above `limit` or above
 /// [`MAX_PARAMS_BYTES`] (checked before anything is parsed), invalid JSON, a spec given by
 /// bit sizes rather than explicit primes, or an id mismatch; the errors of
-/// [`CkksParams::new`] for a spec that does not validate.
+/// [`CkksParams::new`] for a spec that does not validate; [`WireError::InsecureParams`] for a
+/// spec that opts out of the security check (refused before any table is built; tests read
+/// such sets with [`params_from_bytes_insecure_for_testing`]).
 pub fn params_from_bytes(bytes: &[u8], limit: u64) -> Result<Arc<CkksParams>> {
+    read_params(bytes, limit, false)
+}
+
+/// As [`params_from_bytes`], also accepting sets that opted out of the security check
+/// ([`crate::SecurityLevel::InsecureForTesting`]). For tests only: such parameters protect
+/// nothing, and a reader of untrusted bytes must not accept them.
+///
+/// # Errors
+/// As [`params_from_bytes`], without [`WireError::InsecureParams`].
+pub fn params_from_bytes_insecure_for_testing(bytes: &[u8], limit: u64) -> Result<Arc<CkksParams>> {
+    read_params(bytes, limit, true)
+}
+
+fn read_params(bytes: &[u8], limit: u64, allow_insecure: bool) -> Result<Arc<CkksParams>> {
     let limit = limit.min(MAX_PARAMS_BYTES);
     let (env, mut r) = envelope::open(bytes, ObjectKind::Params, None, limit)?;
     let json = r.take(r.remaining())?;
@@ -158,6 +174,9 @@ pub fn params_from_bytes(bytes: &[u8], limit: u64) -> Result<Arc<CkksParams>> {
             }
             .into());
         }
+    }
+    if !allow_insecure && spec.security == crate::SecurityLevel::InsecureForTesting {
+        return Err(WireError::InsecureParams { log_n: spec.log_n }.into());
     }
     let params = CkksParams::new(&spec)?;
     if params.id() != env.params_id {

@@ -37,6 +37,35 @@ pub enum SamplePrediction {
     },
 }
 
+impl SamplePrediction {
+    /// The prediction with its logits or values rounded to multiples of `2^-bits`
+    /// ([`fhez::round_to_bits`]; use [`fhez::promised_precision_bits`] of the keys'
+    /// parameters). A class keeps its index: rounding is monotone, so the exact argmax is
+    /// still a largest rounded logit.
+    #[must_use]
+    pub fn rounded(self, bits: u32) -> Self {
+        let round = |v: Vec<f64>| {
+            v.into_iter()
+                .map(|x| fhez::round_to_bits(x, bits))
+                .collect()
+        };
+        match self {
+            Self::Class {
+                index,
+                label,
+                logits,
+            } => Self::Class {
+                index,
+                label,
+                logits: round(logits),
+            },
+            Self::Values { values } => Self::Values {
+                values: round(values),
+            },
+        }
+    }
+}
+
 /// Keys for one model on one server: the secret key stays in the key directory; the
 /// server only ever receives the public bundle and ciphertexts.
 pub struct Session {
@@ -519,5 +548,38 @@ pub fn interpret(task: &Task, row: Vec<f64>) -> SamplePrediction {
             values: row.iter().map(|v| v * scale + offset).collect(),
         },
         _ => SamplePrediction::Values { values: row },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SamplePrediction;
+
+    #[test]
+    fn predictions_are_rounded_to_the_promised_bits() {
+        let step = 20f64.exp2();
+        let exact = vec![0.123_456_789, -3.000_000_1, 0.123_456_788];
+        let p = SamplePrediction::Class {
+            index: 0,
+            label: "a".to_owned(),
+            logits: exact.clone(),
+        };
+        let SamplePrediction::Class { index, logits, .. } = p.rounded(20) else {
+            unreachable!("a class stays a class")
+        };
+        assert_eq!(index, 0);
+        for (r, x) in logits.iter().zip(&exact) {
+            assert_eq!((r * step).fract(), 0.0, "{r}");
+            assert!((r - x).abs() <= 0.5 / step, "{r} vs {x}");
+        }
+        // The low-order digits that told the first and last logits apart are gone.
+        assert_eq!(logits.first(), logits.last());
+        assert_ne!(logits.first(), Some(&0.123_456_789));
+        let SamplePrediction::Values { values } =
+            SamplePrediction::Values { values: exact }.rounded(0)
+        else {
+            unreachable!("values stay values")
+        };
+        assert_eq!(values, vec![0.0, -3.0, 0.0]);
     }
 }

@@ -40,6 +40,7 @@ pub fn regressor_file() -> ModelFile {
             batch: 2,
             precision_bits: 20,
             magnitude_bits: 20,
+            standard: fhez::nn::SecurityStandard::Standard2018,
         };
         let task = Task::Regressor {
             scale: 2.0,
