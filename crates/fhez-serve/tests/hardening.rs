@@ -53,20 +53,7 @@ async fn expect_error(
     needle: &str,
 ) {
     let (got, bytes) = raw(method, url, body).await;
-    let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "{url}: not a JSON error ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    eprintln!("{got} {}: {}", err.error.code, err.error.message);
-    assert_eq!(got, status, "{url}: {}", err.error.message);
-    assert_eq!(err.error.code, code, "{url}: {}", err.error.message);
-    assert!(
-        err.error.message.contains(needle),
-        "{url}: message {:?} should mention {needle:?}",
-        err.error.message
-    );
+    common::assert_json_error(url, got, &bytes, status, code, needle);
 }
 
 /// A bundle framed from raw sections (`FZPB`, version 1, length-prefixed sections).

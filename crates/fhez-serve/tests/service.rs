@@ -22,7 +22,6 @@ use fhez::ckks::{CkksClient, CkksParams, CkksServer};
 use fhez::erray::PlainArray;
 use fhez::nn::{Tape, Tensor};
 use fhez::{CtBatch, EncryptedModel, ModelFile};
-use fhez_serve::api::ErrorBody;
 use fhez_serve::client::decrypt_reply;
 use fhez_serve::fixture::{SIDE, bars};
 use fhez_serve::{Client, Retry, SamplePrediction, ServerConfig, Session};
@@ -106,20 +105,7 @@ async fn expect_error(
     needle: &str,
 ) {
     let (got, _, bytes) = raw(method, url, key_id, body).await;
-    let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "{url}: not a JSON error ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    eprintln!("{got} {}: {}", err.error.code, err.error.message);
-    assert_eq!(got, status, "{url}: {}", err.error.message);
-    assert_eq!(err.error.code, code, "{url}: {}", err.error.message);
-    assert!(
-        err.error.message.contains(needle),
-        "{url}: message {:?} should mention {needle:?}",
-        err.error.message
-    );
+    common::assert_json_error(url, got, &bytes, status, code, needle);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,3 +105,29 @@ pub async fn start_with(
     }));
     Running { addr, stop, handle }
 }
+
+/// Asserts that a reply of `status_got` with `bytes` to `url` is the documented JSON error
+/// with `status` and `code` whose message contains `needle`.
+pub fn assert_json_error(
+    url: &str,
+    status_got: u16,
+    bytes: &[u8],
+    status: u16,
+    code: &str,
+    needle: &str,
+) {
+    let err: fhez_serve::api::ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "{url}: not a JSON error ({e}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    });
+    eprintln!("{status_got} {}: {}", err.error.code, err.error.message);
+    assert_eq!(status_got, status, "{url}: {}", err.error.message);
+    assert_eq!(err.error.code, code, "{url}: {}", err.error.message);
+    assert!(
+        err.error.message.contains(needle),
+        "{url}: message {:?} should mention {needle:?}",
+        err.error.message
+    );
+}
