@@ -25,7 +25,19 @@
 
 use core::fmt;
 
+use crate::simd::IfmaTables;
 use crate::{Error, Modulus, Result, primes};
+
+/// Which kernel an [`NttTable`] runs for [`forward`](NttTable::forward),
+/// [`forward_lazy`](NttTable::forward_lazy) and [`inverse`](NttTable::inverse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NttKernel {
+    /// The portable scalar kernel (the specification).
+    Scalar,
+    /// The AVX-512 IFMA52 kernel, for primes `q < 2^50` and `n ≥ 16` on CPUs that have it.
+    Ifma52,
+}
 
 /// The largest supported ring degree, `2^17`.
 pub const MAX_DEGREE: usize = 1 << 17;
@@ -59,16 +71,18 @@ pub struct NttTable {
     log_n: u32,
     psi: u64,
     /// `ψ^brv(k)` for `k < n` (entry 0 unused); stage with `m` blocks uses `[m, 2m)`.
-    fwd: Vec<u64>,
+    pub(crate) fwd: Vec<u64>,
     fwd_shoup: Vec<u64>,
     /// `ψ^-brv(k)` for `k < n` (entries 0 and 1 unused: stage 1 is folded with `n^-1`).
-    inv: Vec<u64>,
+    pub(crate) inv: Vec<u64>,
     inv_shoup: Vec<u64>,
-    n_inv: u64,
+    pub(crate) n_inv: u64,
     n_inv_shoup: u64,
     /// `ψ^-brv(1) · n^-1`.
-    last_inv: u64,
+    pub(crate) last_inv: u64,
     last_inv_shoup: u64,
+    /// Tables of the vector kernel, present when it runs on this CPU for this `(q, n)`.
+    ifma: Option<IfmaTables>,
 }
 
 impl fmt::Debug for NttTable {
@@ -106,6 +120,11 @@ impl NttTable {
         let last_inv = modulus.mul(inv.get(1).copied().unwrap_or(1), n_inv);
         // Entries 0 and 1 of `inv` are never read by the butterflies.
         inv.iter_mut().take(2).for_each(|w| *w = 1);
+        let ifma = if crate::simd::ifma_available() {
+            IfmaTables::new(&modulus, n, &fwd, &inv, n_inv, last_inv)
+        } else {
+            None
+        };
         let shoup = |v: &[u64]| v.iter().map(|&w| modulus.shoup(w)).collect::<Vec<_>>();
         Ok(Self {
             modulus,
@@ -120,7 +139,20 @@ impl NttTable {
             n_inv_shoup: modulus.shoup(n_inv),
             last_inv,
             last_inv_shoup: modulus.shoup(last_inv),
+            ifma,
         })
+    }
+
+    /// The kernel [`forward`](Self::forward), [`forward_lazy`](Self::forward_lazy) and
+    /// [`inverse`](Self::inverse) run on this CPU for this table.
+    #[inline]
+    #[must_use]
+    pub const fn kernel(&self) -> NttKernel {
+        if self.ifma.is_some() {
+            NttKernel::Ifma52
+        } else {
+            NttKernel::Scalar
+        }
     }
 
     /// The modulus `q`.
@@ -166,21 +198,46 @@ impl NttTable {
         2 * bit_reverse(i, self.log_n) + 1
     }
 
-    /// Forward NTT in place: coefficients in `[0, q)` to evaluations in `[0, q)`.
+    /// Forward NTT in place: coefficients in `[0, 4q)` to evaluations in `[0, q)`.
     ///
-    /// `a.len()` must equal `n` (debug-asserted). The final reduction is fused into the last
-    /// butterfly stage.
+    /// `a.len()` must equal `n` (debug-asserted). Runs the [`kernel`](Self::kernel) of this
+    /// table; the result equals [`forward_scalar`](Self::forward_scalar)'s.
     #[inline]
     pub fn forward(&self, a: &mut [u64]) {
+        if let Some(v) = &self.ifma
+            && v.forward_avx(&self.fwd, a)
+        {
+            return;
+        }
         self.forward_impl::<true>(a);
     }
 
     /// Forward NTT in place without the final reduction: inputs in `[0, 4q)`, outputs in
     /// `[0, 4q)`, congruent to the output of [`forward`](Self::forward).
     ///
-    /// `a.len()` must equal `n` (debug-asserted).
+    /// `a.len()` must equal `n` (debug-asserted). The vector kernel reduces its outputs to
+    /// `[0, q)` at no extra cost, so the exact values depend on [`kernel`](Self::kernel).
     #[inline]
     pub fn forward_lazy(&self, a: &mut [u64]) {
+        if let Some(v) = &self.ifma
+            && v.forward_avx(&self.fwd, a)
+        {
+            return;
+        }
+        self.forward_impl::<false>(a);
+    }
+
+    /// The scalar forward NTT (the specification of [`forward`](Self::forward)), whatever
+    /// the CPU: inputs in `[0, 4q)`, outputs in `[0, q)`. `a.len()` must equal `n`
+    /// (debug-asserted).
+    pub fn forward_scalar(&self, a: &mut [u64]) {
+        self.forward_impl::<true>(a);
+    }
+
+    /// The scalar lazy forward NTT (the specification of
+    /// [`forward_lazy`](Self::forward_lazy) up to congruence): inputs and outputs in
+    /// `[0, 4q)`. `a.len()` must equal `n` (debug-asserted).
+    pub fn forward_lazy_scalar(&self, a: &mut [u64]) {
         self.forward_impl::<false>(a);
     }
 
@@ -258,8 +315,22 @@ impl NttTable {
 
     /// Inverse NTT in place: evaluations in `[0, 2q)` to coefficients in `[0, q)`.
     ///
-    /// `a.len()` must equal `n` (debug-asserted).
+    /// `a.len()` must equal `n` (debug-asserted). Runs the [`kernel`](Self::kernel) of this
+    /// table; the result equals [`inverse_scalar`](Self::inverse_scalar)'s.
+    #[inline]
     pub fn inverse(&self, a: &mut [u64]) {
+        if let Some(v) = &self.ifma
+            && v.inverse_avx(&self.inv, a)
+        {
+            return;
+        }
+        self.inverse_scalar(a);
+    }
+
+    /// The scalar inverse NTT (the specification of [`inverse`](Self::inverse)), whatever the
+    /// CPU: evaluations in `[0, 2q)` to coefficients in `[0, q)`. `a.len()` must equal `n`
+    /// (debug-asserted).
+    pub fn inverse_scalar(&self, a: &mut [u64]) {
         debug_assert_eq!(a.len(), self.n);
         let q = self.modulus;
         let two_q = 2 * q.value();
