@@ -1,6 +1,9 @@
 //! Hot CKKS operations at the secure N = 2^13 and 2^14 presets, and key switching
 //! (rotation, relinearization) at N = 2^15, whose two special primes exercise the
 //! multi-prime basis conversions of ModUp and ModDown.
+//!
+//! Key switching uses rayon's global pool: `RAYON_NUM_THREADS=1` for one thread.
+//! `FHEZ_SIMD=scalar` disables the vector NTT (for A/B runs of one binary).
 
 use criterion::{BenchmarkId, Criterion};
 use fhez_ckks::{CkksParams, Encoder, Evaluator, Preset, SecretKey};
@@ -36,6 +39,13 @@ pub fn bench(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("rotate1", &id), |b| {
             b.iter(|| eval.rotate(&ct, 1, &gk))
+        });
+        let prod = eval.mul(&ct, &ct).unwrap();
+        g.bench_function(BenchmarkId::new("relinearize", &id), |b| {
+            b.iter(|| eval.relinearize(&prod, &rk))
+        });
+        g.bench_function(BenchmarkId::new("rescale", &id), |b| {
+            b.iter(|| eval.rescale(&prod))
         });
         g.bench_function(BenchmarkId::new("decrypt_decode", &id), |b| {
             b.iter(|| enc.decode(&sk.decrypt(&ct).unwrap()))

@@ -187,11 +187,12 @@ impl Evaluator {
             }
         }
         let q_last = self.params.q().get(level as usize).copied().unwrap_or(1) as f64;
+        let (u0, u1) = rayon::join(
+            || keyswitch::mod_down_rescale(&self.params, acc0, level),
+            || keyswitch::mod_down_rescale(&self.params, acc1, level),
+        );
         Ok(Ciphertext {
-            polys: vec![
-                keyswitch::mod_down_rescale(&self.params, acc0, level)?,
-                keyswitch::mod_down_rescale(&self.params, acc1, level)?,
-            ],
+            polys: vec![u0?, u1?],
             level: level - 1,
             scale: ct.scale / q_last,
             params_id: ct.params_id,

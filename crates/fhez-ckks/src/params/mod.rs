@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use context::DigitPlan;
 pub use context::{CkksParams, KeySwitchPlan};
 pub use presets::Preset;
 pub use security::{SecurityLevel, max_log_qp_128, max_log_qp_128_2024};

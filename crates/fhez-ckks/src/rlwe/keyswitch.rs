@@ -2,8 +2,15 @@
 //! ModDown. [`Decomposition`] is the ModUp'd digits of one polynomial; hoisted
 //! rotations reuse one decomposition for many keys, applying each automorphism as a
 //! permutation of the NTT-form digits (Halevi–Shoup).
+//!
+//! One key switch runs on rayon's thread pool: the digits of the decomposition in parallel
+//! (and each digit's NTTs by limb), the inner product by limb, and the ModDown of the two
+//! output polynomials side by side (each by limb). Every task computes what the sequential
+//! loop computed for its limb or digit, so the results do not depend on the thread count;
+//! with one thread the tasks run inline in order.
 
-use fhez_math::{Coeff, Modulus, Ntt, Poly};
+use fhez_math::{Modulus, Ntt, Poly};
+use rayon::prelude::*;
 
 use super::{KeySwitchKey, scratch};
 use crate::params::CkksParams;
@@ -36,44 +43,68 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
     let qlp = params.qp_basis(level)?;
     let plan = params.ks_plan(level)?;
     let n = params.n();
-    let mut copy = scratch::take(d.as_slice().len());
-    copy.extend_from_slice(d.as_slice());
-    let coeff: Poly<Coeff> = Poly::<Ntt>::from_vec(n, copy)?.to_coeff(ql)?;
-    let mut digits = Vec::with_capacity(plan.digits.len());
-    for digit in &plan.digits {
-        let input = coeff
-            .as_slice()
-            .get(digit.start * n..digit.end * n)
-            .ok_or(Error::Math(fhez_math::Error::LimbMismatch {
-                expected: digit.end,
-                found: coeff.limbs(),
-            }))?;
-        // The digit's centered representative, extended exactly: an approximate extension
-        // would add u·D (0 <= u < digit size) and with it the key noise u·D·e/P.
-        let mut converted = scratch::zeroed(digit.complement.len() * n);
-        digit.converter.convert_exact(input, &mut converted);
-        // Lazy NTTs: outputs stay in [0, 4q); the inner product reduces them.
-        for (&idx, limb) in digit.complement.iter().zip(converted.chunks_exact_mut(n)) {
+    d.check_basis(ql)?;
+    // Coefficient form of `d`, limb by limb in parallel (the inverse NTTs of `to_coeff`).
+    let mut coeff = scratch::take(d.as_slice().len());
+    coeff.extend_from_slice(d.as_slice());
+    coeff
+        .par_chunks_mut(n)
+        .zip(ql.tables().par_iter())
+        .for_each(|(limb, table)| table.inverse(limb));
+    let digits = plan
+        .digits
+        .par_iter()
+        .map(|digit| mod_up_digit(d, &coeff, digit, qlp, n))
+        .collect::<Result<Vec<_>>>();
+    scratch::give(coeff);
+    Ok(Decomposition {
+        level,
+        digits: digits?,
+    })
+}
+
+/// One digit of [`decompose`]: the digit's limbs of `coeff` (coefficient form of `d`)
+/// extended exactly to the complement limbs of Q_l·P, in NTT form, with `d`'s own NTT-form
+/// limbs spliced in.
+fn mod_up_digit(
+    d: &Poly<Ntt>,
+    coeff: &[u64],
+    digit: &crate::params::DigitPlan,
+    qlp: &fhez_math::RnsBasis,
+    n: usize,
+) -> Result<Poly<Ntt>> {
+    let input = coeff
+        .get(digit.start * n..digit.end * n)
+        .ok_or(Error::Math(fhez_math::Error::LimbMismatch {
+            expected: digit.end,
+            found: coeff.len() / n.max(1),
+        }))?;
+    // The digit's centered representative, extended exactly: an approximate extension
+    // would add u·D (0 <= u < digit size) and with it the key noise u·D·e/P.
+    let mut converted = scratch::zeroed(digit.complement.len() * n);
+    digit.converter.convert_exact(input, &mut converted);
+    // Lazy NTTs: outputs stay in [0, 4q); the inner product reduces them.
+    converted
+        .par_chunks_mut(n)
+        .zip(digit.complement.par_iter())
+        .for_each(|(limb, &idx)| {
             if let Some(table) = qlp.tables().get(idx) {
                 table.forward_lazy(limb);
             }
-        }
-        // Complement limbs are [0, start) then [end, len): splice the digit's own
-        // limbs (`d` itself, already in NTT form) in between.
-        let (before, after) = converted.split_at(digit.start * n);
-        let own = d
-            .as_slice()
-            .get(digit.start * n..digit.end * n)
-            .unwrap_or_default();
-        let mut out = scratch::take(qlp.len() * n);
-        out.extend_from_slice(before);
-        out.extend_from_slice(own);
-        out.extend_from_slice(after);
-        scratch::give(converted);
-        digits.push(Poly::from_vec(n, out)?);
-    }
-    scratch::give(coeff.into_vec());
-    Ok(Decomposition { level, digits })
+        });
+    // Complement limbs are [0, start) then [end, len): splice the digit's own
+    // limbs (`d` itself, already in NTT form) in between.
+    let (before, after) = converted.split_at(digit.start * n);
+    let own = d
+        .as_slice()
+        .get(digit.start * n..digit.end * n)
+        .unwrap_or_default();
+    let mut out = scratch::take(qlp.len() * n);
+    out.extend_from_slice(before);
+    out.extend_from_slice(own);
+    out.extend_from_slice(after);
+    scratch::give(converted);
+    Ok(Poly::from_vec(n, out)?)
 }
 
 /// Inner product of the decomposition with `key` (optionally permuting the digits
@@ -86,9 +117,11 @@ pub(crate) fn apply_key(
     perm: Option<&[usize]>,
 ) -> Result<(Poly<Ntt>, Poly<Ntt>)> {
     let (acc0, acc1) = inner_product(params, dec, key, perm)?;
-    let u0 = mod_down(params, acc0, dec.level)?;
-    let u1 = mod_down(params, acc1, dec.level)?;
-    Ok((u0, u1))
+    let (u0, u1) = rayon::join(
+        || mod_down(params, acc0, dec.level),
+        || mod_down(params, acc1, dec.level),
+    );
+    Ok((u0?, u1?))
 }
 
 /// The inner product of the decomposition with `key`, before ModDown: two
@@ -113,29 +146,38 @@ pub(crate) fn inner_product(
             found: key.b.len(),
         });
     }
-    let mut acc0 = scratch::take(qlp.len() * n);
-    let mut acc1 = scratch::take(qlp.len() * n);
-    let mut wide = (vec![0u128; n], vec![0u128; n]);
+    let mut acc0 = scratch::zeroed(qlp.len() * n);
+    let mut acc1 = scratch::zeroed(qlp.len() * n);
     let digits = dec.digits.len();
-    for (i, m) in qlp.moduli().iter().enumerate() {
-        // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
-        let ki = if i < l1 { i } else { max_l1 + (i - l1) };
-        let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
-        let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
-        let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
-        for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
-            let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki)) else {
-                return Err(Error::Math(fhez_math::Error::LimbMismatch {
-                    expected: ki + 1,
-                    found: kb.limbs(),
-                }));
-            };
-            xs.push(x);
-            bs.push(b);
-            as_.push(a);
-        }
-        inner_product_limb(m, (&xs, &bs, &as_), perm, &mut wide, &mut acc0, &mut acc1);
-    }
+    // Limb by limb in parallel; each task reuses one pair of u128 accumulators.
+    acc0.par_chunks_mut(n)
+        .zip(acc1.par_chunks_mut(n))
+        .zip(qlp.moduli().par_iter())
+        .enumerate()
+        .try_for_each_init(
+            || (vec![0u128; n], vec![0u128; n]),
+            |wide, (i, ((out0, out1), m))| {
+                // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
+                let ki = if i < l1 { i } else { max_l1 + (i - l1) };
+                let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
+                let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
+                let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
+                for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
+                    let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki))
+                    else {
+                        return Err(Error::Math(fhez_math::Error::LimbMismatch {
+                            expected: ki + 1,
+                            found: kb.limbs(),
+                        }));
+                    };
+                    xs.push(x);
+                    bs.push(b);
+                    as_.push(a);
+                }
+                inner_product_limb(m, (&xs, &bs, &as_), perm, wide, out0, out1);
+                Ok(())
+            },
+        )?;
     Ok((acc0, acc1))
 }
 
@@ -225,7 +267,7 @@ pub(crate) fn mod_down_rescale(
 /// For one limb: the digits' residues, and the key's `b` and `a` residues.
 type LimbSet<'a> = (&'a [&'a [u64]], &'a [&'a [u64]], &'a [&'a [u64]]);
 
-/// Appends limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`),
+/// Writes limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`),
 /// accumulating in the caller's `u128` buffers. With `perm`, `x_j` is read through
 /// the Galois permutation (hoisted rotation).
 fn inner_product_limb(
@@ -233,8 +275,8 @@ fn inner_product_limb(
     (xs, bs, as_): LimbSet<'_>,
     perm: Option<&[usize]>,
     (s0, s1): &mut (Vec<u128>, Vec<u128>),
-    out0: &mut Vec<u64>,
-    out1: &mut Vec<u64>,
+    out0: &mut [u64],
+    out1: &mut [u64],
 ) {
     s0.iter_mut().for_each(|v| *v = 0);
     s1.iter_mut().for_each(|v| *v = 0);
@@ -250,8 +292,12 @@ fn inner_product_limb(
             None => accumulate(s0, s1, x, b, a),
         }
     }
-    out0.extend(s0.iter().map(|&v| m.reduce_u128(v)));
-    out1.extend(s1.iter().map(|&v| m.reduce_u128(v)));
+    for (o, &v) in out0.iter_mut().zip(s0.iter()) {
+        *o = m.reduce_u128(v);
+    }
+    for (o, &v) in out1.iter_mut().zip(s1.iter()) {
+        *o = m.reduce_u128(v);
+    }
 }
 
 /// `s0 += x·b`, `s1 += x·a`, elementwise in `u128`.
@@ -305,12 +351,12 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
     // (x − x_P) / P = round(x / P), an integer with no overflow term.
     let mut conv = scratch::zeroed(l1 * n);
     plan.moddown.convert_exact(&p_part, &mut conv);
-    for (((limb, c), table), &p_inv) in data
-        .chunks_exact_mut(n)
-        .zip(conv.chunks_exact_mut(n))
-        .zip(ql.tables())
-        .zip(params.p_inv_mod_q())
-    {
+    let limbs = data
+        .par_chunks_mut(n)
+        .zip(conv.par_chunks_mut(n))
+        .zip(ql.tables().par_iter())
+        .zip(params.p_inv_mod_q().par_iter());
+    limbs.for_each(|(((limb, c), table), &p_inv)| {
         table.forward_lazy(c);
         let m = table.modulus();
         let p_inv_shoup = m.shoup(p_inv);
@@ -319,7 +365,7 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
         for (x, &y) in limb.iter_mut().zip(c.iter()) {
             *x = m.mul_shoup(*x + four_q - y, p_inv, p_inv_shoup);
         }
-    }
+    });
     scratch::give(p_part);
     scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
