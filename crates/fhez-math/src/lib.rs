@@ -10,9 +10,10 @@
 //! - [`poly`]: [`Poly<R>`](Poly) with the representation ([`Coeff`] / [`Ntt`]) in the type;
 //! - [`sampling`]: uniform, ternary and discrete Gaussian sampling from an injected CSPRNG.
 //!
-//! On x86-64 CPUs with AVX-512 IFMA52 the NTT of primes `q < 2^50` runs a vector kernel
-//! (detected at run time, [`NttKernel`]); the scalar kernel is the fallback and the test
-//! oracle. Setting the environment variable `FHEZ_SIMD=scalar` disables the vector kernel.
+//! On x86-64 CPUs with AVX-512 the NTT runs a vector kernel (detected at run time,
+//! [`NttKernel`]): IFMA52 for primes `q < 2^50`, 64-bit words (AVX-512DQ) for larger ones;
+//! the scalar kernel is the fallback and the test oracle. Setting the environment variable
+//! `FHEZ_SIMD=scalar` disables the vector kernels.
 //!
 //! Public fallible functions return [`Result`]; kernels whose preconditions the caller has
 //! already validated only `debug_assert!` them.

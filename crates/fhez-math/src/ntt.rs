@@ -25,7 +25,7 @@
 
 use core::fmt;
 
-use crate::simd::IfmaTables;
+use crate::simd::{self, VecTables, Word};
 use crate::{Error, Modulus, Result, primes};
 
 /// Which kernel an [`NttTable`] runs for [`forward`](NttTable::forward),
@@ -37,6 +37,9 @@ pub enum NttKernel {
     Scalar,
     /// The AVX-512 IFMA52 kernel, for primes `q < 2^50` and `n ≥ 16` on CPUs that have it.
     Ifma52,
+    /// The AVX-512F/DQ kernel with 64-bit words, for the larger primes and `n ≥ 16` on CPUs
+    /// that have it (and for all primes on CPUs with DQ but without IFMA).
+    Avx512Dq,
 }
 
 /// The largest supported ring degree, `2^17`.
@@ -81,8 +84,8 @@ pub struct NttTable {
     /// `ψ^-brv(1) · n^-1`.
     pub(crate) last_inv: u64,
     last_inv_shoup: u64,
-    /// Tables of the vector kernel, present when it runs on this CPU for this `(q, n)`.
-    ifma: Option<IfmaTables>,
+    /// Tables of the vector kernel, present when one runs on this CPU for this `(q, n)`.
+    vector: Option<VecTables>,
 }
 
 impl fmt::Debug for NttTable {
@@ -120,11 +123,8 @@ impl NttTable {
         let last_inv = modulus.mul(inv.get(1).copied().unwrap_or(1), n_inv);
         // Entries 0 and 1 of `inv` are never read by the butterflies.
         inv.iter_mut().take(2).for_each(|w| *w = 1);
-        let ifma = if crate::simd::ifma_available() {
-            IfmaTables::new(&modulus, n, &fwd, &inv, n_inv, last_inv)
-        } else {
-            None
-        };
+        let vector = simd::word_for(modulus.bits(), n, simd::features())
+            .and_then(|w| VecTables::new(&modulus, n, (&fwd, &inv), (n_inv, last_inv), w));
         let shoup = |v: &[u64]| v.iter().map(|&w| modulus.shoup(w)).collect::<Vec<_>>();
         Ok(Self {
             modulus,
@@ -139,7 +139,7 @@ impl NttTable {
             n_inv_shoup: modulus.shoup(n_inv),
             last_inv,
             last_inv_shoup: modulus.shoup(last_inv),
-            ifma,
+            vector,
         })
     }
 
@@ -148,10 +148,12 @@ impl NttTable {
     #[inline]
     #[must_use]
     pub const fn kernel(&self) -> NttKernel {
-        if self.ifma.is_some() {
-            NttKernel::Ifma52
-        } else {
-            NttKernel::Scalar
+        match &self.vector {
+            None => NttKernel::Scalar,
+            Some(v) => match v.word() {
+                Word::W52 => NttKernel::Ifma52,
+                Word::W64 => NttKernel::Avx512Dq,
+            },
         }
     }
 
@@ -204,8 +206,8 @@ impl NttTable {
     /// table; the result equals [`forward_scalar`](Self::forward_scalar)'s.
     #[inline]
     pub fn forward(&self, a: &mut [u64]) {
-        if let Some(v) = &self.ifma
-            && v.forward_avx(&self.fwd, a)
+        if let Some(v) = &self.vector
+            && v.forward_avx(&self.fwd, a, true)
         {
             return;
         }
@@ -215,12 +217,13 @@ impl NttTable {
     /// Forward NTT in place without the final reduction: inputs in `[0, 4q)`, outputs in
     /// `[0, 4q)`, congruent to the output of [`forward`](Self::forward).
     ///
-    /// `a.len()` must equal `n` (debug-asserted). The vector kernel reduces its outputs to
-    /// `[0, q)` at no extra cost, so the exact values depend on [`kernel`](Self::kernel).
+    /// `a.len()` must equal `n` (debug-asserted). The IFMA52 kernel reduces its outputs to
+    /// `[0, q)` at no extra cost, so the exact values depend on [`kernel`](Self::kernel); the
+    /// other kernels give the values of [`forward_lazy_scalar`](Self::forward_lazy_scalar).
     #[inline]
     pub fn forward_lazy(&self, a: &mut [u64]) {
-        if let Some(v) = &self.ifma
-            && v.forward_avx(&self.fwd, a)
+        if let Some(v) = &self.vector
+            && v.forward_avx(&self.fwd, a, false)
         {
             return;
         }
@@ -319,7 +322,7 @@ impl NttTable {
     /// table; the result equals [`inverse_scalar`](Self::inverse_scalar)'s.
     #[inline]
     pub fn inverse(&self, a: &mut [u64]) {
-        if let Some(v) = &self.ifma
+        if let Some(v) = &self.vector
             && v.inverse_avx(&self.inv, a)
         {
             return;

@@ -1,4 +1,5 @@
-//! Vector NTT kernels: AVX-512 IFMA52 (`vpmadd52luq` / `vpmadd52huq`) for primes `q < 2^50`.
+//! Vector NTT kernels: AVX-512 IFMA52 (`vpmadd52luq` / `vpmadd52huq`) for primes `q < 2^50`,
+//! AVX-512F/DQ 64-bit words for the larger primes (`q < 2^62`).
 //!
 //! This is the only module of `fhez-math` that contains `unsafe` code; the rest of the crate
 //! denies it and every other crate of the workspace forbids it.
@@ -7,16 +8,24 @@
 //!
 //! The kernels run the same butterflies as the scalar NTT in [`crate::ntt`] (Cooley–Tukey
 //! forward, Gentleman–Sande inverse, Harvey's lazy reduction, `n^-1` folded into the last
-//! inverse stage), eight coefficients per instruction. Shoup multiplication uses 52-bit words:
+//! inverse stage), eight coefficients per instruction, in one of two word sizes ([`Word`]).
+//!
+//! [`Word::W64`] is the scalar arithmetic itself: `w' = ⌊w·2^64/q⌋` and
+//! `a·w − ⌊a·w'/2^64⌋·q mod 2^64`, with the high half of the 64×64-bit product formed from four
+//! 32×32-bit products (`vpmuludq`) and the low halves by `vpmullq` (AVX-512DQ). Every
+//! intermediate value equals the scalar kernel's, so all outputs, lazy ones included, are
+//! bit-for-bit the scalar ones.
+//!
+//! [`Word::W52`] uses IFMA's 52-bit words:
 //! with `w' = ⌊w·2^52/q⌋` and `a < 2^52`, `r = a·w − ⌊a·w'/2^52⌋·q` lies in `[0, 2q)`, and
 //! because `2q < 2^52` it equals `(lo52(a·w) − lo52(⌊a·w'/2^52⌋·q)) mod 2^52`. Lazy values stay
 //! in `[0, 4q)`, so `q < 2^50` keeps every multiplier input below `2^52`, the width IFMA reads.
 //!
-//! The lazy intermediate values can differ from the scalar kernel's (its 64-bit Shoup quotient
+//! Its lazy intermediate values can differ from the scalar kernel's (the 64-bit Shoup quotient
 //! may be one larger), but both are congruent and both kernels reduce their outputs to
 //! `[0, q)`: the results of [`NttTable::forward`](crate::NttTable::forward) and
 //! [`NttTable::inverse`](crate::NttTable::inverse) are bit-for-bit the scalar ones, which the
-//! tests of this module check. With the vector kernel,
+//! tests of this module check. With this kernel,
 //! [`NttTable::forward_lazy`](crate::NttTable::forward_lazy) returns fully reduced values.
 //!
 //! # Layout
@@ -35,10 +44,11 @@
 //!
 //! # Dispatch
 //!
-//! [`ifma_available`] detects AVX-512F and AVX-512IFMA once per process (and returns `false`
-//! under Miri or when the environment variable `FHEZ_SIMD` is `scalar`, for A/B measurements).
-//! [`NttTable::new`](crate::NttTable::new) builds the vector tables only then, for `q < 2^50`
-//! and `n ≥ 16`; otherwise the scalar kernel runs.
+//! [`features`] detects AVX-512F, DQ and IFMA once per process (and reports none under Miri or
+//! when the environment variable `FHEZ_SIMD` is `scalar`, for A/B measurements).
+//! [`NttTable::new`](crate::NttTable::new) asks [`word_for`] which kernel serves its
+//! `(q, n)`: IFMA52 for `q < 2^50`, otherwise the 64-bit kernel, both for `n ≥ 16`; without
+//! the instructions the scalar kernel runs.
 
 #![cfg_attr(
     not(all(target_arch = "x86_64", not(miri))),
@@ -58,28 +68,75 @@ pub(crate) const IFMA_MIN_DEGREE: usize = 16;
 
 const MASK52: u64 = (1 << 52) - 1;
 
-/// Whether this CPU runs the AVX-512 IFMA52 kernels (detected once, then cached).
+/// The word size of a vector kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Word {
+    /// IFMA52 words, for `q < 2^50`: needs AVX-512F and AVX-512IFMA.
+    W52,
+    /// 64-bit words, for `q < 2^62` (the scalar arithmetic): needs AVX-512F and AVX-512DQ.
+    W64,
+}
+
+/// The vector instructions this CPU offers the kernels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Features {
+    /// AVX-512F and AVX-512IFMA (the [`Word::W52`] kernel).
+    pub(crate) ifma: bool,
+    /// AVX-512F and AVX-512DQ (the [`Word::W64`] kernel).
+    pub(crate) dq: bool,
+}
+
+/// The vector instructions the kernels may use (detected once, then cached).
 ///
-/// `false` under Miri, on other architectures, and when the environment variable `FHEZ_SIMD`
-/// is set to `scalar`.
+/// None under Miri, on other architectures, and when the environment variable `FHEZ_SIMD` is
+/// set to `scalar`.
 #[must_use]
-pub(crate) fn ifma_available() -> bool {
-    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+pub(crate) fn features() -> Features {
+    static DETECTED: std::sync::OnceLock<Features> = std::sync::OnceLock::new();
     *DETECTED.get_or_init(|| {
-        let disabled = std::env::var_os("FHEZ_SIMD").is_some_and(|v| v == "scalar");
-        !disabled && cpu_has_ifma()
+        if std::env::var_os("FHEZ_SIMD").is_some_and(|v| v == "scalar") {
+            Features::default()
+        } else {
+            cpu_features()
+        }
     })
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-fn cpu_has_ifma() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512ifma")
+fn cpu_features() -> Features {
+    let f = std::arch::is_x86_feature_detected!("avx512f");
+    Features {
+        ifma: f && std::arch::is_x86_feature_detected!("avx512ifma"),
+        dq: f && std::arch::is_x86_feature_detected!("avx512dq"),
+    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-const fn cpu_has_ifma() -> bool {
-    false
+fn cpu_features() -> Features {
+    Features::default()
+}
+
+/// The vector kernel for a `bits`-bit modulus and degree `n` on a CPU with `f`, if any.
+#[must_use]
+pub(crate) const fn word_for(bits: u32, n: usize, f: Features) -> Option<Word> {
+    if n < IFMA_MIN_DEGREE || bits > crate::zq::MAX_MODULUS_BITS {
+        None
+    } else if bits <= IFMA_MAX_MODULUS_BITS && f.ifma {
+        Some(Word::W52)
+    } else if f.dq {
+        Some(Word::W64)
+    } else {
+        None
+    }
+}
+
+/// Whether the CPU has the instructions of the `word` kernel.
+fn supports(word: Word) -> bool {
+    let f = features();
+    match word {
+        Word::W52 => f.ifma,
+        Word::W64 => f.dq,
+    }
 }
 
 /// Eight `u64` lanes and the operations the kernels use. All arithmetic wraps modulo `2^64`.
@@ -106,6 +163,10 @@ pub(crate) trait Lanes: Copy {
     fn mul52hi(self, o: Self) -> Self;
     /// Lane `i` of the result is lane `idx[i] mod 16` of the 16 lanes `self ++ o`.
     fn permute2(self, idx: Self, o: Self) -> Self;
+    /// Low 64 bits of the 128-bit product of each lane (`vpmullq`).
+    fn mullo64(self, o: Self) -> Self;
+    /// High 64 bits of the 128-bit product of each lane.
+    fn mulhi64(self, o: Self) -> Self;
 }
 
 /// Lanes as a plain array: the portable model of the AVX-512 operations.
@@ -170,6 +231,14 @@ impl Lanes for Emu {
         })
     }
     #[inline(always)]
+    fn mullo64(self, o: Self) -> Self {
+        self.zip_with(o, u64::wrapping_mul)
+    }
+    #[inline(always)]
+    fn mulhi64(self, o: Self) -> Self {
+        self.zip_with(o, |x, y| ((u128::from(x) * u128::from(y)) >> 64) as u64)
+    }
+    #[inline(always)]
     fn permute2(self, idx: Self, o: Self) -> Self {
         let mut out = [0; 8];
         for (lane, &i) in out.iter_mut().zip(&idx.0) {
@@ -181,13 +250,14 @@ impl Lanes for Emu {
     }
 }
 
-/// Precomputed 52-bit Shoup companions and expanded twiddles of one [`NttTable`]
-/// (crate::NttTable) for the vector kernels.
+/// Precomputed Shoup companions and expanded twiddles of one
+/// [`NttTable`](crate::NttTable) for a vector kernel.
 #[derive(Clone)]
-pub(crate) struct IfmaTables {
+pub(crate) struct VecTables {
+    word: Word,
     q: u64,
     n: usize,
-    /// 52-bit Shoup companions of `NttTable::fwd` (index for index).
+    /// Shoup companions (of the kernel's word size) of `NttTable::fwd` (index for index).
     fwd_s: Vec<u64>,
     /// Forward twiddles of the stages `t = 2` and `t = 4`, one per butterfly in lane order,
     /// with their companions.
@@ -195,7 +265,7 @@ pub(crate) struct IfmaTables {
     fwd2_s: Vec<u64>,
     fwd4: Vec<u64>,
     fwd4_s: Vec<u64>,
-    /// 52-bit Shoup companions of `NttTable::inv`.
+    /// Shoup companions of `NttTable::inv`.
     inv_s: Vec<u64>,
     inv2: Vec<u64>,
     inv2_s: Vec<u64>,
@@ -221,21 +291,20 @@ fn expand(w: &[u64], n: usize, t: usize) -> Vec<u64> {
         .collect()
 }
 
-impl IfmaTables {
-    /// The vector tables for an NTT of size `n` modulo `q`, given the scalar table's
-    /// bit-reversed twiddles `fwd` (`ψ^brv(k)`) and `inv` (`ψ^-brv(k)`), `n^-1` and
-    /// `ψ^-brv(1)·n^-1`. `None` unless `q < 2^50` and `16 ≤ n` (a power of two) and both
-    /// twiddle tables have `n` entries.
+impl VecTables {
+    /// The tables of the `word` kernel for an NTT of size `n` modulo `q`, given the scalar
+    /// table's bit-reversed twiddles `fwd` (`ψ^brv(k)`) and `inv` (`ψ^-brv(k)`), `n^-1` and
+    /// `ψ^-brv(1)·n^-1`. `None` unless `16 ≤ n` (a power of two), both twiddle tables have `n`
+    /// entries and, for [`Word::W52`], `q < 2^50`.
     pub(crate) fn new(
         q: &Modulus,
         n: usize,
-        fwd: &[u64],
-        inv: &[u64],
-        n_inv: u64,
-        last_inv: u64,
+        (fwd, inv): (&[u64], &[u64]),
+        (n_inv, last_inv): (u64, u64),
+        word: Word,
     ) -> Option<Self> {
         let qv = q.value();
-        if q.bits() > IFMA_MAX_MODULUS_BITS
+        if (word == Word::W52 && q.bits() > IFMA_MAX_MODULUS_BITS)
             || n < IFMA_MIN_DEGREE
             || !n.is_power_of_two()
             || fwd.len() != n
@@ -243,10 +312,15 @@ impl IfmaTables {
         {
             return None;
         }
-        let comp = |v: &[u64]| v.iter().map(|&w| shoup52(w, qv)).collect::<Vec<_>>();
+        let one = |w: u64| match word {
+            Word::W52 => shoup52(w, qv),
+            Word::W64 => q.shoup(w),
+        };
+        let comp = |v: &[u64]| v.iter().map(|&w| one(w)).collect::<Vec<_>>();
         let (fwd2, fwd4) = (expand(fwd, n, 2), expand(fwd, n, 4));
         let (inv2, inv4) = (expand(inv, n, 2), expand(inv, n, 4));
         Some(Self {
+            word,
             q: qv,
             n,
             fwd_s: comp(fwd),
@@ -260,29 +334,44 @@ impl IfmaTables {
             inv2,
             inv4,
             n_inv,
-            n_inv_s: shoup52(n_inv, qv),
+            n_inv_s: one(n_inv),
             last_inv,
-            last_inv_s: shoup52(last_inv, qv),
+            last_inv_s: one(last_inv),
         })
     }
 
+    /// The word size of this kernel.
+    #[must_use]
+    pub(crate) const fn word(&self) -> Word {
+        self.word
+    }
+
     /// Forward NTT with the AVX-512 kernel; `fwd` is the scalar table's twiddle array.
-    /// Returns `false` (and leaves `a` untouched) if `a.len() != n` or the CPU lacks the
-    /// instructions, in which case the caller runs the scalar kernel.
+    /// Outputs are in `[0, q)` if `reduce` or for [`Word::W52`], else in `[0, 4q)` and equal
+    /// to the scalar lazy kernel's. Returns `false` (and leaves `a` untouched) if
+    /// `a.len() != n` or the CPU lacks the instructions; the caller then runs the scalar kernel.
     #[inline]
-    pub(crate) fn forward_avx(&self, fwd: &[u64], a: &mut [u64]) -> bool {
-        if a.len() != self.n || fwd.len() != self.n || !ifma_available() {
+    pub(crate) fn forward_avx(&self, fwd: &[u64], a: &mut [u64], reduce: bool) -> bool {
+        if a.len() != self.n || fwd.len() != self.n || !supports(self.word) {
             return false;
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            // SAFETY: `forward_avx512` only requires the CPU features "avx512f" and
-            // "avx512ifma", which `ifma_available()` has just confirmed at run time.
-            unsafe { avx::forward_avx512(self, fwd, a) };
+            match self.word {
+                // SAFETY: `forward_ifma` only requires the CPU features "avx512f" and
+                // "avx512ifma", which `supports(W52)` has just confirmed at run time.
+                Word::W52 => unsafe { avx::forward_ifma(self, fwd, a) },
+                // SAFETY: `forward_dq` only requires "avx512f" and "avx512dq", which
+                // `supports(W64)` has just confirmed at run time.
+                Word::W64 => unsafe { avx::forward_dq(self, fwd, a, reduce) },
+            }
             true
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        false
+        {
+            let _ = reduce;
+            false
+        }
     }
 
     /// Inverse NTT with the AVX-512 kernel; `inv` is the scalar table's twiddle array.
@@ -290,24 +379,34 @@ impl IfmaTables {
     /// instructions, in which case the caller runs the scalar kernel.
     #[inline]
     pub(crate) fn inverse_avx(&self, inv: &[u64], a: &mut [u64]) -> bool {
-        if a.len() != self.n || inv.len() != self.n || !ifma_available() {
+        if a.len() != self.n || inv.len() != self.n || !supports(self.word) {
             return false;
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            // SAFETY: as in `forward_avx`, the required CPU features were detected.
-            unsafe { avx::inverse_avx512(self, inv, a) };
+            match self.word {
+                // SAFETY: as in `forward_avx`, the required CPU features were detected.
+                Word::W52 => unsafe { avx::inverse_ifma(self, inv, a) },
+                // SAFETY: as in `forward_avx`, the required CPU features were detected.
+                Word::W64 => unsafe { avx::inverse_dq(self, inv, a) },
+            }
             true
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         false
     }
 
-    /// Forward NTT over any [`Lanes`]: inputs in `[0, 4q)`, outputs in `[0, q)`.
-    /// `a` and `fwd` must have `n` entries (checked by the callers).
+    /// Forward NTT over any [`Lanes`] with words of 64 bits (`W64`) or 52 bits: inputs in
+    /// `[0, 4q)`, outputs in `[0, q)` with `reduce`, else in `[0, 4q)`. `a` and `fwd` must have
+    /// `n` entries (checked by the callers); `W64` must match the tables' word.
     #[inline(always)]
-    pub(crate) fn forward_with<S: Lanes>(&self, fwd: &[u64], a: &mut [u64]) {
-        let c = Consts::<S>::new(self.q);
+    pub(crate) fn forward_with<S: Lanes, const W64: bool>(
+        &self,
+        fwd: &[u64],
+        a: &mut [u64],
+        reduce: bool,
+    ) {
+        let c = Consts::<S, W64>::new(self.q);
         let n = self.n;
         let (mut m, mut t) = (1, n / 2);
         while t >= 8 {
@@ -329,16 +428,21 @@ impl IfmaTables {
         }
         let half = fwd.get(n / 2..).unwrap_or_default();
         let half_s = self.fwd_s.get(n / 2..).unwrap_or_default();
-        in_register_stage::<S, false>(&c, a, &self.fwd4, &self.fwd4_s, &T4);
-        in_register_stage::<S, false>(&c, a, &self.fwd2, &self.fwd2_s, &T2);
-        in_register_stage::<S, true>(&c, a, half, half_s, &T1);
+        in_register_stage::<S, W64, false>(&c, a, &self.fwd4, &self.fwd4_s, &T4);
+        in_register_stage::<S, W64, false>(&c, a, &self.fwd2, &self.fwd2_s, &T2);
+        if reduce {
+            in_register_stage::<S, W64, true>(&c, a, half, half_s, &T1);
+        } else {
+            in_register_stage::<S, W64, false>(&c, a, half, half_s, &T1);
+        }
     }
 
-    /// Inverse NTT over any [`Lanes`]: inputs in `[0, 2q)`, outputs in `[0, q)`.
-    /// `a` and `inv` must have `n` entries (checked by the callers).
+    /// Inverse NTT over any [`Lanes`] with words of 64 bits (`W64`) or 52 bits: inputs in
+    /// `[0, 2q)`, outputs in `[0, q)`. `a` and `inv` must have `n` entries (checked by the
+    /// callers); `W64` must match the tables' word.
     #[inline(always)]
-    pub(crate) fn inverse_with<S: Lanes>(&self, inv: &[u64], a: &mut [u64]) {
-        let c = Consts::<S>::new(self.q);
+    pub(crate) fn inverse_with<S: Lanes, const W64: bool>(&self, inv: &[u64], a: &mut [u64]) {
+        let c = Consts::<S, W64>::new(self.q);
         let n = self.n;
         let half = inv.get(n / 2..).unwrap_or_default();
         let half_s = self.inv_s.get(n / 2..).unwrap_or_default();
@@ -413,14 +517,14 @@ const T1: Shuffle = Shuffle {
     b: [4, 12, 5, 13, 6, 14, 7, 15],
 };
 
-/// The constants of one modulus, broadcast.
-struct Consts<S> {
+/// The constants of one modulus, broadcast; `W64` selects 64-bit (else 52-bit) Shoup words.
+struct Consts<S, const W64: bool> {
     q: S,
     two_q: S,
     mask: S,
 }
 
-impl<S: Lanes> Consts<S> {
+impl<S: Lanes, const W64: bool> Consts<S, W64> {
     #[inline(always)]
     fn new(q: u64) -> Self {
         Self {
@@ -430,11 +534,18 @@ impl<S: Lanes> Consts<S> {
         }
     }
 
-    /// `a·w mod q` in `[0, 2q)` for `a < 2^52`, `w < q`, `ws = ⌊w·2^52/q⌋`.
+    /// `a·w mod q` in `[0, 2q)` for `w < q` and, with 52-bit words, `a < 2^52` and
+    /// `ws = ⌊w·2^52/q⌋`; with 64-bit words any `a` and `ws = ⌊w·2^64/q⌋` (then exactly
+    /// [`Modulus::mul_shoup_lazy`]).
     #[inline(always)]
     fn mul_shoup_lazy(&self, a: S, w: S, ws: S) -> S {
-        let quot = a.mul52hi(ws);
-        a.mul52lo(w).sub(quot.mul52lo(self.q)).and(self.mask)
+        if W64 {
+            let quot = a.mulhi64(ws);
+            a.mullo64(w).sub(quot.mullo64(self.q))
+        } else {
+            let quot = a.mul52hi(ws);
+            a.mul52lo(w).sub(quot.mul52lo(self.q)).and(self.mask)
+        }
     }
 
     /// Harvey's Cooley–Tukey butterfly: `x, y < 4q` to `(x + w·y, x − w·y)` in `[0, 4q)`.
@@ -464,8 +575,8 @@ fn csub<S: Lanes>(x: S, s: S) -> S {
 /// One forward stage with distance 1, 2 or 4 (given by `sh`), twiddles `w`/`ws` one per
 /// butterfly; with `REDUCE` the outputs are reduced to `[0, q)` (last stage).
 #[inline(always)]
-fn in_register_stage<S: Lanes, const REDUCE: bool>(
-    c: &Consts<S>,
+fn in_register_stage<S: Lanes, const W64: bool, const REDUCE: bool>(
+    c: &Consts<S, W64>,
     a: &mut [u64],
     w: &[u64],
     ws: &[u64],
@@ -501,8 +612,8 @@ fn in_register_stage<S: Lanes, const REDUCE: bool>(
 
 /// One inverse stage with distance 1, 2 or 4 (given by `sh`), twiddles one per butterfly.
 #[inline(always)]
-fn in_register_inv_stage<S: Lanes>(
-    c: &Consts<S>,
+fn in_register_inv_stage<S: Lanes, const W64: bool>(
+    c: &Consts<S, W64>,
     a: &mut [u64],
     w: &[u64],
     ws: &[u64],
@@ -535,20 +646,23 @@ fn in_register_inv_stage<S: Lanes>(
 ///
 /// # Invariant (the safety argument of every `unsafe` block below)
 ///
-/// A value of type `Avx` is only ever created inside `forward_avx512` / `inverse_avx512` and
-/// the test helper `apply`, all entered only after [`ifma_available`] returned `true`. So the
-/// CPU running any of these methods supports AVX-512F and AVX-512IFMA, the only precondition of
-/// the register intrinsics; the memory intrinsics additionally read or write exactly the 64
-/// bytes of a `[u64; 8]` reference, which is valid and (for stores) exclusively borrowed.
+/// A value of type `Avx` is only ever created inside `forward_ifma` / `inverse_ifma` (entered
+/// only after [`features`] reported IFMA), `forward_dq` / `inverse_dq` (entered only after it
+/// reported DQ) and the test helper `apply` (which checks both). All of them need AVX-512F,
+/// which every method uses; `mul52lo`/`mul52hi` (IFMA) are only reached from the W52 kernels
+/// and `mullo64` (DQ) only from the W64 kernels, whose entry points check those features. The
+/// memory intrinsics additionally read or write exactly the 64 bytes of a `[u64; 8]`
+/// reference, which is valid and (for stores) exclusively borrowed.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod avx {
     use core::arch::x86_64::{
         __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_madd52hi_epu64,
-        _mm512_madd52lo_epu64, _mm512_min_epu64, _mm512_permutex2var_epi64, _mm512_set1_epi64,
-        _mm512_setzero_si512, _mm512_storeu_si512, _mm512_sub_epi64,
+        _mm512_madd52lo_epu64, _mm512_min_epu64, _mm512_mul_epu32, _mm512_mullo_epi64,
+        _mm512_permutex2var_epi64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_srli_epi64,
+        _mm512_storeu_si512, _mm512_sub_epi64,
     };
 
-    use super::{IfmaTables, Lanes};
+    use super::{Lanes, VecTables};
 
     /// Eight lanes in one AVX-512 register (see the module invariant).
     #[derive(Clone, Copy)]
@@ -608,25 +722,68 @@ mod avx {
             // each index lane, as `Lanes::permute2` specifies.
             Self(unsafe { _mm512_permutex2var_epi64(self.0, idx.0, o.0) })
         }
+        #[inline(always)]
+        fn mullo64(self, o: Self) -> Self {
+            // SAFETY: module invariant (AVX-512DQ present on the W64 paths).
+            Self(unsafe { _mm512_mullo_epi64(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mulhi64(self, o: Self) -> Self {
+            // SAFETY: module invariant (AVX-512F present). With a = a1·2^32 + a0 and
+            // b = b1·2^32 + b0: mid = ⌊a0·b0/2^32⌋ + lo32(a0·b1) + lo32(a1·b0) < 3·2^32 holds
+            // the carries into bit 64, and hi = a1·b1 + ⌊a0·b1/2^32⌋ + ⌊a1·b0/2^32⌋ +
+            // ⌊mid/2^32⌋ is the high word of a·b (it cannot wrap: a·b < 2^128).
+            unsafe {
+                let (a, b) = (self.0, o.0);
+                let (a1, b1) = (_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
+                let lo32 = _mm512_set1_epi64(0xffff_ffff);
+                let ll = _mm512_mul_epu32(a, b);
+                let lh = _mm512_mul_epu32(a, b1);
+                let hl = _mm512_mul_epu32(a1, b);
+                let hh = _mm512_mul_epu32(a1, b1);
+                let mid = _mm512_add_epi64(
+                    _mm512_srli_epi64::<32>(ll),
+                    _mm512_add_epi64(_mm512_and_si512(lh, lo32), _mm512_and_si512(hl, lo32)),
+                );
+                let hi = _mm512_add_epi64(
+                    hh,
+                    _mm512_add_epi64(_mm512_srli_epi64::<32>(lh), _mm512_srli_epi64::<32>(hl)),
+                );
+                Self(_mm512_add_epi64(hi, _mm512_srli_epi64::<32>(mid)))
+            }
+        }
     }
 
-    /// The forward kernel compiled for AVX-512F + IFMA (callers check `a.len() == n`).
+    /// The forward W52 kernel compiled for AVX-512F + IFMA (callers check `a.len() == n`).
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn forward_avx512(t: &IfmaTables, fwd: &[u64], a: &mut [u64]) {
-        t.forward_with::<Avx>(fwd, a);
+    pub(super) fn forward_ifma(t: &VecTables, fwd: &[u64], a: &mut [u64]) {
+        t.forward_with::<Avx, false>(fwd, a, true);
     }
 
-    /// The inverse kernel compiled for AVX-512F + IFMA (callers check `a.len() == n`).
+    /// The inverse W52 kernel compiled for AVX-512F + IFMA (callers check `a.len() == n`).
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn inverse_avx512(t: &IfmaTables, inv: &[u64], a: &mut [u64]) {
-        t.inverse_with::<Avx>(inv, a);
+    pub(super) fn inverse_ifma(t: &VecTables, inv: &[u64], a: &mut [u64]) {
+        t.inverse_with::<Avx, false>(inv, a);
+    }
+
+    /// The forward W64 kernel compiled for AVX-512F + DQ (callers check `a.len() == n`).
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn forward_dq(t: &VecTables, fwd: &[u64], a: &mut [u64], reduce: bool) {
+        t.forward_with::<Avx, true>(fwd, a, reduce);
+    }
+
+    /// The inverse W64 kernel compiled for AVX-512F + DQ (callers check `a.len() == n`).
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn inverse_dq(t: &VecTables, inv: &[u64], a: &mut [u64]) {
+        t.inverse_with::<Avx, true>(inv, a);
     }
 
     /// Test access: one [`Lanes`] operation on AVX-512 registers, for comparison with
-    /// [`super::Emu`]. Returns `None` if the CPU lacks the instructions.
+    /// [`super::Emu`]. Returns `None` unless the CPU has AVX-512F, DQ and IFMA.
     #[cfg(test)]
     pub(super) fn apply(op: fn(Avx, Avx) -> Avx, x: &[u64; 8], y: &[u64; 8]) -> Option<[u64; 8]> {
-        if !super::ifma_available() {
+        let f = super::features();
+        if !(f.ifma && f.dq) {
             return None;
         }
         let mut out = [0; 8];
