@@ -141,9 +141,20 @@ impl BasisConverter {
                 .zip(&self.to_moduli)
                 .zip(&self.q_mod_p)
             {
-                for (o, &x) in out_limb.iter_mut().zip(input) {
-                    let r = p.reduce(x);
-                    *o = if x > half { p.sub(r, qp) } else { r };
+                if q.value() < p.value() {
+                    // x < q < p needs no reduction, and x − q + p lies in (0, p).
+                    let shift = p.value() - q.value();
+                    for (o, &x) in out_limb.iter_mut().zip(input) {
+                        *o = if x > half { x + shift } else { x };
+                    }
+                } else {
+                    // x mod p as the Shoup product x·1 (one high and two low multiplies,
+                    // against Barrett's two wide ones).
+                    let one_shoup = p.shoup(1);
+                    for (o, &x) in out_limb.iter_mut().zip(input) {
+                        let r = p.mul_shoup(x, 1, one_shoup);
+                        *o = if x > half { p.sub(r, qp) } else { r };
+                    }
                 }
             }
             return;
