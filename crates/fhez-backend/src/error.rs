@@ -79,6 +79,9 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// The outer framing ([`crate::frame`]) refused the input.
+    #[error(transparent)]
+    Frame(#[from] crate::frame::FrameError),
     /// An engine-specific typed error (for example from `fhez-ckks`), forwarded unchanged.
     #[error("engine error: {0}")]
     Engine(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
