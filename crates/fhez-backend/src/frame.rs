@@ -292,6 +292,27 @@ pub fn open<'a>(
     Ok((h, payload))
 }
 
+/// [`open`] for a format whose objects name no parameter set ([`NO_PARAMS`] required),
+/// after checking the whole input against `limit`; returns the payload.
+///
+/// # Errors
+/// [`Error::SizeLimit`](crate::Error::SizeLimit) for input over `limit`, then the frame's
+/// refusals as [`Error::Frame`](crate::Error::Frame).
+pub fn open_without_params<'a>(
+    bytes: &'a [u8],
+    format: &Format,
+    kind: u16,
+    limit: usize,
+) -> crate::Result<&'a [u8]> {
+    crate::wire::check_limit(format.what, bytes.len(), limit)?;
+    let expect = Expect {
+        kind: Some(kind),
+        params_id: Some(NO_PARAMS),
+        limit: u64::try_from(limit).unwrap_or(u64::MAX),
+    };
+    Ok(open(bytes, format, expect)?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
