@@ -79,12 +79,39 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// The outer framing ([`crate::frame`]) refused the input (boxed: it carries two
+    /// 32-byte params ids, and every `Result` of the workspace carries this type).
+    #[error(transparent)]
+    Frame(Box<crate::frame::FrameError>),
     /// An engine-specific typed error (for example from `fhez-ckks`), forwarded unchanged.
     #[error("engine error: {0}")]
     Engine(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
+impl From<crate::frame::FrameError> for Error {
+    fn from(e: crate::frame::FrameError) -> Self {
+        Self::Frame(Box::new(e))
+    }
+}
+
 impl Error {
+    /// The frame's refusal, if this is one.
+    #[must_use]
+    pub fn as_frame(&self) -> Option<&crate::frame::FrameError> {
+        match self {
+            Self::Frame(f) => Some(f),
+            Self::Unsupported { .. }
+            | Self::LevelExhausted { .. }
+            | Self::MissingGaloisKey { .. }
+            | Self::TooManyValues { .. }
+            | Self::NonFinite { .. }
+            | Self::LengthMismatch { .. }
+            | Self::SizeLimit { .. }
+            | Self::Malformed { .. }
+            | Self::Engine(_) => None,
+        }
+    }
+
     /// Wraps an engine error without stringifying it.
     pub fn engine<E: std::error::Error + Send + Sync + 'static>(err: E) -> Self {
         Self::Engine(Box::new(err))

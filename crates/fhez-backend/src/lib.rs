@@ -5,6 +5,7 @@ mod backend;
 mod caps;
 pub mod cost;
 mod error;
+pub mod frame;
 mod plain;
 mod sim;
 mod stats;

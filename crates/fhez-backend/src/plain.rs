@@ -10,8 +10,13 @@ use crate::{
 /// Default level budget of [`Plain::new`]: large enough to be unlimited in practice.
 pub const PLAIN_DEFAULT_MAX_LEVEL: u32 = 1 << 20;
 
-const MAGIC: &[u8; 4] = b"FZPT";
-const VERSION: u8 = 1;
+/// The ciphertext format in the common frame ([`crate::frame`]; no params id).
+const FORMAT: crate::frame::Format = crate::frame::Format {
+    magic: *b"FZPT",
+    version: 2,
+    what: "plain ciphertext",
+};
+const KIND_CT: u16 = 1;
 
 /// A "ciphertext" of [`Plain`]: the values in clear plus the level the same computation would
 /// have on an encrypted backend.
@@ -259,20 +264,27 @@ impl Backend for Plain {
 
     fn ct_to_bytes(&self, a: &PlainCt) -> Result<Vec<u8>> {
         self.check_ct("ct_to_bytes", a)?;
-        let mut out = Vec::with_capacity(17 + 8 * a.values.len());
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        let mut w = crate::frame::Writer::new(
+            &FORMAT,
+            KIND_CT,
+            &crate::frame::NO_PARAMS,
+            12 + 8 * a.values.len(),
+        );
+        let out = w.payload();
         out.extend_from_slice(&a.level.to_le_bytes());
         out.extend_from_slice(&(a.values.len() as u64).to_le_bytes());
         for v in &a.values {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        Ok(out)
+        Ok(w.finish())
     }
 
     fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> Result<PlainCt> {
         const WHAT: &str = "plain ciphertext";
-        let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
+        let mut r = Reader::new(
+            crate::frame::open_without_params(bytes, &FORMAT, KIND_CT, limit)?,
+            WHAT,
+        );
         let level = r.u32()?;
         if level > self.caps.max_level {
             return Err(Error::Malformed {

@@ -10,8 +10,13 @@ use crate::{
     Backend, BackendKind, Caps, Error, OpStats, Result, RotationSet, StatsRecorder, normalize_step,
 };
 
-const MAGIC: &[u8; 4] = b"FZSM";
-const VERSION: u8 = 1;
+/// The ciphertext format in the common frame ([`crate::frame`]; no params id).
+const FORMAT: crate::frame::Format = crate::frame::Format {
+    magic: *b"FZSM",
+    version: 2,
+    what: "sim ciphertext",
+};
+const KIND_CT: u16 = 1;
 
 /// A simulated ciphertext: metadata only, no values.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -280,18 +285,20 @@ impl Backend for Sim {
     }
 
     fn ct_to_bytes(&self, a: &SimCt) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(21);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        let mut w = crate::frame::Writer::new(&FORMAT, KIND_CT, &crate::frame::NO_PARAMS, 16);
+        let out = w.payload();
         out.extend_from_slice(&a.level.to_le_bytes());
         out.extend_from_slice(&a.depth.to_le_bytes());
         out.extend_from_slice(&a.log2_scale.to_le_bytes());
-        Ok(out)
+        Ok(w.finish())
     }
 
     fn ct_from_bytes(&self, bytes: &[u8], limit: usize) -> Result<SimCt> {
         const WHAT: &str = "sim ciphertext";
-        let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
+        let mut r = Reader::new(
+            crate::frame::open_without_params(bytes, &FORMAT, KIND_CT, limit)?,
+            WHAT,
+        );
         let level = r.u32()?;
         let depth = r.u32()?;
         let log2_scale = r.f64()?;

@@ -216,6 +216,30 @@ fn wire_round_trips_and_rejects() -> TestResult {
     for cut in 0..sb.len() {
         assert!(sim.ct_from_bytes(&sb[..cut], 64).is_err());
     }
+
+    // Both in the common frame: magic, version 2, kind 1, no params id, declared length.
+    for (bytes, magic) in [(&bytes, b"FZPT"), (&sb, b"FZSM")] {
+        assert_eq!(&bytes[..4], magic);
+        assert_eq!(&bytes[4..8], &[2, 0, 1, 0]);
+        assert_eq!(bytes[8..40], frame::NO_PARAMS);
+        assert_eq!(bytes[40..48], ((bytes.len() - 48) as u64).to_le_bytes());
+    }
+    let mut lie = sb.clone();
+    lie[40..48].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(matches!(
+        sim.ct_from_bytes(&lie, 64).unwrap_err().as_frame(),
+        Some(frame::FrameError::TooLarge {
+            len: u64::MAX,
+            limit: 64,
+            ..
+        })
+    ));
+    let mut swapped = bytes.clone();
+    swapped[..4].copy_from_slice(b"FZSM");
+    assert!(matches!(
+        b.ct_from_bytes(&swapped, 1 << 10).unwrap_err().as_frame(),
+        Some(frame::FrameError::BadMagic { .. })
+    ));
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! A tiny bounds-checked little-endian reader/writer for the validated wire formats of
-//! [`Plain`](crate::Plain), [`Sim`](crate::Sim) and erray envelopes.
+//! A tiny bounds-checked little-endian reader for the payloads of the framed formats
+//! ([`crate::frame`] checks the header): [`Plain`](crate::Plain) and [`Sim`](crate::Sim)
+//! ciphertexts, errays, key bundles and ciphertext messages.
 
 use crate::{Error, Result};
 
@@ -12,31 +13,6 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Checks `bytes` against `limit`, then its magic and format version, and returns a
-    /// reader positioned after that header.
-    ///
-    /// # Errors
-    /// [`Error::SizeLimit`](crate::Error::SizeLimit) over the limit, `Malformed` for a wrong
-    /// magic or version, `Truncated`-style errors for short input.
-    pub fn open(
-        bytes: &'a [u8],
-        limit: usize,
-        what: &'static str,
-        magic: &[u8],
-        version: u8,
-    ) -> Result<Self> {
-        check_limit(what, bytes.len(), limit)?;
-        let mut r = Self::new(bytes, what);
-        r.expect_magic(magic)?;
-        if r.u8()? != version {
-            return Err(crate::Error::Malformed {
-                what,
-                reason: "unsupported version",
-            });
-        }
-        Ok(r)
-    }
-
     /// A reader over `bytes`; `what` names the object in errors.
     #[must_use]
     pub fn new(bytes: &'a [u8], what: &'static str) -> Self {
@@ -124,21 +100,6 @@ impl<'a> Reader<'a> {
     /// Truncated input.
     pub fn f64(&mut self) -> Result<f64> {
         Ok(f64::from_le_bytes(self.array()?))
-    }
-
-    /// Checks that the next bytes equal `magic`.
-    ///
-    /// # Errors
-    /// Truncated input or [`Error::Malformed`] ("bad magic").
-    pub fn expect_magic(&mut self, magic: &[u8]) -> Result<()> {
-        if self.take(magic.len())? == magic {
-            Ok(())
-        } else {
-            Err(Error::Malformed {
-                what: self.what,
-                reason: "bad magic",
-            })
-        }
     }
 
     /// Checks that all input was consumed.

@@ -1,6 +1,7 @@
 //! Timing helpers shared by the benchmark binaries: the statistics and repetition
-//! rules of the peer harness (`shared/bench`), so that fhez and its peers are
-//! measured the same way.
+//! rules of the peer harness (2 warm-ups, a time budget per operation, at least 30
+//! repetitions, medians; docs/BENCHMARKS.md), so that fhez and its peers are measured the
+//! same way.
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};

@@ -1,14 +1,18 @@
 //! `fhez inspect FILE`: the envelope of any fhez file — a single wire object (`FHEZ`), a
 //! public bundle (`FZPB`), a ciphertext message (`FZCB`), an erray (`FZER`) or a model
 //! file — read without validating payloads and **never printing secret material** (a
-//! secret key shows only its kind, parameter set and size).
+//! secret key shows only its kind, parameter set and size). Every binary format is read
+//! through the workspace's one outer framing (`fhez_backend::frame`): its header (magic,
+//! version, kind, params id, declared length) is checked against the bytes present before
+//! the payload is described; version 1 bundles and messages (before the frame) still read.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use fhez_backend::frame::{self, Expect, Format, Header};
 use fhez_ckks::wire::{self, ObjectKind};
-use fhez_model::ModelFile;
+use fhez_model::{ModelFile, frames};
 use serde_json::{Value, json};
 
 use crate::util;
@@ -129,9 +133,36 @@ pub fn object(bytes: &[u8]) -> Result<Value> {
     Ok(v)
 }
 
+/// The payload of `bytes` in `format` with kind `kind`, through the frame (no limit: the
+/// file was read whole); the header is `None` for version 1 of a bundle or message.
+fn framed<'a>(bytes: &'a [u8], format: &Format, kind: u16) -> Result<(Option<Header>, &'a [u8])> {
+    let expect = Expect {
+        kind: Some(kind),
+        params_id: None,
+        limit: u64::MAX,
+    };
+    if format.magic == frames::BUNDLE.magic || format.magic == frames::MESSAGE.magic {
+        return Ok(frames::open(bytes, format, expect)?);
+    }
+    let (header, payload) = frame::open(bytes, format, expect)?;
+    Ok((Some(header), payload))
+}
+
+/// `version` and (when the frame names one) `params_id` of a framed object.
+fn frame_fields(v: &mut Value, header: Option<&Header>) {
+    set(v, "version", json!(header.map_or(1, |h| h.version)));
+    if let Some(h) = header.filter(|h| h.params_id != frame::NO_PARAMS) {
+        set(
+            v,
+            "params_id",
+            json!(fhez_ckks::ParamsId(h.params_id).to_hex()),
+        );
+    }
+}
+
 fn bundle(bytes: &[u8]) -> Result<Value> {
-    let mut c = Cur { b: bytes, pos: 4 };
-    let version = c.u8()?;
+    let (header, payload) = framed(bytes, &frames::BUNDLE, frames::KIND_PUBLIC_BUNDLE)?;
+    let mut c = Cur { b: payload, pos: 0 };
     let names = ["params", "public_key", "relin_key", "galois_keys"];
     let mut parts = serde_json::Map::new();
     for name in names {
@@ -141,16 +172,18 @@ fn bundle(bytes: &[u8]) -> Result<Value> {
     if !c.done() {
         bail!("trailing bytes after the bundle's four objects");
     }
-    Ok(json!({
-        "kind": "public key bundle", "version": version, "bytes": bytes.len(),
+    let mut v = json!({
+        "kind": "public key bundle", "bytes": bytes.len(),
         "params_id": parts.get("params").and_then(|p| p.get("params_id")).cloned(),
         "parts": parts,
-    }))
+    });
+    frame_fields(&mut v, header.as_ref());
+    Ok(v)
 }
 
 fn message(bytes: &[u8]) -> Result<Value> {
-    let mut c = Cur { b: bytes, pos: 4 };
-    let version = c.u8()?;
+    let (header, payload) = framed(bytes, &frames::MESSAGE, frames::KIND_CT_BATCH)?;
+    let mut c = Cur { b: payload, pos: 0 };
     let n = c.u32()?;
     if n > 64 {
         bail!("{n} entries: not a valid ciphertext message");
@@ -172,9 +205,11 @@ fn message(bytes: &[u8]) -> Result<Value> {
     if !c.done() {
         bail!("trailing bytes after the message");
     }
-    Ok(json!({
-        "kind": "ciphertext message", "version": version, "bytes": bytes.len(), "entries": entries,
-    }))
+    let mut v = json!({
+        "kind": "ciphertext message", "bytes": bytes.len(), "entries": entries,
+    });
+    frame_fields(&mut v, header.as_ref());
+    Ok(v)
 }
 
 fn cts(
@@ -215,8 +250,8 @@ fn cts(
 }
 
 fn erray(bytes: &[u8]) -> Result<Value> {
-    let mut c = Cur { b: bytes, pos: 4 };
-    let version = c.u16()?;
+    let (header, payload) = framed(bytes, &fhez_erray::WIRE_FORMAT, fhez_erray::KIND_ERRAY)?;
+    let mut c = Cur { b: payload, pos: 0 };
     let packing = c.u8()?;
     let batch = c.u64()?;
     let flags = c.u8()?;
@@ -231,7 +266,7 @@ fn erray(bytes: &[u8]) -> Result<Value> {
         bail!("trailing bytes after the erray");
     }
     set(&mut v, "kind", json!("erray"));
-    set(&mut v, "version", json!(version));
+    frame_fields(&mut v, header.as_ref());
     set(&mut v, "padding_clean", json!(flags & 1 == 1));
     set(&mut v, "bytes", json!(bytes.len()));
     Ok(v)
@@ -255,12 +290,13 @@ fn model(text: &str) -> Result<Value> {
 
 /// Describes any fhez file's bytes.
 pub fn describe(bytes: &[u8]) -> Result<Value> {
-    match bytes.get(..4) {
-        Some(b"FHEZ") => object(bytes),
-        Some(b"FZPB") => bundle(bytes),
-        Some(b"FZCB") => message(bytes),
-        Some(b"FZER") => erray(bytes),
-        _ => {
+    let magic = bytes.get(..4);
+    match magic {
+        Some(m) if m == wire::MAGIC => object(bytes),
+        Some(m) if m == frames::BUNDLE.magic => bundle(bytes),
+        Some(m) if m == frames::MESSAGE.magic => message(bytes),
+        Some(m) if m == fhez_erray::WIRE_FORMAT.magic => erray(bytes),
+        Some(_) | None => {
             let text = std::str::from_utf8(bytes).ok();
             match text {
                 Some(t) if t.trim_start().starts_with('{') && t.contains("fhez-model") => model(t),

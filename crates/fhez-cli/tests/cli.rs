@@ -11,53 +11,20 @@
     reason = "test code"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{BIN, fails, fhez, ok, p};
 
 use fhez_erray::{Erray, Packing, PlainArray};
 use fhez_model::{ModelFile, Task};
 use fhez_nn::{PlanRequest, Tensor, prefab};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fhez");
-
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fhez-cli-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn fhez(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn ok(args: &[&str]) -> String {
-    let out = fhez(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "fhez {args:?} failed: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail with one `error:` line and no panic; returns the line.
-fn fails(args: &[&str]) -> String {
-    let out = fhez(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "fhez {args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked"),
-        "fhez {args:?} panicked: {stderr}"
-    );
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "fhez {args:?}: not one line: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    lines[0].to_owned()
+    common::dir("cli", name)
 }
 
 fn json(text: &str) -> Value {

@@ -14,21 +14,19 @@
     reason = "test code"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use common::{BIN, shipped_model as model};
 use std::time::{Duration, Instant};
 
 use fhez_model::ModelFile;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fhez");
-
 /// A browser that does not finish loading a local page within this is hung: fail rather
 /// than block CI. (Not a timing assertion: a normal load takes a few seconds.)
 const HANG: Duration = Duration::from_secs(180);
-
-fn model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fashion-mnist.json")
-}
 
 fn browser() -> Option<PathBuf> {
     if let Some(b) = std::env::var_os("FHEZ_CHROMIUM").filter(|b| !b.is_empty()) {
@@ -122,9 +120,7 @@ fn chromium_renders_every_node_and_edge_and_shows_the_plan_of_a_selected_node() 
     let Some(browser) = browser_or_skip() else {
         return;
     };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhez-graph-browser");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::dir("graph", "browser");
     let page = dir.join("fashion-mnist-graph.html");
     let out = Command::new(BIN)
         .args([

@@ -1,6 +1,6 @@
 //! SHA-256 of the decompressed content of every file `scripts/fetch-datasets.sh`
-//! installs (the same constants as the script; sources in
-//! `../shared/spec/DATASETS.md`).
+//! installs (the same constants as the script, which also names each file's download
+//! source).
 
 use std::path::Path;
 

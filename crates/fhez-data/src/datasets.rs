@@ -289,8 +289,8 @@ pub fn digits_all(data_dir: &Path) -> Result<Split> {
     })
 }
 
-/// Digits as the peer benchmark (`../shared/bench/peers/mnist_cnn.py`,
-/// `load_data(side, seed)`) prepares them: pixels / 16, bilinearly upsampled
+/// Digits as the peer CNN benchmark's trainer (`mnist_cnn.py`, `load_data(side, seed)`;
+/// docs/CNN-BENCH.md) prepares them: pixels / 16, bilinearly upsampled
 /// to `side x side` and clipped to [0, 1] when `side != 8`, then scikit-learn's
 /// stratified 80/20 `train_test_split(random_state=seed)`, sample for sample.
 ///

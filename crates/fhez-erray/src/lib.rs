@@ -20,7 +20,7 @@ pub use error::{Error, Result};
 pub use matmul::FlatMatmulPlan;
 pub use packing::Packing;
 pub use plain_array::PlainArray;
-pub use wire::MAX_NDIM;
+pub use wire::{FORMAT as WIRE_FORMAT, KIND_ERRAY, MAX_NDIM};
 
 /// An erray on the exact f64 backend.
 pub type PlainErray = Erray<fhez_backend::Plain>;

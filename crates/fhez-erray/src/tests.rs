@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 
+use fhez_backend::frame::FrameError;
 use fhez_backend::{Backend, Plain, Sim, SimConfig};
 
 use crate::*;
@@ -458,13 +459,43 @@ fn serialization_round_trip_and_limits() -> TestResult {
             assert!(Erray::from_bytes(&b, &bytes[..cut], 1 << 20).is_err());
         }
     }
-    // Flat packing carries batch 0 (byte offset 7..15); any other value is refused, so the
-    // encoding is canonical (the `erray` fuzz target asserts that accepted input re-encodes
-    // to itself).
+    // The common frame: magic, version 2, kind 1, no params id, the payload's length.
     let flat = Erray::encrypt(&b, &x, Packing::Flat)?.to_bytes()?;
-    assert_eq!(flat.get(6..15), Some(&[0u8; 9][..]));
+    assert_eq!(&flat[..8], b"FZER\x02\x00\x01\x00");
+    assert_eq!(flat[8..40], [0u8; 32]);
+    assert_eq!(flat[40..48], ((flat.len() - 48) as u64).to_le_bytes());
+    let frame_err = |bytes: &[u8]| match Erray::from_bytes(&b, bytes, 1 << 20) {
+        Err(Error::Backend(e)) => e.as_frame().cloned(),
+        _ => None,
+    };
+    let mut v1 = flat.clone();
+    v1[4] = 1;
+    assert!(matches!(
+        frame_err(&v1),
+        Some(FrameError::UnsupportedVersion {
+            found: 1,
+            supported: 2,
+            ..
+        })
+    ));
+    let mut named = flat.clone();
+    named[20] = 1;
+    assert!(matches!(
+        frame_err(&named),
+        Some(FrameError::ParamsMismatch { .. })
+    ));
+    let mut lie = flat.clone();
+    lie[40..48].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(matches!(
+        frame_err(&lie),
+        Some(FrameError::TooLarge { len: u64::MAX, .. })
+    ));
+    // Flat packing carries batch 0 (payload offset 1..9, byte offset 49..57); any other
+    // value is refused, so the encoding is canonical (the `erray` fuzz target asserts that
+    // accepted input re-encodes to itself).
+    assert_eq!(flat.get(48..57), Some(&[0u8; 9][..]));
     let mut other = flat.clone();
-    if let Some(byte) = other.get_mut(7) {
+    if let Some(byte) = other.get_mut(49) {
         *byte = 5;
     }
     assert!(matches!(

@@ -2,24 +2,35 @@
 //! encoding.
 //!
 //! ```text
-//! magic "FZER" | version u16 | packing u8 (0 flat, 1 batch-in-slots) | batch u64
-//! | flags u8 (bit 0: padding clean) | ndim u32 | dims u64 × ndim
-//! | ct_count u64 | (len u64 | backend ciphertext bytes) × ct_count
+//! frame header: magic "FZER" | version u16 (2) | kind u16 (1) | params id (zero)
+//!             | payload_len u64
+//! payload:      packing u8 (0 flat, 1 batch-in-slots) | batch u64
+//!             | flags u8 (bit 0: padding clean) | ndim u32 | dims u64 × ndim
+//!             | ct_count u64 | (len u64 | backend ciphertext bytes) × ct_count
 //! ```
 //!
-//! All integers little-endian. On read, the total size is checked against the caller's limit
-//! first, and every count and length against the bytes actually remaining before allocating;
+//! All integers little-endian; the header is the workspace's one outer framing
+//! ([`fhez_backend::frame`]; an erray names no parameter set, its ciphertexts do). On read,
+//! the total size is checked against the caller's limit first, then the frame, and every
+//! count and length against the bytes actually remaining before allocating;
 //! the shape must agree with the packing and the ciphertext count (flat packing writes, and
 //! only accepts, a batch of 0: every erray has one encoding); each ciphertext goes
 //! through the backend's validating `ct_from_bytes`. Bad input is a typed error, never a panic.
 
 use fhez_backend::Backend;
-use fhez_backend::wire::{Reader, check_limit};
+use fhez_backend::frame::{self, NO_PARAMS};
+use fhez_backend::wire::Reader;
 
 use crate::{Erray, Error, Packing, Result};
 
-const MAGIC: &[u8; 4] = b"FZER";
-const VERSION: u16 = 1;
+/// The erray format in the common frame.
+pub const FORMAT: frame::Format = frame::Format {
+    magic: *b"FZER",
+    version: 2,
+    what: "erray",
+};
+/// The frame kind of an erray (the only kind of [`FORMAT`]).
+pub const KIND_ERRAY: u16 = 1;
 /// Largest number of dimensions accepted on read.
 pub const MAX_NDIM: usize = 32;
 const WHAT: &str = "erray";
@@ -34,9 +45,8 @@ impl<B: Backend> Erray<B> {
     /// # Errors
     /// Backend serialization errors.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        let mut w = frame::Writer::new(&FORMAT, KIND_ERRAY, &NO_PARAMS, 0);
+        let out = w.payload();
         let (tag, batch) = match self.packing {
             Packing::Flat => (0u8, 0u64),
             Packing::BatchInSlots { batch } => (1u8, batch as u64),
@@ -54,22 +64,19 @@ impl<B: Backend> Erray<B> {
             out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             out.extend_from_slice(&bytes);
         }
-        Ok(out)
+        Ok(w.finish())
     }
 
     /// Reads an erray written by [`Erray::to_bytes`] for `backend`, rejecting input longer
     /// than `limit` bytes.
     ///
     /// # Errors
-    /// `SizeLimit`, `Malformed` (truncated, bad magic/version/packing, inconsistent shape or
-    /// counts, trailing bytes), and the backend's ciphertext validation errors.
+    /// `SizeLimit`, `Frame` (truncated, length lie, bad magic/version/kind, a params id, trailing
+    /// bytes), `Malformed` (bad packing, inconsistent shape or counts, trailing bytes inside the
+    /// payload), and the backend's ciphertext validation errors.
     pub fn from_bytes(backend: &B, bytes: &[u8], limit: usize) -> Result<Self> {
-        check_limit(WHAT, bytes.len(), limit)?;
-        let mut r = Reader::new(bytes, WHAT);
-        r.expect_magic(MAGIC)?;
-        if r.u16()? != VERSION {
-            return Err(malformed("unsupported version"));
-        }
+        let payload = frame::open_without_params(bytes, &FORMAT, KIND_ERRAY, limit)?;
+        let mut r = Reader::new(payload, WHAT);
         let tag = r.u8()?;
         let batch = r.len_at_most(usize::MAX)?;
         let packing = match (tag, batch) {

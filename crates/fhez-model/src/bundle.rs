@@ -2,16 +2,21 @@
 //! (parameters, public, relinearization and Galois keys — nothing secret), and the client's
 //! key directory.
 //!
-//! Public bundle layout (all integers little-endian):
+//! Public bundle layout (all integers little-endian), in the workspace's one outer framing
+//! ([`fhez_backend::frame`], format [`crate::frames::BUNDLE`]):
 //!
 //! ```text
-//! magic "FZPB" | version u8 (1) | 4 × (len u64 | fhez wire object)
+//! frame header: magic "FZPB" | version u16 (2) | kind u16 (1) | params id [u8; 32]
+//!             | payload_len u64
+//! payload:      4 × (len u64 | fhez wire object)
 //! ```
 //!
 //! The four objects are, in order, the parameter set, the public key, the relinearization
-//! key and the Galois keys, each in the `fhez_ckks::wire` format. Reading checks the size
-//! limit first, then every length against the bytes present, then each object with its own
-//! validating reader under the bundle's parameter set.
+//! key and the Galois keys, each in the `fhez_ckks::wire` format; the frame's params id is
+//! the parameter set's. Reading checks the size limit first, then the frame, then every
+//! length against the bytes present, then each object with its own validating reader under
+//! the bundle's parameter set, whose id must be the frame's. Version 1 bundles
+//! (`magic | 0x01 | payload`, no frame) are still read ([`crate::frames`]).
 //!
 //! Key directory layout ([`save_client_keys`], [`load_client_keys`]):
 //!
@@ -23,15 +28,38 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fhez_backend::wire::{Reader, check_limit};
+use fhez_backend::frame::{self, Expect, FrameError};
+use fhez_backend::wire::Reader;
 use fhez_ckks::wire;
 use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, SecretKey, SecurityLevel, ServerKeys};
 
+use crate::frames::{BUNDLE, KIND_PUBLIC_BUNDLE};
 use crate::{Error, Result};
 
-const MAGIC: &[u8; 4] = b"FZPB";
-const VERSION: u8 = 1;
-const WHAT: &str = "public key bundle";
+const WHAT: &str = BUNDLE.what;
+
+fn expect(limit: usize) -> Expect {
+    Expect {
+        kind: Some(KIND_PUBLIC_BUNDLE),
+        params_id: None,
+        limit: u64::try_from(limit).unwrap_or(u64::MAX),
+    }
+}
+
+/// The frame's params id must be its params section's (version 1 has none).
+fn check_frame_params(header: Option<&frame::Header>, params: &CkksParams) -> Result<()> {
+    match header {
+        Some(h) if h.params_id != params.id().0 => {
+            Err(fhez_backend::Error::from(FrameError::ParamsMismatch {
+                what: WHAT,
+                expected: params.id().0,
+                found: h.params_id,
+            })
+            .into())
+        }
+        Some(_) | None => Ok(()),
+    }
+}
 
 /// File name of the secret key inside a key directory.
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -51,15 +79,14 @@ pub fn public_bundle_to_bytes(keys: &ServerKeys) -> Result<Vec<u8>> {
         wire::relin_key_to_bytes(keys.relin_key())?,
         wire::galois_keys_to_bytes(keys.galois_keys())?,
     ];
-    let total = parts.iter().map(|p| p.len() + 8).sum::<usize>() + MAGIC.len() + 1;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
+    let total = parts.iter().map(|p| p.len() + 8).sum::<usize>();
+    let mut w = frame::Writer::new(&BUNDLE, KIND_PUBLIC_BUNDLE, &keys.params().id().0, total);
     for part in &parts {
-        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
-        out.extend_from_slice(part);
+        w.payload()
+            .extend_from_slice(&(part.len() as u64).to_le_bytes());
+        w.payload().extend_from_slice(part);
     }
-    Ok(out)
+    Ok(w.finish())
 }
 
 /// Decodes a public bundle written by [`public_bundle_to_bytes`], rejecting input longer
@@ -91,8 +118,8 @@ pub fn public_bundle_from_bytes_insecure_for_testing(
 }
 
 fn read_bundle(bytes: &[u8], limit: usize, allow_insecure: bool) -> Result<Arc<ServerKeys>> {
-    check_limit(WHAT, bytes.len(), limit)?;
-    let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
+    let (header, payload) = crate::frames::open(bytes, &BUNDLE, expect(limit))?;
+    let mut r = Reader::new(payload, WHAT);
     let lim = u64::try_from(limit).unwrap_or(u64::MAX);
     let mut part = || -> Result<&[u8]> {
         let len = r.len_at_most(r.remaining())?;
@@ -103,6 +130,7 @@ fn read_bundle(bytes: &[u8], limit: usize, allow_insecure: bool) -> Result<Arc<S
     } else {
         wire::params_from_bytes(part()?, lim)?
     };
+    check_frame_params(header.as_ref(), &params)?;
     let pk = wire::public_key_from_bytes(&params, part()?, lim)?;
     let rk = wire::relin_key_from_bytes(&params, part()?, lim)?;
     let gk = wire::galois_keys_from_bytes(&params, part()?, lim)?;
@@ -175,8 +203,9 @@ pub fn public_bundle_for_params(
     params: &Arc<CkksParams>,
 ) -> Result<Arc<ServerKeys>, BundleRefusal> {
     let framing = |e: fhez_backend::Error| BundleRefusal::Malformed(e.into());
-    check_limit(WHAT, bytes.len(), limit).map_err(framing)?;
-    let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION).map_err(framing)?;
+    let (header, payload) =
+        crate::frames::open(bytes, &BUNDLE, expect(limit)).map_err(BundleRefusal::Malformed)?;
+    let mut r = Reader::new(payload, WHAT);
     let params_len = r.len_at_most(r.remaining()).map_err(framing)?;
     if params_len > PARAMS_SECTION_LIMIT {
         return Err(BundleRefusal::ParamsTooLarge {
@@ -186,6 +215,14 @@ pub fn public_bundle_for_params(
     }
     let section = r.take(params_len).map_err(framing)?;
     let spec = params_section_spec(section, params)?;
+    if let Some(h) = header
+        && h.params_id != params.id().0
+    {
+        return Err(BundleRefusal::ParamsMismatch {
+            expected: params.id().to_hex(),
+            found: fhez_ckks::ParamsId(h.params_id).to_hex(),
+        });
+    }
     if spec != *params.spec() {
         return Err(BundleRefusal::Malformed(Error::Format {
             what: WHAT,

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 mod error;
+pub mod frames;
 mod glue;
 mod graph_view;
 pub mod latency;

@@ -1,11 +1,18 @@
 //! The wire format of a [`CtBatch`] (client ↔ server messages).
 //!
 //! ```text
-//! magic "FZCB" | version u8 (1) | entries u32
+//! frame header: magic "FZCB" | version u16 (2) | kind u16 (1) | params id [u8; 32]
+//!             | payload_len u64
+//! payload:      entries u32
 //! | entries × ( name_len u16 | name UTF-8 | packing u8 (0 flat, 1 batch-in-slots)
 //!             | batch u64 | ndim u32 | dims u64 × ndim
 //!             | count u64 | count × (len u64 | fhez wire ciphertext) )
 //! ```
+//!
+//! The frame ([`fhez_backend::frame`], format [`crate::frames::MESSAGE`]) carries the
+//! parameter set of the ciphertexts, or [`NO_PARAMS`] in a message without any; a reader
+//! refuses another parameter set before reading an entry. Version 1 messages
+//! (`magic | 0x01 | payload`, no frame) are still read ([`crate::frames`]).
 //!
 //! Each ciphertext is a full `Ciphertext` or, from a client, a `SeededCiphertext` (half
 //! the bytes: the uniform half is regenerated from a 32-byte seed). Reading checks the
@@ -15,17 +22,17 @@
 //! limb counts, coefficients below their moduli, canonical scale).
 
 use fhez_backend::Backend;
-use fhez_backend::wire::{Reader, check_limit};
+use fhez_backend::frame::{self, Expect, FrameError, NO_PARAMS};
+use fhez_backend::wire::Reader;
 use fhez_ckks::wire::{self, ObjectKind};
 use fhez_ckks::{CkksClient, CkksServer};
 use fhez_erray::{Packing, PlainArray};
 
+use crate::frames::{KIND_CT_BATCH, MESSAGE};
 use crate::message::{CtBatch, CtEntry};
 use crate::{Error, Result};
 
-const MAGIC: &[u8; 4] = b"FZCB";
-const VERSION: u8 = 1;
-const WHAT: &str = "ciphertext batch";
+const WHAT: &str = MESSAGE.what;
 /// Most entries (named arrays) a message may hold.
 pub const MAX_ENTRIES: usize = 64;
 /// Longest entry name, in bytes.
@@ -65,15 +72,14 @@ fn put_blob(out: &mut Vec<u8>, blob: &[u8]) {
     out.extend_from_slice(blob);
 }
 
-fn start(entries: usize) -> Result<Vec<u8>> {
+fn start(entries: usize, params_id: &[u8; 32]) -> Result<frame::Writer> {
     if entries > MAX_ENTRIES {
         return Err(malformed("too many entries"));
     }
-    let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.extend_from_slice(&(entries as u32).to_le_bytes());
-    Ok(out)
+    let mut w = frame::Writer::new(&MESSAGE, KIND_CT_BATCH, params_id, 0);
+    w.payload()
+        .extend_from_slice(&(entries as u32).to_le_bytes());
+    Ok(w)
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -90,15 +96,22 @@ impl CtBatch {
     /// Wire encoding errors; `Malformed` for more than [`MAX_ENTRIES`] entries or a name
     /// over [`MAX_NAME_LEN`] bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut out = start(self.entries.len())?;
+        let params_id = self
+            .entries
+            .iter()
+            .flat_map(|e| e.cts.first())
+            .next()
+            .map_or(NO_PARAMS, |ct| ct.ciphertext().params_id().0);
+        let mut w = start(self.entries.len(), &params_id)?;
+        let out = w.payload();
         for e in &self.entries {
             check_name(&e.name)?;
-            put_entry_header(&mut out, &e.name, &e.shape, e.packing, e.cts.len());
+            put_entry_header(out, &e.name, &e.shape, e.packing, e.cts.len());
             for ct in &e.cts {
-                put_blob(&mut out, &wire::ciphertext_to_bytes(ct.ciphertext())?);
+                put_blob(out, &wire::ciphertext_to_bytes(ct.ciphertext())?);
             }
         }
-        Ok(out)
+        Ok(w.finish())
     }
 
     /// **Client.** Encrypts batched inputs `(batch, shape…)` by name, batch-in-slots, as
@@ -111,19 +124,20 @@ impl CtBatch {
         client: &CkksClient,
         inputs: &[(&str, PlainArray)],
     ) -> Result<Vec<u8>> {
-        let mut out = start(inputs.len())?;
+        let mut w = start(inputs.len(), &client.params().id().0)?;
+        let out = w.payload();
         for (name, x) in inputs {
             check_name(name)?;
             let batch = x.shape().first().copied().unwrap_or(1);
             let packing = Packing::BatchInSlots { batch };
             let vectors = packing.layout(x.shape(), client.slots(), x.data())?;
-            put_entry_header(&mut out, name, x.shape(), packing, vectors.len());
+            put_entry_header(out, name, x.shape(), packing, vectors.len());
             for v in &vectors {
                 let ct = client.encrypt_seeded(v)?;
-                put_blob(&mut out, &wire::seeded_ciphertext_to_bytes(&ct)?);
+                put_blob(out, &wire::seeded_ciphertext_to_bytes(&ct)?);
             }
         }
-        Ok(out)
+        Ok(w.finish())
     }
 
     /// Decodes a message for `server`'s parameter set, rejecting input over `limit` bytes.
@@ -134,22 +148,53 @@ impl CtBatch {
     /// `SizeLimit` / `Malformed` backend errors naming the problem, the wire readers' typed
     /// errors (wrong kind, other parameter set, bad coefficients, …).
     pub fn from_bytes(server: &CkksServer, bytes: &[u8], limit: usize) -> Result<Self> {
-        check_limit(WHAT, bytes.len(), limit)?;
-        let mut r = Reader::open(bytes, limit, WHAT, MAGIC, VERSION)?;
+        let expect = Expect {
+            kind: Some(KIND_CT_BATCH),
+            params_id: None,
+            limit: u64::try_from(limit).unwrap_or(u64::MAX),
+        };
+        let (header, payload) = crate::frames::open(bytes, &MESSAGE, expect)?;
+        let ours = server.params().id().0;
+        // Another parameter set is refused before any entry is read; a message that
+        // names none may hold no ciphertext (each entry's count is checked before its
+        // ciphertexts are read).
+        let anonymous = match header {
+            Some(h) if h.params_id == ours => false,
+            Some(h) if h.params_id == NO_PARAMS => true,
+            Some(h) => return Err(params_mismatch(ours, h.params_id)),
+            None => false,
+        };
+        let mut r = Reader::new(payload, WHAT);
         let n_entries = r.u32()? as usize;
         if n_entries > MAX_ENTRIES {
             return Err(malformed("too many entries"));
         }
         let mut entries = Vec::with_capacity(n_entries);
         for _ in 0..n_entries {
-            entries.push(read_entry(server, &mut r, limit)?);
+            entries.push(read_entry(server, &mut r, limit, anonymous)?);
         }
         r.finish()?;
         Ok(Self { entries })
     }
 }
 
-fn read_entry(server: &CkksServer, r: &mut Reader<'_>, limit: usize) -> Result<CtEntry> {
+fn params_mismatch(expected: [u8; 32], found: [u8; 32]) -> Error {
+    fhez_backend::Error::from(FrameError::ParamsMismatch {
+        what: WHAT,
+        expected,
+        found,
+    })
+    .into()
+}
+
+/// Reads one entry; `anonymous`: the frame names no parameter set, so the entry may hold
+/// no ciphertext.
+fn read_entry(
+    server: &CkksServer,
+    r: &mut Reader<'_>,
+    limit: usize,
+    anonymous: bool,
+) -> Result<CtEntry> {
     let name_len = usize::from(r.u16()?);
     if name_len > MAX_NAME_LEN {
         return Err(malformed("entry name too long"));
@@ -177,6 +222,9 @@ fn read_entry(server: &CkksServer, r: &mut Reader<'_>, limit: usize) -> Result<C
         .map_err(|_| malformed("shape inconsistent with packing"))?;
     if expected != count {
         return Err(malformed("ciphertext count inconsistent with shape"));
+    }
+    if anonymous && count > 0 {
+        return Err(params_mismatch(server.params().id().0, NO_PARAMS));
     }
     let lim = u64::try_from(limit).unwrap_or(u64::MAX);
     let mut cts = Vec::with_capacity(count);

@@ -1,6 +1,6 @@
 //! The original's prefab graphs, rebuilt with explicit ports and fhez's node semantics.
 //!
-//! Differences from the original layouts (SPEC §3): the CC sums its windows itself, so the
+//! Differences from the original layouts: the CC sums its windows itself, so the
 //! original's `Dequeue → Rotate-i → Sum-i → Enqueue` fan (36 branches) disappears; the ten
 //! `ANN` neurons become one `Dense(36 → 10)`; the `Selector(backward=[1,0])` is unnecessary
 //! because gradients only flow back from the loss. The whole network up to `Decrypt` runs

@@ -203,7 +203,7 @@ fn basic_end_to_end_gradients_through_fan_in_and_rotate() -> TestResult {
     Ok(())
 }
 
-// ---- Where the original was wrong (SPEC §6) ----
+// ---- Where the original was wrong ----
 
 /// The original CC: per window `t_i = primer_i ⊙ x + b` (bias broadcast to all `N`
 /// elements), then `Sum`, so `s_i = Σ_window w·x + N·b`; the CC received the sum of the

@@ -19,7 +19,7 @@ use fhez_nn::nodes::{
     AvgPool, CrossCorrelationConfig, DenseConfig, Dequeue, Encrypt, Enqueue, Io, Linear, Relu,
     RnnConfig, Rotate, Sigmoid, Softmax, Sum,
 };
-use fhez_nn::{Error, Graph, Node, Outputs, Tensor, prefab, stack};
+use fhez_nn::{Error, Graph, Node, NodeEvent, Outputs, Tensor, prefab, stack};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
@@ -206,6 +206,94 @@ fn server_runs_without_decrypt_on_sim_and_levels_are_exact() -> TestResult {
         .map(|n| run.levels[g.id(n).unwrap()].unwrap().consumed())
         .collect();
     assert_eq!(consumed, vec![1, 2, 1, 2]);
+    Ok(())
+}
+
+/// Owned copy of a [`NodeEvent`]: `(after?, id, level)` — the input level before a node,
+/// its output level after it.
+fn record(events: &mut Vec<(bool, usize, u32)>) -> impl FnMut(NodeEvent<'_>) + '_ {
+    |e| match e {
+        NodeEvent::Before {
+            id, input_level, ..
+        } => events.push((false, id, input_level)),
+        NodeEvent::After { id, levels, .. } => events.push((true, id, levels.output)),
+    }
+}
+
+#[test]
+fn hook_sees_every_evaluated_node_in_order_with_the_run_levels() -> TestResult {
+    let g = prefab::cnn_classifier(10, 4)?;
+    let sim = Sim::new(SimConfig::planning(8, 6, 40.0))?;
+    let x = Erray::encrypt(
+        &sim,
+        &fhez_erray::PlainArray::full(vec![4, 28, 28], 0.5)?,
+        Packing::BatchInSlots { batch: 4 },
+    )?;
+    let mut refresh = |x: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(x.clone()) };
+    let want = g.forward_enc(&[("x", x.clone())], &mut refresh)?;
+    let mut events = Vec::new();
+    let mut afters = Vec::new();
+    let run = g.forward_enc_with_hook(&[("x", x)], &mut refresh, &mut |e| {
+        if let NodeEvent::After {
+            id,
+            name,
+            kind,
+            levels,
+            cts_out,
+        } = e
+        {
+            afters.push((id, name.to_owned(), kind, levels, cts_out));
+        }
+        record(&mut events)(e);
+    })?;
+    assert_eq!(run.levels, want.levels);
+    assert_eq!(run.boundary.len(), want.boundary.len());
+    assert_eq!(run.boundary[0].1.level(), want.boundary[0].1.level());
+    // Before/After pairs, one per node evaluated on ciphertexts, in topological order.
+    let evaluated: Vec<usize> = g
+        .order()
+        .iter()
+        .copied()
+        .filter(|&id| run.levels[id].is_some())
+        .collect();
+    let names: Vec<&str> = evaluated.iter().map(|&id| g.name(id)).collect();
+    assert_eq!(names, ["CC", "CNN-RELU", "Dense", "Dense-RELU"]);
+    assert_eq!(events.len(), 2 * evaluated.len());
+    for (pair, &id) in events.chunks(2).zip(&evaluated) {
+        let levels = run.levels[id].unwrap();
+        assert_eq!(pair[0], (false, id, levels.input), "{}", g.name(id));
+        assert_eq!(pair[1], (true, id, levels.output), "{}", g.name(id));
+    }
+    for (id, name, kind, levels, cts_out) in &afters {
+        assert_eq!(name, g.name(*id));
+        assert_eq!(*kind, g.node(*id).unwrap().kind());
+        assert_eq!(Some(*levels), run.levels[*id]);
+        assert!(*cts_out > 0, "{name}");
+    }
+    Ok(())
+}
+
+#[test]
+fn hook_sees_a_failing_node_before_but_not_after() -> TestResult {
+    let g = prefab::cnn_classifier(10, 5)?;
+    let backend = Plain::new(8).with_max_level(4); // Dense-RELU needs 2 with 0 left
+    let x = Erray::encrypt(
+        &backend,
+        &fhez_erray::PlainArray::full(vec![2, 28, 28], 0.1)?,
+        Packing::BatchInSlots { batch: 2 },
+    )?;
+    let mut refresh = |x: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(x.clone()) };
+    let mut events = Vec::new();
+    let err = g
+        .forward_enc_with_hook(&[("x", x)], &mut refresh, &mut record(&mut events))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DepthExhausted { node, .. } if node == "Dense-RELU"),
+        "{err:?}"
+    );
+    let failing = g.id("Dense-RELU")?;
+    assert_eq!(events.last(), Some(&(false, failing, 0)));
+    assert!(!events.iter().any(|&(after, id, _)| after && id == failing));
     Ok(())
 }
 

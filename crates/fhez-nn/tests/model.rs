@@ -480,7 +480,7 @@ fn the_plan_is_exactly_enough() -> TestResult {
 
 #[test]
 fn planner_vs_original_heuristic() -> TestResult {
-    // The heuristic's table (SPEC §1.3).
+    // The heuristic's table (`ckks_param_heuristic` of the original).
     let table: Vec<(u32, usize, u32)> = [0, 1, 2, 3, 7, 8, 12]
         .iter()
         .map(|&c| {
@@ -500,7 +500,7 @@ fn planner_vs_original_heuristic() -> TestResult {
             (12, 32768, 600)
         ]
     );
-    // basic(): autoHE groups {x_0, x_1} and {y_0, r_0}, costs [4, 4] (SPEC worked example).
+    // basic(): autoHE groups {x_0, x_1} and {y_0, r_0}, costs [4, 4].
     let basic = prefab::basic(1)?;
     let ins = [basic.id("x_0")?, basic.id("x_1")?, basic.id("y_0")?];
     assert_eq!(original_groups(&basic, &ins), vec![4, 4]);

@@ -56,7 +56,8 @@ async fn expect_error(
     common::assert_json_error(url, got, &bytes, status, code, needle);
 }
 
-/// A bundle framed from raw sections (`FZPB`, version 1, length-prefixed sections).
+/// A bundle framed from raw sections (`FZPB` version 1: `magic | 0x01 |` length-prefixed
+/// sections, without the common frame header; still read, see `fhez_model::frames`).
 fn frame(sections: &[&[u8]]) -> Vec<u8> {
     let mut out = b"FZPB".to_vec();
     out.push(1);
@@ -67,9 +68,9 @@ fn frame(sections: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// The sections of a bundle made by `public_bundle_to_bytes`.
+/// The sections of a bundle made by `public_bundle_to_bytes` (after its 48-byte frame header).
 fn sections(bundle: &[u8]) -> Vec<Vec<u8>> {
-    let mut at = 5;
+    let mut at = fhez_backend::frame::HEADER_LEN;
     let mut out = Vec::new();
     while at < bundle.len() {
         let len = u64::from_le_bytes(bundle[at..at + 8].try_into().unwrap()) as usize;

@@ -201,9 +201,9 @@ fn ciphertext_messages_round_trip_seeded_and_full() -> TestResult {
             "limit"
         );
     }
-    // Flat packing is written with batch 0 (bytes 13..21: after magic, version, entry
-    // count, name length and the one-byte name, and the packing tag); a non-zero batch is a
-    // second encoding of the same entry and is refused.
+    // Flat packing is written with batch 0 (bytes 56..64: after the 48-byte frame header,
+    // the entry count, name length and the one-byte name, and the packing tag); a non-zero
+    // batch is a second encoding of the same entry and is refused.
     let flat = CtBatch {
         entries: vec![CtEntry {
             name: "f".to_owned(),
@@ -213,10 +213,10 @@ fn ciphertext_messages_round_trip_seeded_and_full() -> TestResult {
         }],
     };
     let flat_bytes = flat.to_bytes()?;
-    assert_eq!(&flat_bytes[12..21], &[0u8; 9]);
+    assert_eq!(&flat_bytes[55..64], &[0u8; 9]);
     assert_eq!(CtBatch::from_bytes(&server, &flat_bytes, usize::MAX)?, flat);
     let mut batched = flat_bytes.clone();
-    batched[13] = 5;
+    batched[56] = 5;
     let e = CtBatch::from_bytes(&server, &batched, usize::MAX).unwrap_err();
     assert!(
         e.to_string().contains("flat packing with a non-zero batch"),

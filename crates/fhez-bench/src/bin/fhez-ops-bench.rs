@@ -1,5 +1,5 @@
 //! CKKS primitive-operation benchmark following the peer harness contract
-//! (`shared/bench/README.md`): `fhez-ops-bench N bits(comma) scale_bits [budget_s]`
+//! (docs/BENCHMARKS.md): `fhez-ops-bench N bits(comma) scale_bits [budget_s]`
 //! prints `{"fhez": {"ops": …, "sizes": …, "precision": …, "config": …}}`.
 //! Same op names, inputs, repetition rules and precision trials as
 //! `seal_native.cpp`; the last prime in `bits` is the special prime.

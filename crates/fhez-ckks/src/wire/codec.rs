@@ -26,10 +26,6 @@ impl Writer {
         self.buf.push(b);
     }
 
-    pub(crate) fn u16(&mut self, x: u16) {
-        self.bytes(&x.to_le_bytes());
-    }
-
     pub(crate) fn u32(&mut self, x: u32) {
         self.bytes(&x.to_le_bytes());
     }
@@ -107,10 +103,6 @@ impl<'a> Reader<'a> {
         let mut out = [0u8; K];
         out.copy_from_slice(head);
         Ok(out)
-    }
-
-    pub(crate) fn u16(&mut self) -> Result<u16, WireError> {
-        self.array::<2>().map(u16::from_le_bytes)
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, WireError> {

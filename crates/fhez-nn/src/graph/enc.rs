@@ -56,6 +56,37 @@ fn is_level_exhausted(e: &Error) -> bool {
     )
 }
 
+/// What the encrypted walk reports to a hook ([`Graph::forward_enc_with_hook`]) around every
+/// node it evaluates on ciphertexts. `Decrypt` nodes (the boundary), input nodes and nodes no
+/// ciphertext reaches are not reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeEvent<'a> {
+    /// The node is about to run.
+    Before {
+        /// Node id.
+        id: NodeId,
+        /// Node name.
+        name: &'a str,
+        /// Node kind.
+        kind: &'static str,
+        /// Lowest level among its inputs.
+        input_level: u32,
+    },
+    /// The node ran without error (a failing node ends the walk with its error instead).
+    After {
+        /// Node id.
+        id: NodeId,
+        /// Node name.
+        name: &'a str,
+        /// Node kind.
+        kind: &'static str,
+        /// Levels, rotations and key switches, as recorded in [`EncRun::levels`].
+        levels: NodeLevels,
+        /// Ciphertexts it produced, over all its output ports.
+        cts_out: usize,
+    },
+}
+
 impl Graph {
     /// Server side: evaluates the graph on ciphertexts. `inputs` name the encrypted input
     /// nodes (batch-in-slots errays of shape `(batch, input shape…)`). Evaluation stops at
@@ -71,6 +102,23 @@ impl Graph {
         &self,
         inputs: &[(&str, Erray<B>)],
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+    ) -> Result<EncRun<B>> {
+        self.forward_enc_with_hook(inputs, refresh, &mut |_| {})
+    }
+
+    /// [`Graph::forward_enc`], calling `hook` with [`NodeEvent::Before`] and
+    /// [`NodeEvent::After`] around every node evaluated on ciphertexts, in evaluation
+    /// (topological) order. The hook observes only: it cannot change values or stop the
+    /// walk. A node's outputs are dropped once every edge leaving it was read, so the live
+    /// ciphertexts are those some pending node still needs.
+    ///
+    /// # Errors
+    /// As [`Graph::forward_enc`].
+    pub fn forward_enc_with_hook<B: Backend>(
+        &self,
+        inputs: &[(&str, Erray<B>)],
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+        hook: &mut dyn FnMut(NodeEvent<'_>),
     ) -> Result<EncRun<B>> {
         let n = self.len();
         let mut values: Vec<Option<Vec<Erray<B>>>> = vec![None; n];
@@ -96,6 +144,14 @@ impl Graph {
                 *v = Some(vec![x.clone()]);
             }
         }
+        // Edges still to be read from each node: a node's outputs are dropped once its last
+        // consumer ran (ciphertext arrays are large: this bounds the peak to the live ones).
+        let mut unread = vec![0usize; n];
+        for e in self.edges() {
+            if let Some(c) = unread.get_mut(e.from) {
+                *c += 1;
+            }
+        }
         for &id in self.order() {
             let (name, node) = self.entry(id)?;
             if matches!(node, Node::Input(_)) {
@@ -110,11 +166,11 @@ impl Graph {
                 continue;
             };
             let input_level = level_of(&ins);
-            let before = ins.first().map(|x| x.backend().stats());
             if let Node::Decrypt(_) = node {
                 if let Some(&x) = ins.first() {
                     run.boundary.push((id, x.clone()));
                 }
+                self.release_inputs(id, &mut unread, &mut values);
                 continue;
             }
             if node.cost().client_only {
@@ -123,6 +179,13 @@ impl Graph {
                     kind: node.kind(),
                 });
             }
+            hook(NodeEvent::Before {
+                id,
+                name,
+                kind: node.kind(),
+                input_level,
+            });
+            let before = ins.first().map(|x| x.backend().stats());
             let out = if let (Node::Rotate(_), Some(&x)) = (node, ins.first()) {
                 vec![refresh(x).map_err(|e| e.at_node(name, node.kind()))?]
             } else {
@@ -139,25 +202,49 @@ impl Graph {
                     }
                 })?
             };
+            let after = ins.first().map(|x| x.backend().stats());
+            let delta = match (after, before) {
+                (Some(a), Some(b)) => a - b,
+                _ => fhez_backend::OpStats::default(),
+            };
             let refs: Vec<&Erray<B>> = out.iter().collect();
+            let levels = NodeLevels {
+                input: input_level,
+                output: level_of(&refs),
+                rotations: delta.rotations,
+                key_switches: delta.key_switches,
+            };
             if let Some(l) = run.levels.get_mut(id) {
-                let after = ins.first().map(|x| x.backend().stats());
-                let delta = match (after, before) {
-                    (Some(a), Some(b)) => a - b,
-                    _ => fhez_backend::OpStats::default(),
-                };
-                *l = Some(NodeLevels {
-                    input: input_level,
-                    output: level_of(&refs),
-                    rotations: delta.rotations,
-                    key_switches: delta.key_switches,
-                });
+                *l = Some(levels);
             }
+            hook(NodeEvent::After {
+                id,
+                name,
+                kind: node.kind(),
+                levels,
+                cts_out: out.iter().map(|x| x.cts().len()).sum(),
+            });
             if let Some(v) = values.get_mut(id) {
                 *v = Some(out);
             }
+            self.release_inputs(id, &mut unread, &mut values);
         }
         Ok(run)
+    }
+
+    /// Counts the edges into `id` as read and drops every source value no edge still needs.
+    fn release_inputs<T>(&self, id: NodeId, unread: &mut [usize], values: &mut [Option<T>]) {
+        for &(src, _) in self.sources(id) {
+            let Some(left) = unread.get_mut(src) else {
+                continue;
+            };
+            *left = left.saturating_sub(1);
+            if *left == 0
+                && let Some(v) = values.get_mut(src)
+            {
+                *v = None;
+            }
+        }
     }
 
     /// Client side: given the decrypted boundary values (batched, `(batch, shape…)`) and any

@@ -2,7 +2,7 @@
 //! `y` (explicit, where the original depended on edge-insertion order) — and a scalar
 //! output. They run on the client, after decryption. Training seeds each loss output's
 //! gradient with 1 (the original seeded it with the loss value, scaling every gradient by
-//! `L`; SPEC §6).
+//! `L`).
 
 mod cce;
 mod mae;

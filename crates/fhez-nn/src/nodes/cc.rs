@@ -40,7 +40,7 @@ impl CrossCorrelationConfig {
 /// `s[o] = Σ_k w[k] · x[o·stride + k] + b` over every valid window `o` (row-major over the
 /// output grid `(o_1, …, o_k)`, `o_d = (D_d − F_d)/s_d + 1`).
 ///
-/// **Fixed from the original** (SPEC §2, §6): the original produced masked products and left
+/// **Fixed from the original**: the original produced masked products and left
 /// the per-window sums to `Dequeue → Sum → Enqueue`, which added the bias to every element
 /// (`N·b` per window), fed the CC the *sum* of per-window gradients (mixing windows in
 /// `dfdw`), and computed `dfdb = W·Σg`. Here the bias is added once per window and

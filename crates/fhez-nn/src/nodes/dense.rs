@@ -19,7 +19,7 @@ pub struct DenseConfig {
 
 impl DenseConfig {
     /// Glorot-uniform weights, zero bias. (The original drew weights from `U[0, 1)` unscaled,
-    /// which SPEC §6 links to its diverging ReLU runs.)
+    /// and its ReLU networks diverged in training.)
     pub fn init(self, rng: &mut impl RngCore) -> Dense {
         Dense {
             d_in: self.d_in,

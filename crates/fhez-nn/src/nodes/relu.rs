@@ -13,7 +13,7 @@ use crate::{Cost, Error, Result, Tensor};
 /// `R_a(x) = q/(3π) + x/2 + 4/(3πq)·x²` (Ali et al.), accurate for `−q < x < q`.
 ///
 /// Gradients: `dR/dx = 1/2 + 8x/(3πq)`, `dR/dq = 1/(3π) − 4x²/(3πq²)`. **Fixed from the
-/// original** (SPEC §6): the `q` gradient is reduced over the elements (`Σ g·dR/dq`), so `q`
+/// original**: the `q` gradient is reduced over the elements (`Σ g·dR/dq`), so `q`
 /// stays a scalar; the original kept it per element and `q` became a vector after the first
 /// update.
 ///

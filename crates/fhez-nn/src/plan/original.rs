@@ -1,4 +1,4 @@
-//! The original's parameterisation ("autoHE", SPEC §1.3), reproduced for comparison:
+//! The original's parameterisation ("autoHE"), reproduced for comparison:
 //! hand-assigned node costs, `autoDiscover`/`autoGroup` (made polynomial: a longest-path
 //! dynamic programme over the topological order instead of enumerating every path) and
 //! `ckks_param_heuristic`.
@@ -57,7 +57,7 @@ pub fn original_heuristic(cost: u32) -> OriginalParams {
     }
 }
 
-/// The cost the original declared for a node kind (SPEC §1.4); kinds the original lacked
+/// The cost the original declared for a node kind; kinds the original lacked
 /// (pooling, RNN) use fhez's declared depth.
 #[must_use]
 pub fn original_cost(node: &Node) -> u32 {

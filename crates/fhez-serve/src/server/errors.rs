@@ -161,9 +161,9 @@ pub(super) fn too_large_kind(limit: usize, kind: &str) -> ApiError {
 /// What a body's first bytes say it is (for a clear `wrong_kind` error).
 pub(super) fn sniff(bytes: &[u8]) -> &'static str {
     match bytes.get(..4) {
-        Some(b"FZCB") => "a ciphertext batch",
-        Some(b"FZPB") => "a public key bundle",
-        Some(b"FHEZ") => match fhez_ckks::wire::peek_envelope(bytes) {
+        Some(m) if m == fhez_model::frames::MESSAGE.magic => "a ciphertext batch",
+        Some(m) if m == fhez_model::frames::BUNDLE.magic => "a public key bundle",
+        Some(m) if m == fhez_ckks::wire::MAGIC => match fhez_ckks::wire::peek_envelope(bytes) {
             Ok(env) if env.kind == fhez_ckks::wire::ObjectKind::SecretKey => {
                 "a SECRET KEY (never send it)"
             }
@@ -195,6 +195,12 @@ pub(super) fn is_params_mismatch(e: &fhez_model::Error) -> bool {
         return true;
     }
     if let fhez_model::Error::Ckks(fhez_ckks::Error::Wire(WireError::ParamsMismatch { .. })) = e {
+        return true;
+    }
+    // A message whose frame names another parameter set (refused before any entry is read).
+    if let fhez_model::Error::Backend(b) = e
+        && let Some(fhez_backend::frame::FrameError::ParamsMismatch { .. }) = b.as_frame()
+    {
         return true;
     }
     false
