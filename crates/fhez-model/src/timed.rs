@@ -1,17 +1,18 @@
 //! Node-by-node encrypted evaluation with wall-clock timing.
 //!
 //! [`Graph::forward_enc`] has no per-node hook, so [`forward_enc_timed`] walks the graph
-//! through its public API (topological order, edges, [`Node::forward_enc`]) with exactly the
-//! rules of `forward_enc`: inputs seed their nodes, `Decrypt` nodes collect the boundary,
-//! `Rotate` nodes go through `refresh`, client-only nodes are an error. A test checks that it
-//! returns bit-identical values and identical level accounting.
+//! through its public API (topological order, edges) with exactly the rules of
+//! `forward_enc`: inputs seed their nodes, `Decrypt` nodes collect the boundary, and every
+//! other node runs through [`Graph::forward_enc_node`] (the one place that applies `Rotate`
+//! refreshes, client-only errors and the square-into-dense lazy relinearization). A test
+//! checks that it returns bit-identical values and identical level accounting.
 
 use std::time::{Duration, Instant};
 
 use fhez_backend::Backend;
 use fhez_erray::Erray;
 use fhez_nn::graph::NodeLevels;
-use fhez_nn::{EncRun, Error, Graph, Node, NodeId, Result};
+use fhez_nn::{EncRun, EncState, Error, Graph, Node, NodeId, Result};
 
 /// Wall-clock time and level accounting of one node of an encrypted run.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,50 +34,6 @@ fn sources(graph: &Graph, id: NodeId) -> Vec<(NodeId, usize)> {
     let mut edges: Vec<_> = graph.edges().iter().filter(|e| e.to == id).collect();
     edges.sort_by_key(|e| e.to_port);
     edges.iter().map(|e| (e.from, e.from_port)).collect()
-}
-
-fn is_level_exhausted(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Backend(fhez_backend::Error::LevelExhausted { .. })
-            | Error::Erray(fhez_erray::Error::Backend(
-                fhez_backend::Error::LevelExhausted { .. }
-            ))
-    )
-}
-
-fn min_level<B: Backend>(xs: &[&Erray<B>]) -> u32 {
-    xs.iter().map(|x| x.level()).min().unwrap_or(0)
-}
-
-/// Runs one node on ciphertexts, mapping errors as `forward_enc` does.
-fn run_node<B: Backend>(
-    name: &str,
-    node: &Node,
-    ins: &[&Erray<B>],
-    refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
-) -> Result<Vec<Erray<B>>> {
-    if node.cost().client_only {
-        return Err(Error::NotEncryptable {
-            node: name.to_owned(),
-            kind: node.kind(),
-        });
-    }
-    if let (Node::Rotate(_), Some(&x)) = (node, ins.first()) {
-        return Ok(vec![refresh(x).map_err(|e| e.at_node(name, node.kind()))?]);
-    }
-    node.forward_enc(ins).map_err(|e| {
-        if is_level_exhausted(&e) {
-            Error::DepthExhausted {
-                node: name.to_owned(),
-                kind: node.kind(),
-                needed: node.cost().depth,
-                available: min_level(ins),
-            }
-        } else {
-            e.at_node(name, node.kind())
-        }
-    })
 }
 
 /// [`Graph::forward_enc`], timing every node. `inputs` name the encrypted input nodes
@@ -121,6 +78,7 @@ pub fn forward_enc_timed<B: Backend>(
         }
     }
     let mut timings = Vec::new();
+    let mut state = EncState::new(graph);
     for &id in graph.order() {
         let Some(node) = graph.node(id) else { continue };
         if matches!(node, Node::Input(_)) {
@@ -142,17 +100,17 @@ pub fn forward_enc_timed<B: Backend>(
         }
         let before = ins.first().map(|x| x.backend().stats());
         let start = Instant::now();
-        let out = run_node(graph.name(id), node, &ins, refresh)?;
+        let step = graph.forward_enc_node(id, &ins, &mut state, refresh)?;
         let elapsed = start.elapsed();
         let after = ins.first().map(|x| x.backend().stats());
         let delta = match (after, before) {
             (Some(a), Some(b)) => a - b,
             _ => fhez_backend::OpStats::default(),
         };
-        let refs: Vec<&Erray<B>> = out.iter().collect();
+        let out = step.outputs;
         let levels = NodeLevels {
-            input: min_level(&ins),
-            output: min_level(&refs),
+            input: step.input_level,
+            output: step.output_level,
             rotations: delta.rotations,
             key_switches: delta.key_switches,
         };

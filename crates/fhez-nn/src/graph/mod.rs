@@ -8,7 +8,7 @@ mod fire;
 mod train;
 
 pub use config::{FORMAT_VERSION, GraphConfig, NodeEntry};
-pub use enc::{EncRun, NodeLevels};
+pub use enc::{EncRun, EncState, EncStep, NodeLevels};
 pub use fire::{Grads, Outputs, Tape};
 pub use train::{OptimizerState, TrainConfig, Trainer};
 
