@@ -28,6 +28,8 @@ use crate::{BackendKind, Caps, OpStats, Result};
 /// | `rotate(step)`, `step ≢ 0 (mod slots)` | `level` | 1 |
 /// | `rotate_hoisted(steps)` | `level` | one per non-identity step |
 /// | `linear_combination` | see the method | 0 |
+/// | `linear_combinations(cts, rows)` | per row, as `linear_combination` | 0 |
+/// | `product_combinations(pairs, rows)` | per row, as `linear_combination` of the products, each at `min(levels) − 1` | 1 per row |
 ///
 /// Plaintext vectors shorter than `slots` are zero-padded; longer ones are
 /// [`TooManyValues`](crate::Error::TooManyValues); NaN or infinite inputs are
@@ -182,6 +184,46 @@ pub trait Backend: Clone + Send + Sync + 'static {
             }),
         }
     }
+
+    /// Several linear combinations of the same ciphertexts: `out_j = Σ_i rows[j][i] · cts_i`
+    /// for every row `j` (a dense layer `x @ W` in batch-in-slots packing, with `rows` the
+    /// columns of `W`). Every output follows the [`Backend::linear_combination`] rules
+    /// (level, zero weights, errors in the same order); integer weights `|w| ≤ 2^20` stay free
+    /// of levels. The default calls `linear_combination` once per row; an engine may read the
+    /// inputs once for all rows, provided the levels and counters are the same.
+    ///
+    /// # Errors
+    /// [`LengthMismatch`](crate::Error::LengthMismatch) if `cts` or `rows` is empty or a row's
+    /// length differs from `cts.len()`, plus the `linear_combination` errors.
+    fn linear_combinations(&self, cts: &[&Self::Ct], rows: &[Vec<f64>]) -> Result<Vec<Self::Ct>> {
+        crate::cost::check_rows("linear_combinations", cts.len(), rows)?;
+        rows.iter()
+            .map(|row| self.linear_combination(cts, row))
+            .collect()
+    }
+
+    /// Products combined before they are relinearized (lazy relinearization):
+    /// `out_j = Σ_i rows[j][i] · (a_i ⊙ b_i)` for every row `j`, where `(a_i, b_i)` is
+    /// `pairs[i]` (a square when both are the same ciphertext). Relinearization is linear, so
+    /// each output is relinearized once after its combination: **one key switch per row**
+    /// instead of one per product — a dense layer after a square activation switches keys
+    /// `d_out` times, not `d_in` times.
+    ///
+    /// Levels: the product `i` is at `p_i = min(level(a_i), level(b_i)) − 1` (as
+    /// [`Backend::mul`]); output `j` is at the level [`Backend::linear_combination`] gives for
+    /// operands at `p_i` with weights `rows[j]`. Counters: `pairs.len()` ct×ct mults, one key
+    /// switch per row, `plain_mults` per non-zero weight.
+    ///
+    /// # Errors
+    /// [`LengthMismatch`](crate::Error::LengthMismatch) as for
+    /// [`Backend::linear_combinations`]; then
+    /// [`LevelExhausted`](crate::Error::LevelExhausted) (`mul`) for the first pair at level 0;
+    /// then the `linear_combination` errors of each row in order.
+    fn product_combinations(
+        &self,
+        pairs: &[(&Self::Ct, &Self::Ct)],
+        rows: &[Vec<f64>],
+    ) -> Result<Vec<Self::Ct>>;
 
     /// Cyclic left rotation over all `slots`: `out[j] = in[(j + step) mod slots]`. One key
     /// switch unless `step ≡ 0`, which is the identity. Level unchanged.

@@ -56,3 +56,90 @@ pub fn check_finite(values: &[f64]) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// The accounting of one output of a linear combination (see
+/// [`Backend::linear_combination`](crate::Backend::linear_combination)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CombinationOutput {
+    /// Level of the result.
+    pub level: u32,
+    /// Terms with a non-zero weight (0: the result is `0 · cts_0`).
+    pub kept: usize,
+    /// Whether some kept weight is not a [free scalar](is_free_scalar), so the result was
+    /// rescaled once.
+    pub rescaled: bool,
+}
+
+/// Checks the shape of a multi-output combination: at least one input, at least one row,
+/// and every row as long as the inputs.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] naming `op`.
+pub fn check_rows(op: &'static str, inputs: usize, rows: &[Vec<f64>]) -> Result<()> {
+    if inputs == 0 || rows.is_empty() {
+        return Err(Error::LengthMismatch {
+            op,
+            expected: 1,
+            found: 0,
+        });
+    }
+    match rows.iter().find(|r| r.len() != inputs) {
+        Some(row) => Err(Error::LengthMismatch {
+            op,
+            expected: inputs,
+            found: row.len(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The level rule of one linear combination of operands at `levels` with `weights` (equal
+/// lengths, at least one): the result level is `min_i(levels_i − c_i)` over the non-zero
+/// weights, `c_i` = [`scalar_cost`]; with every weight 0 it is `levels_0`. Checks and errors
+/// come in the order of the default implementation (`mul_scalar` per kept term), so every
+/// backend fails identically.
+///
+/// # Errors
+/// [`Error::NonFinite`], [`Error::LevelExhausted`] (as `mul_scalar`), [`Error::LengthMismatch`]
+/// for empty or unequal slices.
+pub fn combination_output(levels: &[u32], weights: &[f64]) -> Result<CombinationOutput> {
+    if levels.len() != weights.len() || levels.is_empty() {
+        return Err(Error::LengthMismatch {
+            op: "linear_combination",
+            expected: weights.len().max(1),
+            found: levels.len(),
+        });
+    }
+    let mut out = CombinationOutput {
+        level: u32::MAX,
+        kept: 0,
+        rescaled: false,
+    };
+    for (&level, &w) in levels.iter().zip(weights) {
+        if w == 0.0 {
+            continue;
+        }
+        check_finite(&[w])?;
+        let cost = scalar_cost(w);
+        out.level = out.level.min(consume("mul_scalar", level, cost)?);
+        out.kept += 1;
+        out.rescaled |= cost == 1;
+    }
+    if out.kept == 0 {
+        out.level = levels.first().copied().unwrap_or(0);
+    }
+    Ok(out)
+}
+
+/// Levels of the products `a_i ⊙ b_i` of
+/// [`Backend::product_combinations`](crate::Backend::product_combinations): each is
+/// `min(level(a_i), level(b_i)) − 1`, checked in order.
+///
+/// # Errors
+/// [`Error::LevelExhausted`] (as `mul`) for a pair whose aligned level is 0.
+pub fn product_levels(pairs: &[(u32, u32)]) -> Result<Vec<u32>> {
+    pairs
+        .iter()
+        .map(|&(a, b)| consume("mul", a.min(b), 1))
+        .collect()
+}

@@ -1,6 +1,9 @@
 //! [`Plain`]: the exact f64 reference backend (the oracle, and what training runs on).
 
-use crate::cost::{check_finite, check_values, consume, scalar_cost};
+use crate::cost::{
+    check_finite, check_rows, check_values, combination_output, consume, product_levels,
+    scalar_cost,
+};
 use crate::wire::Reader;
 use crate::{
     Backend, BackendKind, Caps, Decrypt, Error, OpStats, Result, RotationSet, StatsRecorder,
@@ -228,6 +231,43 @@ impl Backend for Plain {
         self.stats.record_mult();
         self.stats.record_rescales(1);
         Ok(PlainCt { values, level })
+    }
+
+    fn product_combinations(
+        &self,
+        pairs: &[(&PlainCt, &PlainCt)],
+        rows: &[Vec<f64>],
+    ) -> Result<Vec<PlainCt>> {
+        const OP: &str = "product_combinations";
+        check_rows(OP, pairs.len(), rows)?;
+        let pair_levels: Vec<(u32, u32)> = pairs.iter().map(|(a, b)| (a.level, b.level)).collect();
+        let levels = product_levels(&pair_levels)?;
+        let products = pairs
+            .iter()
+            .map(|(a, b)| self.zip(OP, a, b, |x, y| x * y))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let acc = combination_output(&levels, row)?;
+            let mut values = vec![0.0; self.caps.slots];
+            for (p, &w) in products.iter().zip(row) {
+                if w != 0.0 {
+                    for (v, x) in values.iter_mut().zip(p) {
+                        *v += w * x;
+                    }
+                }
+            }
+            self.stats.record_plain_mults(acc.kept.max(1) as u64);
+            self.stats.record_rescales(u64::from(acc.rescaled));
+            out.push(PlainCt {
+                values,
+                level: acc.level,
+            });
+        }
+        self.stats.record_deferred_mults(pairs.len() as u64);
+        self.stats.record_rescales(pairs.len() as u64);
+        self.stats.record_relinearizations(rows.len() as u64);
+        Ok(out)
     }
 
     fn rotate(&self, a: &PlainCt, step: i64) -> Result<PlainCt> {

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::cost::{check_finite, check_values, consume, scalar_cost};
+use crate::cost::{
+    check_finite, check_rows, check_values, combination_output, consume, product_levels,
+    scalar_cost,
+};
 use crate::wire::Reader;
 use crate::{
     Backend, BackendKind, Caps, Error, OpStats, Result, RotationSet, StatsRecorder, normalize_step,
@@ -252,6 +255,39 @@ impl Backend for Sim {
         self.stats.record_mult();
         self.stats.record_rescales(1);
         Ok(self.produce(level, a.depth.max(b.depth) + 1))
+    }
+
+    fn product_combinations(
+        &self,
+        pairs: &[(&SimCt, &SimCt)],
+        rows: &[Vec<f64>],
+    ) -> Result<Vec<SimCt>> {
+        check_rows("product_combinations", pairs.len(), rows)?;
+        let pair_levels: Vec<(u32, u32)> = pairs.iter().map(|(a, b)| (a.level, b.level)).collect();
+        let levels = product_levels(&pair_levels)?;
+        let depths: Vec<u32> = pairs
+            .iter()
+            .map(|(a, b)| a.depth.max(b.depth) + 1)
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let acc = combination_output(&levels, row)?;
+            let depth = row
+                .iter()
+                .zip(&depths)
+                .filter(|(w, _)| **w != 0.0)
+                .map(|(&w, &d)| d + scalar_cost(w))
+                .max()
+                .or_else(|| depths.first().copied())
+                .unwrap_or(0);
+            self.stats.record_plain_mults(acc.kept.max(1) as u64);
+            self.stats.record_rescales(u64::from(acc.rescaled));
+            out.push(self.produce(acc.level, depth));
+        }
+        self.stats.record_deferred_mults(pairs.len() as u64);
+        self.stats.record_rescales(pairs.len() as u64);
+        self.stats.record_relinearizations(rows.len() as u64);
+        Ok(out)
     }
 
     fn rotate(&self, a: &SimCt, step: i64) -> Result<SimCt> {

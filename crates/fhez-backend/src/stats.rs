@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// (`after - before`, saturating).
 ///
 /// - `key_switches`: every operation that needs a switching key in CKKS: each non-identity
-///   rotation (hoisted or not) and each ct×ct multiplication (relinearization).
+///   rotation (hoisted or not) and each relinearization — one per ct×ct multiplication, and
+///   one per output of [`product_combinations`](crate::Backend::product_combinations),
+///   whose products share it.
 /// - `rotations`: non-identity rotations, hoisted ones included.
 /// - `hoisted`: calls of [`rotate_hoisted`](crate::Backend::rotate_hoisted) (one shared
 ///   decomposition each).
-/// - `mults`: ct×ct multiplications.
+/// - `mults`: ct×ct multiplications (relinearized at once or deferred).
 /// - `plain_mults`: ct×plaintext and ct×scalar multiplications (including linear combinations,
 ///   counted once per term).
 /// - `rescales`: levels consumed (one per level-consuming operation).
@@ -91,6 +93,17 @@ impl StatsRecorder {
     pub fn record_mult(&self) {
         bump(&self.inner.mults, 1);
         bump(&self.inner.key_switches, 1);
+    }
+
+    /// Records `n` ct×ct products whose relinearization is deferred (no key switch yet;
+    /// record it with [`StatsRecorder::record_relinearizations`]).
+    pub fn record_deferred_mults(&self, n: u64) {
+        bump(&self.inner.mults, n);
+    }
+
+    /// Records `n` relinearizations of deferred products (one key switch each).
+    pub fn record_relinearizations(&self, n: u64) {
+        bump(&self.inner.key_switches, n);
     }
 
     /// Records `n` ct×plaintext or ct×scalar multiplications.

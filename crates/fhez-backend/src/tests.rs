@@ -308,3 +308,96 @@ proptest! {
         prop_assert_eq!(report.min_level, levels_p.iter().copied().min().unwrap_or(4));
     }
 }
+
+/// Lazy relinearization on Plain and Sim: values, levels (per the `linear_combination` rule
+/// over products one level down), one key switch per output row, and errors in the
+/// documented order.
+#[test]
+fn product_combinations_accounting() -> TestResult {
+    let p = Plain::new(4).with_max_level(3);
+    let s = Sim::new(SimConfig::planning(4, 3, 30.0))?;
+    let rows = vec![vec![2.0, -1.0, 0.0], vec![0.5, 0.0, 1.0], vec![0.0; 3]];
+    let xs = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]];
+    let pc: Vec<PlainCt> = xs.iter().map(|x| p.encrypt(x)).collect::<Result<_>>()?;
+    let low = p.mul_scalar(&pc[2], 0.5)?; // level 2
+    let pairs = [(&pc[0], &pc[0]), (&pc[1], &pc[0]), (&low, &low)];
+    let out = p.product_combinations(&pairs, &rows)?;
+    assert_eq!(p.decrypt(&out[0])?, vec![-1.0, 10.0, 0.0, 0.0]);
+    assert_eq!(
+        p.decrypt(&out[1])?,
+        vec![0.5 + 0.0625, 2.0 + 0.015625, 0.0, 0.0]
+    );
+    assert_eq!(p.decrypt(&out[2])?, vec![0.0; 4]);
+    let levels: Vec<u32> = out.iter().map(|c| p.level(c)).collect();
+    // row 0: free weights on products at 2 → 2; row 1: 0.5 on a product at 2 → 1, 1 on the
+    // product at 1 → 1; row 2: zeros → product 0's level, 2.
+    assert_eq!(levels, vec![2, 1, 2]);
+    let st = p.stats();
+    assert_eq!((st.key_switches, st.mults), (3, 3));
+
+    let sc: Vec<SimCt> = xs.iter().map(|x| s.encrypt(x)).collect::<Result<_>>()?;
+    let slow = s.mul_scalar(&sc[2], 0.5)?;
+    let spairs = [(&sc[0], &sc[0]), (&sc[1], &sc[0]), (&slow, &slow)];
+    let sout = s.product_combinations(&spairs, &rows)?;
+    let slevels: Vec<u32> = sout.iter().map(|c| s.level(c)).collect();
+    assert_eq!(slevels, levels);
+    assert_eq!(
+        sout.iter().map(|c| c.depth).collect::<Vec<_>>(),
+        vec![1, 2, 1]
+    );
+    assert_eq!((s.stats().key_switches, s.stats().mults), (3, 3));
+
+    // Errors: shape first, then the products' levels, then each row's weights.
+    let shape = p.product_combinations(&pairs, &[vec![1.0]]).unwrap_err();
+    assert_eq!(
+        shape.to_string(),
+        "length mismatch in `product_combinations`: expected 3, found 1"
+    );
+    let empty = s.product_combinations(&spairs, &[]).unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "length mismatch in `product_combinations`: expected 1, found 0"
+    );
+    let mut z = p.encrypt(&[1.0])?;
+    for _ in 0..3 {
+        z = p.mul_scalar(&z, 0.5)?;
+    }
+    let exhausted = p
+        .product_combinations(&[(&pc[0], &z)], &[vec![f64::NAN]])
+        .unwrap_err();
+    assert_eq!(
+        exhausted.to_string(),
+        "level exhausted in `mul`: needs 1 level(s), 0 available"
+    );
+    let nan = p
+        .product_combinations(&[(&pc[0], &pc[0])], &[vec![f64::NAN]])
+        .unwrap_err();
+    assert_eq!(nan.to_string(), "non-finite value at index 0");
+    Ok(())
+}
+
+/// Multi-output linear combinations: each row as `linear_combination`, shape checked first.
+#[test]
+fn linear_combinations_follow_the_single_rule() -> TestResult {
+    let p = Plain::new(2).with_max_level(2);
+    let a = p.encrypt(&[1.0, 2.0])?;
+    let b = p.mul_scalar(&p.encrypt(&[3.0, 4.0])?, 0.5)?; // level 1
+    let rows = vec![vec![1.0, 2.0], vec![0.5, 0.0], vec![0.0, 0.0]];
+    let out = p.linear_combinations(&[&a, &b], &rows)?;
+    for (row, got) in rows.iter().zip(&out) {
+        let one = p.linear_combination(&[&a, &b], row)?;
+        assert_eq!(got, &one);
+    }
+    assert_eq!(
+        out.iter().map(|c| p.level(c)).collect::<Vec<_>>(),
+        vec![1, 1, 2]
+    );
+    let bad = p
+        .linear_combinations(&[&a, &b], &[vec![1.0], vec![1.0, 1.0]])
+        .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "length mismatch in `linear_combinations`: expected 2, found 1"
+    );
+    Ok(())
+}

@@ -17,7 +17,7 @@ mod wire;
 
 pub use erray::Erray;
 pub use error::{Error, Result};
-pub use matmul::FlatMatmulPlan;
+pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
 pub use plain_array::PlainArray;
 pub use wire::{FORMAT as WIRE_FORMAT, KIND_ERRAY, MAX_NDIM};

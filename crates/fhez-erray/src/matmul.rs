@@ -1,7 +1,12 @@
 //! Products with plaintext matrices: `x @ W` for `W` of shape `(n, m)`.
 //!
 //! - [`Packing::BatchInSlots`], `x` of shape `(batch, …, n)`: every output ciphertext is a
-//!   linear combination `Σ_i W[i, j] · ct_i` — no rotation, exactly one level.
+//!   linear combination `Σ_i W[i, j] · ct_i` — no rotation, exactly one level (none when every
+//!   weight is a free integer). The outputs are computed [`COLUMN_GROUP`] at a time with
+//!   `Backend::linear_combinations`, which reads the inputs once per group.
+//! - [`Erray::mul_matmul`], batch-in-slots: `(x ⊙ y) @ W` with lazy relinearization
+//!   (`Backend::product_combinations`): one key switch per output column instead of one per
+//!   product, same levels as `x.mul(y)?.matmul(W)`.
 //! - [`Packing::Flat`], `x` of shape `(n,)` in one ciphertext: the diagonal method
 //!   (Halevi–Shoup) in its rectangular ("hybrid") form, with baby-step/giant-step and hoisted
 //!   baby rotations. With `d_in = n.next_power_of_two()`, `d_out = m.next_power_of_two()`,
@@ -104,6 +109,20 @@ impl FlatMatmulPlan {
     }
 }
 
+/// Output columns per `Backend::linear_combinations` call in a batch-in-slots matmul: the
+/// groups run in parallel (feature `parallel`), each reads its inputs once.
+pub const COLUMN_GROUP: usize = 16;
+
+/// The columns `cols` of the row-major `(n, m)` matrix `w`, one `Vec` per column.
+fn columns(w: &PlainArray, n: usize, m: usize, cols: std::ops::Range<usize>) -> Vec<Vec<f64>> {
+    cols.map(|j| {
+        (0..n)
+            .map(|i| w.data().get(i * m + j).copied().unwrap_or(0.0))
+            .collect()
+    })
+    .collect()
+}
+
 fn step(s: usize) -> Result<i64> {
     i64::try_from(s).map_err(|_| Error::SlotsNotPowerOfTwo {
         op: "matmul",
@@ -154,19 +173,66 @@ impl<B: Backend> Erray<B> {
         }
     }
 
+    /// `(self ⊙ other) @ w` for batch-in-slots operands of one shape `(batch, …, n)`: the
+    /// products are combined before they are relinearized (`Backend::product_combinations`),
+    /// so an output row costs `m` key switches instead of `n`. Levels are those of
+    /// `self.mul(other)?.matmul(w)`. With `other` = `self` this is a square activation feeding
+    /// a dense layer. A flat packing falls back to `self.mul(other)?.matmul(w)`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the operand shapes differ or do not fit `w`;
+    /// [`Error::PackingMismatch`]; backend errors.
+    pub fn mul_matmul(&self, other: &Self, w: &PlainArray) -> Result<Self> {
+        if self.packing.name() != other.packing.name() {
+            return Err(Error::PackingMismatch {
+                op: "mul_matmul",
+                lhs: self.packing.name(),
+                rhs: other.packing.name(),
+            });
+        }
+        if self.shape != other.shape {
+            return Err(Error::ShapeMismatch {
+                op: "mul_matmul",
+                lhs: self.shape.clone(),
+                rhs: other.shape.clone(),
+            });
+        }
+        let (n, m) = matrix_dims("mul_matmul", &self.shape, w.shape())?;
+        match self.packing {
+            Packing::BatchInSlots { .. } if self.ndim() >= 2 => {
+                let be = &self.backend;
+                let rows = self.cts.len() / n.max(1);
+                let weights = columns(w, n, m, 0..m);
+                let out = map_range(rows, |r| {
+                    let pairs = (0..n)
+                        .map(|i| Ok((self.ct(r * n + i)?, other.ct(r * n + i)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(be.product_combinations(&pairs, &weights)?)
+                })?;
+                let mut shape = self.shape.clone();
+                if let Some(last) = shape.last_mut() {
+                    *last = m;
+                }
+                let clean = self.clean && other.clean;
+                Ok(self.with_cts(shape, out.into_iter().flatten().collect(), clean))
+            }
+            Packing::BatchInSlots { .. } | Packing::Flat => self.mul(other)?.matmul(w),
+        }
+    }
+
     fn matmul_batch(&self, w: &PlainArray, n: usize, m: usize) -> Result<Self> {
         let be = &self.backend;
         let rows = self.cts.len() / n.max(1);
-        let cts = map_range(rows * m, |k| {
-            let (r, j) = (k / m, k % m);
+        let groups = m.div_ceil(COLUMN_GROUP);
+        let parts = map_range(rows * groups, |k| {
+            let (r, g) = (k / groups, k % groups);
             let inputs = (0..n)
                 .map(|i| self.ct(r * n + i))
                 .collect::<Result<Vec<_>>>()?;
-            let weights: Vec<f64> = (0..n)
-                .map(|i| w.data().get(i * m + j).copied().unwrap_or(0.0))
-                .collect();
-            Ok(be.linear_combination(&inputs, &weights)?)
+            let cols = g * COLUMN_GROUP..((g + 1) * COLUMN_GROUP).min(m);
+            Ok(be.linear_combinations(&inputs, &columns(w, n, m, cols))?)
         })?;
+        let cts: Vec<B::Ct> = parts.into_iter().flatten().collect();
         let mut shape = self.shape.clone();
         if let Some(last) = shape.last_mut() {
             *last = m;

@@ -16,8 +16,8 @@ mod tensor;
 pub use cost::Cost;
 pub use error::{Error, Result};
 pub use graph::{
-    EncRun, Grads, Graph, GraphBuilder, GraphConfig, NodeEvent, NodeId, Outputs, Tape, TrainConfig,
-    Trainer,
+    EncRun, EncState, EncStep, Grads, Graph, GraphBuilder, GraphConfig, NodeEvent, NodeId, Outputs,
+    Tape, TrainConfig, Trainer,
 };
 pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};

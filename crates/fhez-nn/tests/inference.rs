@@ -17,7 +17,7 @@ use fhez_backend::{Plain, Sim, SimConfig};
 use fhez_erray::{Erray, Packing};
 use fhez_nn::nodes::{
     AvgPool, CrossCorrelationConfig, DenseConfig, Dequeue, Encrypt, Enqueue, Io, Linear, Relu,
-    RnnConfig, Rotate, Sigmoid, Softmax, Sum,
+    RnnConfig, Rotate, Sigmoid, Softmax, Square, Sum,
 };
 use fhez_nn::{Error, Graph, Node, NodeEvent, Outputs, Tensor, prefab, stack};
 
@@ -109,6 +109,7 @@ fn node_cases() -> Vec<(Node, Vec<Vec<usize>>)> {
         ),
         (Relu::new(4.0).unwrap().into(), vec![vec![5]]),
         (Sigmoid {}.into(), vec![vec![5]]),
+        (Square {}.into(), vec![vec![5]]),
         (
             Linear {
                 m: Tensor::scalar(0.7),
@@ -356,4 +357,61 @@ fn shape_failure_names_the_node() {
         err.to_string(),
         "node `dense-1` (dense): shape mismatch in dense input (flattened size must equal d_in): expected [4], found [5]"
     );
+}
+
+/// `x → Dense(8→6) → Square → Dense(6→4) → Square → Dense(4→3) → Decrypt` (the CNN bench's
+/// shape), plus an extra consumer of the second square when `branch` is set.
+fn square_dense_chain(branch: bool) -> fhez_nn::Result<Graph> {
+    use fhez_nn::GraphBuilder;
+    use fhez_nn::nodes::{Decrypt, Input};
+    let mut r = rng(43);
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[8]))?;
+    let d1 = g.add("d1", DenseConfig { d_in: 8, d_out: 6 }.init(&mut r))?;
+    let s1 = g.add("s1", Square {})?;
+    let d2 = g.add("d2", DenseConfig { d_in: 6, d_out: 4 }.init(&mut r))?;
+    let s2 = g.add("s2", Square {})?;
+    let d3 = g.add("d3", DenseConfig { d_in: 4, d_out: 3 }.init(&mut r))?;
+    let out = g.add("out", Decrypt {})?;
+    g.chain(&[x, d1, s1, d2, s2, d3, out])?;
+    if branch {
+        let extra = g.add("extra", Decrypt {})?;
+        g.connect(s2, extra)?;
+    }
+    g.build()
+}
+
+/// A square feeding only a dense layer is folded into it (lazy relinearization): values equal
+/// the plain path, levels are those of the unfolded nodes, and the key switches move from the
+/// square (one per input) to the layer (one per output).
+#[test]
+fn square_into_dense_defers_relinearization() -> TestResult {
+    for branch in [false, true] {
+        let g = square_dense_chain(branch)?;
+        compare(&g, &samples(44, &[&[8]]), &[])?;
+        let sim = Sim::new(SimConfig::planning(8, 6, 40.0))?;
+        let x = Erray::encrypt(
+            &sim,
+            &fhez_erray::PlainArray::full(vec![BATCH, 8], 0.5)?,
+            Packing::BatchInSlots { batch: BATCH },
+        )?;
+        let mut refresh = |x: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(x.clone()) };
+        let run = g.forward_enc(&[("x", x)], &mut refresh)?;
+        let per_node = |n: &str| {
+            let l = run.levels[g.id(n).unwrap()].unwrap();
+            (l.consumed(), l.key_switches)
+        };
+        let got: Vec<(u32, u64)> = ["d1", "s1", "d2", "s2", "d3"]
+            .iter()
+            .map(|n| per_node(n))
+            .collect();
+        // s1 always feeds only d2; s2 also feeds `extra` when branched, so it is evaluated.
+        let s2 = if branch { (1, 4) } else { (1, 0) };
+        let d3 = if branch { (1, 0) } else { (1, 3) };
+        assert_eq!(got, vec![(1, 0), (1, 0), (1, 4), s2, d3], "branch {branch}");
+        assert!(g.defers_square(g.id("s1")?));
+        assert_eq!(g.defers_square(g.id("s2")?), !branch);
+        assert_eq!(run.boundary[0].1.level(), 1);
+    }
+    Ok(())
 }

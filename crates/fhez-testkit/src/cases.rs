@@ -108,6 +108,81 @@ case!(
     }
 );
 
+/// A `(n, m)` weight matrix whose column `j` is, by `j mod 4`: free integers in `[-3, 3]`,
+/// fractions, all zeros, or integers and fractions mixed — every level class of a linear
+/// combination in one matrix.
+fn mixed_weights(i: &Inputs, stream: u64, n: usize, m: usize) -> Result<fhez_erray::PlainArray> {
+    let r = i.array(stream, &[n, m]);
+    let data = r
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| match ((k % m) % 4, (k / m) % 2) {
+            (0, _) | (3, 0) => (v * 3.5).trunc(),
+            (2, _) => 0.0,
+            _ => v,
+        })
+        .collect();
+    fhez_erray::PlainArray::new(vec![n, m], data)
+}
+
+/// A batch-in-slots erray of shape `(batch, 6)` whose last three ciphertexts are one level
+/// below the first three (operands of one combination at two levels).
+fn two_levels<C: Backend>(b: &C, i: &Inputs, stream: u64) -> Result<Erray<C>> {
+    let a = Erray::encrypt(b, &i.array(stream, &[batch(i), 6]), bis(i))?;
+    let low = (&a * 0.5)?;
+    let mut cts = a.cts().get(..3).unwrap_or(&[]).to_vec();
+    cts.extend_from_slice(low.cts().get(3..).unwrap_or(&[]));
+    Erray::from_parts(b, vec![batch(i), 6], bis(i), cts)
+}
+
+case!(
+    /// Multi-output linear combinations (`Backend::linear_combinations`): 20 output columns
+    /// (two column groups) mixing free-integer, fractional, zero and mixed columns over
+    /// operands at two levels — outputs at three different levels.
+    MatmulBatchMixed, "matmul_batch_mixed", scale = 24.0, |b, i| {
+        let x = two_levels(b, i, 26)?;
+        x.matmul(&mixed_weights(i, 27, 6, 20)?)
+    }
+);
+
+case!(
+    /// Lazy relinearization (`Backend::product_combinations`): `(x ⊙ y) @ W` over operands at
+    /// two levels, mixed weight columns; one key switch per output column.
+    MulMatmulBatch, "mul_matmul_batch", scale = 24.0, |b, i| {
+        let x = two_levels(b, i, 28)?;
+        let y = Erray::encrypt(b, &i.array(29, &[batch(i), 6]), bis(i))?;
+        x.mul_matmul(&y, &mixed_weights(i, 30, 6, 20)?)
+    }
+);
+
+case!(
+    /// The CNN-bench pattern: dense → square → dense with lazy relinearization, the second
+    /// dense with free integer weights (products combined at their own level).
+    SquareDenseChain, "square_dense_chain", scale = 128.0, |b, i| {
+        let x = Erray::encrypt(b, &i.array(31, &[batch(i), 8]), bis(i))?;
+        let h = x.matmul(&i.array(32, &[8, 6]).map(|v| v * 0.25))?.add_scalar(0.25)?;
+        let ints = i.array(33, &[6, 3]).map(|v| (v * 2.5).round());
+        h.mul_matmul(&h, &ints)
+    }
+);
+
+case!(
+    /// Lazy relinearization on operands at level 0 fails as `mul` does, everywhere.
+    MulMatmulExhausted, "mul_matmul_exhausted", scale = 1.0, |b, i| {
+        let a = Erray::encrypt(b, &i.array(34, &[batch(i), 2]), bis(i))?;
+        let max = b.caps().max_level;
+        if max > 24 {
+            return Ok(a); // effectively unlimited (default Plain): nothing to exhaust
+        }
+        let mut x = a;
+        for _ in 0..max {
+            x = (&x * 0.5)?;
+        }
+        x.mul_matmul(&x, &i.array(35, &[2, 2]))
+    }
+);
+
 case!(
     /// Flat BSGS matmul, wide (n > m).
     MatmulFlatWide, "matmul_flat_wide", scale = 64.0, |b, i| {

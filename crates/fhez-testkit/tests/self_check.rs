@@ -65,6 +65,13 @@ impl Backend for Faulty {
     fn mul(&self, a: &PlainCt, b: &PlainCt) -> Result<PlainCt> {
         self.inner.mul(a, b)
     }
+    fn product_combinations(
+        &self,
+        pairs: &[(&PlainCt, &PlainCt)],
+        rows: &[Vec<f64>],
+    ) -> Result<Vec<PlainCt>> {
+        self.inner.product_combinations(pairs, rows)
+    }
     fn rotate(&self, a: &PlainCt, step: i64) -> Result<PlainCt> {
         self.inner.rotate(a, step)
     }

@@ -351,6 +351,10 @@ struct Args {
     max_keys: usize,
 }
 
+const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
+[--mode latency|batch|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
+[--weights FILE] [--max-keys K]";
+
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         data: PathBuf::from("data"),
@@ -371,27 +375,65 @@ fn parse_args() -> Result<Args> {
     while let Some(k) = it.next() {
         let mut val = || it.next().with_context(|| format!("{k} needs a value"));
         match k.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             "--data" => a.data = PathBuf::from(val()?),
-            "--n-test" => a.n_test = val()?.parse()?,
-            "--threads" => a.threads = val()?.parse()?,
+            "--n-test" => {
+                a.n_test = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
+            "--threads" => {
+                a.threads = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
             "--out" => a.out = Some(PathBuf::from(val()?)),
-            "--mode" => a.mode = val()?.clone(),
-            "--epochs" => a.epochs = val()?.parse()?,
-            "--seed" => a.seed = val()?.parse()?,
-            "--batch-reps" => a.batch_reps = val()?.parse()?,
+            "--mode" => {
+                a.mode = val()?.clone();
+                if !["latency", "batch", "both"].contains(&a.mode.as_str()) {
+                    bail!("--mode must be latency, batch or both, not {}", a.mode);
+                }
+            }
+            "--epochs" => {
+                a.epochs = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
+            "--seed" => {
+                a.seed = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
+            "--batch-reps" => {
+                a.batch_reps = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
             "--weights" => a.weights = Some(PathBuf::from(val()?)),
-            "--max-keys" => a.max_keys = val()?.parse()?,
-            other => bail!(
-                "unknown argument {other}; usage: fhez-cnn-bench [--data DIR] [--n-test N] \
-                 [--threads T] [--mode latency|batch|both] [--out FILE] [--epochs E] [--seed S] \
-                 [--max-keys K]"
-            ),
+            "--max-keys" => {
+                a.max_keys = val()?
+                    .parse()
+                    .with_context(|| format!("{k} needs a number"))?
+            }
+            other => bail!("unknown argument {other}; {USAGE}"),
         }
     }
     Ok(a)
 }
 
-fn main() -> Result<()> {
+/// Errors print as one line (`fhez-cnn-bench: …`, causes joined) with exit status 2, never
+/// as a debug dump or backtrace.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("fhez-cnn-bench: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
     let args = parse_args()?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)

@@ -145,6 +145,16 @@ impl Backend for CkksClient {
     fn linear_combination(&self, cts: &[&CkksCt], weights: &[f64]) -> BResult<CkksCt> {
         self.server.linear_combination(cts, weights)
     }
+    fn linear_combinations(&self, cts: &[&CkksCt], rows: &[Vec<f64>]) -> BResult<Vec<CkksCt>> {
+        self.server.linear_combinations(cts, rows)
+    }
+    fn product_combinations(
+        &self,
+        pairs: &[(&CkksCt, &CkksCt)],
+        rows: &[Vec<f64>],
+    ) -> BResult<Vec<CkksCt>> {
+        self.server.product_combinations(pairs, rows)
+    }
     fn rotate(&self, a: &CkksCt, step: i64) -> BResult<CkksCt> {
         self.server.rotate(a, step)
     }

@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
-use fhez_backend::cost::{check_finite, check_values, consume, scalar_cost};
+use std::collections::BTreeMap;
+
+use fhez_backend::cost::{
+    CombinationOutput, check_finite, check_rows, check_values, combination_output, consume,
+    product_levels, scalar_cost,
+};
 use fhez_backend::wire::check_limit;
 use fhez_backend::{
     Backend, BackendKind, Caps, Error as BError, OpStats, Result as BResult, RotationSet,
@@ -225,6 +230,240 @@ impl CkksServer {
         }
         Ok(norm)
     }
+    /// One output per row of `rows` (`Σ_i rows[r][i] · cts_i`), each at the level of the
+    /// backend's `linear_combination` rule for operands at `levels`, rescaled at most once and
+    /// **not** relinearized (operands may all be 3-polynomial products). Rows sharing a result
+    /// level `t` are computed together: the operands above `t` are read once for all of them
+    /// (`Evaluator::dot_integer_many` at `t + 1` with integers
+    /// `round(w·Δ_t·q_{t+1}/scale)`, then one rescale), the operands at `t` (free integer
+    /// weights only) are added exactly.
+    fn combine_rows(
+        &self,
+        cts: &[&Ciphertext],
+        rows: &[Vec<f64>],
+        plans: &[CombinationOutput],
+    ) -> Result<Vec<Ciphertext>> {
+        let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (r, plan) in plans.iter().enumerate() {
+            if plan.kept > 0 {
+                groups.entry(plan.level).or_default().push(r);
+            }
+        }
+        let mut out: Vec<Option<Ciphertext>> = vec![None; rows.len()];
+        for (&target, members) in &groups {
+            let weight = |r: usize, i: usize| {
+                rows.get(r)
+                    .and_then(|row| row.get(i))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            let used = |i: usize| members.iter().any(|&r| weight(r, i) != 0.0);
+            let (lazy, direct): (Vec<usize>, Vec<usize>) = (0..cts.len())
+                .filter(|&i| used(i))
+                .partition(|&i| cts.get(i).is_some_and(|c| c.level() > target));
+            let pick = |idx: &[usize]| -> Vec<&Ciphertext> {
+                idx.iter().filter_map(|&i| cts.get(i).copied()).collect()
+            };
+            let lazy_out = if lazy.is_empty() {
+                None
+            } else {
+                let numerator = self.scale(target)? * self.q(target + 1)?;
+                let ks = members
+                    .iter()
+                    .map(|&r| {
+                        lazy.iter()
+                            .map(|&i| {
+                                let scale = cts.get(i).map_or(1.0, |c| c.scale());
+                                let k = (weight(r, i) * numerator / scale).round();
+                                if k.is_finite() && k.abs() < MAX_INTEGER {
+                                    Ok(k as i64)
+                                } else {
+                                    Err(Error::ScaleOverflow {
+                                        log2_scale: (k.abs() * scale).log2(),
+                                        log2_q_at_level: self.params().log_q_at(target + 1),
+                                    })
+                                }
+                            })
+                            .collect::<Result<Vec<i64>>>()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let sums = self
+                    .eval
+                    .dot_integer_many(&pick(&lazy), &ks, target + 1, numerator)?;
+                Some(
+                    sums.iter()
+                        .map(|c| self.rescale(c))
+                        .collect::<Result<Vec<_>>>()?,
+                )
+            };
+            let direct_out = if direct.is_empty() {
+                None
+            } else {
+                let ks: Vec<Vec<i64>> = members
+                    .iter()
+                    .map(|&r| direct.iter().map(|&i| weight(r, i) as i64).collect())
+                    .collect();
+                Some(self.eval.dot_integer_many(
+                    &pick(&direct),
+                    &ks,
+                    target,
+                    self.scale(target)?,
+                )?)
+            };
+            for (pos, &r) in members.iter().enumerate() {
+                let a = lazy_out.as_ref().and_then(|v| v.get(pos));
+                let b = direct_out.as_ref().and_then(|v| v.get(pos));
+                let sum = match (a, b) {
+                    (Some(x), Some(y)) => self.eval.add(x, y)?,
+                    (Some(x), None) | (None, Some(x)) => x.clone(),
+                    (None, None) => continue,
+                };
+                if let Some(slot) = out.get_mut(r) {
+                    *slot = Some(sum);
+                }
+            }
+        }
+        // Rows of zeros: `0 · cts_0` at the level of `cts_0`, as the trait's rule says.
+        out.into_iter()
+            .map(|o| match (o, cts.first()) {
+                (Some(c), _) => Ok(c),
+                (None, Some(first)) => self.eval.mul_integer(first, 0),
+                (None, None) => Err(Error::CiphertextSize {
+                    op: "linear_combinations",
+                    expected: 1,
+                    found: 0,
+                }),
+            })
+            .collect()
+    }
+
+    /// The outputs of `product_combinations` from unrescaled, unrelinearized products
+    /// (`products[i]` at level `L_i` with scale `Δ_{L_i}²`, standing for a product at level
+    /// `p_i = L_i − 1`). For the rows of result level `t`: products with `L_i > t + 1` are
+    /// combined at `t + 2` with integers `round(w·Δ_t·q_{t+1}·q_{t+2}/Δ_{L_i}²)` and rescaled
+    /// once; products at `L_i = t + 1` (free integer weights only) are combined exactly at
+    /// `t + 1`, whose scale `Δ_{t+1}² = Δ_t·q_{t+1}` (the scale ladder) matches. The sum at
+    /// `t + 1` is relinearized and rescaled in one step (`relinearize_rescale`). Rounding a
+    /// 3-polynomial ciphertext multiplies its error by `s²` as well, whose slots are `√N` times
+    /// those of `s`; here that happens only at scale `≈ Δ²`, where it is negligible, and the last
+    /// rescale is of a relinearized ciphertext — so deferring relinearization costs no precision.
+    fn combine_products(
+        &self,
+        products: &[Ciphertext],
+        rows: &[Vec<f64>],
+        plans: &[CombinationOutput],
+    ) -> Result<Vec<Ciphertext>> {
+        let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (r, plan) in plans.iter().enumerate() {
+            if plan.kept > 0 {
+                groups.entry(plan.level).or_default().push(r);
+            }
+        }
+        let rk = self.keys.relin_key();
+        let mut out: Vec<Option<Ciphertext>> = vec![None; rows.len()];
+        for (&target, members) in &groups {
+            let weight = |r: usize, i: usize| {
+                rows.get(r)
+                    .and_then(|row| row.get(i))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            let used = |i: usize| members.iter().any(|&r| weight(r, i) != 0.0);
+            let (lazy, direct): (Vec<usize>, Vec<usize>) = (0..products.len())
+                .filter(|&i| used(i))
+                .partition(|&i| products.get(i).is_some_and(|c| c.level() > target + 1));
+            let pick = |idx: &[usize]| -> Vec<&Ciphertext> {
+                idx.iter().filter_map(|&i| products.get(i)).collect()
+            };
+            let sum_scale = self.scale(target)? * self.q(target + 1)?;
+            let lazy_out = if lazy.is_empty() {
+                None
+            } else {
+                let numerator = sum_scale * self.q(target + 2)?;
+                let ks = members
+                    .iter()
+                    .map(|&r| {
+                        lazy.iter()
+                            .map(|&i| {
+                                let scale = products.get(i).map_or(1.0, |c| c.scale());
+                                let k = (weight(r, i) * numerator / scale).round();
+                                if k.is_finite() && k.abs() < MAX_INTEGER {
+                                    Ok(k as i64)
+                                } else {
+                                    Err(Error::ScaleOverflow {
+                                        log2_scale: (k.abs() * scale).log2(),
+                                        log2_q_at_level: self.params().log_q_at(target + 2),
+                                    })
+                                }
+                            })
+                            .collect::<Result<Vec<i64>>>()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let sums = self
+                    .eval
+                    .dot_integer_many(&pick(&lazy), &ks, target + 2, numerator)?;
+                Some(
+                    sums.iter()
+                        .map(|c| {
+                            let mut x = self.eval.rescale(c)?;
+                            x.set_scale(sum_scale);
+                            Ok(x)
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                )
+            };
+            let direct_out = if direct.is_empty() {
+                None
+            } else {
+                let ks: Vec<Vec<i64>> = members
+                    .iter()
+                    .map(|&r| direct.iter().map(|&i| weight(r, i) as i64).collect())
+                    .collect();
+                Some(
+                    self.eval
+                        .dot_integer_many(&pick(&direct), &ks, target + 1, sum_scale)?,
+                )
+            };
+            for (pos, &r) in members.iter().enumerate() {
+                let a = lazy_out.as_ref().and_then(|v| v.get(pos));
+                let b = direct_out.as_ref().and_then(|v| v.get(pos));
+                let sum = match (a, b) {
+                    (Some(x), Some(y)) => self.eval.add(x, y)?,
+                    (Some(x), None) | (None, Some(x)) => x.clone(),
+                    (None, None) => continue,
+                };
+                if let Some(slot) = out.get_mut(r) {
+                    *slot = Some(sum);
+                }
+            }
+        }
+        // Rows of zeros: `0 · product_0`, at the level of product 0 (`L_0 − 1`).
+        out.into_iter()
+            .map(|o| {
+                let sum = match (o, products.first()) {
+                    (Some(c), _) => c,
+                    (None, Some(first)) => self.eval.mul_integer(first, 0)?,
+                    (None, None) => {
+                        return Err(Error::CiphertextSize {
+                            op: "product_combinations",
+                            expected: 1,
+                            found: 0,
+                        });
+                    }
+                };
+                let mut x = self.eval.relinearize_rescale(&sum, rk)?;
+                x.set_scale(self.scale(x.level())?);
+                Ok(x)
+            })
+            .collect()
+    }
+
+    fn record_combinations(&self, plans: &[CombinationOutput]) {
+        for plan in plans {
+            self.stats.record_plain_mults(plan.kept.max(1) as u64);
+            self.stats.record_rescales(u64::from(plan.rescaled));
+        }
+    }
 }
 
 impl Backend for CkksServer {
@@ -409,6 +648,50 @@ impl Backend for CkksServer {
         self.stats.record_plain_mults(kept.len() as u64);
         self.stats.record_rescales(u64::from(any_level));
         Ok(CkksCt::new(out))
+    }
+
+    fn linear_combinations(&self, cts: &[&CkksCt], rows: &[Vec<f64>]) -> BResult<Vec<CkksCt>> {
+        check_rows("linear_combinations", cts.len(), rows)?;
+        let levels: Vec<u32> = cts.iter().map(|c| c.level()).collect();
+        let plans = rows
+            .iter()
+            .map(|row| combination_output(&levels, row))
+            .collect::<BResult<Vec<_>>>()?;
+        let inputs: Vec<&Ciphertext> = cts.iter().map(|c| c.ciphertext()).collect();
+        let out = self.combine_rows(&inputs, rows, &plans)?;
+        self.record_combinations(&plans);
+        Ok(out.into_iter().map(CkksCt::new).collect())
+    }
+
+    fn product_combinations(
+        &self,
+        pairs: &[(&CkksCt, &CkksCt)],
+        rows: &[Vec<f64>],
+    ) -> BResult<Vec<CkksCt>> {
+        check_rows("product_combinations", pairs.len(), rows)?;
+        let pair_levels: Vec<(u32, u32)> =
+            pairs.iter().map(|(a, b)| (a.level(), b.level())).collect();
+        let levels = product_levels(&pair_levels)?;
+        let plans = rows
+            .iter()
+            .map(|row| combination_output(&levels, row))
+            .collect::<BResult<Vec<_>>>()?;
+        // Products: tensors at the aligned level L_i (scale Δ_{L_i}², 3 polynomials), neither
+        // relinearized nor rescaled; `combine_products` rescales and relinearizes per output.
+        let products = pairs
+            .iter()
+            .map(|(a, b)| {
+                let (x, y) = self.aligned(a, b)?;
+                self.eval.mul(&x, &y)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out = self.combine_products(&products, rows, &plans)?;
+        let out: Vec<CkksCt> = out.into_iter().map(CkksCt::new).collect();
+        self.stats.record_deferred_mults(pairs.len() as u64);
+        self.stats.record_rescales(pairs.len() as u64);
+        self.stats.record_relinearizations(rows.len() as u64);
+        self.record_combinations(&plans);
+        Ok(out)
     }
 
     fn rotate(&self, a: &CkksCt, step: i64) -> BResult<CkksCt> {

@@ -396,3 +396,131 @@ fn shared_decryption_of_a_reply_floods_rounds_and_checks() {
         })
     ));
 }
+
+/// The N = 2^13 secure preset (Δ = 2^40), no rotation keys, generated once.
+fn n13() -> CkksClient {
+    static CLIENT: OnceLock<CkksClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let params = CkksParams::new(&Preset::N13Qp218.spec()).unwrap();
+            let mut rng = ChaCha20Rng::seed_from_u64(13);
+            CkksClient::generate_with_rng(&params, &[], &mut rng).unwrap()
+        })
+        .with_fresh_stats()
+}
+
+/// Lazy relinearization (`product_combinations`) against eager (`mul` per product, then
+/// `linear_combinations`): same levels, one key switch per output instead of one per product,
+/// and errors under bounds derived from the parameters.
+///
+/// The bounds, in worst-slot rounding units `e_l = N/Δ_l` (a rounding polynomial `r0 + r1·s`
+/// with coefficients in `[−½, ½]` has slot values up to about `N/Δ` over all slots, see
+/// `crates/fhez-testkit/tests/ckks.rs`): each input carries `e_top` from encryption, which a
+/// square turns into `2|x|·e_top`; the output's own rescale and key switch add `2·e_t`. Eager
+/// also rescales every product at `Δ_p` (`e_p` each, weighted by `|w_i|`). Lazy combines the
+/// products before any rescale at scale `≈ Δ²`, where rounding (even of the `s²` part, whose
+/// slots are `√N` times those of `s`) is negligible, so its bound has no per-product term:
+///
+/// - eager: `Σ_i |w_ji|·(2|x_i|·e_top + e_p) + 2·e_t`
+/// - lazy: `Σ_i |w_ji|·2|x_i|·e_top + 2·e_t`
+///
+/// Rescaling each 3-polynomial product at `Δ_p` first (the CNN bench's former private
+/// pipeline) measures about 2.5e-6 here, 50 times over the lazy bound.
+#[test]
+fn lazy_relinearization_matches_eager_within_the_noise_bound() {
+    let c = n13();
+    let params = Arc::clone(c.params());
+    let n = c.slots();
+    let big_n = params.n() as f64;
+    let top = c.caps().max_level;
+    let e = |level: u32| big_n / c.server().scale_at(level).unwrap();
+    let d_in = 32;
+    let d_out = 4;
+    let xs: Vec<Vec<f64>> = (0..d_in).map(|k| input(k, n)).collect();
+    let cts: Vec<CkksCt> = xs.iter().map(|x| c.encrypt(x).unwrap()).collect();
+    let rows: Vec<Vec<f64>> = (0..d_out)
+        .map(|j| {
+            (0..d_in)
+                .map(|i| ((i * 5 + j * 11) % 23) as f64 / 23.0 - 0.5)
+                .collect()
+        })
+        .collect();
+    let pairs: Vec<(&CkksCt, &CkksCt)> = cts.iter().map(|x| (x, x)).collect();
+
+    let before = c.stats();
+    let lazy = c.product_combinations(&pairs, &rows).unwrap();
+    let lazy_stats = c.stats() - before;
+    let before = c.stats();
+    let squares: Vec<CkksCt> = cts.iter().map(|x| c.mul(x, x).unwrap()).collect();
+    let refs: Vec<&CkksCt> = squares.iter().collect();
+    let eager = c.linear_combinations(&refs, &rows).unwrap();
+    let eager_stats = c.stats() - before;
+
+    assert_eq!(lazy_stats.key_switches, d_out as u64);
+    assert_eq!(eager_stats.key_switches, d_in as u64);
+    assert_eq!(lazy_stats.mults, eager_stats.mults);
+    let (p, t) = (top - 1, top - 2);
+    for (j, row) in rows.iter().enumerate() {
+        let (l, g) = (&lazy[j], &eager[j]);
+        assert_eq!((c.level(l), c.level(g)), (t, t));
+        let want: Vec<f64> = (0..n)
+            .map(|s| row.iter().zip(&xs).map(|(w, x)| w * x[s] * x[s]).sum())
+            .collect();
+        let bound = |rescale_units: f64| -> f64 {
+            (0..n)
+                .map(|s| {
+                    row.iter()
+                        .zip(&xs)
+                        .map(|(w, x)| w.abs() * (2.0 * x[s].abs() * e(top) + rescale_units * e(p)))
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+                + 2.0 * e(t)
+        };
+        let err_lazy = max_err(&c.decrypt(l).unwrap(), &want);
+        let err_eager = max_err(&c.decrypt(g).unwrap(), &want);
+        let (b_lazy, b_eager) = (bound(0.0), bound(1.0));
+        eprintln!(
+            "output {j}: lazy {err_lazy:.3e} (bound {b_lazy:.3e}), eager {err_eager:.3e} (bound {b_eager:.3e})"
+        );
+        assert!(err_lazy < b_lazy, "lazy {err_lazy:e} ≥ {b_lazy:e}");
+        assert!(err_eager < b_eager, "eager {err_eager:e} ≥ {b_eager:e}");
+    }
+}
+
+/// Multi-output combinations agree with one `linear_combination` per row: same levels and
+/// values within the rounding of one extra rescale, for rows landing at different levels.
+#[test]
+fn linear_combinations_match_single_combinations() {
+    let c = tiny();
+    let n = c.slots();
+    let top = c.caps().max_level;
+    let x = c.encrypt(&input(1, n)).unwrap();
+    let y = c
+        .mul_scalar(&c.encrypt(&input(2, n)).unwrap(), 0.5)
+        .unwrap();
+    let rows = vec![
+        vec![2.0, -3.0],
+        vec![0.25, 0.5],
+        vec![0.0, 0.0],
+        vec![3.0, 0.0],
+    ];
+    let many = c.linear_combinations(&[&x, &y], &rows).unwrap();
+    let levels: Vec<u32> = many.iter().map(|m| c.level(m)).collect();
+    assert_eq!(levels, vec![top - 1, top - 2, top, top]);
+    for (row, got) in rows.iter().zip(&many) {
+        let one = c.linear_combination(&[&x, &y], row).unwrap();
+        assert_eq!(c.level(&one), c.level(got));
+        let want = c.decrypt(&one).unwrap();
+        check(&c, got, &want, 1e-5);
+    }
+    let err = c.linear_combinations(&[&x, &y], &[vec![1.0]]).unwrap_err();
+    assert!(matches!(
+        err,
+        BError::LengthMismatch {
+            expected: 2,
+            found: 1,
+            ..
+        }
+    ));
+}

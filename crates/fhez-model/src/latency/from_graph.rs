@@ -98,6 +98,11 @@ impl LatencyNet {
             };
             match graph.node(*n) {
                 Some(Node::Decrypt(_)) => break,
+                Some(Node::Square(_)) => stages.push(Stage::Quadratic {
+                    c0: 0.0,
+                    c1: 0.0,
+                    c2: 1.0,
+                }),
                 Some(Node::Relu(r)) => {
                     let [c0, c1, c2] = r.coefficients();
                     stages.push(Stage::Quadratic { c0, c1, c2 });

@@ -42,6 +42,38 @@ pub struct EncRun<B: Backend> {
     pub levels: Vec<Option<NodeLevels>>,
 }
 
+/// Per-run state of the encrypted traversal: the [`Square`](crate::nodes::Square) nodes it
+/// deferred into their [`Dense`](crate::nodes::Dense) consumer (lazy relinearization).
+#[derive(Clone, Debug, Default)]
+pub struct EncState {
+    deferred: Vec<bool>,
+}
+
+impl EncState {
+    /// State for a run over `graph`.
+    #[must_use]
+    pub fn new(graph: &Graph) -> Self {
+        Self {
+            deferred: vec![false; graph.len()],
+        }
+    }
+
+    fn is_deferred(&self, id: NodeId) -> bool {
+        self.deferred.get(id).copied().unwrap_or(false)
+    }
+}
+
+/// What [`Graph::forward_enc_node`] returns for one node.
+#[derive(Debug)]
+pub struct EncStep<B: Backend> {
+    /// One erray per output port.
+    pub outputs: Vec<Erray<B>>,
+    /// Lowest level among its inputs (a deferred square's output counts one below its input).
+    pub input_level: u32,
+    /// Lowest level among its outputs (a deferred square's: its input's minus one).
+    pub output_level: u32,
+}
+
 fn level_of<B: Backend>(xs: &[&Erray<B>]) -> u32 {
     xs.iter().map(|x| x.level()).min().unwrap_or(0)
 }
@@ -126,6 +158,7 @@ impl Graph {
             boundary: Vec::new(),
             levels: vec![None; n],
         };
+        let mut state = EncState::new(self);
         for (name, x) in inputs {
             let id = self.id(name)?;
             let want = self.shape(id, 0).unwrap_or(&[]);
@@ -173,12 +206,6 @@ impl Graph {
                 self.release_inputs(id, &mut unread, &mut values);
                 continue;
             }
-            if node.cost().client_only {
-                return Err(Error::NotEncryptable {
-                    node: name.to_owned(),
-                    kind: node.kind(),
-                });
-            }
             hook(NodeEvent::Before {
                 id,
                 name,
@@ -186,34 +213,19 @@ impl Graph {
                 input_level,
             });
             let before = ins.first().map(|x| x.backend().stats());
-            let out = if let (Node::Rotate(_), Some(&x)) = (node, ins.first()) {
-                vec![refresh(x).map_err(|e| e.at_node(name, node.kind()))?]
-            } else {
-                node.forward_enc(&ins).map_err(|e| {
-                    if is_level_exhausted(&e) {
-                        Error::DepthExhausted {
-                            node: name.to_owned(),
-                            kind: node.kind(),
-                            needed: node.cost().depth,
-                            available: input_level,
-                        }
-                    } else {
-                        e.at_node(name, node.kind())
-                    }
-                })?
-            };
+            let step = self.forward_enc_node(id, &ins, &mut state, refresh)?;
             let after = ins.first().map(|x| x.backend().stats());
             let delta = match (after, before) {
                 (Some(a), Some(b)) => a - b,
                 _ => fhez_backend::OpStats::default(),
             };
-            let refs: Vec<&Erray<B>> = out.iter().collect();
             let levels = NodeLevels {
-                input: input_level,
-                output: level_of(&refs),
+                input: step.input_level,
+                output: step.output_level,
                 rotations: delta.rotations,
                 key_switches: delta.key_switches,
             };
+            let out = step.outputs;
             if let Some(l) = run.levels.get_mut(id) {
                 *l = Some(levels);
             }
@@ -245,6 +257,105 @@ impl Graph {
                 *v = None;
             }
         }
+    }
+
+    /// Whether the encrypted traversal folds [`Square`](crate::nodes::Square) node `id` into
+    /// its consumer: its output feeds exactly one edge, into a [`Dense`](crate::nodes::Dense).
+    #[must_use]
+    pub fn defers_square(&self, id: NodeId) -> bool {
+        if !matches!(self.node(id), Some(Node::Square(_))) {
+            return false;
+        }
+        let mut outs = self.edges().iter().filter(|e| e.from == id);
+        match (outs.next(), outs.next()) {
+            (Some(e), None) => matches!(self.node(e.to), Some(Node::Dense(_))),
+            _ => false,
+        }
+    }
+
+    /// Evaluates node `id` (not an input, not a `Decrypt`) on ciphertexts as
+    /// [`Graph::forward_enc`] does, and returns its outputs and levels. Every traversal
+    /// calls this, so the rules live here once:
+    ///
+    /// - a client-only node is [`Error::NotEncryptable`]; a `Rotate` goes through `refresh`;
+    /// - a [`Square`](crate::nodes::Square) the graph [defers](Graph::defers_square), on
+    ///   batch-in-slots ciphertexts with a level to spend, passes its input through unchanged
+    ///   (recorded in `state`; its reported level is the input's minus one, as if squared),
+    ///   and its `Dense` consumer evaluates `x² @ W + b` with lazy relinearization
+    ///   ([`Dense::forward_enc_squared`](crate::nodes::Dense::forward_enc_squared)): the same
+    ///   levels, key switches per output of the layer instead of per input;
+    /// - level exhaustion becomes [`Error::DepthExhausted`] naming the node; other errors are
+    ///   wrapped in [`Error::AtNode`].
+    ///
+    /// # Errors
+    /// As listed.
+    pub fn forward_enc_node<B: Backend>(
+        &self,
+        id: NodeId,
+        ins: &[&Erray<B>],
+        state: &mut EncState,
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+    ) -> Result<EncStep<B>> {
+        let (name, node) = self.entry(id)?;
+        if node.cost().client_only {
+            return Err(Error::NotEncryptable {
+                node: name.to_owned(),
+                kind: node.kind(),
+            });
+        }
+        let squared_input = self
+            .sources(id)
+            .first()
+            .is_some_and(|&(src, _)| state.is_deferred(src));
+        let input_level = level_of(ins).saturating_sub(u32::from(squared_input));
+        let first = ins.first().copied();
+        let step = |outputs: Vec<Erray<B>>| {
+            let output_level = level_of(&outputs.iter().collect::<Vec<_>>());
+            EncStep {
+                outputs,
+                input_level,
+                output_level,
+            }
+        };
+        if let (Node::Rotate(_), Some(x)) = (node, first) {
+            return Ok(step(vec![
+                refresh(x).map_err(|e| e.at_node(name, node.kind()))?,
+            ]));
+        }
+        if let Some(x) = first
+            && self.defers_square(id)
+            && input_level >= 1
+            && matches!(x.packing(), Packing::BatchInSlots { .. })
+        {
+            if let Some(d) = state.deferred.get_mut(id) {
+                *d = true;
+            }
+            return Ok(EncStep {
+                outputs: vec![x.clone()],
+                input_level,
+                output_level: input_level - 1,
+            });
+        }
+        let (result, needed) = match (node, first) {
+            (Node::Dense(d), Some(x)) if squared_input => (
+                d.forward_enc_squared(x).map(|y| vec![y]),
+                node.cost().depth + 1,
+            ),
+            _ => (node.forward_enc(ins), node.cost().depth),
+        };
+        let out = result.map_err(|e| {
+            if is_level_exhausted(&e) {
+                Error::DepthExhausted {
+                    node: name.to_owned(),
+                    kind: node.kind(),
+                    needed,
+                    available: input_level,
+                }
+            } else {
+                e.at_node(name, node.kind())
+            }
+        })?;
+        Ok(step(out))
     }
 
     /// Client side: given the decrypted boundary values (batched, `(batch, shape…)`) and any

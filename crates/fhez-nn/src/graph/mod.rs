@@ -8,7 +8,7 @@ mod fire;
 mod train;
 
 pub use config::{FORMAT_VERSION, GraphConfig, NodeEntry};
-pub use enc::{EncRun, NodeEvent, NodeLevels};
+pub use enc::{EncRun, EncState, EncStep, NodeEvent, NodeLevels};
 pub use fire::{Grads, Outputs, Tape};
 pub use train::{OptimizerState, TrainConfig, Trainer};
 

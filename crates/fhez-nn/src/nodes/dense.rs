@@ -55,6 +55,19 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// Encrypted forward pass of `x² → self`: the square is folded into the layer with lazy
+    /// relinearization (`Erray::mul_matmul`): the levels of a square followed by the layer,
+    /// and one key switch per output instead of one per input.
+    ///
+    /// # Errors
+    /// Shape errors, erray/backend errors (`LevelExhausted`).
+    pub fn forward_enc_squared<B: Backend>(&self, x: &Erray<B>) -> Result<Erray<B>> {
+        self.check_input(super::sample_shape(x))?;
+        let flat = x.reshape(&with_batch(batch_of(x), &[self.d_in]))?;
+        let y = flat.mul_matmul(&flat, &self.weights.to_plain()?)?;
+        Ok(y.add_plain(&self.bias.to_plain()?)?)
+    }
+
     fn check_input(&self, shape: &[usize]) -> Result<()> {
         let n: usize = shape.iter().product();
         if n == self.d_in {

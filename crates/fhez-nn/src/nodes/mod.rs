@@ -20,6 +20,7 @@ mod relu;
 mod rnn;
 mod sigmoid;
 mod softmax;
+mod square;
 mod sum;
 pub(crate) mod window;
 
@@ -36,6 +37,7 @@ pub use relu::Relu;
 pub use rnn::{Rnn, RnnConfig};
 pub use sigmoid::Sigmoid;
 pub use softmax::Softmax;
+pub use square::Square;
 pub use sum::Sum;
 
 use fhez_backend::Backend;
@@ -293,6 +295,7 @@ node_enum! {
     Rnn(Rnn),
     Relu(Relu),
     Sigmoid(Sigmoid),
+    Square(Square),
     Linear(Linear),
     Softmax(Softmax),
     Argmax(Argmax),
