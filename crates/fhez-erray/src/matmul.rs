@@ -127,6 +127,11 @@ impl<B: Backend> Erray<B> {
                 lhs: self.shape.clone(),
                 rhs: w.shape().to_vec(),
             }),
+            Packing::SingleInput { .. } if self.ndim() == 1 => self.dense(w, None),
+            Packing::SingleInput { .. } => Err(Error::PackingUnsupported {
+                op: "matmul of a multi-dimensional input (reshape to 1-d first)",
+                packing: self.packing.name(),
+            }),
             Packing::Flat if self.ndim() == 1 && self.cts.len() == 1 => self.matmul_flat(w, n, m),
             Packing::Flat => Err(Error::PackingUnsupported {
                 op: "matmul of a multi-dimensional or multi-ciphertext input",
@@ -149,7 +154,9 @@ impl<B: Backend> Erray<B> {
         let mut shape = out.shape.clone();
         shape.pop();
         match out.packing {
-            Packing::Flat => Ok(out.with_cts(shape, out.cts.clone(), out.clean)),
+            Packing::Flat | Packing::SingleInput { .. } => {
+                Ok(out.with_cts(shape, out.cts.clone(), out.clean))
+            }
             Packing::BatchInSlots { .. } => out.reshape(&shape),
         }
     }

@@ -60,7 +60,7 @@ fn split(x: &Tensor, length: usize) -> Result<Vec<Tensor>> {
 fn batch_only<B: Backend>(x: &Erray<B>, op: &'static str) -> Result<()> {
     match x.packing() {
         Packing::BatchInSlots { .. } => Ok(()),
-        Packing::Flat => Err(fhez_erray::Error::PackingUnsupported {
+        Packing::Flat | Packing::SingleInput { .. } => Err(fhez_erray::Error::PackingUnsupported {
             op,
             packing: x.packing().name(),
         }
