@@ -50,6 +50,7 @@ pub struct LinearTransform {
     groups: Vec<Group>,
     tree: Vec<usize>,
     bias: Option<Vec<f64>>,
+    windowed: bool,
 }
 
 /// Which stored Galois keys each rotation step is made of, decided at plan time.
@@ -188,7 +189,26 @@ impl LinearTransform {
     ) -> Result<Self> {
         let m = rows.max(1).next_power_of_two();
         let bits = m.trailing_zeros();
-        Self::with_giant(slots, n_in, rows, 1 << bits.div_ceil(2), coef, bias)
+        Self::build(slots, n_in, rows, 1 << bits.div_ceil(2), false, coef, bias)
+    }
+
+    /// As [`LinearTransform::new`] for an input that is only periodic on the window
+    /// `[0, n + m − 1)` (for example a zero-padded vector replicated once): the diagonals are
+    /// zero outside the window, and the output is valid on slots `[0, m)` only (the others
+    /// hold partial sums). Used by the [`Packing::Flat`](crate::Packing::Flat) matmul.
+    ///
+    /// # Errors
+    /// As [`LinearTransform::new`].
+    pub fn windowed(
+        slots: usize,
+        n_in: usize,
+        rows: usize,
+        coef: impl Fn(usize, usize) -> f64,
+        bias: impl Fn(usize) -> f64,
+    ) -> Result<Self> {
+        let m = rows.max(1).next_power_of_two();
+        let bits = m.trailing_zeros();
+        Self::build(slots, n_in, rows, 1 << bits.div_ceil(2), true, coef, bias)
     }
 
     /// As [`LinearTransform::new`] with an explicit giant stride `giant` (a power of two).
@@ -200,6 +220,18 @@ impl LinearTransform {
         n_in: usize,
         rows: usize,
         giant: usize,
+        coef: impl Fn(usize, usize) -> f64,
+        bias: impl Fn(usize) -> f64,
+    ) -> Result<Self> {
+        Self::build(slots, n_in, rows, giant, false, coef, bias)
+    }
+
+    fn build(
+        slots: usize,
+        n_in: usize,
+        rows: usize,
+        giant: usize,
+        windowed: bool,
         coef: impl Fn(usize, usize) -> f64,
         bias: impl Fn(usize) -> f64,
     ) -> Result<Self> {
@@ -233,22 +265,35 @@ impl LinearTransform {
         let mut stored = 0usize;
         for b in 0..m {
             let (g, r) = (b / giant, b % giant);
-            let shift = (g * giant) % m;
-            // D'_{g,r}[s] = M[(s − G·g) mod m][(s + r) mod n]; periodic in s with period n.
-            let period: Vec<f64> = (0..n)
+            // D_b[s] = M[s mod m][(s + b) mod n] on one period s < n.
+            let base: Vec<f64> = (0..n)
                 .map(|s| {
-                    let i = (s + m - shift) % m;
-                    if i < rows { coef(i, (s + r) % n) } else { 0.0 }
+                    let i = s % m;
+                    if i < rows { coef(i, (s + b) % n) } else { 0.0 }
                 })
                 .collect();
-            if period.iter().all(|&v| v == 0.0) {
+            if base.iter().all(|&v| v == 0.0) {
                 continue;
             }
             stored = stored.saturating_add(slots);
             if stored > MAX_TRANSFORM_WORK {
                 return Err(invalid("transform too large"));
             }
-            let full: Vec<f64> = period.iter().copied().cycle().take(n * reps).collect();
+            // Pre-rotated by −G·g: D'_{g,r}[s] = D_b[s − G·g] (periodic, or on the window).
+            let shift = g * giant;
+            let full: Vec<f64> = if windowed {
+                let mut v = vec![0.0; slots];
+                for (s, &d) in base.iter().enumerate() {
+                    if let Some(x) = v.get_mut((s + shift) % slots) {
+                        *x = d;
+                    }
+                }
+                v
+            } else {
+                (0..n * reps)
+                    .map(|s| base.get((s + n - shift % n) % n).copied().unwrap_or(0.0))
+                    .collect()
+            };
             raw.insert((g, r), full);
         }
         let baby: Vec<usize> = raw
@@ -288,7 +333,15 @@ impl LinearTransform {
             groups,
             tree,
             bias,
+            windowed,
         })
+    }
+
+    /// Whether this is a [windowed](LinearTransform::windowed) transform (output valid on
+    /// `[0, m)` only).
+    #[must_use]
+    pub fn is_windowed(&self) -> bool {
+        self.windowed
     }
 
     /// Input period `n` (after raising it to the output period).

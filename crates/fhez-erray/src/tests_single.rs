@@ -371,3 +371,35 @@ fn single_input_shape_errors() -> TestResult {
     ));
     Ok(())
 }
+
+#[test]
+fn windowed_transform_reads_only_its_window() -> TestResult {
+    let (slots, n, rows, cols) = (256usize, 32usize, 8usize, 20usize);
+    let w = arr(&[rows, cols], 40);
+    let coef = |i: usize, j: usize| {
+        if j < cols {
+            w.data()[i * cols + j]
+        } else {
+            0.0
+        }
+    };
+    let t = LinearTransform::windowed(slots, n, rows, coef, |_| 0.25)?;
+    assert!(t.is_windowed());
+    let x = arr(&[cols], 41);
+    let window = n + t.output_period() - 1;
+    // x with period n on the window, garbage everywhere else.
+    let input: Vec<f64> = (0..slots)
+        .map(|s| {
+            if s < window {
+                x.data().get(s % n).copied().unwrap_or(0.0)
+            } else {
+                1e3 + s as f64
+            }
+        })
+        .collect();
+    let plain = Plain::new(slots);
+    let y = t.apply(&plain, &plain.encrypt(&input)?)?;
+    let want = t.reference(x.data(), rows, coef, |_| 0.25);
+    close(&y.values()[..rows], &want[..rows], 1e-9);
+    Ok(())
+}
