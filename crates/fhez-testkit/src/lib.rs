@@ -88,6 +88,10 @@ pub fn suite_rotation_steps(
         WindowSum,
         Serialization,
         LevelExhaustion,
+        SingleConv,
+        SinglePool,
+        SingleChain,
+        SingleDenseBudget,
     );
     Ok(sim.report().rotation_steps)
 }
@@ -140,6 +144,10 @@ macro_rules! __suite_tests {
             window_sum: WindowSum,
             serialization: Serialization,
             level_exhaustion: LevelExhaustion,
+            single_conv: SingleConv,
+            single_pool: SinglePool,
+            single_chain: SingleChain,
+            single_dense_budget: SingleDenseBudget,
         );
     };
     (@cases $harness:expr; $($test:ident: $case:ident),* $(,)?) => {
