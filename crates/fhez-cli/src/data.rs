@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use fhez::Task;
-use fhez::data::{DataError, Dataset, Split};
+use fhez_data::{DataError, Dataset, Split};
+use fhez_model::Task;
 
 /// The data set names the commands accept.
 pub const DATASETS: &[&str] = &[
@@ -34,7 +34,7 @@ pub fn is_series(name: &str) -> bool {
 /// Class names of a classification data set.
 pub fn labels_of(name: &str) -> Vec<String> {
     if name == "fashion-mnist" {
-        fhez::data::FASHION_MNIST_LABELS
+        fhez_data::FASHION_MNIST_LABELS
             .iter()
             .map(|s| (*s).to_owned())
             .collect()
@@ -73,7 +73,7 @@ fn fetch(name: &str) -> Result<()> {
     errln!(
         "fetching {name}: {} {arg} (into {})",
         script.display(),
-        fhez::data::data_dir().display()
+        fhez_data::data_dir().display()
     );
     let status = Command::new("bash")
         .arg(&script)
@@ -90,15 +90,15 @@ fn fetch(name: &str) -> Result<()> {
 }
 
 fn load_raw(name: &str, window: usize) -> Result<Dataset, DataError> {
-    let dir = fhez::data::data_dir();
+    let dir = fhez_data::data_dir();
     match name {
-        "fashion-mnist" => fhez::data::fashion_mnist(&dir),
-        "mnist" => fhez::data::mnist(&dir),
-        "digits" => fhez::data::digits(&dir, 8, 0),
-        "co2" => fhez::data::co2(&dir)?.windowed(window, 1, 0.2),
-        "sunspots" => fhez::data::sunspots(&dir)?.windowed(window, 1, 0.2),
-        "nile" => fhez::data::nile(&dir)?.windowed(window, 1, 0.2),
-        "elec-equip" => fhez::data::elec_equip(&dir)?.windowed(window, 1, 0.2),
+        "fashion-mnist" => fhez_data::fashion_mnist(&dir),
+        "mnist" => fhez_data::mnist(&dir),
+        "digits" => fhez_data::digits(&dir, 8, 0),
+        "co2" => fhez_data::co2(&dir)?.windowed(window, 1, 0.2),
+        "sunspots" => fhez_data::sunspots(&dir)?.windowed(window, 1, 0.2),
+        "nile" => fhez_data::nile(&dir)?.windowed(window, 1, 0.2),
+        "elec-equip" => fhez_data::elec_equip(&dir)?.windowed(window, 1, 0.2),
         _ => Err(DataError::InvalidParameter {
             op: "load",
             param: "data set",

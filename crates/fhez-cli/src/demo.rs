@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fhez::bundle::{public_bundle_from_bytes, public_bundle_to_bytes};
-use fhez::ckks::CkksServer;
-use fhez::erray::PlainArray;
-use fhez::{CtBatch, ModelFile, Task};
+use fhez_ckks::CkksServer;
+use fhez_erray::PlainArray;
+use fhez_model::bundle::{public_bundle_from_bytes, public_bundle_to_bytes};
+use fhez_model::{CtBatch, ModelFile, Task};
 use serde_json::json;
 
 use crate::flow::{self, BUNDLE_LIMIT, MESSAGE_LIMIT};

@@ -8,15 +8,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fhez::bundle::{
+use fhez_ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
+use fhez_data::npy;
+use fhez_erray::PlainArray;
+use fhez_model::bundle::{
     SECRET_KEY_FILE, load_client_keys, load_server_keys, public_bundle_path,
     public_bundle_to_bytes, save_client_keys,
 };
-use fhez::ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
-use fhez::data::npy;
-use fhez::erray::PlainArray;
-use fhez::nn::SecurityStandard;
-use fhez::{CtBatch, EncryptedModel, ModelFile, Task};
+use fhez_model::{CtBatch, EncryptedModel, ModelFile, Task};
+use fhez_nn::SecurityStandard;
 use serde_json::json;
 
 use crate::{data, util};
@@ -122,7 +122,7 @@ pub struct DecryptArgs {
     pub model: Option<PathBuf>,
     /// Print the exact decrypted values. They carry the ciphertexts' noise, which next to
     /// the ciphertexts reveals the secret key: never share them. Default: values rounded to
-    /// the precision the parameters promise (`fhez::promised_precision_bits`).
+    /// the precision the parameters promise (`fhez_model::promised_precision_bits`).
     #[arg(long)]
     pub full_precision: bool,
 }
@@ -188,7 +188,7 @@ pub fn sizes(p: &Planned, client: &CkksClient) -> Result<Sizes> {
     let output_ct = header + 2 * limb * (out_level + 1);
     let batch = p.model.batch();
     let slots = p.params.slots();
-    let packing = fhez::erray::Packing::BatchInSlots { batch };
+    let packing = fhez_erray::Packing::BatchInSlots { batch };
     let mut request_cts = 0;
     for size in p.file.input_sizes() {
         request_cts += packing.num_cts(&[batch, size], slots)?;
@@ -333,7 +333,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
             secret.display()
         );
     }
-    let text = util::read(&args.model, fhez::model_file::MODEL_FILE_LIMIT)?;
+    let text = util::read(&args.model, fhez_model::model_file::MODEL_FILE_LIMIT)?;
     let p = planned(util::load_model(&args.model)?)?;
     let t = Instant::now();
     let client = p.model.keygen(&p.params)?;
@@ -582,7 +582,8 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
         .with_context(|| format!("reading {}", args.input.display()))?;
-    let precision = (!args.full_precision).then(|| fhez::promised_precision_bits(client.params()));
+    let precision =
+        (!args.full_precision).then(|| fhez_model::promised_precision_bits(client.params()));
     let mut outputs = Vec::new();
     for (name, x) in reply.bind(&client)? {
         let plain = x.decrypt()?;
@@ -591,7 +592,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
             Some(bits) => plain
                 .data()
                 .iter()
-                .map(|&v| fhez::round_to_bits(v, bits))
+                .map(|&v| fhez_model::round_to_bits(v, bits))
                 .collect(),
             None => plain.data().to_vec(),
         };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use fhez::graphview::Format;
+use fhez_graphview::Format;
 use serde_json::json;
 
 use crate::util;
@@ -62,8 +62,8 @@ fn format_of(args: &GraphArgs) -> Format {
 }
 
 /// Renders the view of `model` and writes it to `out`; returns the bytes written.
-pub fn write_view(model: &fhez::ModelFile, out: &Path, format: Format) -> Result<usize> {
-    let text = fhez::graph_view(model, format)
+pub fn write_view(model: &fhez_model::ModelFile, out: &Path, format: Format) -> Result<usize> {
+    let text = fhez_model::graph_view(model, format)
         .with_context(|| format!("drawing the graph of model {}", model.name))?;
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
     Ok(text.len())

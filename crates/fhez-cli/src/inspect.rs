@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fhez::ModelFile;
-use fhez::ckks::wire::{self, ObjectKind};
+use fhez_ckks::wire::{self, ObjectKind};
+use fhez_model::ModelFile;
 use serde_json::{Value, json};
 
 use crate::util;

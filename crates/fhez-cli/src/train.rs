@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fhez::data::Split;
-use fhez::data::split::NumpyRandomState;
-use fhez::nn::{Adam, Graph, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer, prefab};
-use fhez::{CnnConfig, ModelFile, Task};
+use fhez_data::Split;
+use fhez_data::split::NumpyRandomState;
+use fhez_model::{CnnConfig, ModelFile, Task};
+use fhez_nn::{Adam, Graph, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer, prefab};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -105,7 +105,7 @@ fn is_file_model(s: &str) -> bool {
 }
 
 /// Builds the graph and task of a prefab, or loads a model file.
-fn start(args: &TrainArgs, train: &fhez::data::Split) -> Result<(Graph, Task, Option<ModelFile>)> {
+fn start(args: &TrainArgs, train: &fhez_data::Split) -> Result<(Graph, Task, Option<ModelFile>)> {
     if is_file_model(&args.model) {
         let file = util::load_model(Path::new(&args.model))?;
         let graph = file.graph()?;
@@ -343,7 +343,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
             },
             precision_bits: args.precision,
             magnitude_bits: args.magnitude,
-            standard: fhez::nn::SecurityStandard::Standard2018,
+            standard: fhez_nn::SecurityStandard::Standard2018,
         },
     };
     let inputs_names: Vec<&str> = file
@@ -433,7 +433,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             written.push(conf.display().to_string());
         }
         let view = graph_path(&args.out);
-        crate::graph::write_view(&trained.model, &view, fhez::graphview::Format::Html)?;
+        crate::graph::write_view(&trained.model, &view, fhez_graphview::Format::Html)?;
         written.push(view.display().to_string());
     }
     if args.json {

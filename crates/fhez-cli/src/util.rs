@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fhez::ModelFile;
-use fhez::data::Split;
-use fhez::nn::{Graph, Tape, Tensor};
+use fhez_data::Split;
+use fhez_model::ModelFile;
+use fhez_nn::{Graph, Tape, Tensor};
 
 /// Loads a model file with the path in the error.
 pub fn load_model(path: &Path) -> Result<ModelFile> {

@@ -14,9 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fhez::erray::{Erray, Packing, PlainArray};
-use fhez::nn::{PlanRequest, Tensor, prefab};
-use fhez::{ModelFile, Task};
+use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_model::{ModelFile, Task};
+use fhez_nn::{PlanRequest, Tensor, prefab};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fhez");
@@ -71,7 +71,7 @@ fn model(precision_bits: u32) -> ModelFile {
         batch: 4,
         precision_bits,
         magnitude_bits: 10,
-        standard: fhez::nn::SecurityStandard::Standard2018,
+        standard: fhez_nn::SecurityStandard::Standard2018,
     };
     let task = Task::Regressor {
         scale: 2.0,
@@ -271,7 +271,7 @@ fn client_server_flow_and_errors() {
     assert!(off_grid > 0, "the exact values are all on the 2^-20 grid");
 
     // inspect every kind
-    let client = fhez::bundle::load_client_keys(&keys).unwrap();
+    let client = fhez_model::bundle::load_client_keys(&keys).unwrap();
     let er = Erray::encrypt(
         &client,
         &PlainArray::new(vec![4], vec![1.0, 2.0, 3.0, 4.0]).unwrap(),
@@ -284,7 +284,7 @@ fn client_server_flow_and_errors() {
     let one = client.encrypt_seeded(&[1.0]).unwrap();
     std::fs::write(
         &ct_path,
-        fhez::ckks::wire::seeded_ciphertext_to_bytes(&one).unwrap(),
+        fhez_ckks::wire::seeded_ciphertext_to_bytes(&one).unwrap(),
     )
     .unwrap();
     for (path, kind) in [
@@ -411,7 +411,7 @@ fn client_server_flow_and_errors() {
 
 #[test]
 fn train_a_small_classifier_when_digits_are_present() {
-    if !fhez::data::data_dir().join("sklearn").is_dir() {
+    if !fhez_data::data_dir().join("sklearn").is_dir() {
         eprintln!("skipped: no data/sklearn (scripts/fetch-datasets.sh sklearn)");
         return;
     }
@@ -601,8 +601,8 @@ fn hostile_model_files_get_one_error_line() {
 
 #[test]
 fn insecure_keys_are_refused_by_every_command_that_reads_them() {
-    use fhez::bundle::save_client_keys;
-    use fhez::ckks::{CkksClient, CkksParams, CkksParamsSpec};
+    use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec};
+    use fhez_model::bundle::save_client_keys;
     // DISCLAIMER: a toy set that opts out of the security check, which is what is tested.
     let spec = CkksParamsSpec::new(10)
         .with_log_q(&[50, 40])
@@ -637,7 +637,7 @@ fn insecure_keys_are_refused_by_every_command_that_reads_them() {
 
 #[test]
 fn plan_under_the_2024_guideline_values() {
-    use fhez::ckks::params::{max_log_qp_128, max_log_qp_128_2024};
+    use fhez_ckks::params::{max_log_qp_128, max_log_qp_128_2024};
     let d = dir("standard");
     let path = d.join("model.json");
     std::fs::write(&path, model(14).to_json().unwrap()).unwrap();

@@ -170,8 +170,8 @@ fn graph_errors_are_one_line() {
 
 #[test]
 fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
-    use fhez::nn::nodes::{Decrypt, Input, Io};
-    use fhez::nn::{GraphBuilder, PlanRequest};
+    use fhez_nn::nodes::{Decrypt, Input, Io};
+    use fhez_nn::{GraphBuilder, PlanRequest};
     let d = dir("big");
     let mut g = GraphBuilder::new();
     let x = g.add("x", Input::new(&[2])).unwrap();
@@ -191,13 +191,13 @@ fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,
-        standard: fhez::nn::SecurityStandard::Standard2018,
+        standard: fhez_nn::SecurityStandard::Standard2018,
     };
-    let task = fhez::Task::Regressor {
+    let task = fhez_model::Task::Regressor {
         scale: 1.0,
         offset: 0.0,
     };
-    let file = fhez::ModelFile::new("big", &graph, &["x"], "Decrypt", task, request).unwrap();
+    let file = fhez_model::ModelFile::new("big", &graph, &["x"], "Decrypt", task, request).unwrap();
     let path = d.join("big.json");
     file.save(&path).unwrap();
     let html = d.join("big.html");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fhez::ModelFile;
+use fhez_model::ModelFile;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fhez");
 

@@ -1,7 +1,7 @@
 //! The JSON shapes of the HTTP API, shared by the server and the client.
 
-use fhez::ckks::CkksParamsSpec;
-use fhez::{EncryptedInput, Task};
+use fhez_ckks::CkksParamsSpec;
+use fhez_model::{EncryptedInput, Task};
 use serde::{Deserialize, Serialize};
 
 /// Header carrying the key id of a predict request (the query parameter `key_id` works too).

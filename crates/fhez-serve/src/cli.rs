@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use fhez::ModelFile;
+use fhez_model::ModelFile;
 
 use crate::api::Mode;
 use crate::client::{Client, LatencySession, SamplePrediction, Session};
@@ -139,7 +139,7 @@ pub struct ClientPredictArgs {
     pub mode: ModeArg,
     /// Print the exact decrypted logits or values. They carry the ciphertexts' noise, which
     /// next to the ciphertexts reveals the secret key: never share them. Default: rounded to
-    /// the precision the parameters promise (`fhez::promised_precision_bits`).
+    /// the precision the parameters promise (`fhez_model::promised_precision_bits`).
     #[arg(long)]
     pub full_precision: bool,
 }
@@ -313,13 +313,13 @@ fn test_image(
     index: usize,
     shape: &[usize],
 ) -> anyhow::Result<(Vec<f64>, Option<u8>)> {
-    let dir = fhez::data::data_dir();
+    let dir = fhez_data::data_dir();
     let split = match data {
         DataSet::FashionMnist | DataSet::Mnist => {
             let ds = if data == DataSet::Mnist {
-                fhez::data::mnist(&dir)?
+                fhez_data::mnist(&dir)?
             } else {
-                fhez::data::fashion_mnist(&dir)?
+                fhez_data::fashion_mnist(&dir)?
             };
             let mut test = ds.test;
             test.scale(1.0 / 255.0);
@@ -327,7 +327,7 @@ fn test_image(
         }
         DataSet::Digits => {
             let side = shape.first().copied().unwrap_or(8);
-            fhez::data::digits(&dir, side, 0)?.test
+            fhez_data::digits(&dir, side, 0)?.test
         }
     };
     let sample = split
@@ -420,7 +420,7 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
             ),
         };
         let precision =
-            (!args.full_precision).then(|| fhez::promised_precision_bits(keys.params()));
+            (!args.full_precision).then(|| fhez_model::promised_precision_bits(keys.params()));
         let predictions: Vec<SamplePrediction> = match precision {
             Some(bits) => predictions.into_iter().map(|p| p.rounded(bits)).collect(),
             None => predictions,

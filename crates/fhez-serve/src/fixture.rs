@@ -2,8 +2,8 @@
 //! (horizontal, vertical, diagonal) trained in well under a second on `Plain`, planned
 //! with **secure** parameters like any other model.
 
-use fhez::nn::{Adam, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer};
-use fhez::{CnnConfig, ModelFile, Task};
+use fhez_model::{CnnConfig, ModelFile, Task};
+use fhez_nn::{Adam, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer};
 
 /// Image side.
 pub const SIDE: usize = 5;
@@ -60,7 +60,7 @@ pub fn bars(n: usize, seed: u64) -> Vec<(Vec<f64>, usize)> {
 ///
 /// # Errors
 /// Graph, training and model-file errors.
-pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez::Error> {
+pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez_model::Error> {
     let config = CnnConfig {
         input: [SIDE, SIDE],
         kernel: [3, 3],
@@ -77,7 +77,7 @@ pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez::Error> {
             let y = Tensor::scalar(y as f64);
             Ok(vec![Tensor::new(vec![SIDE, SIDE], x)?, y])
         })
-        .collect::<fhez::nn::Result<Vec<_>>>()?;
+        .collect::<fhez_nn::Result<Vec<_>>>()?;
     let cfg = TrainConfig {
         batch_size: 10,
         seed: 5,
@@ -98,7 +98,7 @@ pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez::Error> {
         batch,
         precision_bits: 20,
         magnitude_bits: 20,
-        standard: fhez::nn::SecurityStandard::Standard2018,
+        standard: fhez_nn::SecurityStandard::Standard2018,
     };
     let mut file = ModelFile::new(name, &graph, &["x"], "Decrypt", task, request)?;
     file.dataset = Some("synthetic bars 5x5".to_owned());

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use fhez::ckks::CkksParams;
-use fhez::latency::{ConvLayer, LatencyModel, LatencyNet, Stage};
+use fhez_ckks::CkksParams;
+use fhez_model::latency::{ConvLayer, LatencyModel, LatencyNet, Stage};
 
 use crate::api::{LatencyGeometry, StageShape};
 
@@ -77,7 +77,7 @@ pub fn skeleton(geometry: &LatencyGeometry) -> LatencyNet {
 pub fn client_codec(
     geometry: &LatencyGeometry,
     params: &Arc<CkksParams>,
-) -> Result<LatencyModel, fhez::Error> {
+) -> Result<LatencyModel, fhez_model::Error> {
     LatencyModel::new(skeleton(geometry), params)
 }
 

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use fhez::bundle::{BundleRefusal, public_bundle_for_params};
-use fhez::ckks::{CkksParams, CkksServer, ServerKeys};
+use fhez_ckks::{CkksParams, CkksServer, ServerKeys};
+use fhez_model::bundle::{BundleRefusal, public_bundle_for_params};
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -607,7 +607,7 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fhez::ckks::{CkksClient, CkksParamsSpec};
+    use fhez_ckks::{CkksClient, CkksParamsSpec};
 
     fn cache(max_entries: usize, max_bytes: usize) -> Cache {
         Cache {

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use fhez::ModelFile;
-use fhez::bundle::{PARAMS_SECTION_LIMIT, public_bundle_to_bytes};
-use fhez::ckks::wire::{ObjectKind, params_to_bytes};
-use fhez::ckks::{CkksClient, CkksParams, CkksParamsSpec};
+use fhez_ckks::wire::{ObjectKind, params_to_bytes};
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec};
+use fhez_model::ModelFile;
+use fhez_model::bundle::{PARAMS_SECTION_LIMIT, public_bundle_to_bytes};
 use fhez_serve::ServerConfig;
 use fhez_serve::api::ErrorBody;
 
@@ -285,7 +285,7 @@ async fn slow_senders_and_idle_connections_do_not_hold_the_server() -> TestResul
     let params = secure_params(&bars_file());
     let model = bars_file().encrypted_model()?;
     let keys = model.keygen(&params)?;
-    fhez::bundle::save_client_keys(&dir, &keys)?;
+    fhez_model::bundle::save_client_keys(&dir, &keys)?;
 
     let server = start("slow", |c| {
         c.max_in_flight = 1;
@@ -502,7 +502,7 @@ async fn rotating_keys_registers_new_ones_and_deletes_the_old_id() -> TestResult
     let mut session = fhez_serve::Session::open(http.clone(), "bars", &dir).await?;
     let before = session.predict(&images).await?;
     let old_id = session.key_id().to_owned();
-    let old_secret = std::fs::read(dir.join(fhez::bundle::SECRET_KEY_FILE))?;
+    let old_secret = std::fs::read(dir.join(fhez_model::bundle::SECRET_KEY_FILE))?;
 
     let r = session.rotate_keys().await?;
     assert_eq!(r.old_key_id, old_id);
@@ -513,7 +513,7 @@ async fn rotating_keys_registers_new_ones_and_deletes_the_old_id() -> TestResult
         "the owner token noted at registration deletes the old id"
     );
     assert_ne!(
-        std::fs::read(dir.join(fhez::bundle::SECRET_KEY_FILE))?,
+        std::fs::read(dir.join(fhez_model::bundle::SECRET_KEY_FILE))?,
         old_secret
     );
     assert!(!dir.join(".rotating").exists());

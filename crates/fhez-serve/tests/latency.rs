@@ -16,12 +16,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use axum::body::Bytes;
-use fhez::bundle::public_bundle_to_bytes;
-use fhez::ckks::{CkksParams, Encoder, wire};
-use fhez::erray::PlainArray;
-use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
-use fhez::nn::{Tape, Tensor};
-use fhez::{CtBatch, ModelFile};
+use fhez_ckks::{CkksParams, Encoder, wire};
+use fhez_erray::PlainArray;
+use fhez_model::bundle::public_bundle_to_bytes;
+use fhez_model::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
+use fhez_model::{CtBatch, ModelFile};
+use fhez_nn::{Tape, Tensor};
 use fhez_serve::fixture::{SIDE, bars};
 use fhez_serve::{Client, KeyRecord, LatencySession, Mode, SamplePrediction, Server, ServerConfig};
 use tokio::sync::oneshot;
@@ -200,7 +200,7 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
     let pt = encoder.encode(&slots, params.default_scale(), low)?;
     let ct = keys
         .secret_key()
-        .encrypt_seeded(&pt, &mut fhez::ckks::os_rng()?)?;
+        .encrypt_seeded(&pt, &mut fhez_ckks::os_rng()?)?;
     let wrong_level = wire::seeded_ciphertext_to_bytes(&ct)?;
     expect_error(
         &lat_url,
@@ -295,14 +295,14 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_without_a_latency_form_says_so() -> TestResult {
     // Three encrypted inputs and no convolution: no latency form.
-    let graph = fhez::nn::prefab::basic(1)?;
-    let request = fhez::nn::PlanRequest {
+    let graph = fhez_nn::prefab::basic(1)?;
+    let request = fhez_nn::PlanRequest {
         batch: 2,
         precision_bits: 20,
         magnitude_bits: 20,
-        standard: fhez::nn::SecurityStandard::Standard2018,
+        standard: fhez_nn::SecurityStandard::Standard2018,
     };
-    let task = fhez::Task::Regressor {
+    let task = fhez_model::Task::Regressor {
         scale: 1.0,
         offset: 0.0,
     };

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use fhez::bundle::{public_bundle_to_bytes, save_client_keys};
-use fhez::ckks::{CkksClient, CkksParams, CkksServer};
-use fhez::erray::PlainArray;
-use fhez::nn::{Tape, Tensor};
-use fhez::{CtBatch, EncryptedModel, ModelFile};
+use fhez_ckks::{CkksClient, CkksParams, CkksServer};
+use fhez_erray::PlainArray;
+use fhez_model::bundle::{public_bundle_to_bytes, save_client_keys};
+use fhez_model::{CtBatch, EncryptedModel, ModelFile};
+use fhez_nn::{Tape, Tensor};
 use fhez_serve::client::decrypt_reply;
 use fhez_serve::fixture::{SIDE, bars};
 use fhez_serve::{Client, Retry, SamplePrediction, ServerConfig, Session};

@@ -1,26 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod bundle;
-mod error;
-mod glue;
-mod graph_view;
-pub mod latency;
-mod message;
-mod message_wire;
-mod model;
-pub mod model_file;
-pub mod prefab;
-pub mod timed;
+pub use fhez_model::*;
 
-pub use error::{Error, Result};
-pub use glue::{check_params, keygen, promised_precision_bits, round_to_bits, spec_from_plan};
-pub use graph_view::{graph_view, graph_view_of, graph_view_with};
-pub use message::{CtBatch, CtEntry};
-pub use model::EncryptedModel;
-pub use model_file::{EncryptedInput, ModelFile, Task};
-pub use prefab::CnnConfig;
-pub use timed::{NodeTiming, forward_enc_timed};
+pub mod prelude;
+
+/// `fhez-model`: the application layer (model, plan glue, model file, key bundles, messages).
+pub use fhez_model as model;
 
 /// `fhez-math`: modular arithmetic, NTT, RNS, polynomials (no crypto semantics).
 pub use fhez_math as math;

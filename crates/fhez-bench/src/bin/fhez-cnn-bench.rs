@@ -27,13 +27,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use fhez::latency::{ConvLayer, LatencyModel, LatencyNet, Stage};
 use fhez_ckks::wire::{
     ciphertext_to_bytes, galois_keys_to_bytes, relin_key_to_bytes, seeded_ciphertext_to_bytes,
 };
 use fhez_ckks::{
     Ciphertext, CkksClient, CkksParams, CkksParamsSpec, Encoder, Evaluator, SecretKey, ServerKeys,
 };
+use fhez_model::latency::{ConvLayer, LatencyModel, LatencyNet, Stage};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use rayon::prelude::*;
@@ -507,7 +507,7 @@ fn latency_params() -> Result<Arc<CkksParams>> {
     Ok(CkksParams::new(&spec)?)
 }
 
-/// The bench's network as a `fhez::latency` network: conv 1→4 (7×7, stride 3), x²,
+/// The bench's network as a `fhez_model::latency` network: conv 1→4 (7×7, stride 3), x²,
 /// dense 256→64, x², dense 64→10 (`w1[i][h]` with `i = c·64 + w` is already the
 /// `(d_in, d_out)` layout of filter-major features).
 fn latency_net(model: &Model) -> LatencyNet {
@@ -543,7 +543,7 @@ fn latency_net(model: &Model) -> LatencyNet {
     }
 }
 
-/// Latency mode on `fhez::latency::LatencyModel` (im2col client encoding, diagonal
+/// Latency mode on `fhez_model::latency::LatencyModel` (im2col client encoding, diagonal
 /// baby-step/giant-step layers, Galois keys for exactly the plan's steps).
 #[allow(clippy::too_many_lines, reason = "one linear benchmark script")]
 fn latency(
@@ -685,7 +685,7 @@ fn latency(
         "ckks": {"N": params.n(), "coeff_bits": [31, 26, 26, 26, 26, 26], "special_bits": [29, 28],
                  "scale": "2^26", "depth": 5, "slots": slots, "log_qp": params.log_qp(),
                  "rotation_key_steps": key_steps, "plan_rotation_steps": plan_steps,
-                 "engine": "fhez::latency::LatencyModel",
+                 "engine": "fhez_model::latency::LatencyModel",
                  "key_switches_per_image": ks_count},
         "test": {
             "n_images": n,

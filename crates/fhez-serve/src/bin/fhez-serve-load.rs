@@ -5,7 +5,7 @@
 //! that the server's peak memory is measured apart from the client's; `--server URL
 //! --model NAME` targets a running server instead. `--mode latency` sends one sample per
 //! request in latency mode (one ciphertext) instead of a batch-in-slots request. Inputs:
-//! Fashion-MNIST / MNIST test images (pixels / 255, from `fhez::data::data_dir()`) when
+//! Fashion-MNIST / MNIST test images (pixels / 255, from `fhez_data::data_dir()`) when
 //! the model file records that data set, else synthetic 5×5 bars.
 //! It sends `--requests` encrypted requests with `--concurrency` clients, stops by itself
 //! at the count or the `--time-limit-s`, decrypts every reply and compares it with the
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use axum::body::Bytes;
 use clap::Parser;
-use fhez::ModelFile;
-use fhez::nn::{Tape, Tensor};
+use fhez_model::ModelFile;
+use fhez_nn::{Tape, Tensor};
 use fhez_serve::client::{SamplePrediction, interpret};
 use fhez_serve::fixture::{bars, bars_model};
 use fhez_serve::{
@@ -140,10 +140,10 @@ impl Sess {
 /// model records that data set, else synthetic bars).
 fn load_images(file: Option<&ModelFile>, n: usize) -> anyhow::Result<Vec<Vec<f64>>> {
     let dataset = file.and_then(|f| f.dataset.clone()).unwrap_or_default();
-    let dir = fhez::data::data_dir();
+    let dir = fhez_data::data_dir();
     let mut split = match dataset.as_str() {
-        "fashion-mnist" | "fashion_mnist" => fhez::data::fashion_mnist(&dir)?.test,
-        "mnist" => fhez::data::mnist(&dir)?.test,
+        "fashion-mnist" | "fashion_mnist" => fhez_data::fashion_mnist(&dir)?.test,
+        "mnist" => fhez_data::mnist(&dir)?.test,
         _ => return Ok(bars(n, 11).into_iter().map(|(x, _)| x).collect()),
     };
     split.scale(1.0 / 255.0);

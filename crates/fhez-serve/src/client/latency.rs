@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use fhez::ckks::{CkksClient, CkksParams, wire};
-use fhez::latency::LatencyModel;
+use fhez_ckks::{CkksClient, CkksParams, wire};
+use fhez_model::latency::LatencyModel;
 
 use super::session::{
     KeySpec, Registration, SamplePrediction, blocking, interpret, load_or_make_keys,
@@ -158,7 +158,7 @@ impl LatencySession {
         );
         blocking(move || {
             let ct = codec.encrypt_seeded(&keys, &sample)?;
-            let bytes = wire::seeded_ciphertext_to_bytes(&ct).map_err(fhez::Error::from)?;
+            let bytes = wire::seeded_ciphertext_to_bytes(&ct).map_err(fhez_model::Error::from)?;
             Ok(Bytes::from(bytes))
         })
         .await
@@ -200,8 +200,8 @@ impl LatencySession {
         );
         let limit = MAX_REPLY_BYTES as u64;
         blocking(move || {
-            let ct =
-                wire::ciphertext_from_bytes(&params, &reply, limit).map_err(fhez::Error::from)?;
+            let ct = wire::ciphertext_from_bytes(&params, &reply, limit)
+                .map_err(fhez_model::Error::from)?;
             Ok(codec.decrypt(&keys, &ct)?)
         })
         .await

@@ -63,7 +63,7 @@ pub enum ClientError {
     },
     /// Keys, encryption, decryption.
     #[error(transparent)]
-    Fhez(#[from] fhez::Error),
+    Fhez(#[from] fhez_model::Error),
     /// The key directory holds keys for another parameter set than the model's.
     #[error(
         "the keys in {dir} are for parameter set {found}, model `{model}` uses {expected}; use another --keys directory"

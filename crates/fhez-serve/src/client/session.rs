@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use fhez::bundle::{
+use fhez_ckks::{CkksClient, CkksParams, wire};
+use fhez_erray::PlainArray;
+use fhez_model::bundle::{
     PUBLIC_BUNDLE_FILE, SECRET_KEY_FILE, load_client_keys, public_bundle_path, read_limited,
     save_client_keys,
 };
-use fhez::ckks::{CkksClient, CkksParams, wire};
-use fhez::erray::PlainArray;
-use fhez::{CtBatch, Task};
+use fhez_model::{CtBatch, Task};
 
 use super::{Client, ClientError, MAX_REPLY_BYTES};
 use crate::api::{Mode, ModelInfo};
@@ -39,14 +39,14 @@ pub enum SamplePrediction {
 
 impl SamplePrediction {
     /// The prediction with its logits or values rounded to multiples of `2^-bits`
-    /// ([`fhez::round_to_bits`]; use [`fhez::promised_precision_bits`] of the keys'
+    /// ([`fhez_model::round_to_bits`]; use [`fhez_model::promised_precision_bits`] of the keys'
     /// parameters). A class keeps its index: rounding is monotone, so the exact argmax is
     /// still a largest rounded logit.
     #[must_use]
     pub fn rounded(self, bits: u32) -> Self {
         let round = |v: Vec<f64>| {
             v.into_iter()
-                .map(|x| fhez::round_to_bits(x, bits))
+                .map(|x| fhez_model::round_to_bits(x, bits))
                 .collect()
         };
         match self {
@@ -385,7 +385,7 @@ impl Session {
         }
         let mut shape = vec![samples.len()];
         shape.extend_from_slice(&input.shape);
-        let x = PlainArray::new(shape, data).map_err(fhez::Error::from)?;
+        let x = PlainArray::new(shape, data).map_err(fhez_model::Error::from)?;
         Ok((input.name.clone(), x))
     }
 
@@ -460,7 +460,7 @@ pub(super) fn sanitize(s: &str) -> String {
 /// rotation steps in one mode.
 pub(super) struct KeySpec<'a> {
     pub(super) model: &'a str,
-    pub(super) params: &'a fhez::ckks::CkksParamsSpec,
+    pub(super) params: &'a fhez_ckks::CkksParamsSpec,
     pub(super) params_id: &'a str,
     pub(super) rotation_steps: &'a [i64],
 }
@@ -479,7 +479,7 @@ pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksCl
         }
         return Ok(keys);
     }
-    let params = CkksParams::new(want.params).map_err(fhez::Error::from)?;
+    let params = CkksParams::new(want.params).map_err(fhez_model::Error::from)?;
     let found = params.id().to_hex();
     if found != want.params_id {
         return Err(ClientError::BadAnswer {
@@ -490,7 +490,8 @@ pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksCl
             ),
         });
     }
-    let keys = CkksClient::generate(&params, want.rotation_steps).map_err(fhez::Error::from)?;
+    let keys =
+        CkksClient::generate(&params, want.rotation_steps).map_err(fhez_model::Error::from)?;
     save_client_keys(dir, &keys)?;
     debug_assert!(public_bundle_path(dir).ends_with(PUBLIC_BUNDLE_FILE));
     Ok(keys)
@@ -514,7 +515,7 @@ pub fn decrypt_reply(
             reason: format!("the reply has no output `{output}`"),
         });
     };
-    let plain = x.decrypt().map_err(fhez::Error::from)?;
+    let plain = x.decrypt().map_err(fhez_model::Error::from)?;
     let samples = plain.shape().first().copied().unwrap_or(1).max(1);
     let width = plain.len() / samples;
     Ok(plain

@@ -5,7 +5,7 @@
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fhez::ckks::wire::WireError;
+use fhez_ckks::wire::WireError;
 
 use super::AppState;
 use crate::api::{ErrorBody, ErrorDetail, KEY_ID_HEADER, Mode};
@@ -163,8 +163,8 @@ pub(super) fn sniff(bytes: &[u8]) -> &'static str {
     match bytes.get(..4) {
         Some(b"FZCB") => "a ciphertext batch",
         Some(b"FZPB") => "a public key bundle",
-        Some(b"FHEZ") => match fhez::ckks::wire::peek_envelope(bytes) {
-            Ok(env) if env.kind == fhez::ckks::wire::ObjectKind::SecretKey => {
+        Some(b"FHEZ") => match fhez_ckks::wire::peek_envelope(bytes) {
+            Ok(env) if env.kind == fhez_ckks::wire::ObjectKind::SecretKey => {
                 "a SECRET KEY (never send it)"
             }
             Ok(_) => "a single fhez wire object",
@@ -190,11 +190,11 @@ pub(super) fn expect_kind(
     ))
 }
 
-pub(super) fn is_params_mismatch(e: &fhez::Error) -> bool {
-    if let fhez::Error::Ckks(fhez::ckks::Error::ParamsMismatch { .. }) = e {
+pub(super) fn is_params_mismatch(e: &fhez_model::Error) -> bool {
+    if let fhez_model::Error::Ckks(fhez_ckks::Error::ParamsMismatch { .. }) = e {
         return true;
     }
-    if let fhez::Error::Ckks(fhez::ckks::Error::Wire(WireError::ParamsMismatch { .. })) = e {
+    if let fhez_model::Error::Ckks(fhez_ckks::Error::Wire(WireError::ParamsMismatch { .. })) = e {
         return true;
     }
     false

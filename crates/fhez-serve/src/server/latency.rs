@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use fhez::ModelFile;
-use fhez::ckks::CkksParams;
-use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
+use fhez_ckks::CkksParams;
+use fhez_model::ModelFile;
+use fhez_model::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
 
 use super::ServeError;
 use crate::api::LatencyInfo;

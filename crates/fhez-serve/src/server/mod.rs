@@ -1,7 +1,7 @@
 //! The HTTP server: evaluates models on ciphertexts with the public evaluation keys that
 //! clients registered. See the crate README for the endpoints, limits and error codes.
 //!
-//! The server holds only [`CkksServer`](fhez::ckks::CkksServer) values (built from public
+//! The server holds only [`CkksServer`](fhez_ckks::CkksServer) values (built from public
 //! bundles) and latency models evaluated with public `ServerKeys`; neither has a decrypt
 //! operation, so nothing in this module can decrypt.
 
@@ -26,8 +26,8 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use fhez::ckks::CkksParams;
-use fhez::{EncryptedModel, ModelFile};
+use fhez_ckks::CkksParams;
+use fhez_model::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
 
 use crate::api::{ModelInfo, ModelList};
@@ -164,7 +164,7 @@ pub enum ServeError {
         /// The model's name.
         name: String,
         /// Why.
-        source: fhez::Error,
+        source: fhez_model::Error,
     },
     /// Two models share a name.
     #[error("two models are named `{name}`")]

@@ -7,7 +7,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fhez::bundle::{BundleRefusal, public_bundle_for_params};
+use fhez_model::bundle::{BundleRefusal, public_bundle_for_params};
 
 use super::errors::{
     ApiError, LogKeyId, expect_kind, parse_key_id, query_param, request_mode, store_error,

@@ -2,7 +2,7 @@
 //! full) in, one wire ciphertext out.
 
 use axum::http::StatusCode;
-use fhez::ckks::wire::{
+use fhez_ckks::wire::{
     ObjectKind, ciphertext_from_bytes, ciphertext_to_bytes, peek_envelope,
     seeded_ciphertext_from_bytes,
 };
@@ -97,7 +97,7 @@ pub(super) fn evaluate_latency(
         )));
     }
     let limit = u64::try_from(lat.info.max_body_bytes).unwrap_or(u64::MAX);
-    let bad = |e: fhez::ckks::Error| {
+    let bad = |e: fhez_ckks::Error| {
         ApiError::bad("bad_ciphertext", format!("invalid wire ciphertext: {e}"))
     };
     let ct = if seeded {

@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fhez::CtBatch;
-use fhez::erray::Packing;
+use fhez_erray::Packing;
+use fhez_model::CtBatch;
 
 use super::errors::{
     ApiError, LogKeyId, expect_kind, is_params_mismatch, mode_mismatch, request_key_id,

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use fhez::{ModelFile, Task, nn::PlanRequest, nn::prefab};
+use fhez_model::{ModelFile, Task};
+use fhez_nn::{PlanRequest, prefab};
 use fhez_serve::fixture::bars_model;
 use fhez_serve::{ServeError, Server, ServerConfig};
 use tokio::sync::oneshot;
@@ -40,7 +41,7 @@ pub fn regressor_file() -> ModelFile {
             batch: 2,
             precision_bits: 20,
             magnitude_bits: 20,
-            standard: fhez::nn::SecurityStandard::Standard2018,
+            standard: fhez_nn::SecurityStandard::Standard2018,
         };
         let task = Task::Regressor {
             scale: 2.0,

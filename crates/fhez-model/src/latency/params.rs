@@ -31,10 +31,10 @@ const MAX_PRIME_BITS: u32 = 60;
 /// # Examples
 ///
 /// ```
-/// let spec = fhez::latency::latency_spec(3, 8)?;
+/// let spec = fhez_model::latency::latency_spec(3, 8)?;
 /// assert_eq!((spec.log_n, spec.log_scale), (13, 33));
 /// assert_eq!((spec.log_q, spec.log_p), (vec![41, 33, 33, 33], vec![39, 39]));
-/// # Ok::<(), fhez::Error>(())
+/// # Ok::<(), fhez_model::Error>(())
 /// ```
 ///
 /// # Errors

@@ -21,11 +21,11 @@ use crate::{Error, Result};
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let graph = fhez::nn::prefab::cnn_classifier(10, 1)?;
-/// let plan = fhez::nn::plan(&graph, 256, 30)?;
-/// let spec = fhez::spec_from_plan(&plan);
+/// let graph = fhez_nn::prefab::cnn_classifier(10, 1)?;
+/// let plan = fhez_nn::plan(&graph, 256, 30)?;
+/// let spec = fhez_model::spec_from_plan(&plan);
 /// assert_eq!((spec.log_n, spec.log_q.len()), (14, 7));
-/// assert_eq!(spec.security, fhez::ckks::SecurityLevel::Tc128);
+/// assert_eq!(spec.security, fhez_ckks::SecurityLevel::Tc128);
 /// # Ok(()) }
 /// ```
 #[must_use]
@@ -51,10 +51,10 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let graph = fhez::nn::prefab::cnn_classifier(10, 1)?;
-/// let plan = fhez::nn::plan(&graph, 256, 30)?;
-/// let params = fhez::ckks::CkksParams::new(&fhez::spec_from_plan(&plan))?;
-/// assert_eq!(fhez::promised_precision_bits(&params), 30);
+/// let graph = fhez_nn::prefab::cnn_classifier(10, 1)?;
+/// let plan = fhez_nn::plan(&graph, 256, 30)?;
+/// let params = fhez_ckks::CkksParams::new(&fhez_model::spec_from_plan(&plan))?;
+/// assert_eq!(fhez_model::promised_precision_bits(&params), 30);
 /// # Ok(()) }
 /// ```
 #[must_use]

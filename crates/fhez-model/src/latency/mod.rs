@@ -20,9 +20,9 @@
 //! 128-bit-secure parameters for the depth.
 //!
 //! ```no_run
-//! # fn demo(graph: &fhez::nn::Graph, image: &[f64]) -> fhez::Result<()> {
-//! use fhez::ckks::CkksParams;
-//! use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
+//! # fn demo(graph: &fhez_nn::Graph, image: &[f64]) -> fhez_model::Result<()> {
+//! use fhez_ckks::CkksParams;
+//! use fhez_model::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
 //!
 //! let net = LatencyNet::from_graph(graph)?;
 //! let params = CkksParams::new(&latency_spec_for(&net, DEFAULT_HEADROOM_BITS)?)?;
@@ -77,9 +77,9 @@ pub struct LayerTiming {
 ///
 /// ```compile_fail
 /// fn server_peeks(
-///     model: &fhez::latency::LatencyModel,
-///     keys: &fhez::ckks::ServerKeys,
-///     ct: &fhez::ckks::Ciphertext,
+///     model: &fhez_model::latency::LatencyModel,
+///     keys: &fhez_ckks::ServerKeys,
+///     ct: &fhez_ckks::Ciphertext,
 /// ) {
 ///     let _ = model.decrypt(keys, ct); // error: expected `&CkksClient`, found `&ServerKeys`
 /// }

@@ -18,7 +18,7 @@ use crate::{Error, Result, check_params, keygen, spec_from_plan};
 /// [`Decrypt`](fhez_backend::Decrypt) impl, so nothing the server runs can decrypt:
 ///
 /// ```compile_fail
-/// fn server_peeks(model: &fhez::EncryptedModel, server: &fhez::ckks::CkksServer, out: &fhez::CtBatch) {
+/// fn server_peeks(model: &fhez_model::EncryptedModel, server: &fhez_ckks::CkksServer, out: &fhez_model::CtBatch) {
 ///     let _ = model.decrypt(server, out); // error: expected `&CkksClient`, found `&CkksServer`
 /// }
 /// ```
@@ -26,16 +26,16 @@ use crate::{Error, Result, check_params, keygen, spec_from_plan};
 /// # Examples
 ///
 /// ```
-/// use fhez::ckks::{CkksParams, CkksServer};
-/// use fhez::erray::PlainArray;
-/// use fhez::nn::{Tensor, prefab};
+/// use fhez_ckks::{CkksParams, CkksServer};
+/// use fhez_erray::PlainArray;
+/// use fhez_nn::{Tensor, prefab};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let graph = prefab::cnn_regressor((6, 2), 3, 3, 7)?; // depth 6 (CC, ReLU, Dense, ReLU)
-/// let model = fhez::EncryptedModel::new(graph, 4, 20)?;
+/// let model = fhez_model::EncryptedModel::new(graph, 4, 20)?;
 /// // Toy parameters for a doc test: the plan's chain on a smaller ring, insecure.
 /// // DISCLAIMER: toy parameters, they protect nothing.
-/// let spec = fhez::ckks::CkksParamsSpec { log_n: 10, ..model.spec() }.insecure_for_testing();
+/// let spec = fhez_ckks::CkksParamsSpec { log_n: 10, ..model.spec() }.insecure_for_testing();
 /// let client = model.keygen(&CkksParams::new(&spec)?)?;            // client
 /// let server = CkksServer::new(client.server_keys());                // server: public keys only
 /// let x = PlainArray::from_fn(vec![4, 6, 2], |k| (k % 5) as f64 / 10.0)?;
