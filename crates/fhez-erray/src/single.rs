@@ -353,4 +353,82 @@ impl<B: Backend> Erray<B> {
         let (t, shape) = self.plan_avg_pool(kernel, stride, 1.0)?;
         self.linear_transform(&t, shape, &RotationTable::exact())
     }
+
+    /// Stacks single-input errays of one shape `s` into one single-input erray of shape
+    /// `(L, s…)` (row-major; the layout change between a bank of one-filter convolutions and
+    /// the layer after). Part `l` is rotated by `−(l·len mod period)` (a no-op when the part
+    /// fills its period) and masked to its block: period `Q = max((L·len).next_power_of_two(),
+    /// period)`, one level, one rotation per part that needs one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for no parts or a stack larger than the slots;
+    /// [`Error::ShapeMismatch`] / [`Error::PackingMismatch`] when parts differ; backend errors.
+    pub fn stack(parts: &[&Self]) -> Result<Self> {
+        let first = *parts.first().ok_or_else(|| Error::InvalidShape {
+            op: "stack",
+            shape: Vec::new(),
+            reason: "nothing to stack",
+        })?;
+        let period = single_period(first, "stack")?;
+        for p in parts {
+            if p.packing != first.packing {
+                return Err(Error::PackingMismatch {
+                    op: "stack",
+                    lhs: first.packing.name(),
+                    rhs: p.packing.name(),
+                });
+            }
+            if p.shape != first.shape {
+                return Err(Error::ShapeMismatch {
+                    op: "stack",
+                    lhs: first.shape.clone(),
+                    rhs: p.shape.clone(),
+                });
+            }
+        }
+        let be = &first.backend;
+        let slots = be.slots();
+        let len = first.size()?;
+        let mut shape = vec![parts.len()];
+        shape.extend(&first.shape);
+        let total = size_of(&shape)?;
+        let q = total.next_power_of_two().max(period);
+        if q > slots {
+            return Err(Error::InvalidShape {
+                op: "stack",
+                shape,
+                reason: "stacked size exceeds the slots",
+            });
+        }
+        let mut terms = Vec::with_capacity(parts.len());
+        for (l, p) in parts.iter().enumerate() {
+            let shift = (l * len) % period;
+            let ct = p.ct(0)?;
+            let moved = if shift == 0 {
+                ct.clone()
+            } else {
+                let step = i64::try_from(shift)
+                    .map_err(|_| Error::SlotsNotPowerOfTwo { op: "stack", slots })?;
+                be.rotate(ct, -step)?
+            };
+            let block = l * len..(l + 1) * len;
+            let mask: Vec<f64> = (0..slots)
+                .map(|s| f64::from(u8::from(block.contains(&(s % q)))))
+                .collect();
+            terms.push(be.mul_plain(&moved, &mask)?);
+        }
+        let ct =
+            crate::par::tree_sum(terms, |a, b| Ok(be.add(a, b)?))?.ok_or(Error::InvalidShape {
+                op: "stack",
+                shape: shape.clone(),
+                reason: "nothing to stack",
+            })?;
+        Ok(Self {
+            backend: be.clone(),
+            shape,
+            packing: Packing::SingleInput { period: q },
+            cts: vec![ct],
+            clean: true,
+        })
+    }
 }

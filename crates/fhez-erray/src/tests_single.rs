@@ -403,3 +403,37 @@ fn windowed_transform_reads_only_its_window() -> TestResult {
     close(&y.values()[..rows], &want[..rows], 1e-9);
     Ok(())
 }
+
+#[test]
+fn stack_matches_row_major_concatenation() -> TestResult {
+    let b = Plain::new(256);
+    // Parts that fill their period (no rotation) and parts that do not (one rotation each).
+    for (shape, count, rotations) in [(vec![2, 4], 3usize, 0u64), (vec![5, 5], 4, 3)] {
+        let xs: Vec<PlainArray> = (0..count).map(|k| arr(&shape, 50 + k as u64)).collect();
+        let parts: Vec<Erray<Plain>> = xs
+            .iter()
+            .map(|x| Erray::encrypt(&b, x, Packing::single_input(x.len())))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Erray<Plain>> = parts.iter().collect();
+        let before = b.stats();
+        let s = Erray::stack(&refs)?;
+        assert_eq!((b.stats() - before).rotations, rotations);
+        let mut want_shape = vec![count];
+        want_shape.extend(&shape);
+        assert_eq!(s.shape(), want_shape.as_slice());
+        assert_eq!(s.level(), parts[0].level() - 1);
+        let want: Vec<f64> = xs.iter().flat_map(|x| x.data().to_vec()).collect();
+        close(s.decrypt()?.data(), &want, 1e-12);
+        // The result is a valid single-input operand: a dense layer on it is exact.
+        let n = want.len();
+        let w = arr(&[n, 3], 60);
+        let y = s.reshape(&[n])?.dense(&w, None)?;
+        let x = PlainArray::new(vec![n], want)?;
+        close(y.decrypt()?.data(), x.matmul(&w)?.data(), 1e-9);
+    }
+    let a = Erray::encrypt(&b, &arr(&[4], 1), Packing::single_input(4))?;
+    let c = Erray::encrypt(&b, &arr(&[5], 2), Packing::single_input(5))?;
+    assert!(Erray::stack(&[&a, &c]).is_err());
+    assert!(Erray::<Plain>::stack(&[]).is_err());
+    Ok(())
+}

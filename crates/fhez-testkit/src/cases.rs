@@ -244,3 +244,19 @@ case!(
         e.linear_transform(&t, vec![n], &table)
     }
 );
+
+case!(
+    /// Stacking single-input errays (a bank of one-filter outputs) into one: rotations for
+    /// parts that do not fill their period, one mask level.
+    SingleStack, "single_stack", scale = 2.0, |b, i| {
+        let shape: &[usize] = if i.slots() >= 64 { &[3, 3] } else { &[3] };
+        let parts = (0..3)
+            .map(|k| {
+                let x = i.array(40 + k, shape);
+                Erray::encrypt(b, &x, Packing::single_input(x.len()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Erray<_>> = parts.iter().collect();
+        Erray::stack(&refs)
+    }
+);

@@ -92,6 +92,7 @@ pub fn suite_rotation_steps(
         SinglePool,
         SingleChain,
         SingleDenseBudget,
+        SingleStack,
     );
     Ok(sim.report().rotation_steps)
 }
@@ -148,6 +149,7 @@ macro_rules! __suite_tests {
             single_pool: SinglePool,
             single_chain: SingleChain,
             single_dense_budget: SingleDenseBudget,
+            single_stack: SingleStack,
         );
     };
     (@cases $harness:expr; $($test:ident: $case:ident),* $(,)?) => {
