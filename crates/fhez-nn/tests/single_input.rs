@@ -96,3 +96,74 @@ fn sim_mirrors_the_single_input_walk() -> TestResult {
     assert!(!sim.report().rotation_steps.is_empty());
     Ok(())
 }
+
+#[test]
+fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
+    let g = graph()?;
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
+    assert_eq!(plan.depth, 6, "cc 1 + stack 1 + relu 2 + pool 1 + dense 1");
+    assert_eq!(plan.log_q.len(), 7);
+    let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+    assert_eq!(input.shape, vec![1, 8, 8]);
+    assert_eq!(
+        input.packing,
+        fhez_nn::PackingSpec::SingleInput { period: 64 }
+    );
+    let output = plan.layout("dec", fhez_nn::LayoutRole::Output).unwrap();
+    assert_eq!(output.shape, vec![1, 4]);
+    // The plan serializes with packing and layouts.
+    let json = serde_json::to_string(&plan)?;
+    let back: fhez_nn::Plan = serde_json::from_str(&json)?;
+    assert_eq!(back, plan);
+    // A client with only the plan: encrypt with the input layout, run on a backend holding
+    // exactly the planned keys, decrypt with the output layout.
+    let x = rand_tensor(&mut rng(10), &[8, 8], -1.0, 1.0);
+    let keys = fhez_backend::RotationSet::Steps(plan.rotation_steps.clone());
+    let b = Plain::new(plan.slots)
+        .with_max_level(plan.depth)
+        .with_rotations(keys);
+    let data = PlainArray::new(input.shape.clone(), x.data().to_vec())?;
+    let e = Erray::encrypt(&b, &data, input.packing.into())?;
+    let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let run = g.forward_enc(&[("x", e.clone())], &mut refresh)?;
+    let (id, out) = &run.boundary[0];
+    assert_eq!(out.shape(), output.shape.as_slice());
+    assert_eq!(fhez_nn::PackingSpec::from(out.packing()), output.packing);
+    let got = g.finish(&[(*id, out.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", x)])?;
+    assert!((got[0]["dec"].data()[0] - want["dec"].data()[0]).abs() < 1e-9);
+    // Exact keys: dropping one planned step makes evaluation fail, not compose.
+    let mut fewer = plan.rotation_steps.clone();
+    let first = *fewer.iter().next().unwrap();
+    fewer.remove(&first);
+    let b2 = Plain::new(plan.slots).with_rotations(fhez_backend::RotationSet::Steps(fewer));
+    let e2 = Erray::encrypt(&b2, &data, input.packing.into())?;
+    let mut refresh2 = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    assert!(g.forward_enc(&[("x", e2)], &mut refresh2).is_err());
+    Ok(())
+}
+
+#[test]
+fn batch_plans_list_layouts_too() -> TestResult {
+    let g = fhez_nn::prefab::cnn_classifier(10, 4)?;
+    let plan = fhez_nn::plan(&g, 16, 20)?;
+    assert_eq!(plan.packing, fhez_nn::PackingChoice::BatchInSlots);
+    let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+    assert_eq!(
+        input.packing,
+        fhez_nn::PackingSpec::BatchInSlots { batch: 16 }
+    );
+    assert_eq!(input.shape, vec![16, 28, 28]);
+    assert!(
+        plan.layout("Decrypt", fhez_nn::LayoutRole::Output)
+            .is_some()
+    );
+    Ok(())
+}
