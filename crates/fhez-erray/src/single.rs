@@ -356,8 +356,9 @@ impl<B: Backend> Erray<B> {
 
     /// Stacks single-input errays of one shape `s` into one single-input erray of shape
     /// `(L, s…)` (row-major; the layout change between a bank of one-filter convolutions and
-    /// the layer after). Part `l` is rotated by `−(l·len mod period)` (a no-op when the part
-    /// fills its period) and masked to its block: period `Q = max((L·len).next_power_of_two(),
+    /// the layer after). Part `l` is rotated right by `l·len mod period` (a no-op when the
+    /// part fills its period; done as the left step `period − shift`, so the Galois keys do
+    /// not depend on the slot count) and masked to its block: period `Q = max((L·len).next_power_of_two(),
     /// period)`, one level, one rotation per part that needs one.
     ///
     /// # Errors
@@ -407,9 +408,11 @@ impl<B: Backend> Erray<B> {
             let moved = if shift == 0 {
                 ct.clone()
             } else {
-                let step = i64::try_from(shift)
+                // The part is periodic: a left rotation by `period − shift` is the right
+                // rotation by `shift`, with a positive step that does not depend on the slots.
+                let step = i64::try_from(period - shift)
                     .map_err(|_| Error::SlotsNotPowerOfTwo { op: "stack", slots })?;
-                be.rotate(ct, -step)?
+                be.rotate(ct, step)?
             };
             let block = l * len..(l + 1) * len;
             let mask: Vec<f64> = (0..slots)
