@@ -51,7 +51,7 @@ impl<B: Backend> Erray<B> {
             packing: self.packing.name(),
         };
         match self.packing {
-            Packing::Flat => {
+            Packing::Flat | Packing::SingleInput { .. } => {
                 if size_of(shape)? != self.len() {
                     return Err(unsupported);
                 }
@@ -185,11 +185,12 @@ impl<B: Backend> Erray<B> {
         let slots = be.slots();
         let cts = map_range(self.cts.len(), |c| {
             let x = self.ct(c)?;
-            let used = self.packing.used_slots(&self.shape, slots, c);
-            Ok(if used < slots {
-                be.add_plain(x, &vec![s; used])?
-            } else {
-                be.add_scalar(x, s)?
+            Ok(match self.packing.padding_mask(&self.shape, slots, c) {
+                Some(mask) => {
+                    let v: Vec<f64> = mask.iter().map(|m| m * s).collect();
+                    be.add_plain(x, &v)?
+                }
+                None => be.add_scalar(x, s)?,
             })
         })?;
         Ok(self.with_cts(self.shape.clone(), cts, self.clean))

@@ -181,22 +181,13 @@ impl<B: Backend> Erray<B> {
     #[must_use]
     pub fn has_padding(&self) -> bool {
         let slots = self.backend.slots();
-        (0..self.cts.len()).any(|c| self.packing.used_slots(&self.shape, slots, c) < slots)
+        (0..self.cts.len()).any(|c| self.packing.padding_mask(&self.shape, slots, c).is_some())
     }
 
     /// Whether padding slots are known to hold zeros.
     #[must_use]
     pub fn is_padding_clean(&self) -> bool {
         self.clean || !self.has_padding()
-    }
-
-    /// A 0/1 mask of the used slots of ciphertext `c`.
-    pub(crate) fn used_mask(&self, c: usize) -> Vec<f64> {
-        vec![
-            1.0;
-            self.packing
-                .used_slots(&self.shape, self.backend.slots(), c)
-        ]
     }
 
     /// Zeroes padding slots (one level on ciphertexts that have padding) unless they are
@@ -211,10 +202,9 @@ impl<B: Backend> Erray<B> {
         let slots = self.backend.slots();
         let cts = map_range(self.cts.len(), |c| {
             let ct = self.ct(c)?;
-            if self.packing.used_slots(&self.shape, slots, c) < slots {
-                Ok(self.backend.mul_plain(ct, &self.used_mask(c))?)
-            } else {
-                Ok(ct.clone())
+            match self.packing.padding_mask(&self.shape, slots, c) {
+                Some(mask) => Ok(self.backend.mul_plain(ct, &mask)?),
+                None => Ok(ct.clone()),
             }
         })?;
         Ok(self.with_cts(self.shape.clone(), cts, true))

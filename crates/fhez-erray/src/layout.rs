@@ -80,7 +80,9 @@ impl<B: Backend> Erray<B> {
             packing: self.packing.name(),
         };
         match self.packing {
-            Packing::Flat => Err(unsupported("transpose (needs slot permutation)")),
+            Packing::Flat | Packing::SingleInput { .. } => {
+                Err(unsupported("transpose (needs slot permutation)"))
+            }
             Packing::BatchInSlots { .. } if perm.first() != Some(&0) => {
                 Err(unsupported("transpose moving the batch axis"))
             }

@@ -5,6 +5,7 @@ mod elementwise;
 mod erray;
 mod error;
 mod layout;
+mod lintrans;
 mod matmul;
 mod ops;
 mod packing;
@@ -13,13 +14,16 @@ mod plain_array;
 mod poly;
 pub mod reduce;
 pub mod shape;
+mod single;
 mod wire;
 
 pub use erray::Erray;
 pub use error::{Error, Result};
+pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, RotationTable};
 pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
 pub use plain_array::PlainArray;
+pub use single::WindowGeometry;
 pub use wire::{FORMAT as WIRE_FORMAT, KIND_ERRAY, MAX_NDIM};
 
 /// An erray on the exact f64 backend.
@@ -29,3 +33,5 @@ pub type SimErray = Erray<fhez_backend::Sim>;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_single;

@@ -7,19 +7,21 @@
 //! - [`Erray::mul_matmul`], batch-in-slots: `(x ⊙ y) @ W` with lazy relinearization
 //!   (`Backend::product_combinations`): one key switch per output column instead of one per
 //!   product, same levels as `x.mul(y)?.matmul(W)`.
-//! - [`Packing::Flat`], `x` of shape `(n,)` in one ciphertext: the diagonal method
-//!   (Halevi–Shoup) in its rectangular ("hybrid") form, with baby-step/giant-step and hoisted
-//!   baby rotations. With `d_in = n.next_power_of_two()`, `d_out = m.next_power_of_two()`,
-//!   `k = min(d_in, d_out)` generalized diagonals and `g = 2^⌈log2(k)/2⌉` baby steps it
-//!   costs `(g − 1) + (k/g − 1)` key switches, plus `log2(d_in/d_out)` for folding a wide
-//!   matrix and up to `log2` replication rotations when `d_in < slots`: `O(√k)`, not `O(n)`.
+//! - [`Packing::Flat`], `x` of shape `(n,)` in one ciphertext: the input is replicated with
+//!   period `d_in = n.next_power_of_two()` over the window the transform reads (one or two
+//!   rotations), then one windowed generic diagonal [`LinearTransform`] (Halevi–Shoup, baby-step/giant-step with hoisted
+//!   baby rotations and Horner giant steps): with `d_out = m.next_power_of_two()` and
+//!   `g = 2^⌈log2(d_out)/2⌉` baby steps it costs `(g − 1) + (d_out/g − 1)` key switches plus
+//!   `log2(d_in/d_out)` for the rotate-and-add tail of a wide matrix: `O(√m)`, not `O(n)`.
 //!   One level (two if dirty padding must be zeroed first).
+//! - [`Packing::SingleInput`], `x` of shape `(n,)`: the same transform without the
+//!   replication (the packing is already periodic); see [`Erray::dense`].
 
 use fhez_backend::Backend;
 
-use crate::par::{map_range, tree_sum};
+use crate::par::map_range;
 use crate::plain_array::matrix_dims;
-use crate::{Erray, Error, Packing, PlainArray, Result};
+use crate::{Erray, Error, LinearTransform, Packing, PlainArray, Result};
 
 /// The BSGS plan of a flat matmul (public so planners and tests can predict its cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,15 +30,16 @@ pub struct FlatMatmulPlan {
     pub d_in: usize,
     /// Output length padded to a power of two.
     pub d_out: usize,
-    /// Number of generalized diagonals (`min(d_in, d_out)`).
+    /// Number of diagonals of the transform (`d_out`).
     pub diagonals: usize,
     /// Baby steps `g`.
     pub baby: usize,
     /// Giant steps `diagonals / g`.
     pub giant: usize,
-    /// Replication rotations needed before the diagonals.
+    /// Replication rotations before the transform (until the input covers the window the
+    /// transform reads).
     pub replications: usize,
-    /// Folding rotations after (wide matrices).
+    /// Rotate-and-add tail rotations after (wide matrices, `log2(d_in / d_out)`).
     pub folds: usize,
 }
 
@@ -60,14 +63,15 @@ impl FlatMatmulPlan {
                 reason: "flat matmul needs both dimensions (rounded up to a power of two) <= slots",
             });
         }
-        let diagonals = d_in.min(d_out);
-        let baby = 1usize << diagonals.trailing_zeros().div_ceil(2);
-        let need = d_in.max(d_out) + diagonals - 1;
+        let diagonals = d_out;
+        // The windowed transform reads slots [0, max(d_in, d_out) + d_out − 1).
+        let need = d_in.max(d_out) + d_out - 1;
         let (mut cover, mut replications) = (d_in, 0);
         while cover < need.min(slots) {
             cover *= 2;
             replications += 1;
         }
+        let baby = 1usize << diagonals.trailing_zeros().div_ceil(2);
         Ok(Self {
             d_in,
             d_out,
@@ -83,29 +87,6 @@ impl FlatMatmulPlan {
     #[must_use]
     pub fn key_switches(&self) -> usize {
         self.replications + (self.baby - 1) + (self.giant - 1) + self.folds
-    }
-
-    /// The plaintext for giant step `i`, baby step `b`: slot `(j + g·i) mod slots` holds
-    /// diagonal `t = g·i + b` at row `j`, i.e. `W[(j + t) mod d_in, j mod d_out]`.
-    fn diagonal(&self, w: &PlainArray, i: usize, b: usize, slots: usize) -> Vec<f64> {
-        let (n, m) = (
-            w.shape().first().copied().unwrap_or(0),
-            w.shape().get(1).copied().unwrap_or(0),
-        );
-        let t = self.baby * i + b;
-        let shift = self.baby * i;
-        let mut v = vec![0.0; slots];
-        for j in 0..self.d_in.max(self.d_out) {
-            let (col, row) = (j % self.d_out, (j + t) % self.d_in);
-            if col < m
-                && row < n
-                && let (Some(slot), Some(x)) =
-                    (v.get_mut((j + shift) % slots), w.data().get(row * m + col))
-            {
-                *slot = *x;
-            }
-        }
-        v
     }
 }
 
@@ -146,6 +127,11 @@ impl<B: Backend> Erray<B> {
                 lhs: self.shape.clone(),
                 rhs: w.shape().to_vec(),
             }),
+            Packing::SingleInput { .. } if self.ndim() == 1 => self.dense(w, None),
+            Packing::SingleInput { .. } => Err(Error::PackingUnsupported {
+                op: "matmul of a multi-dimensional input (reshape to 1-d first)",
+                packing: self.packing.name(),
+            }),
             Packing::Flat if self.ndim() == 1 && self.cts.len() == 1 => self.matmul_flat(w, n, m),
             Packing::Flat => Err(Error::PackingUnsupported {
                 op: "matmul of a multi-dimensional or multi-ciphertext input",
@@ -168,7 +154,9 @@ impl<B: Backend> Erray<B> {
         let mut shape = out.shape.clone();
         shape.pop();
         match out.packing {
-            Packing::Flat => Ok(out.with_cts(shape, out.cts.clone(), out.clean)),
+            Packing::Flat | Packing::SingleInput { .. } => {
+                Ok(out.with_cts(shape, out.cts.clone(), out.clean))
+            }
             Packing::BatchInSlots { .. } => out.reshape(&shape),
         }
     }
@@ -216,7 +204,9 @@ impl<B: Backend> Erray<B> {
                 let clean = self.clean && other.clean;
                 Ok(self.with_cts(shape, out.into_iter().flatten().collect(), clean))
             }
-            Packing::BatchInSlots { .. } | Packing::Flat => self.mul(other)?.matmul(w),
+            Packing::BatchInSlots { .. } | Packing::Flat | Packing::SingleInput { .. } => {
+                self.mul(other)?.matmul(w)
+            }
         }
     }
 
@@ -252,36 +242,21 @@ impl<B: Backend> Erray<B> {
             x = be.add(&x, &r)?;
             cover *= 2;
         }
-        let baby_steps = (1..plan.baby).map(step).collect::<Result<Vec<_>>>()?;
-        let mut babies = vec![x.clone()];
-        babies.extend(be.rotate_hoisted(&x, &baby_steps)?);
-        let giants = map_range(plan.giant, |i| {
-            let mut terms = Vec::with_capacity(plan.baby);
-            for (b, baby) in babies.iter().enumerate() {
-                let diag = plan.diagonal(w, i, b, slots);
-                if diag.iter().any(|&d| d != 0.0) {
-                    terms.push(be.mul_plain(baby, &diag)?);
+        let wd = w.data();
+        let t = LinearTransform::windowed(
+            slots,
+            plan.d_in,
+            m,
+            |i, j| {
+                if j < n {
+                    wd.get(j * m + i).copied().unwrap_or(0.0)
+                } else {
+                    0.0
                 }
-            }
-            match tree_sum(terms, |p, q| Ok(be.add(p, q)?))? {
-                Some(u) if i > 0 => Ok(Some(be.rotate(&u, step(plan.baby * i)?)?)),
-                other => Ok(other),
-            }
-        })?;
-        let acc = tree_sum(giants.into_iter().flatten().collect(), |p, q| {
-            Ok(be.add(p, q)?)
-        })?;
-        // An all-zero matrix: multiply by the zero diagonal to keep the one-level contract.
-        let mut acc = match acc {
-            Some(a) => a,
-            None => be.mul_plain(&x, &[])?,
-        };
-        let mut fold = plan.d_out;
-        for _ in 0..plan.folds {
-            let r = be.rotate(&acc, step(fold)?)?;
-            acc = be.add(&acc, &r)?;
-            fold *= 2;
-        }
+            },
+            |_| 0.0,
+        )?;
+        let acc = t.apply(be, &x)?;
         Ok(Self {
             backend: be.clone(),
             shape: vec![m],

@@ -21,15 +21,35 @@ pub enum Packing {
     /// Row-major over the whole shape: element with flat index `k` lives in ciphertext
     /// `k / slots` at slot `k % slots`. Sums and matrix products use rotations.
     Flat,
+    /// Single-input packing: one sample per ciphertext, row-major, repeated every `period`
+    /// slots — element with flat index `k` lives in ciphertext 0 at slots `k + period·t`.
+    /// `period` is a power of two between the element count and the slot count; slots
+    /// `[len, period)` of every period are padding. Matrix products, convolutions and pooling
+    /// are [`LinearTransform`](crate::LinearTransform)s whose outputs come back in this
+    /// packing, so layers chain with no replication rotations and no masking.
+    SingleInput {
+        /// Repetition period (a power of two, `len ≤ period ≤ slots`).
+        period: usize,
+    },
 }
 
 impl Packing {
-    /// Stable name used in errors: `"batch-in-slots"` or `"flat"`.
+    /// Stable name used in errors: `"batch-in-slots"`, `"flat"` or `"single-input"`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             Self::BatchInSlots { .. } => "batch-in-slots",
             Self::Flat => "flat",
+            Self::SingleInput { .. } => "single-input",
+        }
+    }
+
+    /// The single-input packing with the smallest period for `len` elements:
+    /// `SingleInput { period: len.next_power_of_two() }`.
+    #[must_use]
+    pub fn single_input(len: usize) -> Self {
+        Self::SingleInput {
+            period: len.max(1).next_power_of_two(),
         }
     }
 
@@ -53,6 +73,16 @@ impl Packing {
         size_of(shape)?;
         match *self {
             Self::Flat => Ok(()),
+            Self::SingleInput { period } => {
+                let len = size_of(shape)?;
+                if !period.is_power_of_two() || !slots.is_power_of_two() {
+                    return Err(invalid("single-input needs power-of-two period and slots"));
+                }
+                if len > period || period > slots {
+                    return Err(invalid("single-input needs len <= period <= slots"));
+                }
+                Ok(())
+            }
             Self::BatchInSlots { batch } => {
                 if shape.first() != Some(&batch) {
                     return Err(invalid("batch-in-slots needs shape[0] == batch"));
@@ -74,6 +104,7 @@ impl Packing {
         let total = size_of(shape)?;
         Ok(match *self {
             Self::Flat => total.div_ceil(slots),
+            Self::SingleInput { .. } => 1,
             Self::BatchInSlots { batch } => total / batch,
         })
     }
@@ -87,6 +118,7 @@ impl Packing {
         let flat = ravel(index, shape)?;
         Ok(match *self {
             Self::Flat => (flat / slots, flat % slots),
+            Self::SingleInput { .. } => (0, flat),
             Self::BatchInSlots { batch } => {
                 let inner = size_of(shape)? / batch;
                 (flat % inner, flat / inner)
@@ -94,11 +126,13 @@ impl Packing {
         })
     }
 
-    /// Slots of ciphertext `ct` that hold elements (`[0, used)`; the rest is padding).
+    /// Slots of ciphertext `ct` that hold elements (`[0, used)`; the rest is padding). For
+    /// [`Packing::SingleInput`] this is the first copy; the copies repeat every period.
     #[must_use]
     pub fn used_slots(&self, shape: &[usize], slots: usize, ct: usize) -> usize {
         match *self {
             Self::BatchInSlots { batch } => batch,
+            Self::SingleInput { .. } => shape.iter().product::<usize>().min(slots),
             Self::Flat => {
                 let total: usize = shape.iter().product();
                 total.saturating_sub(ct * slots).min(slots)
@@ -122,10 +156,36 @@ impl Packing {
         }
         Ok(match *self {
             Self::Flat => data.chunks(slots).map(<[f64]>::to_vec).collect(),
+            Self::SingleInput { period } => {
+                let mut v = vec![0.0; slots];
+                for (s, x) in v.iter_mut().enumerate() {
+                    if let Some(d) = data.get(s % period) {
+                        *x = *d;
+                    }
+                }
+                vec![v]
+            }
             Self::BatchInSlots { .. } => (0..count)
                 .map(|c| data.iter().skip(c).step_by(count).copied().collect())
                 .collect(),
         })
+    }
+
+    /// The 0/1 mask that keeps the elements of ciphertext `ct` and zeroes its padding
+    /// (periodic for [`Packing::SingleInput`]), or `None` when it has no padding.
+    #[must_use]
+    pub fn padding_mask(&self, shape: &[usize], slots: usize, ct: usize) -> Option<Vec<f64>> {
+        let used = self.used_slots(shape, slots, ct);
+        match *self {
+            Self::SingleInput { period } if used < period => Some(
+                (0..slots)
+                    .map(|s| f64::from(u8::from(s % period < used)))
+                    .collect(),
+            ),
+            Self::SingleInput { .. } => None,
+            Self::Flat | Self::BatchInSlots { .. } if used < slots => Some(vec![1.0; used]),
+            Self::Flat | Self::BatchInSlots { .. } => None,
+        }
     }
 
     /// Inverse of [`Packing::layout`]: gathers row-major data from per-ciphertext slot
@@ -153,6 +213,7 @@ impl Packing {
             .map(|k| {
                 let (c, s) = match *self {
                     Self::Flat => (k / slots, k % slots),
+                    Self::SingleInput { .. } => (0, k),
                     Self::BatchInSlots { .. } => (k % count, k / count),
                 };
                 vectors

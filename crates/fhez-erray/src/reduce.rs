@@ -91,6 +91,8 @@ impl<B: Backend> Erray<B> {
                 };
                 (src, self.size()?.min(be.slots()))
             }
+            // Padding must be zero inside the first period; copies beyond it are not read.
+            Packing::SingleInput { period } => (self.clean_padding()?, period),
         };
         let total = tree_sum(src.cts, |a, b| Ok(be.add(a, b)?))?.ok_or(Error::InvalidShape {
             op: "sum",
@@ -119,8 +121,8 @@ impl<B: Backend> Erray<B> {
             ndim: self.ndim(),
         })?;
         match self.packing {
-            Packing::Flat if self.ndim() == 1 => self.sum(),
-            Packing::Flat => Err(Error::PackingUnsupported {
+            Packing::Flat | Packing::SingleInput { .. } if self.ndim() == 1 => self.sum(),
+            Packing::Flat | Packing::SingleInput { .. } => Err(Error::PackingUnsupported {
                 op: "sum_axis on a multi-dimensional array",
                 packing: self.packing.name(),
             }),

@@ -50,6 +50,7 @@ impl<B: Backend> Erray<B> {
         let (tag, batch) = match self.packing {
             Packing::Flat => (0u8, 0u64),
             Packing::BatchInSlots { batch } => (1u8, batch as u64),
+            Packing::SingleInput { period } => (2u8, period as u64),
         };
         out.push(tag);
         out.extend_from_slice(&batch.to_le_bytes());
@@ -84,6 +85,7 @@ impl<B: Backend> Erray<B> {
             // The writer puts 0 there: any other batch is a second encoding of one erray.
             (0, _) => return Err(malformed("flat packing with a non-zero batch")),
             (1, _) => Packing::BatchInSlots { batch },
+            (2, _) => Packing::SingleInput { period: batch },
             _ => return Err(malformed("unknown packing")),
         };
         let clean = match r.u8()? {

@@ -93,6 +93,24 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
             found: params.slots() as u64,
         });
     }
+    // Single-input layouts repeat with a period that must fit the slots (the rotation steps
+    // of a single-input plan do not depend on the slot count).
+    let period = plan
+        .layouts
+        .iter()
+        .map(|l| match l.packing {
+            fhez_nn::PackingSpec::SingleInput { period } => period,
+            fhez_nn::PackingSpec::BatchInSlots { .. } | fhez_nn::PackingSpec::Flat => 1,
+        })
+        .max()
+        .unwrap_or(1);
+    if params.slots() < period {
+        return Err(Error::PlanMismatch {
+            what: "slot count",
+            needed: period as u64,
+            found: params.slots() as u64,
+        });
+    }
     Ok(())
 }
 

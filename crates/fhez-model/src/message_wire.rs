@@ -57,6 +57,7 @@ fn put_entry_header(
     let (tag, batch) = match packing {
         Packing::Flat => (0u8, 0u64),
         Packing::BatchInSlots { batch } => (1u8, batch as u64),
+        Packing::SingleInput { period } => (2u8, period as u64),
     };
     out.push(tag);
     out.extend_from_slice(&batch.to_le_bytes());
@@ -207,6 +208,7 @@ fn read_entry(
         // The writer puts 0 there: any other batch is a second encoding of the same entry.
         (0, _) => return Err(malformed("flat packing with a non-zero batch")),
         (1, batch) => Packing::BatchInSlots { batch },
+        (2, period) => Packing::SingleInput { period },
         _ => return Err(malformed("unknown packing")),
     };
     let ndim = r.u32()? as usize;

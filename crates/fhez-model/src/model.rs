@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer};
 use fhez_erray::{Erray, Packing, PlainArray};
-use fhez_nn::{EncRun, Graph, NodeId, Outputs, Plan, PlanRequest};
+use fhez_nn::{EncRun, Graph, NodeId, Outputs, PackingChoice, Plan, PlanRequest};
 
 use crate::message::CtBatch;
 use crate::timed::{NodeTiming, forward_enc_timed};
@@ -74,14 +74,42 @@ impl EncryptedModel {
         Ok(Self::with_plan(graph, plan, request.batch))
     }
 
-    /// A model from a plan made elsewhere (e.g. loaded from JSON).
+    /// Plans `graph` with the chosen packing: [`PackingChoice::BatchInSlots`] as
+    /// [`EncryptedModel::with_request`], [`PackingChoice::SingleInput`] (one sample per
+    /// ciphertext, `request.batch` ignored) with [`fhez_nn::plan_single_input`]. The client
+    /// and server calls are the same for both packings.
+    ///
+    /// # Errors
+    /// Planning errors.
+    pub fn with_packing(
+        graph: Graph,
+        request: &PlanRequest,
+        packing: PackingChoice,
+    ) -> Result<Self> {
+        match packing {
+            PackingChoice::BatchInSlots => Self::with_request(graph, request),
+            PackingChoice::SingleInput => {
+                let plan = fhez_nn::plan_single_input(&graph, request)?;
+                Ok(Self::with_plan(graph, plan, 1))
+            }
+        }
+    }
+
+    /// A model from a plan made elsewhere (e.g. loaded from JSON). A single-input plan
+    /// always has `batch = 1`.
     #[must_use]
     pub fn with_plan(graph: Graph, plan: Plan, batch: usize) -> Self {
-        Self {
-            graph,
-            plan,
-            batch: batch.max(1),
-        }
+        let batch = match plan.packing {
+            PackingChoice::BatchInSlots => batch.max(1),
+            PackingChoice::SingleInput => 1,
+        };
+        Self { graph, plan, batch }
+    }
+
+    /// The packing the plan was made for.
+    #[must_use]
+    pub fn packing(&self) -> PackingChoice {
+        self.plan.packing
     }
 
     /// The graph.
@@ -117,7 +145,9 @@ impl EncryptedModel {
         keygen(&self.plan, params, self.batch)
     }
 
-    /// **Client.** Encrypts batched inputs `(batch, shape…)` by input name, batch-in-slots.
+    /// **Client.** Encrypts batched inputs `(batch, shape…)` by input name: batch-in-slots,
+    /// or for a single-input plan one sample (`batch = 1`) per ciphertext, laid out as the
+    /// plan's input layout says.
     ///
     /// # Errors
     /// [`Error::BatchTooLarge`], [`Error::UnknownNode`], encryption errors.
@@ -134,7 +164,10 @@ impl EncryptedModel {
                     planned: self.batch,
                 });
             }
-            let packing = Packing::BatchInSlots { batch };
+            let packing = match self.plan.packing {
+                PackingChoice::BatchInSlots => Packing::BatchInSlots { batch },
+                PackingChoice::SingleInput => Packing::single_input(x.len()),
+            };
             errays.push((*name, Erray::encrypt(client, x, packing)?));
         }
         Ok(CtBatch::from_errays(errays.iter().map(|(n, x)| (*n, x))))

@@ -21,5 +21,8 @@ pub use graph::{
 };
 pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};
-pub use plan::{Plan, PlanRequest, SecurityStandard, original_heuristic, plan};
+pub use plan::{
+    LayoutRole, PackingChoice, PackingSpec, Plan, PlanRequest, SecurityStandard, TensorLayout,
+    original_heuristic, plan, plan_single_input,
+};
 pub use tensor::{Tensor, stack, unstack};

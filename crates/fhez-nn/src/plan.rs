@@ -201,6 +201,95 @@ pub struct Plan {
     /// The table of security bounds `log_qp` was checked against.
     #[serde(default)]
     pub standard: SecurityStandard,
+    /// The packing the plan was made for (absent in older plans: batch-in-slots).
+    #[serde(default)]
+    pub packing: PackingChoice,
+    /// The slot layout of every encrypted input and of every value reaching a decrypt
+    /// node, so a client encrypts and decrypts with the plan alone (no weights).
+    #[serde(default)]
+    pub layouts: Vec<TensorLayout>,
+}
+
+/// Which packing a plan is made for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackingChoice {
+    /// One sample per slot: `batch` samples per ciphertext (throughput).
+    #[default]
+    BatchInSlots,
+    /// One sample per ciphertext ([`Packing::SingleInput`]): latency.
+    SingleInput,
+}
+
+/// The serialized form of a [`Packing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PackingSpec {
+    /// [`Packing::BatchInSlots`].
+    BatchInSlots {
+        /// Samples per ciphertext.
+        batch: usize,
+    },
+    /// [`Packing::Flat`].
+    Flat,
+    /// [`Packing::SingleInput`].
+    SingleInput {
+        /// Repetition period in slots.
+        period: usize,
+    },
+}
+
+impl From<Packing> for PackingSpec {
+    fn from(p: Packing) -> Self {
+        match p {
+            Packing::BatchInSlots { batch } => Self::BatchInSlots { batch },
+            Packing::Flat => Self::Flat,
+            Packing::SingleInput { period } => Self::SingleInput { period },
+        }
+    }
+}
+
+impl From<PackingSpec> for Packing {
+    fn from(p: PackingSpec) -> Self {
+        match p {
+            PackingSpec::BatchInSlots { batch } => Self::BatchInSlots { batch },
+            PackingSpec::Flat => Self::Flat,
+            PackingSpec::SingleInput { period } => Self::SingleInput { period },
+        }
+    }
+}
+
+/// Whether a layout is an encrypted input or a value the client decrypts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayoutRole {
+    /// An encrypted input node: the client encrypts with this layout.
+    Input,
+    /// The value arriving at a decrypt node: the client decrypts with this layout.
+    Output,
+}
+
+/// Shape and packing of one encrypted value the client handles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorLayout {
+    /// Input node name, or decrypt node name.
+    pub node: String,
+    /// Input or output.
+    pub role: LayoutRole,
+    /// Erray shape, batch axis first (`1` for single-input).
+    pub shape: Vec<usize>,
+    /// How the elements sit in the slots.
+    pub packing: PackingSpec,
+}
+
+impl Plan {
+    /// The layout of input or decrypt node `node`, if the plan has one.
+    #[must_use]
+    pub fn layout(&self, node: &str, role: LayoutRole) -> Option<&TensorLayout> {
+        self.layouts
+            .iter()
+            .find(|l| l.node == node && l.role == role)
+    }
 }
 
 /// [`plan_with`] with `magnitude_bits = 20`.
@@ -242,29 +331,11 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let slots = batch.next_power_of_two();
     let nominal = request.precision_bits + 16 + NOISE_BITS;
     let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
-    let (depth, nodes) = simulate(graph, &sim, batch)?;
+    let (depth, nodes, layouts) = simulate(graph, &sim, PackingChoice::BatchInSlots, batch)?;
     let report = sim.report();
     let mut smallest_total = u32::MAX;
     for &(log_n, bound) in request.standard.table() {
-        let log_scale = request.precision_bits + log_n + NOISE_BITS;
-        if log_scale + MIN_MAGNITUDE_BITS > MAX_PRIME_BITS {
-            return Err(Error::PrimeTooLarge {
-                bits: log_scale + MIN_MAGNITUDE_BITS,
-                max: MAX_PRIME_BITS,
-            });
-        }
-        // The first prime holds the message: scale + magnitude bits, capped at the
-        // largest prime (the magnitude headroom shrinks, never below the minimum).
-        let q0 = log_scale
-            .saturating_add(request.magnitude_bits)
-            .min(MAX_PRIME_BITS);
-        let mut log_q = vec![q0];
-        log_q.extend(std::iter::repeat_n(
-            log_scale,
-            usize::try_from(depth).unwrap_or(0),
-        ));
-        let log_p = if log_n >= 15 { vec![60, 60] } else { vec![60] };
-        let log_qp = log_q.iter().chain(&log_p).sum::<u32>();
+        let (log_scale, log_q, log_p, log_qp) = chain(request, log_n, depth)?;
         smallest_total = smallest_total.min(log_qp);
         let n_slots = 1usize << (log_n - 1);
         if log_qp <= bound && n_slots >= batch {
@@ -279,6 +350,8 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 rotation_steps: report.rotation_steps,
                 nodes,
                 standard: request.standard,
+                packing: PackingChoice::BatchInSlots,
+                layouts,
             });
         }
     }
@@ -288,14 +361,113 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     })
 }
 
-/// Runs the graph on `sim` with zero inputs of every input's shape, returning the depth
-/// and the per-node costs.
-fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost>)> {
+/// The modulus chain for `depth` levels at ring degree `2^log_n` (see the module docs):
+/// `(log_scale, log_q, log_p, log_qp)`.
+fn chain(request: &PlanRequest, log_n: u32, depth: u32) -> Result<(u32, Vec<u32>, Vec<u32>, u32)> {
+    let log_scale = request.precision_bits + log_n + NOISE_BITS;
+    if log_scale + MIN_MAGNITUDE_BITS > MAX_PRIME_BITS {
+        return Err(Error::PrimeTooLarge {
+            bits: log_scale + MIN_MAGNITUDE_BITS,
+            max: MAX_PRIME_BITS,
+        });
+    }
+    let q0 = log_scale
+        .saturating_add(request.magnitude_bits)
+        .min(MAX_PRIME_BITS);
+    let mut log_q = vec![q0];
+    log_q.extend(std::iter::repeat_n(
+        log_scale,
+        usize::try_from(depth).unwrap_or(0),
+    ));
+    let log_p = if log_n >= 15 { vec![60, 60] } else { vec![60] };
+    let log_qp = log_q.iter().chain(&log_p).sum::<u32>();
+    Ok((log_scale, log_q, log_p, log_qp))
+}
+
+/// Plans CKKS parameters for running `graph` with [`Packing::SingleInput`] (one sample per
+/// ciphertext; `request.batch` is ignored). For each ring degree from the smallest, the
+/// graph runs on a `Sim` with that degree's slots (the diagonal transforms, their rotation
+/// steps and the stacking masks depend on the slot count); the first degree whose slots
+/// hold every layout and whose chain is secure is chosen. The plan lists the exact Galois
+/// keys (no composition at evaluation) and every input and output layout.
+///
+/// # Errors
+/// [`Error::PrimeTooLarge`]; [`Error::NoSecureParams`] when no degree fits; the last
+/// simulation error when no slot count holds the layouts (for example a layer wider than
+/// 2^15 slots); graph errors naming the node.
+pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
+    if request.precision_bits > MAX_PRIME_BITS {
+        return Err(Error::PrimeTooLarge {
+            bits: request.precision_bits,
+            max: MAX_PRIME_BITS,
+        });
+    }
+    crate::limits::check_batch(graph, 1)?;
+    let nominal = request.precision_bits + 16 + NOISE_BITS;
+    let mut smallest_total = u32::MAX;
+    let mut last_error = None;
+    for &(log_n, bound) in request.standard.table() {
+        let slots = 1usize << (log_n - 1);
+        let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
+        let (depth, nodes, layouts) = match simulate(graph, &sim, PackingChoice::SingleInput, 1) {
+            Ok(r) => r,
+            Err(e) => {
+                last_error = Some(e);
+                continue;
+            }
+        };
+        let (log_scale, log_q, log_p, log_qp) = chain(request, log_n, depth)?;
+        smallest_total = smallest_total.min(log_qp);
+        if log_qp <= bound {
+            return Ok(Plan {
+                log_n,
+                log_q,
+                log_p,
+                log_scale,
+                depth,
+                slots,
+                log_qp,
+                rotation_steps: sim.report().rotation_steps,
+                nodes,
+                standard: request.standard,
+                packing: PackingChoice::SingleInput,
+                layouts,
+            });
+        }
+    }
+    match (smallest_total, last_error) {
+        (u32::MAX, Some(e)) => Err(e),
+        _ => Err(Error::NoSecureParams {
+            log_qp: smallest_total,
+            max_log_qp: 1747,
+        }),
+    }
+}
+
+/// Runs the graph on `sim` with zero inputs of every input's shape in `packing`, returning
+/// the depth, the per-node costs and the input/output layouts.
+fn simulate(
+    graph: &Graph,
+    sim: &Sim,
+    packing: PackingChoice,
+    batch: usize,
+) -> Result<(u32, Vec<NodeCost>, Vec<TensorLayout>)> {
     let mut inputs = Vec::new();
+    let mut layouts = Vec::new();
     for id in graph.encrypted_inputs() {
         let shape = with_batch(batch, graph.shape(id, 0).unwrap_or(&[]));
         let zeros = PlainArray::full(shape, 0.0)?;
-        let x = Erray::encrypt(sim, &zeros, Packing::BatchInSlots { batch })?;
+        let p = match packing {
+            PackingChoice::BatchInSlots => Packing::BatchInSlots { batch },
+            PackingChoice::SingleInput => Packing::single_input(zeros.len()),
+        };
+        let x = Erray::encrypt(sim, &zeros, p)?;
+        layouts.push(TensorLayout {
+            node: graph.name(id).to_owned(),
+            role: LayoutRole::Input,
+            shape: x.shape().to_vec(),
+            packing: x.packing().into(),
+        });
         inputs.push((graph.name(id), x));
     }
     let mut refresh = |x: &Erray<Sim>| -> Result<Erray<Sim>> {
@@ -303,6 +475,14 @@ fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost
         Ok(Erray::encrypt(sim, &zeros, x.packing())?)
     };
     let run = graph.forward_enc(&inputs, &mut refresh)?;
+    for (id, x) in &run.boundary {
+        layouts.push(TensorLayout {
+            node: graph.name(*id).to_owned(),
+            role: LayoutRole::Output,
+            shape: x.shape().to_vec(),
+            packing: x.packing().into(),
+        });
+    }
     let max = sim.caps().max_level;
     let depth = sim.report().depth_used;
     let mut nodes = Vec::new();
@@ -323,5 +503,5 @@ fn simulate(graph: &Graph, sim: &Sim, batch: usize) -> Result<(u32, Vec<NodeCost
             level_out: depth.saturating_sub(max.saturating_sub(levels.output)),
         });
     }
-    Ok((depth, nodes))
+    Ok((depth, nodes, layouts))
 }

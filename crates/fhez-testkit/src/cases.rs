@@ -248,3 +248,90 @@ case!(
         Ok(x)
     }
 );
+
+/// `(input shape, weight shape, stride, padding)` of the single-input convolution case.
+type ConvSpec = (Vec<usize>, Vec<usize>, [usize; 2], [usize; 2]);
+
+fn conv_spec(inputs: &Inputs) -> ConvSpec {
+    if inputs.slots() >= 64 {
+        (vec![2, 5, 5], vec![3, 2, 3, 3], [2, 1], [1, 1])
+    } else {
+        (vec![1, 4, 4], vec![2, 1, 3, 3], [2, 2], [1, 1])
+    }
+}
+
+case!(
+    /// Single-input 2-d cross-correlation: several channels and filters, stride, zero padding,
+    /// bias — one generic diagonal transform.
+    SingleConv, "single_conv", scale = 32.0, |b, i| {
+        let (xs, ws, stride, pad) = conv_spec(i);
+        let x = i.array(30, &xs);
+        let e = Erray::encrypt(b, &x, Packing::single_input(x.len()))?;
+        let bias = i.array(32, ws.get(..1).unwrap_or(&[]));
+        e.conv(&i.array(31, &ws), Some(&bias), &stride, &pad)
+    }
+);
+
+case!(
+    /// Single-input average pooling over several channels.
+    SinglePool, "single_pool", scale = 4.0, |b, i| {
+        let xs: &[usize] = if i.slots() >= 64 { &[2, 4, 6] } else { &[1, 4, 4] };
+        let x = i.array(33, xs);
+        let e = Erray::encrypt(b, &x, Packing::single_input(x.len()))?;
+        e.avg_pool(&[2, 2], &[2, 2])
+    }
+);
+
+case!(
+    /// A small single-input CNN: conv → square → flatten → dense, with no masks and no
+    /// replication between layers (depth 3; fails identically where levels run out).
+    SingleChain, "single_chain", scale = 256.0, |b, i| {
+        let (xs, ws, pad): (&[usize], &[usize], [usize; 2]) = if i.slots() >= 64 {
+            (&[1, 6, 6], &[2, 1, 3, 3], [0, 0])
+        } else {
+            (&[1, 4, 4], &[1, 1, 3, 3], [1, 1])
+        };
+        let x = i.array(34, xs);
+        let e = Erray::encrypt(b, &x, Packing::single_input(x.len()))?;
+        let h = e.conv(&i.array(35, ws), None, &[1, 1], &pad)?;
+        let h = (&h * &h)?;
+        let len = h.len();
+        let h = h.reshape(&[len])?;
+        h.dense(&i.array(36, &[len, 3]), Some(&i.array(37, &[3])))
+    }
+);
+
+case!(
+    /// Single-input dense layer whose rotations follow a plan-time [`RotationTable`] under a
+    /// key budget (composed steps are not hoisted).
+    ///
+    /// [`RotationTable`]: fhez_erray::RotationTable
+    SingleDenseBudget, "single_dense_budget", scale = 64.0, |b, i| {
+        let n = i.slots().min(32);
+        let e = Erray::encrypt(b, &i.array(38, &[n]), Packing::single_input(n))?;
+        let t = e.plan_dense(&i.array(39, &[n, n]), None, 1.0)?;
+        let steps = t.rotation_steps();
+        let table = fhez_erray::RotationTable::with_budget(
+            &steps,
+            steps.len().saturating_sub(1),
+            i.slots(),
+        )?;
+        e.linear_transform(&t, vec![n], &table)
+    }
+);
+
+case!(
+    /// Stacking single-input errays (a bank of one-filter outputs) into one: rotations for
+    /// parts that do not fill their period, one mask level.
+    SingleStack, "single_stack", scale = 2.0, |b, i| {
+        let shape: &[usize] = if i.slots() >= 64 { &[3, 3] } else { &[3] };
+        let parts = (0..3)
+            .map(|k| {
+                let x = i.array(40 + k, shape);
+                Erray::encrypt(b, &x, Packing::single_input(x.len()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Erray<_>> = parts.iter().collect();
+        Erray::stack(&refs)
+    }
+);

@@ -92,6 +92,11 @@ pub fn suite_rotation_steps(
         WindowSum,
         Serialization,
         LevelExhaustion,
+        SingleConv,
+        SinglePool,
+        SingleChain,
+        SingleDenseBudget,
+        SingleStack,
     );
     Ok(sim.report().rotation_steps)
 }
@@ -148,6 +153,11 @@ macro_rules! __suite_tests {
             window_sum: WindowSum,
             serialization: Serialization,
             level_exhaustion: LevelExhaustion,
+            single_conv: SingleConv,
+            single_pool: SinglePool,
+            single_chain: SingleChain,
+            single_dense_budget: SingleDenseBudget,
+            single_stack: SingleStack,
         );
     };
     (@cases $harness:expr; $($test:ident: $case:ident),* $(,)?) => {

@@ -82,3 +82,25 @@ fn suite_steps_are_exactly_the_advertised_keys() {
     assert_eq!(client.server_keys().rotation_steps(), steps);
     assert_eq!(caps.rotations, fhez_backend::RotationSet::Steps(steps));
 }
+
+/// The single-input cases run to completion on the tiny preset (three levels), so the suite
+/// compares their values, not only identical errors.
+#[test]
+fn single_input_cases_complete_on_tiny() -> Result<(), String> {
+    use fhez_testkit::{Case, Inputs, cases};
+    let client = tiny_client();
+    let inputs = Inputs::new(
+        fhez_testkit::DEFAULT_SEED,
+        fhez_backend::Backend::slots(&client),
+    );
+    let run = |r: fhez_erray::Result<fhez_erray::Erray<CkksClient>>, name: &str| {
+        r.map(|_| ()).map_err(|e| format!("{name}: {e}"))
+    };
+    run(cases::SingleConv.run(&client, &inputs), "single_conv")?;
+    run(cases::SinglePool.run(&client, &inputs), "single_pool")?;
+    run(cases::SingleChain.run(&client, &inputs), "single_chain")?;
+    run(
+        cases::SingleDenseBudget.run(&client, &inputs),
+        "single_dense_budget",
+    )
+}

@@ -20,7 +20,9 @@
 //!
 //! Flags: `--model PATH` (default `models/fashion-mnist.json`), `--train`, `--epochs N`,
 //! `--filters F`, `--kernel K`, `--stride S` (architecture when training), `--save PATH`
-//! (write the trained model file), `--mode both|batch|latency`, `--batch-images N` (first N
+//! (write the trained model file), `--mode both|batch|latency|single` (`single`: one image
+//! per ciphertext through `EncryptedModel::with_packing`, the first `--single-images N`,
+//! default 100), `--batch-images N` (first N
 //! test images, default all 10 000), `--batch-size B` (images per ciphertext batch, default
 //! the model file's planned batch: 8 192, i.e. 2 batches), `--latency-images N` (the first N
 //! test images, default 1 000), `--precision BITS` (plan of a model trained here, default
@@ -36,8 +38,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use fhez::ckks::{CkksParams, CkksServer, wire};
 use fhez::data::{data_dir, fashion_mnist};
+use fhez::erray::PlainArray;
 use fhez::latency::{DEFAULT_HEADROOM_BITS, LatencyModel, LatencyNet, latency_spec_for};
-use fhez::nn::{Adam, Graph, Optimizer, PlanRequest, Tensor, TrainConfig, Trainer, stack, unstack};
+use fhez::nn::{
+    Adam, Graph, Optimizer, PackingChoice, PlanRequest, Tensor, TrainConfig, Trainer, stack,
+    unstack,
+};
 use fhez::{CnnConfig, EncryptedModel, ModelFile, Task};
 use serde_json::{Value, json};
 
@@ -55,6 +61,7 @@ struct Args {
     batch_images: usize,
     batch_size: Option<usize>,
     latency_images: usize,
+    single_images: usize,
     precision: u32,
     out: PathBuf,
 }
@@ -76,6 +83,7 @@ fn args() -> Result<Args> {
         batch_images: 10_000,
         batch_size: None,
         latency_images: 1_000,
+        single_images: 100,
         precision: 30,
         out: workspace().join("target/results-fashion-mnist.json"),
     };
@@ -98,6 +106,7 @@ fn args() -> Result<Args> {
             "--batch-images" => a.batch_images = v.parse()?,
             "--batch-size" => a.batch_size = Some(v.parse()?),
             "--latency-images" => a.latency_images = v.parse()?,
+            "--single-images" => a.single_images = v.parse()?,
             "--precision" => a.precision = v.parse()?,
             "--out" => a.out = PathBuf::from(v),
             other => bail!("unknown flag {other} (see the example's docs)"),
@@ -408,6 +417,80 @@ fn latency_mode(graph: &Graph, x: &[Tensor], labels: &[u8], want: &[Vec<f64>]) -
     }))
 }
 
+/// Single-input packing through the one model API ([`EncryptedModel::with_packing`]): the
+/// same plan → keygen → encrypt → evaluate (server keys only) → decrypt calls as
+/// batch-in-slots, one image per ciphertext, on one thread.
+fn single_mode(
+    graph: &Graph,
+    request: &PlanRequest,
+    x: &[Tensor],
+    labels: &[u8],
+    want: &[Vec<f64>],
+) -> Result<Value> {
+    let t = Instant::now();
+    let model = EncryptedModel::with_packing(graph.clone(), request, PackingChoice::SingleInput)?;
+    let plan_ms = ms(t.elapsed());
+    let params = CkksParams::new(&model.spec())?;
+    let t = Instant::now();
+    let client = model.keygen(&params)?;
+    let keygen = t.elapsed();
+    let keys = client.server_keys();
+    let gk = wire::galois_keys_to_bytes(keys.galois_keys())?.len();
+    let server = CkksServer::new(keys);
+    let (mut t_enc, mut t_eval, mut t_dec) = (Vec::new(), Vec::new(), Vec::new());
+    let mut got = Vec::with_capacity(x.len());
+    let mut key_switches = 0;
+    let cpu0 = cpu_s();
+    for (i, img) in x.iter().enumerate() {
+        let t = Instant::now();
+        let input = PlainArray::new(vec![1, 28, 28], img.data().to_vec())?;
+        let sent = model.encrypt(&client, &[("x", input)])?;
+        t_enc.push(ms(t.elapsed()));
+        let before = fhez::backend::Backend::stats(&server);
+        let t = Instant::now();
+        let back = model.evaluate(&server, &sent)?;
+        t_eval.push(ms(t.elapsed()));
+        key_switches = (fhez::backend::Backend::stats(&server) - before).key_switches;
+        let t = Instant::now();
+        let out = model.decrypt(&client, &back)?;
+        t_dec.push(ms(t.elapsed()));
+        let logits = out
+            .first()
+            .map(|(_, a)| a.data().to_vec())
+            .context("no decrypted output")?;
+        got.push(logits);
+        if (i + 1) % 20 == 0 {
+            println!("  single-input: {}/{} images", i + 1, x.len());
+        }
+    }
+    let cpu_ms_per_image = (cpu_s() - cpu0) * 1e3 / x.len().max(1) as f64;
+    let pred: Vec<usize> = got.iter().map(|l| argmax(l)).collect();
+    let plain: Vec<usize> = want.iter().map(|l| argmax(l)).collect();
+    let (acc, agree) = (accuracy(&pred, labels), agreement(&pred, &plain));
+    println!(
+        "single-input (model API): {} images, encrypted accuracy {acc:.4}, agreement {agree:.4}, median per image: encrypt {:.1} ms, server {:.1} ms, decrypt {:.1} ms; {key_switches} key switches; {cpu_ms_per_image:.1} CPU ms per image",
+        x.len(),
+        median(&t_enc),
+        median(&t_eval),
+        median(&t_dec)
+    );
+    let plan = model.plan();
+    Ok(json!({
+        "images": x.len(), "threads": 1,
+        "params": {"log_n": plan.log_n, "log_q": plan.log_q, "log_p": plan.log_p,
+            "log_scale": plan.log_scale, "depth": plan.depth},
+        "rotation_steps": plan.rotation_steps.len(),
+        "plain_accuracy": accuracy(&plain, labels), "encrypted_accuracy": acc,
+        "agreement": agree, "max_abs_logit_diff": max_diff(&got, want),
+        "per_image": {"client_encrypt": summary(&t_enc), "server_eval": summary(&t_eval),
+            "client_decrypt": summary(&t_dec)},
+        "server_key_switches": key_switches,
+        "cpu_ms_per_image_mean": cpu_ms_per_image,
+        "ms": {"plan": plan_ms, "client_keygen": ms(keygen)},
+        "bytes": {"galois_keys": gk},
+    }))
+}
+
 fn main() -> Result<()> {
     let args = args()?;
     let mut data =
@@ -462,6 +545,18 @@ fn main() -> Result<()> {
         let latency = latency_mode(&graph, x, y, w)?;
         if let Some(obj) = result.as_object_mut() {
             obj.insert("latency".into(), latency);
+        }
+    }
+    if args.mode == "single" {
+        let n = args.single_images.min(x_test.len());
+        let (x, y, w) = (
+            x_test.get(..n).context("single-input images")?,
+            data.test.labels.get(..n).context("labels")?,
+            want.get(..n).context("logits")?,
+        );
+        let single = single_mode(&graph, &request, x, y, w)?;
+        if let Some(obj) = result.as_object_mut() {
+            obj.insert("single_input".into(), single);
         }
     }
     if let Some(dir) = args.out.parent() {

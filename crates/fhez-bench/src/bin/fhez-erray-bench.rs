@@ -86,7 +86,7 @@ fn cases(slots: usize, rng: &mut ChaCha20Rng) -> Result<Vec<Case>> {
     for (kernel, stride) in [(3, 1), (7, 3)] {
         for packing in [Packing::BatchInSlots { batch: slots }, Packing::Flat] {
             let (shape, batch, tag) = match packing {
-                Packing::Flat => (vec![28, 28], 1, "flat"),
+                Packing::Flat | Packing::SingleInput { .. } => (vec![28, 28], 1, "flat"),
                 Packing::BatchInSlots { .. } => (vec![slots, 28, 28], slots, "batch"),
             };
             out.push(Case {

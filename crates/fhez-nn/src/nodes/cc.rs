@@ -2,7 +2,7 @@
 //! windows in `windex` order), with the window sums done inside the node.
 
 use fhez_backend::Backend;
-use fhez_erray::Erray;
+use fhez_erray::{Erray, PlainArray};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +146,15 @@ impl Layer for CrossCorrelation {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
+        if super::is_single_input(x) {
+            // Shape (1, d…) is (C = 1, d…): one filter, one diagonal transform.
+            let mut wshape = vec![1, 1];
+            wshape.extend(&self.kernel);
+            let w = self.weights.reshape(&wshape)?.to_plain()?;
+            let bias = PlainArray::from_vec(vec![self.bias.item()]);
+            let padding = vec![0; self.kernel.len()];
+            return Ok(vec![x.conv(&w, Some(&bias), &self.stride, &padding)?]);
+        }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
         let batch = batch_of(x);
         let patches = x.windows(&self.kernel, &self.stride)?.reshape(&[

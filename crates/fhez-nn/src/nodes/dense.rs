@@ -163,6 +163,12 @@ impl Layer for Dense {
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
         self.check_input(super::sample_shape(x))?;
+        if super::is_single_input(x) {
+            let y = x
+                .reshape(&[self.d_in])?
+                .dense(&self.weights.to_plain()?, Some(&self.bias.to_plain()?))?;
+            return Ok(vec![y.reshape(&[1, self.d_out])?]);
+        }
         let flat = x.reshape(&with_batch(batch_of(x), &[self.d_in]))?;
         let y = flat.matmul(&self.weights.to_plain()?)?;
         Ok(vec![y.add_plain(&self.bias.to_plain()?)?])

@@ -175,6 +175,11 @@ pub(crate) fn sample_shape<B: Backend>(x: &Erray<B>) -> &[usize] {
     x.shape().get(1..).unwrap_or(&[])
 }
 
+/// Whether `x` is a single-input erray (one sample per ciphertext, shape `(1, sample…)`).
+pub(crate) fn is_single_input<B: Backend>(x: &Erray<B>) -> bool {
+    matches!(x.packing(), fhez_erray::Packing::SingleInput { .. })
+}
+
 /// Batch size of an erray (its leading axis).
 pub(crate) fn batch_of<B: Backend>(x: &Erray<B>) -> usize {
     x.shape().first().copied().unwrap_or(1)

@@ -83,6 +83,10 @@ impl Layer for AvgPool {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
+        if super::is_single_input(x) {
+            // Shape (1, d…) is (C = 1, d…): one diagonal transform.
+            return Ok(vec![x.avg_pool(&self.kernel, &self.stride)?]);
+        }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
         let batch = batch_of(x);
         let patches = x.windows(&self.kernel, &self.stride)?.reshape(&[

@@ -10,7 +10,8 @@ use crate::{Cost, Error, Result, Tensor};
 
 /// Stacks `length` equally shaped inputs (ports `0..length`, in port order) into one
 /// `(length, shape…)` output. Backward splits the gradient back, port by port. Free on
-/// ciphertexts (batch-in-slots: concatenates ciphertext lists).
+/// batch-in-slots ciphertexts (concatenates ciphertext lists); on single-input ciphertexts it
+/// is [`Erray::stack`] (one mask level, a rotation per part that does not fill its period).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enqueue {
@@ -60,7 +61,7 @@ fn split(x: &Tensor, length: usize) -> Result<Vec<Tensor>> {
 fn batch_only<B: Backend>(x: &Erray<B>, op: &'static str) -> Result<()> {
     match x.packing() {
         Packing::BatchInSlots { .. } => Ok(()),
-        Packing::Flat => Err(fhez_erray::Error::PackingUnsupported {
+        Packing::Flat | Packing::SingleInput { .. } => Err(fhez_erray::Error::PackingUnsupported {
             op,
             packing: x.packing().name(),
         }
@@ -112,6 +113,13 @@ impl Layer for Enqueue {
             expected: self.length,
             found: 0,
         })?;
+        if super::is_single_input(x0) {
+            // Filter stacking: (1, s…) parts → (1, L, s…), one mask level.
+            let out = Erray::stack(inputs)?;
+            let mut out_shape = vec![1, inputs.len()];
+            out_shape.extend_from_slice(sample_shape(x0));
+            return Ok(vec![out.reshape(&out_shape)?]);
+        }
         batch_only(x0, "enqueue")?;
         let shape = sample_shape(x0).to_vec();
         let mut cts = Vec::new();

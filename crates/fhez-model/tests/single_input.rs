@@ -1,0 +1,116 @@
+//! One model API, two packings: the same plan → keygen → encrypt → evaluate (server keys
+//! only) → decrypt calls run a CNN with one sample per ciphertext on CKKS and agree with the
+//! plaintext forward.
+
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, reason = "test code")]
+
+use fhez_ckks::{CkksParams, CkksParamsSpec, CkksServer};
+use fhez_erray::PlainArray;
+use fhez_model::{EncryptedModel, Error};
+use fhez_nn::nodes::{AvgPool, CrossCorrelationConfig, Decrypt, DenseConfig, Enqueue, Input, Relu};
+use fhez_nn::{
+    Graph, GraphBuilder, LayoutRole, PackingChoice, PlanRequest, SecurityStandard, Tensor,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// `x (8, 8)` → 2 × CC(3×3) → Enqueue → ReLU → AvgPool(1×2×2) → Dense(18 → 3) → Decrypt.
+fn graph() -> fhez_nn::Result<Graph> {
+    let mut r = ChaCha20Rng::seed_from_u64(3);
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[8, 8]))?;
+    let stack = g.add("stack", Enqueue { length: 2 })?;
+    for f in 0..2 {
+        let cc = CrossCorrelationConfig {
+            kernel: vec![3, 3],
+            stride: vec![1, 1],
+        }
+        .init(&mut r);
+        let id = g.add(&format!("cc{f}"), cc)?;
+        g.chain(&[x, id])?;
+        g.connect_ports(id, 0, stack, f)?;
+    }
+    let relu = g.add("relu", Relu::new(4.0)?)?;
+    let pool = g.add(
+        "pool",
+        AvgPool {
+            kernel: vec![1, 2, 2],
+            stride: vec![1, 2, 2],
+        },
+    )?;
+    let dense = g.add("dense", DenseConfig { d_in: 18, d_out: 3 }.init(&mut r))?;
+    let dec = g.add("Decrypt", Decrypt {})?;
+    g.chain(&[stack, relu, pool, dense, dec])?;
+    g.build()
+}
+
+fn request() -> PlanRequest {
+    PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: SecurityStandard::Standard2018,
+    }
+}
+
+#[test]
+fn single_input_runs_through_the_model_api_on_ckks() -> TestResult {
+    let model = EncryptedModel::with_packing(graph()?, &request(), PackingChoice::SingleInput)?;
+    assert_eq!(model.packing(), PackingChoice::SingleInput);
+    assert_eq!(model.batch(), 1);
+    // Toy parameters for a test: the plan's chain on a smaller ring, insecure.
+    // DISCLAIMER: toy parameters, they protect nothing.
+    let spec = CkksParamsSpec {
+        log_n: 10,
+        ..model.spec()
+    }
+    .insecure_for_testing();
+    let client = model.keygen(&CkksParams::new(&spec)?)?;
+    let server = CkksServer::new(client.server_keys());
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let data: Vec<f64> = (0..64)
+        .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+        .collect();
+    let input = model.plan().layout("x", LayoutRole::Input).unwrap();
+    let x = PlainArray::new(input.shape.clone(), data.clone())?;
+    let sent = model.encrypt(&client, &[("x", x)])?;
+    assert_eq!(sent.num_cts(), 1, "one ciphertext per sample");
+    let back = model.evaluate(&server, &sent)?;
+    let out = model.decrypt_finish(&client, &back, &[])?;
+    let want = model
+        .graph()
+        .infer(&[("x", Tensor::new(vec![8, 8], data)?)])?;
+    let (got, want) = (&out[0]["Decrypt"], &want["Decrypt"]);
+    assert_eq!(got.shape(), want.shape());
+    for (a, b) in got.data().iter().zip(want.data()) {
+        assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // One sample per ciphertext: a batch of two is refused with the numbers.
+    let two = PlainArray::full(vec![2, 8, 8], 0.1)?;
+    assert!(matches!(
+        model.encrypt(&client, &[("x", two)]),
+        Err(Error::BatchTooLarge {
+            batch: 2,
+            planned: 1
+        })
+    ));
+    Ok(())
+}
+
+#[test]
+fn the_same_calls_plan_batch_in_slots() -> TestResult {
+    let mut req = request();
+    req.batch = 4;
+    let model = EncryptedModel::with_packing(graph()?, &req, PackingChoice::BatchInSlots)?;
+    assert_eq!(model.packing(), PackingChoice::BatchInSlots);
+    assert_eq!(model.batch(), 4);
+    let single = EncryptedModel::with_packing(graph()?, &req, PackingChoice::SingleInput)?;
+    assert_eq!(
+        single.plan().depth,
+        model.plan().depth + 1,
+        "the stack's mask level"
+    );
+    Ok(())
+}

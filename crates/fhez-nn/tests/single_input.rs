@@ -1,0 +1,169 @@
+//! Single-input packing through the graph walk: a bank of one-filter cross-correlations, the
+//! `Enqueue` that stacks them, a polynomial ReLU, average pooling and a dense layer run on
+//! one ciphertext per sample, equal the plaintext forward (1e-9 on `Plain`), and `Sim`
+//! mirrors the levels and key switches of every node.
+
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, reason = "test code")]
+
+mod common;
+
+use common::{rand_tensor, rng};
+use fhez_backend::{Backend, Plain, Sim, SimConfig};
+use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_nn::nodes::{AvgPool, CrossCorrelationConfig, Decrypt, DenseConfig, Enqueue, Input, Relu};
+use fhez_nn::{Graph, GraphBuilder, Tensor};
+
+type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+const FILTERS: usize = 3;
+
+/// `x (8, 8)` → 3 × CC(3×3, stride 1) → Enqueue → ReLU → AvgPool(1×2×2) → Dense(27 → 4).
+fn graph() -> fhez_nn::Result<Graph> {
+    let mut r = rng(7);
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[8, 8]))?;
+    let stack = g.add("stack", Enqueue { length: FILTERS })?;
+    for f in 0..FILTERS {
+        let mut cc = CrossCorrelationConfig {
+            kernel: vec![3, 3],
+            stride: vec![1, 1],
+        }
+        .init(&mut r);
+        cc.bias = Tensor::scalar(0.1 * f as f64 - 0.1);
+        let id = g.add(&format!("cc{f}"), cc)?;
+        g.chain(&[x, id])?;
+        g.connect_ports(id, 0, stack, f)?;
+    }
+    let relu = g.add("relu", Relu::new(4.0)?)?;
+    let pool = g.add(
+        "pool",
+        AvgPool {
+            kernel: vec![1, 2, 2],
+            stride: vec![1, 2, 2],
+        },
+    )?;
+    let dense = g.add("dense", DenseConfig { d_in: 27, d_out: 4 }.init(&mut r))?;
+    let dec = g.add("dec", Decrypt {})?;
+    g.chain(&[stack, relu, pool, dense, dec])?;
+    g.build()
+}
+
+fn single_input<B: Backend>(b: &B, x: &Tensor) -> fhez_erray::Result<Erray<B>> {
+    let data = PlainArray::new(vec![1, 8, 8], x.data().to_vec())?;
+    Erray::encrypt(b, &data, Packing::single_input(64))
+}
+
+#[test]
+fn single_input_graph_equals_the_plain_forward() -> TestResult {
+    let g = graph()?;
+    let x = rand_tensor(&mut rng(8), &[8, 8], -1.0, 1.0);
+    let plain = Plain::new(1024);
+    let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let run = g.forward_enc(&[("x", single_input(&plain, &x)?)], &mut refresh)?;
+    let (id, out) = &run.boundary[0];
+    assert_eq!(out.packing(), Packing::SingleInput { period: 4 });
+    let got = g.finish(&[(*id, out.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", x)])?;
+    for (k, w) in &want {
+        let o = &got[0][k];
+        assert_eq!(o.shape(), w.shape(), "{k}");
+        for (a, b) in o.data().iter().zip(w.data()) {
+            assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{k}: {a} vs {b}");
+        }
+    }
+    // cc 1, stack 1 (mask), relu 2, pool 1, dense 1.
+    let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
+    assert_eq!(
+        ["cc0", "stack", "relu", "pool", "dense"].map(consumed),
+        [1, 1, 2, 1, 1]
+    );
+    Ok(())
+}
+
+#[test]
+fn sim_mirrors_the_single_input_walk() -> TestResult {
+    let g = graph()?;
+    let x = rand_tensor(&mut rng(9), &[8, 8], -1.0, 1.0);
+    let plain = Plain::new(1024).with_max_level(8);
+    let sim = Sim::new(SimConfig::planning(1024, 8, 40.0))?;
+    let mut rp = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let p = g.forward_enc(&[("x", single_input(&plain, &x)?)], &mut rp)?;
+    let s = g.forward_enc(&[("x", single_input(&sim, &x)?)], &mut rs)?;
+    assert_eq!(p.levels, s.levels);
+    assert_eq!(p.boundary[0].1.level(), s.boundary[0].1.level());
+    // Every rotation the walk needs is one Galois key the planner lists.
+    assert!(!sim.report().rotation_steps.is_empty());
+    Ok(())
+}
+
+#[test]
+fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
+    let g = graph()?;
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
+    assert_eq!(plan.depth, 6, "cc 1 + stack 1 + relu 2 + pool 1 + dense 1");
+    assert_eq!(plan.log_q.len(), 7);
+    let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+    assert_eq!(input.shape, vec![1, 8, 8]);
+    assert_eq!(
+        input.packing,
+        fhez_nn::PackingSpec::SingleInput { period: 64 }
+    );
+    let output = plan.layout("dec", fhez_nn::LayoutRole::Output).unwrap();
+    assert_eq!(output.shape, vec![1, 4]);
+    // The plan serializes with packing and layouts.
+    let json = serde_json::to_string(&plan)?;
+    let back: fhez_nn::Plan = serde_json::from_str(&json)?;
+    assert_eq!(back, plan);
+    // A client with only the plan: encrypt with the input layout, run on a backend holding
+    // exactly the planned keys, decrypt with the output layout.
+    let x = rand_tensor(&mut rng(10), &[8, 8], -1.0, 1.0);
+    let keys = fhez_backend::RotationSet::Steps(plan.rotation_steps.clone());
+    let b = Plain::new(plan.slots)
+        .with_max_level(plan.depth)
+        .with_rotations(keys);
+    let data = PlainArray::new(input.shape.clone(), x.data().to_vec())?;
+    let e = Erray::encrypt(&b, &data, input.packing.into())?;
+    let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let run = g.forward_enc(&[("x", e.clone())], &mut refresh)?;
+    let (id, out) = &run.boundary[0];
+    assert_eq!(out.shape(), output.shape.as_slice());
+    assert_eq!(fhez_nn::PackingSpec::from(out.packing()), output.packing);
+    let got = g.finish(&[(*id, out.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", x)])?;
+    assert!((got[0]["dec"].data()[0] - want["dec"].data()[0]).abs() < 1e-9);
+    // Exact keys: dropping one planned step makes evaluation fail, not compose.
+    let mut fewer = plan.rotation_steps.clone();
+    let first = *fewer.iter().next().unwrap();
+    fewer.remove(&first);
+    let b2 = Plain::new(plan.slots).with_rotations(fhez_backend::RotationSet::Steps(fewer));
+    let e2 = Erray::encrypt(&b2, &data, input.packing.into())?;
+    let mut refresh2 = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    assert!(g.forward_enc(&[("x", e2)], &mut refresh2).is_err());
+    Ok(())
+}
+
+#[test]
+fn batch_plans_list_layouts_too() -> TestResult {
+    let g = fhez_nn::prefab::cnn_classifier(10, 4)?;
+    let plan = fhez_nn::plan(&g, 16, 20)?;
+    assert_eq!(plan.packing, fhez_nn::PackingChoice::BatchInSlots);
+    let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+    assert_eq!(
+        input.packing,
+        fhez_nn::PackingSpec::BatchInSlots { batch: 16 }
+    );
+    assert_eq!(input.shape, vec![16, 28, 28]);
+    assert!(
+        plan.layout("Decrypt", fhez_nn::LayoutRole::Output)
+            .is_some()
+    );
+    Ok(())
+}
