@@ -237,6 +237,41 @@ impl CkksServer {
     /// (`Evaluator::dot_integer_many` at `t + 1` with integers
     /// `round(w·Δ_t·q_{t+1}/scale)`, then one rescale), the operands at `t` (free integer
     /// weights only) are added exactly.
+    /// `round(w(r, i) · numerator / scale(i))` for every output row `r` of `members` and term
+    /// `i` of `terms`: the integer weights of a lazy sum rescaled once at `level`.
+    ///
+    /// # Errors
+    /// [`Error::ScaleOverflow`] when a weight is not finite or reaches `MAX_INTEGER`.
+    fn integer_weights(
+        &self,
+        members: &[usize],
+        terms: &[usize],
+        weight: &dyn Fn(usize, usize) -> f64,
+        scale: &dyn Fn(usize) -> f64,
+        numerator: f64,
+        level: u32,
+    ) -> Result<Vec<Vec<i64>>> {
+        members
+            .iter()
+            .map(|&r| {
+                terms
+                    .iter()
+                    .map(|&i| {
+                        let k = (weight(r, i) * numerator / scale(i)).round();
+                        if k.is_finite() && k.abs() < MAX_INTEGER {
+                            Ok(k as i64)
+                        } else {
+                            Err(Error::ScaleOverflow {
+                                log2_scale: (k.abs() * scale(i)).log2(),
+                                log2_q_at_level: self.params().log_q_at(level),
+                            })
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn combine_rows(
         &self,
         cts: &[&Ciphertext],
@@ -268,25 +303,9 @@ impl CkksServer {
                 None
             } else {
                 let numerator = self.scale(target)? * self.q(target + 1)?;
-                let ks = members
-                    .iter()
-                    .map(|&r| {
-                        lazy.iter()
-                            .map(|&i| {
-                                let scale = cts.get(i).map_or(1.0, |c| c.scale());
-                                let k = (weight(r, i) * numerator / scale).round();
-                                if k.is_finite() && k.abs() < MAX_INTEGER {
-                                    Ok(k as i64)
-                                } else {
-                                    Err(Error::ScaleOverflow {
-                                        log2_scale: (k.abs() * scale).log2(),
-                                        log2_q_at_level: self.params().log_q_at(target + 1),
-                                    })
-                                }
-                            })
-                            .collect::<Result<Vec<i64>>>()
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let scale = |i: usize| cts.get(i).map_or(1.0, |c| c.scale());
+                let ks =
+                    self.integer_weights(members, &lazy, &weight, &scale, numerator, target + 1)?;
                 let sums = self
                     .eval
                     .dot_integer_many(&pick(&lazy), &ks, target + 1, numerator)?;
@@ -380,25 +399,9 @@ impl CkksServer {
                 None
             } else {
                 let numerator = sum_scale * self.q(target + 2)?;
-                let ks = members
-                    .iter()
-                    .map(|&r| {
-                        lazy.iter()
-                            .map(|&i| {
-                                let scale = products.get(i).map_or(1.0, |c| c.scale());
-                                let k = (weight(r, i) * numerator / scale).round();
-                                if k.is_finite() && k.abs() < MAX_INTEGER {
-                                    Ok(k as i64)
-                                } else {
-                                    Err(Error::ScaleOverflow {
-                                        log2_scale: (k.abs() * scale).log2(),
-                                        log2_q_at_level: self.params().log_q_at(target + 2),
-                                    })
-                                }
-                            })
-                            .collect::<Result<Vec<i64>>>()
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let scale = |i: usize| products.get(i).map_or(1.0, |c| c.scale());
+                let ks =
+                    self.integer_weights(members, &lazy, &weight, &scale, numerator, target + 2)?;
                 let sums = self
                     .eval
                     .dot_integer_many(&pick(&lazy), &ks, target + 2, numerator)?;
