@@ -272,6 +272,33 @@ impl CkksServer {
             .collect()
     }
 
+    /// Adds the lazy and the direct partial sums of each member row (either may be absent)
+    /// and stores the total at the row's position in `out`.
+    ///
+    /// # Errors
+    /// Engine errors from the addition.
+    fn place_sums(
+        &self,
+        members: &[usize],
+        lazy_out: Option<Vec<Ciphertext>>,
+        direct_out: Option<Vec<Ciphertext>>,
+        out: &mut [Option<Ciphertext>],
+    ) -> Result<()> {
+        for (pos, &r) in members.iter().enumerate() {
+            let a = lazy_out.as_ref().and_then(|v| v.get(pos));
+            let b = direct_out.as_ref().and_then(|v| v.get(pos));
+            let sum = match (a, b) {
+                (Some(x), Some(y)) => self.eval.add(x, y)?,
+                (Some(x), None) | (None, Some(x)) => x.clone(),
+                (None, None) => continue,
+            };
+            if let Some(slot) = out.get_mut(r) {
+                *slot = Some(sum);
+            }
+        }
+        Ok(())
+    }
+
     fn combine_rows(
         &self,
         cts: &[&Ciphertext],
@@ -329,18 +356,7 @@ impl CkksServer {
                     self.scale(target)?,
                 )?)
             };
-            for (pos, &r) in members.iter().enumerate() {
-                let a = lazy_out.as_ref().and_then(|v| v.get(pos));
-                let b = direct_out.as_ref().and_then(|v| v.get(pos));
-                let sum = match (a, b) {
-                    (Some(x), Some(y)) => self.eval.add(x, y)?,
-                    (Some(x), None) | (None, Some(x)) => x.clone(),
-                    (None, None) => continue,
-                };
-                if let Some(slot) = out.get_mut(r) {
-                    *slot = Some(sum);
-                }
-            }
+            self.place_sums(members, lazy_out, direct_out, &mut out)?;
         }
         // Rows of zeros: `0 · cts_0` at the level of `cts_0`, as the trait's rule says.
         out.into_iter()
@@ -427,18 +443,7 @@ impl CkksServer {
                         .dot_integer_many(&pick(&direct), &ks, target + 1, sum_scale)?,
                 )
             };
-            for (pos, &r) in members.iter().enumerate() {
-                let a = lazy_out.as_ref().and_then(|v| v.get(pos));
-                let b = direct_out.as_ref().and_then(|v| v.get(pos));
-                let sum = match (a, b) {
-                    (Some(x), Some(y)) => self.eval.add(x, y)?,
-                    (Some(x), None) | (None, Some(x)) => x.clone(),
-                    (None, None) => continue,
-                };
-                if let Some(slot) = out.get_mut(r) {
-                    *slot = Some(sum);
-                }
-            }
+            self.place_sums(members, lazy_out, direct_out, &mut out)?;
         }
         // Rows of zeros: `0 · product_0`, at the level of product 0 (`L_0 − 1`).
         out.into_iter()
