@@ -22,6 +22,8 @@ use crate::{BackendKind, Caps, OpStats, Result};
 /// | `encrypt` | `max_level` | 0 |
 /// | `add`, `sub`, `add_plain`, `sub_plain`, `add_scalar`, `neg` | `min(levels)` | 0 |
 /// | `mul_plain` | `level − 1` | 0 |
+/// | `encode_plain(values, l)` (no ciphertext) | — | 0 |
+/// | `mul_plain_sum(terms)`, every term at the level `l` its plaintext was encoded for | `l − 1` (one rescale for the whole sum) | 0 |
 /// | `mul_scalar(s)`, `s` a [free scalar](crate::is_free_scalar) | `level` | 0 |
 /// | `mul_scalar(s)`, otherwise | `level − 1` | 0 |
 /// | `mul` (ct×ct, relinearized and rescaled) | `min(levels) − 1` | 1 |
@@ -72,6 +74,11 @@ use crate::{BackendKind, Caps, OpStats, Result};
 pub trait Backend: Clone + Send + Sync + 'static {
     /// One packed vector of `slots` reals.
     type Ct: Clone + Send + Sync + std::fmt::Debug + 'static;
+
+    /// A plaintext vector encoded once, by [`Backend::encode_plain`], as the multiplicand of
+    /// ciphertexts at one level: reused by every [`Backend::mul_plain_sum`] without encoding
+    /// again (the diagonals of a linear transform, encoded at model load).
+    type Pt: Clone + Send + Sync + std::fmt::Debug + 'static;
 
     /// Which backend family this is.
     fn kind(&self) -> BackendKind;
@@ -125,6 +132,37 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// # Errors
     /// [`LevelExhausted`](crate::Error::LevelExhausted) at level 0, plus the plaintext checks.
     fn mul_plain(&self, a: &Self::Ct, b: &[f64]) -> Result<Self::Ct>;
+
+    /// Encodes `values` (zero-padded) once as the plaintext multiplicand of ciphertexts at
+    /// `level`, with the scale [`Backend::mul_plain`] would use there, so that
+    /// [`Backend::mul_plain_sum`] multiplies by it without encoding. No counters change.
+    ///
+    /// # Errors
+    /// [`LevelExhausted`](crate::Error::LevelExhausted) when `level` is 0 (a product with it
+    /// needs a level); [`LevelMismatch`](crate::Error::LevelMismatch) when `level` is above
+    /// [`Caps::max_level`]; [`TooManyValues`](crate::Error::TooManyValues),
+    /// [`NonFinite`](crate::Error::NonFinite).
+    fn encode_plain(&self, values: &[f64], level: u32) -> Result<Self::Pt>;
+
+    /// The ciphertext level `pt` was encoded for.
+    fn plain_level(&self, pt: &Self::Pt) -> u32;
+
+    /// Bytes of memory `pt` occupies on an encrypting backend: `(level + 1)` RNS limbs of
+    /// `2·slots` 8-byte residues for CKKS, which [`Sim`](crate::Sim) predicts exactly;
+    /// [`Plain`](crate::Plain) reports its own `8·slots`.
+    fn plain_bytes(&self, pt: &Self::Pt) -> usize;
+
+    /// `Σ_i cts_i ⊙ pts_i` for `terms[i] = (cts_i, pts_i)`, the products summed before one
+    /// rescale (the old engine's per-giant-group sum): every ciphertext must be at the level
+    /// its plaintext was encoded for, all terms at one level `l`; the result is at `l − 1`,
+    /// as `mul_plain` followed by `add`s would be. Counters: one plaintext multiplication per
+    /// term, **one** rescale.
+    ///
+    /// # Errors
+    /// [`LengthMismatch`](crate::Error::LengthMismatch) for no terms;
+    /// [`LevelMismatch`](crate::Error::LevelMismatch) for the first term whose ciphertext or
+    /// plaintext level differs from the first term's ciphertext level.
+    fn mul_plain_sum(&self, terms: &[(&Self::Ct, &Self::Pt)]) -> Result<Self::Ct>;
 
     /// `a + s` in every slot (including slots the caller considers padding). Level unchanged.
     ///

@@ -143,3 +143,59 @@ pub fn product_levels(pairs: &[(u32, u32)]) -> Result<Vec<u32>> {
         .map(|&(a, b)| consume("mul", a.min(b), 1))
         .collect()
 }
+
+/// Checks the level of a plaintext to encode for ciphertexts at `level` on a backend whose
+/// fresh level is `max_level` (see [`Backend::encode_plain`](crate::Backend::encode_plain)).
+///
+/// # Errors
+/// [`Error::LevelExhausted`] for level 0; [`Error::LevelMismatch`] above `max_level`.
+pub fn check_plain_level(level: u32, max_level: u32) -> Result<()> {
+    if level > max_level {
+        return Err(Error::LevelMismatch {
+            op: "encode_plain",
+            expected: max_level,
+            found: level,
+        });
+    }
+    consume("encode_plain", level, 1).map(|_| ())
+}
+
+/// The result level of [`Backend::mul_plain_sum`](crate::Backend::mul_plain_sum) over terms
+/// with `(ciphertext level, plaintext level)` pairs: every level equals the first
+/// ciphertext's `l`, and the result is `l − 1`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] for no terms; [`Error::LevelMismatch`] for the first level that
+/// differs; [`Error::LevelExhausted`] at level 0.
+pub fn plain_sum_level(levels: &[(u32, u32)]) -> Result<u32> {
+    const OP: &str = "mul_plain_sum";
+    let Some(&(level, _)) = levels.first() else {
+        return Err(Error::LengthMismatch {
+            op: OP,
+            expected: 1,
+            found: 0,
+        });
+    };
+    for &(ct, pt) in levels {
+        for found in [ct, pt] {
+            if found != level {
+                return Err(Error::LevelMismatch {
+                    op: OP,
+                    expected: level,
+                    found,
+                });
+            }
+        }
+    }
+    consume(OP, level, 1)
+}
+
+/// Bytes of a CKKS plaintext for ciphertexts at `level` on `slots` slots: `level + 1` limbs
+/// of `2·slots` residues of 8 bytes (saturating).
+#[must_use]
+pub fn ckks_plain_bytes(slots: usize, level: u32) -> usize {
+    let limbs = usize::try_from(level)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    limbs.saturating_mul(slots).saturating_mul(16)
+}

@@ -31,6 +31,16 @@ pub enum Error {
         /// Levels left on the operand (its current level).
         available: u32,
     },
+    /// An operand is not at the level the operation requires.
+    #[error("level mismatch in `{op}`: expected level {expected}, found {found}")]
+    LevelMismatch {
+        /// Name of the operation.
+        op: &'static str,
+        /// The level required.
+        expected: u32,
+        /// The level found.
+        found: u32,
+    },
     /// No rotation (Galois) key for this step.
     #[error("missing Galois key for rotation step {step}")]
     MissingGaloisKey {
@@ -102,6 +112,7 @@ impl Error {
             Self::Frame(f) => Some(f),
             Self::Unsupported { .. }
             | Self::LevelExhausted { .. }
+            | Self::LevelMismatch { .. }
             | Self::MissingGaloisKey { .. }
             | Self::TooManyValues { .. }
             | Self::NonFinite { .. }

@@ -15,8 +15,8 @@ pub use backend::{Backend, Decrypt};
 pub use caps::{BackendKind, Caps, RotationSet, normalize_step};
 pub use cost::is_free_scalar;
 pub use error::{Error, Result};
-pub use plain::{PLAIN_DEFAULT_MAX_LEVEL, Plain, PlainCt};
-pub use sim::{Sim, SimConfig, SimCt, SimReport};
+pub use plain::{PLAIN_DEFAULT_MAX_LEVEL, Plain, PlainCt, PlainPt};
+pub use sim::{Sim, SimConfig, SimCt, SimPt, SimReport};
 pub use stats::{OpStats, StatsRecorder};
 
 #[cfg(test)]

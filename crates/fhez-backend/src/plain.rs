@@ -1,8 +1,8 @@
 //! [`Plain`]: the exact f64 reference backend (the oracle, and what training runs on).
 
 use crate::cost::{
-    check_finite, check_rows, check_values, combination_output, consume, product_levels,
-    scalar_cost,
+    check_finite, check_plain_level, check_rows, check_values, combination_output, consume,
+    plain_sum_level, product_levels, scalar_cost,
 };
 use crate::wire::Reader;
 use crate::{
@@ -31,6 +31,22 @@ pub struct PlainCt {
 
 impl PlainCt {
     /// The `slots` values.
+    #[must_use]
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+/// An encoded plaintext of [`Plain`]: the `slots` values and the level they were encoded
+/// for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlainPt {
+    values: Vec<f64>,
+    level: u32,
+}
+
+impl PlainPt {
+    /// The `slots` values (zero-padded).
     #[must_use]
     pub fn values(&self) -> &[f64] {
         &self.values
@@ -136,6 +152,7 @@ impl Plain {
 
 impl Backend for Plain {
     type Ct = PlainCt;
+    type Pt = PlainPt;
 
     fn kind(&self) -> BackendKind {
         BackendKind::Plain
@@ -199,6 +216,47 @@ impl Backend for Plain {
         let level = consume("mul_plain", a.level, 1)?;
         let values = self.zip_plain("mul_plain", a, b, |x, y| x * y)?;
         self.stats.record_plain_mults(1);
+        self.stats.record_rescales(1);
+        Ok(PlainCt { values, level })
+    }
+
+    fn encode_plain(&self, values: &[f64], level: u32) -> Result<PlainPt> {
+        check_plain_level(level, self.caps.max_level)?;
+        check_values(values, self.caps.slots)?;
+        let mut padded = values.to_vec();
+        padded.resize(self.caps.slots, 0.0);
+        Ok(PlainPt {
+            values: padded,
+            level,
+        })
+    }
+
+    fn plain_bytes(&self, pt: &PlainPt) -> usize {
+        pt.values.len().saturating_mul(8)
+    }
+
+    fn plain_level(&self, pt: &PlainPt) -> u32 {
+        pt.level
+    }
+
+    fn mul_plain_sum(&self, terms: &[(&PlainCt, &PlainPt)]) -> Result<PlainCt> {
+        let levels: Vec<(u32, u32)> = terms.iter().map(|(c, p)| (c.level, p.level)).collect();
+        let level = plain_sum_level(&levels)?;
+        let mut values = vec![0.0; self.caps.slots];
+        for (ct, pt) in terms {
+            self.check_ct("mul_plain_sum", ct)?;
+            if pt.values.len() != self.caps.slots {
+                return Err(Error::LengthMismatch {
+                    op: "mul_plain_sum",
+                    expected: self.caps.slots,
+                    found: pt.values.len(),
+                });
+            }
+            for ((acc, &x), &y) in values.iter_mut().zip(&ct.values).zip(&pt.values) {
+                *acc += x * y;
+            }
+        }
+        self.stats.record_plain_mults(terms.len() as u64);
         self.stats.record_rescales(1);
         Ok(PlainCt { values, level })
     }

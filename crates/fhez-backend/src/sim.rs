@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cost::{
-    check_finite, check_rows, check_values, combination_output, consume, product_levels,
-    scalar_cost,
+    check_finite, check_plain_level, check_rows, check_values, combination_output, consume,
+    plain_sum_level, product_levels, scalar_cost,
 };
 use crate::wire::Reader;
 use crate::{
@@ -30,6 +30,13 @@ pub struct SimCt {
     pub log2_scale: f64,
     /// Multiplicative depth consumed so far (levels used on the deepest path).
     pub depth: u32,
+}
+
+/// A simulated encoded plaintext: the level it was encoded for, no values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimPt {
+    /// The ciphertext level it multiplies.
+    pub level: u32,
 }
 
 /// Configuration of a [`Sim`].
@@ -192,6 +199,7 @@ impl Sim {
 
 impl Backend for Sim {
     type Ct = SimCt;
+    type Pt = SimPt;
 
     fn kind(&self) -> BackendKind {
         BackendKind::Sim
@@ -234,6 +242,29 @@ impl Backend for Sim {
         self.stats.record_plain_mults(1);
         self.stats.record_rescales(1);
         Ok(self.produce(level, a.depth + 1))
+    }
+
+    fn encode_plain(&self, values: &[f64], level: u32) -> Result<SimPt> {
+        check_plain_level(level, self.caps.max_level)?;
+        check_values(values, self.caps.slots)?;
+        Ok(SimPt { level })
+    }
+
+    fn plain_bytes(&self, pt: &SimPt) -> usize {
+        crate::cost::ckks_plain_bytes(self.caps.slots, pt.level)
+    }
+
+    fn plain_level(&self, pt: &SimPt) -> u32 {
+        pt.level
+    }
+
+    fn mul_plain_sum(&self, terms: &[(&SimCt, &SimPt)]) -> Result<SimCt> {
+        let levels: Vec<(u32, u32)> = terms.iter().map(|(c, p)| (c.level, p.level)).collect();
+        let level = plain_sum_level(&levels)?;
+        let depth = terms.iter().map(|(c, _)| c.depth).max().unwrap_or(0);
+        self.stats.record_plain_mults(terms.len() as u64);
+        self.stats.record_rescales(1);
+        Ok(self.produce(level, depth + 1))
     }
 
     fn add_scalar(&self, a: &SimCt, s: f64) -> Result<SimCt> {

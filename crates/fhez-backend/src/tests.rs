@@ -401,3 +401,72 @@ fn linear_combinations_follow_the_single_rule() -> TestResult {
     );
     Ok(())
 }
+
+/// Pre-encoded plaintexts: `mul_plain_sum` equals `mul_plain` + `add` in values and level,
+/// counts one rescale for the whole sum (Plain and Sim alike), and refuses a plaintext of
+/// another level, an empty sum and encoding at level 0 or above `max_level`.
+#[test]
+fn mul_plain_sum_is_one_lazy_rescale() -> TestResult {
+    let p = Plain::new(4).with_max_level(3);
+    let s = Sim::new(SimConfig::planning(4, 3, 30.0))?;
+    let xs = [[1.0, 2.0, -1.0], [0.5, -3.0, 2.0]];
+    let ws = [[2.0, 0.25, 1.0], [-1.0, 0.5, 4.0]];
+    let cts: Vec<PlainCt> = xs.iter().map(|x| p.encrypt(x)).collect::<Result<_>>()?;
+    let pts: Vec<PlainPt> = ws
+        .iter()
+        .map(|w| p.encode_plain(w, 3))
+        .collect::<Result<_>>()?;
+    assert_eq!(p.plain_level(&pts[0]), 3);
+    let terms: Vec<(&PlainCt, &PlainPt)> = cts.iter().zip(&pts).collect();
+    let before = p.stats();
+    let sum = p.mul_plain_sum(&terms)?;
+    let after = p.stats();
+    let eager = p.add(
+        &p.mul_plain(&cts[0], &ws[0])?,
+        &p.mul_plain(&cts[1], &ws[1])?,
+    )?;
+    assert_eq!(p.decrypt(&sum)?, p.decrypt(&eager)?);
+    assert_eq!(p.decrypt(&sum)?, vec![1.5, -1.0, 7.0, 0.0]);
+    assert_eq!(p.level(&sum), 2);
+    assert_eq!(after.rescales - before.rescales, 1);
+    assert_eq!(after.plain_mults - before.plain_mults, 2);
+
+    let sc: Vec<SimCt> = xs.iter().map(|x| s.encrypt(x)).collect::<Result<_>>()?;
+    let sp: Vec<SimPt> = ws
+        .iter()
+        .map(|w| s.encode_plain(w, 3))
+        .collect::<Result<_>>()?;
+    let sterms: Vec<(&SimCt, &SimPt)> = sc.iter().zip(&sp).collect();
+    let ssum = s.mul_plain_sum(&sterms)?;
+    assert_eq!((s.level(&ssum), ssum.depth), (2, 1));
+    assert_eq!((s.stats().rescales, s.stats().plain_mults), (1, 2));
+    assert_eq!(s.plain_bytes(&sp[0]), 4 * 2 * 4 * 8);
+    assert_eq!(p.plain_bytes(&pts[0]), 4 * 8);
+
+    // The plaintext of the next product must be encoded for level 2.
+    let wrong = p.mul_plain_sum(&[(&sum, &pts[0])]).unwrap_err();
+    assert_eq!(
+        wrong.to_string(),
+        "level mismatch in `mul_plain_sum`: expected level 2, found 3"
+    );
+    let swrong = s.mul_plain_sum(&[(&ssum, &sp[0])]).unwrap_err();
+    assert_eq!(swrong.to_string(), wrong.to_string());
+    let empty = p.mul_plain_sum(&[]).unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "length mismatch in `mul_plain_sum`: expected 1, found 0"
+    );
+    assert_eq!(
+        p.encode_plain(&[1.0], 0).unwrap_err().to_string(),
+        "level exhausted in `encode_plain`: needs 1 level(s), 0 available"
+    );
+    assert_eq!(
+        s.encode_plain(&[1.0], 4).unwrap_err().to_string(),
+        "level mismatch in `encode_plain`: expected level 3, found 4"
+    );
+    assert!(matches!(
+        p.encode_plain(&[0.0; 5], 1),
+        Err(Error::TooManyValues { len: 5, slots: 4 })
+    ));
+    Ok(())
+}

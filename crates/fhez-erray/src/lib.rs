@@ -19,7 +19,7 @@ mod wire;
 
 pub use erray::Erray;
 pub use error::{Error, Result};
-pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, RotationTable};
+pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, PreparedTransform, RotationTable};
 pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
 pub use plain_array::PlainArray;

@@ -21,13 +21,17 @@
 //! share one hoisted decomposition, each giant group is `Σ_r D'_{g,r} ⊙ rot(x, r)` with the
 //! diagonals pre-rotated by `−G·g`, and the giant rotations run in Horner form (each group
 //! is rotated by the gap to the next, so only steps `G·Δg` are needed). All-zero diagonals
-//! and empty giant groups are skipped. One level (the plaintext products).
+//! and empty giant groups are skipped. One level (the plaintext products): each giant group
+//! is one [`Backend::mul_plain_sum`], its products summed before a single rescale.
+//!
+//! The diagonals are encoded for the level of the input ([`Backend::encode_plain`]);
+//! [`LinearTransform::prepare`] does that once and keeps the encoded form
+//! ([`PreparedTransform`]), so applying it again encodes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fhez_backend::Backend;
 
-use crate::par::tree_sum;
 use crate::{Error, Result};
 
 /// Upper bound on `n · m` (coefficient evaluations while building one transform) and on the
@@ -36,6 +40,9 @@ pub const MAX_TRANSFORM_WORK: usize = 1 << 28;
 
 /// One giant group: giant index `g` and its `(baby index, pre-rotated diagonal)` terms.
 type Group = (usize, Vec<(usize, Vec<f64>)>);
+
+/// One giant group of a [`PreparedTransform`]: `g` and its `(baby index, encoded diagonal)`.
+type EncodedGroup<P> = (usize, Vec<(usize, P)>);
 
 /// A diagonal matrix–vector product planned for one slot count (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
@@ -422,7 +429,8 @@ impl LinearTransform {
     }
 
     /// As [`LinearTransform::apply`], rotating through `table` (steps it composes are not
-    /// hoisted).
+    /// hoisted). Encodes the diagonals for the level of `x` on every call; a transform applied
+    /// more than once should be [prepared](LinearTransform::prepare) once instead.
     ///
     /// # Errors
     /// As [`LinearTransform::apply`].
@@ -432,73 +440,75 @@ impl LinearTransform {
         x: &B::Ct,
         table: &RotationTable,
     ) -> Result<B::Ct> {
-        if be.slots() != self.slots {
-            return Err(Error::InvalidShape {
+        self.prepare(be, be.level(x))?.apply_with(be, x, table)
+    }
+
+    /// Encodes every diagonal once ([`Backend::encode_plain`]) for inputs at `level`: the
+    /// form to keep when the transform is applied many times (a model's layers at their
+    /// planned levels). The `f64` diagonals are not kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] when the backend's slot count differs from the planned one;
+    /// the `encode_plain` errors (`LevelExhausted` at level 0).
+    pub fn prepare<B: Backend>(&self, be: &B, level: u32) -> Result<PreparedTransform<B>> {
+        self.check_slots(be)?;
+        let mut bytes = 0usize;
+        let mut groups = Vec::with_capacity(self.groups.len());
+        let mut shape_groups = Vec::with_capacity(self.groups.len());
+        for (g, list) in &self.groups {
+            let mut encoded = Vec::with_capacity(list.len());
+            for (bi, diag) in list {
+                let pt = be.encode_plain(diag, level)?;
+                bytes = bytes.saturating_add(be.plain_bytes(&pt));
+                encoded.push((*bi, pt));
+            }
+            shape_groups.push((*g, list.iter().map(|(bi, _)| (*bi, Vec::new())).collect()));
+            groups.push((*g, encoded));
+        }
+        // An all-zero matrix multiplies by a zero diagonal to keep the one-level contract.
+        let zero = if groups.is_empty() {
+            let pt = be.encode_plain(&[], level)?;
+            bytes = bytes.saturating_add(be.plain_bytes(&pt));
+            Some(pt)
+        } else {
+            None
+        };
+        Ok(PreparedTransform {
+            shape: Self {
+                groups: shape_groups,
+                ..self.clone_without_groups()
+            },
+            level,
+            groups,
+            zero,
+            bytes,
+        })
+    }
+
+    fn clone_without_groups(&self) -> Self {
+        Self {
+            slots: self.slots,
+            n_in: self.n_in,
+            m: self.m,
+            giant: self.giant,
+            baby: self.baby.clone(),
+            groups: Vec::new(),
+            tree: self.tree.clone(),
+            bias: self.bias.clone(),
+            windowed: self.windowed,
+        }
+    }
+
+    fn check_slots<B: Backend>(&self, be: &B) -> Result<()> {
+        if be.slots() == self.slots {
+            Ok(())
+        } else {
+            Err(Error::InvalidShape {
                 op: "linear transform",
                 shape: vec![self.slots, be.slots()],
                 reason: "planned for another slot count",
-            });
+            })
         }
-        let mut babies: Vec<Option<B::Ct>> = vec![None; self.baby.len()];
-        let mut hoisted: Vec<(usize, i64)> = Vec::new();
-        for (k, &r) in self.baby.iter().enumerate() {
-            let s = to_step(r)?;
-            if r == 0 {
-                if let Some(slot) = babies.get_mut(k) {
-                    *slot = Some(x.clone());
-                }
-            } else if table.is_exact(s) {
-                hoisted.push((k, s));
-            } else if let Some(slot) = babies.get_mut(k) {
-                *slot = Some(table.rotate(be, x, s)?);
-            }
-        }
-        let steps: Vec<i64> = hoisted.iter().map(|&(_, s)| s).collect();
-        for ((k, _), ct) in hoisted.iter().zip(be.rotate_hoisted(x, &steps)?) {
-            if let Some(slot) = babies.get_mut(*k) {
-                *slot = Some(ct);
-            }
-        }
-        let mut acc: Option<B::Ct> = None;
-        let mut g_prev = 0usize;
-        for (g, list) in self.groups.iter().rev() {
-            let mut terms = Vec::with_capacity(list.len());
-            for (bi, diag) in list {
-                if let Some(Some(xb)) = babies.get(*bi) {
-                    terms.push(be.mul_plain(xb, diag)?);
-                }
-            }
-            let Some(inner) = tree_sum(terms, |p, q| Ok(be.add(p, q)?))? else {
-                continue;
-            };
-            acc = Some(match acc {
-                Some(a) => {
-                    let r = table.rotate(be, &a, to_step((g_prev - g) * self.giant)?)?;
-                    be.add(&r, &inner)?
-                }
-                None => inner,
-            });
-            g_prev = *g;
-        }
-        let mut acc = match acc {
-            Some(a) => {
-                if g_prev > 0 {
-                    table.rotate(be, &a, to_step(g_prev * self.giant)?)?
-                } else {
-                    a
-                }
-            }
-            // An all-zero matrix: multiply by the zero diagonal to keep the one-level contract.
-            None => be.mul_plain(x, &[])?,
-        };
-        for &t in &self.tree {
-            let r = table.rotate(be, &acc, to_step(t)?)?;
-            acc = be.add(&acc, &r)?;
-        }
-        if let Some(b) = &self.bias {
-            acc = be.add_plain(&acc, b)?;
-        }
-        Ok(acc)
     }
 
     /// The plaintext reference: every slot `s` gets `Σ_{j<n} coef(s mod m, j) · x[j] +
@@ -525,5 +535,160 @@ impl LinearTransform {
             })
             .collect();
         y.iter().copied().cycle().take(self.slots).collect()
+    }
+}
+
+/// A [`LinearTransform`] with its diagonals encoded once for inputs at one level
+/// ([`LinearTransform::prepare`]). Each giant group is one [`Backend::mul_plain_sum`]: the
+/// products of the group summed before a single rescale, no encoding at evaluation.
+#[derive(Clone, Debug)]
+pub struct PreparedTransform<B: Backend> {
+    /// The transform's structure (baby steps, giant groups, tree, bias); its diagonals are
+    /// dropped (empty vectors), the encoded ones are in `groups`.
+    shape: LinearTransform,
+    level: u32,
+    groups: Vec<EncodedGroup<B::Pt>>,
+    zero: Option<B::Pt>,
+    bytes: usize,
+}
+
+impl<B: Backend> PreparedTransform<B> {
+    /// The input level the diagonals were encoded for.
+    #[must_use]
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// Bytes of the encoded diagonals ([`Backend::plain_bytes`] summed).
+    #[must_use]
+    pub fn plain_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Input period `n`.
+    #[must_use]
+    pub fn input_period(&self) -> usize {
+        self.shape.n_in
+    }
+
+    /// Output period `m`.
+    #[must_use]
+    pub fn output_period(&self) -> usize {
+        self.shape.m
+    }
+
+    /// Number of non-zero diagonals (plaintext products per application).
+    #[must_use]
+    pub fn diagonals(&self) -> usize {
+        self.shape.diagonals()
+    }
+
+    /// The distinct rotation steps this transform needs keys for.
+    #[must_use]
+    pub fn rotation_steps(&self) -> BTreeSet<i64> {
+        self.shape.rotation_steps()
+    }
+
+    /// Key switches one application performs with exact keys.
+    #[must_use]
+    pub fn key_switches(&self) -> usize {
+        self.shape.key_switches()
+    }
+
+    /// `M·x + bias` for `x` at [`PreparedTransform::level`], every rotation with its own key.
+    /// One level.
+    ///
+    /// # Errors
+    /// As [`PreparedTransform::apply_with`].
+    pub fn apply(&self, be: &B, x: &B::Ct) -> Result<B::Ct> {
+        self.apply_with(be, x, &RotationTable::exact())
+    }
+
+    /// As [`PreparedTransform::apply`], rotating through `table` (steps it composes are not
+    /// hoisted).
+    ///
+    /// # Errors
+    /// [`fhez_backend::Error::LevelMismatch`] (before any rotation) when `x` is not at the
+    /// prepared level; [`Error::InvalidShape`] for another slot count; backend errors
+    /// (`MissingGaloisKey`).
+    pub fn apply_with(&self, be: &B, x: &B::Ct, table: &RotationTable) -> Result<B::Ct> {
+        let t = &self.shape;
+        t.check_slots(be)?;
+        if be.level(x) != self.level {
+            return Err(fhez_backend::Error::LevelMismatch {
+                op: "linear transform",
+                expected: self.level,
+                found: be.level(x),
+            }
+            .into());
+        }
+        let mut babies: Vec<Option<B::Ct>> = vec![None; t.baby.len()];
+        let mut hoisted: Vec<(usize, i64)> = Vec::new();
+        for (k, &r) in t.baby.iter().enumerate() {
+            let s = to_step(r)?;
+            if r == 0 {
+                if let Some(slot) = babies.get_mut(k) {
+                    *slot = Some(x.clone());
+                }
+            } else if table.is_exact(s) {
+                hoisted.push((k, s));
+            } else if let Some(slot) = babies.get_mut(k) {
+                *slot = Some(table.rotate(be, x, s)?);
+            }
+        }
+        let steps: Vec<i64> = hoisted.iter().map(|&(_, s)| s).collect();
+        for ((k, _), ct) in hoisted.iter().zip(be.rotate_hoisted(x, &steps)?) {
+            if let Some(slot) = babies.get_mut(*k) {
+                *slot = Some(ct);
+            }
+        }
+        let mut acc: Option<B::Ct> = None;
+        let mut g_prev = 0usize;
+        for (g, list) in self.groups.iter().rev() {
+            let terms: Vec<(&B::Ct, &B::Pt)> = list
+                .iter()
+                .filter_map(|(bi, pt)| match babies.get(*bi) {
+                    Some(Some(xb)) => Some((xb, pt)),
+                    Some(None) | None => None,
+                })
+                .collect();
+            if terms.is_empty() {
+                continue;
+            }
+            let inner = be.mul_plain_sum(&terms)?;
+            acc = Some(match acc {
+                Some(a) => {
+                    let r = table.rotate(be, &a, to_step((g_prev - g) * t.giant)?)?;
+                    be.add(&r, &inner)?
+                }
+                None => inner,
+            });
+            g_prev = *g;
+        }
+        let mut acc = match (acc, &self.zero) {
+            (Some(a), _) => {
+                if g_prev > 0 {
+                    table.rotate(be, &a, to_step(g_prev * t.giant)?)?
+                } else {
+                    a
+                }
+            }
+            (None, Some(zero)) => be.mul_plain_sum(&[(x, zero)])?,
+            (None, None) => {
+                return Err(Error::InvalidShape {
+                    op: "linear transform",
+                    shape: vec![t.n_in, t.m, t.slots],
+                    reason: "prepared transform without diagonals",
+                });
+            }
+        };
+        for &s in &t.tree {
+            let r = table.rotate(be, &acc, to_step(s)?)?;
+            acc = be.add(&acc, &r)?;
+        }
+        if let Some(b) = &t.bias {
+            acc = be.add_plain(&acc, b)?;
+        }
+        Ok(acc)
     }
 }

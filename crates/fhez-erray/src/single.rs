@@ -6,7 +6,9 @@
 use fhez_backend::Backend;
 
 use crate::shape::size_of;
-use crate::{Erray, Error, LinearTransform, Packing, PlainArray, Result, RotationTable};
+use crate::{
+    Erray, Error, LinearTransform, Packing, PlainArray, PreparedTransform, Result, RotationTable,
+};
 
 /// Geometry of an n-d sliding window over an input of shape `(C, d_1…d_k)`: output shape
 /// `(F, o_1…o_k)` with `o_t = (d_t + 2·p_t − k_t) / s_t + 1`.
@@ -153,30 +155,60 @@ impl<B: Backend> Erray<B> {
         shape: Vec<usize>,
         table: &RotationTable,
     ) -> Result<Self> {
+        self.check_transform(t.input_period(), t.output_period(), &shape)?;
+        let ct = t.apply_with(&self.backend, self.ct(0)?, table)?;
+        Ok(self.single_output(ct, shape, t.output_period()))
+    }
+
+    /// As [`Erray::linear_transform`] with a transform whose diagonals were encoded once
+    /// ([`LinearTransform::prepare`]) for the level of this erray: no encoding here, one
+    /// rescale per giant group.
+    ///
+    /// # Errors
+    /// As [`Erray::linear_transform`]; [`fhez_backend::Error::LevelMismatch`] when the erray
+    /// is not at the prepared level.
+    pub fn linear_transform_prepared(
+        &self,
+        t: &PreparedTransform<B>,
+        shape: Vec<usize>,
+        table: &RotationTable,
+    ) -> Result<Self> {
+        self.check_transform(t.input_period(), t.output_period(), &shape)?;
+        let ct = t.apply_with(&self.backend, self.ct(0)?, table)?;
+        Ok(self.single_output(ct, shape, t.output_period()))
+    }
+
+    fn check_transform(
+        &self,
+        input_period: usize,
+        output_period: usize,
+        shape: &[usize],
+    ) -> Result<()> {
         let period = single_period(self, "linear_transform")?;
         let invalid = |reason| Error::InvalidShape {
             op: "linear_transform",
-            shape: shape.clone(),
+            shape: shape.to_vec(),
             reason,
         };
-        if t.input_period() < period {
+        if input_period < period {
             return Err(invalid("transform input period smaller than the erray's"));
         }
-        if size_of(&shape)? > t.output_period() {
+        if size_of(shape)? > output_period {
             return Err(invalid(
                 "output shape exceeds the transform's output period",
             ));
         }
-        let ct = t.apply_with(&self.backend, self.ct(0)?, table)?;
-        Ok(Self {
+        Ok(())
+    }
+
+    fn single_output(&self, ct: B::Ct, shape: Vec<usize>, period: usize) -> Self {
+        Self {
             backend: self.backend.clone(),
             shape,
-            packing: Packing::SingleInput {
-                period: t.output_period(),
-            },
+            packing: Packing::SingleInput { period },
             cts: vec![ct],
             clean: true,
-        })
+        }
     }
 
     /// Plans `self @ w` (`self` single-input of shape `(n,)`, `w` of shape `(n, m)`), with

@@ -335,3 +335,55 @@ case!(
         Erray::stack(&refs)
     }
 );
+
+case!(
+    /// A single-input convolution prepared once (diagonals encoded for the fresh level) and
+    /// applied to two inputs: lazy per-group sums, no encoding at evaluation.
+    SinglePrepared, "single_prepared", scale = 64.0, |b, i| {
+        let (xs, ws, stride, pad) = conv_spec(i);
+        let x = i.array(50, &xs);
+        let y = i.array(51, &xs);
+        let ex = Erray::encrypt(b, &x, Packing::single_input(x.len()))?;
+        let ey = Erray::encrypt(b, &y, Packing::single_input(y.len()))?;
+        let bias = i.array(53, ws.get(..1).unwrap_or(&[]));
+        let (t, shape) = ex.plan_conv(&i.array(52, &ws), Some(&bias), &stride, &pad, 1.0)?;
+        let level = b.caps().max_level;
+        let p = t.prepare(b, level)?;
+        let table = fhez_erray::RotationTable::exact();
+        let a = ex.linear_transform_prepared(&p, shape.clone(), &table)?;
+        let c = ey.linear_transform_prepared(&p, shape, &table)?;
+        &a + &c
+    }
+);
+
+case!(
+    /// [`Backend::mul_plain_sum`] of three products with plaintexts encoded once, at the
+    /// fresh level and (after a product) one level down.
+    PlainSum, "plain_sum", scale = 8.0, |b, i| {
+        let n = i.slots();
+        let top = b.caps().max_level;
+        let cts = (0..3)
+            .map(|k| b.encrypt(i.array(60 + k, &[n]).data()))
+            .collect::<fhez_backend::Result<Vec<_>>>()?;
+        let pts = (0..3)
+            .map(|k| b.encode_plain(i.array(63 + k, &[n]).data(), top))
+            .collect::<fhez_backend::Result<Vec<_>>>()?;
+        let terms: Vec<(&C::Ct, &C::Pt)> = cts.iter().zip(&pts).collect();
+        let s = b.mul_plain_sum(&terms)?;
+        let q = b.encode_plain(i.array(66, &[n]).data(), top.saturating_sub(1))?;
+        let s = b.mul_plain_sum(&[(&s, &q)])?;
+        Erray::from_parts(b, vec![n], Packing::Flat, vec![s])
+    }
+);
+
+case!(
+    /// A plaintext encoded for another level than its ciphertext's: the same `LevelMismatch`
+    /// on every backend.
+    PlainSumLevelMismatch, "plain_sum_level_mismatch", scale = 1.0, |b, i| {
+        let n = i.slots();
+        let x = b.encrypt(i.array(67, &[n]).data())?;
+        let pt = b.encode_plain(i.array(68, &[n]).data(), b.caps().max_level.saturating_sub(1))?;
+        let s = b.mul_plain_sum(&[(&x, &pt)])?;
+        Erray::from_parts(b, vec![n], Packing::Flat, vec![s])
+    }
+);

@@ -97,6 +97,9 @@ pub fn suite_rotation_steps(
         SingleChain,
         SingleDenseBudget,
         SingleStack,
+        SinglePrepared,
+        PlainSum,
+        PlainSumLevelMismatch,
     );
     Ok(sim.report().rotation_steps)
 }
@@ -158,6 +161,9 @@ macro_rules! __suite_tests {
             single_chain: SingleChain,
             single_dense_budget: SingleDenseBudget,
             single_stack: SingleStack,
+            single_prepared: SinglePrepared,
+            plain_sum: PlainSum,
+            plain_sum_level_mismatch: PlainSumLevelMismatch,
         );
     };
     (@cases $harness:expr; $($test:ident: $case:ident),* $(,)?) => {

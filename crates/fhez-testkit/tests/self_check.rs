@@ -1,7 +1,7 @@
 //! The suite must catch broken backends: a wrapper around `Plain` that is wrong in values
 //! (`Skewed`) or in level accounting (`Leaky`) has to fail the relevant cases.
 
-use fhez_backend::{Backend, BackendKind, Caps, Decrypt, OpStats, Plain, PlainCt, Result};
+use fhez_backend::{Backend, BackendKind, Caps, Decrypt, OpStats, Plain, PlainCt, PlainPt, Result};
 use fhez_testkit::{Harness, cases};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,7 @@ struct Faulty {
 
 impl Backend for Faulty {
     type Ct = PlainCt;
+    type Pt = PlainPt;
     fn kind(&self) -> BackendKind {
         BackendKind::Ckks
     }
@@ -51,6 +52,27 @@ impl Backend for Faulty {
             return self.inner.encrypt(&self.inner.decrypt(&prod)?);
         }
         Ok(prod)
+    }
+    fn encode_plain(&self, v: &[f64], level: u32) -> Result<PlainPt> {
+        self.inner.encode_plain(v, level)
+    }
+    fn plain_level(&self, pt: &PlainPt) -> u32 {
+        self.inner.plain_level(pt)
+    }
+    fn plain_bytes(&self, pt: &PlainPt) -> usize {
+        self.inner.plain_bytes(pt)
+    }
+    fn mul_plain_sum(&self, terms: &[(&PlainCt, &PlainPt)]) -> Result<PlainCt> {
+        let sum = self.inner.mul_plain_sum(terms)?;
+        if self.fault == Fault::Leaky
+            && terms
+                .first()
+                .is_some_and(|(a, _)| self.inner.level(a) == self.caps().max_level)
+        {
+            // Same values, but back at the fresh level: a level leak.
+            return self.inner.encrypt(&self.inner.decrypt(&sum)?);
+        }
+        Ok(sum)
     }
     fn add_scalar(&self, a: &PlainCt, s: f64) -> Result<PlainCt> {
         self.inner.add_scalar(a, s)
@@ -119,4 +141,15 @@ fn leaky_levels_are_caught_without_decryption() {
         .check(&cases::PlainBroadcast)
         .expect_err("leak must be detected");
     assert!(err.contains("levels differ"), "{err}");
+}
+
+#[test]
+fn leaky_plain_sums_are_caught_without_decryption() {
+    let h = Harness::accounting_only(faulty(Fault::Leaky));
+    let err = h
+        .check(&cases::PlainSum)
+        .expect_err("a lazy sum that keeps its level must be detected");
+    // The leaked level makes the next product's plaintext (encoded one level down) mismatch
+    // on the faulty backend only.
+    assert!(err.contains("[plain_sum on ckks] outcomes differ"), "{err}");
 }

@@ -100,6 +100,7 @@ impl CkksClient {
 
 impl Backend for CkksClient {
     type Ct = CkksCt;
+    type Pt = crate::Plaintext;
 
     fn kind(&self) -> BackendKind {
         BackendKind::Ckks
@@ -132,6 +133,18 @@ impl Backend for CkksClient {
     }
     fn mul_plain(&self, a: &CkksCt, b: &[f64]) -> BResult<CkksCt> {
         self.server.mul_plain(a, b)
+    }
+    fn encode_plain(&self, values: &[f64], level: u32) -> BResult<crate::Plaintext> {
+        self.server.encode_plain(values, level)
+    }
+    fn plain_bytes(&self, pt: &crate::Plaintext) -> usize {
+        self.server.plain_bytes(pt)
+    }
+    fn plain_level(&self, pt: &crate::Plaintext) -> u32 {
+        self.server.plain_level(pt)
+    }
+    fn mul_plain_sum(&self, terms: &[(&CkksCt, &crate::Plaintext)]) -> BResult<CkksCt> {
+        self.server.mul_plain_sum(terms)
     }
     fn add_scalar(&self, a: &CkksCt, s: f64) -> BResult<CkksCt> {
         self.server.add_scalar(a, s)

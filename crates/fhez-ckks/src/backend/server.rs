@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::collections::BTreeMap;
 
 use fhez_backend::cost::{
-    CombinationOutput, check_finite, check_rows, check_values, combination_output, consume,
-    product_levels, scalar_cost,
+    CombinationOutput, check_finite, check_plain_level, check_rows, check_values,
+    combination_output, consume, plain_sum_level, product_levels, scalar_cost,
 };
 use fhez_backend::wire::check_limit;
 use fhez_backend::{
@@ -476,6 +476,7 @@ impl CkksServer {
 
 impl Backend for CkksServer {
     type Ct = CkksCt;
+    type Pt = crate::Plaintext;
 
     fn kind(&self) -> BackendKind {
         BackendKind::Ckks
@@ -525,6 +526,33 @@ impl Backend for CkksServer {
         let prod = self.eval.mul_plain(&a.0, &pt)?;
         let out = self.rescale(&prod)?;
         self.stats.record_plain_mults(1);
+        self.stats.record_rescales(1);
+        Ok(CkksCt::new(out))
+    }
+
+    fn encode_plain(&self, values: &[f64], level: u32) -> BResult<crate::Plaintext> {
+        check_plain_level(level, self.caps.max_level)?;
+        check_values(values, self.caps.slots)?;
+        // At Δ_l, as `mul_plain`: Δ_l·Δ_l/q_l = Δ_{l-1} after the one rescale.
+        Ok(self.encoder.encode(values, self.scale(level)?, level)?)
+    }
+
+    fn plain_bytes(&self, pt: &crate::Plaintext) -> usize {
+        fhez_backend::cost::ckks_plain_bytes(self.caps.slots, pt.level())
+    }
+
+    fn plain_level(&self, pt: &crate::Plaintext) -> u32 {
+        pt.level()
+    }
+
+    fn mul_plain_sum(&self, terms: &[(&CkksCt, &crate::Plaintext)]) -> BResult<CkksCt> {
+        let levels: Vec<(u32, u32)> = terms.iter().map(|(c, p)| (c.level(), p.level())).collect();
+        plain_sum_level(&levels)?;
+        let raw: Vec<(&Ciphertext, &crate::Plaintext)> =
+            terms.iter().map(|(c, p)| (c.ciphertext(), *p)).collect();
+        let sum = self.eval.mul_plain_sum(&raw)?;
+        let out = self.rescale(&sum)?;
+        self.stats.record_plain_mults(terms.len() as u64);
         self.stats.record_rescales(1);
         Ok(CkksCt::new(out))
     }

@@ -257,6 +257,65 @@ impl Evaluator {
         Ok(())
     }
 
+    /// `Σ_i ct_i × pt_i`, accumulated in one buffer (one multiply-add pass per term, no
+    /// intermediate ciphertexts): every ciphertext at the level of the first, with the same
+    /// number of polynomials and the same scale, every plaintext with at least its limbs and
+    /// the scale of the first. The scale is the product of the scales; rescale once
+    /// afterwards.
+    ///
+    /// # Errors
+    /// [`Error::CiphertextSize`] for no terms or a polynomial count that differs;
+    /// [`Error::LevelIncrease`] for a ciphertext at another level or a plaintext with too few
+    /// limbs; [`Error::ScaleMismatch`], [`Error::ScaleOverflow`]; parameter mismatches.
+    pub fn mul_plain_sum(&self, terms: &[(&Ciphertext, &Plaintext)]) -> Result<Ciphertext> {
+        let Some(((first_ct, first_pt), rest)) = terms.split_first() else {
+            return Err(Error::CiphertextSize {
+                op: "mul_plain_sum",
+                expected: 1,
+                found: 0,
+            });
+        };
+        let mut acc = self.mul_plain(first_ct, first_pt)?;
+        let basis = self.params.q_basis(acc.level)?;
+        let limbs = acc.level as usize + 1;
+        for (ct, pt) in rest {
+            self.check_ct(ct)?;
+            self.check_pt(pt)?;
+            if ct.level != acc.level {
+                return Err(Error::LevelIncrease {
+                    from: acc.level,
+                    to: ct.level,
+                });
+            }
+            check_plain_level(pt, ct.level)?;
+            if ct.polys.len() != acc.polys.len() {
+                return Err(Error::CiphertextSize {
+                    op: "mul_plain_sum",
+                    expected: acc.polys.len(),
+                    found: ct.polys.len(),
+                });
+            }
+            let scale = ct.scale * pt.scale;
+            if !super::scales_match(scale, acc.scale) {
+                return Err(super::scale_mismatch(acc.scale, scale));
+            }
+            for (dst, src) in acc.polys.iter_mut().zip(&ct.polys) {
+                let n = dst.n();
+                for (((d, x), y), q) in dst
+                    .as_mut_slice()
+                    .chunks_exact_mut(n)
+                    .zip(src.limbs_iter())
+                    .zip(pt.poly.limbs_iter())
+                    .zip(basis.moduli())
+                    .take(limbs)
+                {
+                    zq::mul_add_slices_assign(q, d, x, y);
+                }
+            }
+        }
+        Ok(acc)
+    }
+
     /// `ct × value` in every slot: multiplies by the integer `round(value·scale)`,
     /// so the result's scale is `ct.scale × scale` (rescale afterwards).
     ///
