@@ -1,15 +1,18 @@
 //! [`EncryptedModel`]: a trained graph plus its plan, split into the client's and the
 //! server's steps.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer};
+use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer, ParamsId};
 use fhez_erray::{Erray, Packing, PlainArray};
-use fhez_nn::{EncRun, Graph, NodeId, Outputs, PackingChoice, Plan, PlanRequest};
+use fhez_nn::{EncRun, Graph, NodeId, Outputs, PackingChoice, Plan, PlanRequest, TransformCache};
 
 use crate::message::CtBatch;
-use crate::timed::{NodeTiming, forward_enc_timed};
+use crate::timed::{NodeTiming, forward_enc_timed_cached};
 use crate::{Error, Result, check_params, keygen, spec_from_plan};
+
+/// The server's transform cache and the parameter set it was filled under.
+type ServerTransforms = (ParamsId, TransformCache<CkksServer>);
 
 /// A trained [`Graph`] with its [`Plan`] for batches of up to `batch` samples.
 ///
@@ -52,6 +55,9 @@ pub struct EncryptedModel {
     graph: Graph,
     plan: Plan,
     batch: usize,
+    /// The server's encoded single-input transforms, for the parameter set they were
+    /// encoded under (filled by the first evaluation, shared by clones).
+    transforms: Arc<Mutex<Option<ServerTransforms>>>,
 }
 
 impl EncryptedModel {
@@ -103,7 +109,52 @@ impl EncryptedModel {
             PackingChoice::BatchInSlots => batch.max(1),
             PackingChoice::SingleInput => 1,
         };
-        Self { graph, plan, batch }
+        Self {
+            graph,
+            plan,
+            batch,
+            transforms: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The server's transform cache for `params`: the one filled so far when it was filled
+    /// under the same parameter set, otherwise a new, empty one (replacing it).
+    fn transform_cache(&self, params: ParamsId) -> TransformCache<CkksServer> {
+        let mut slot = self
+            .transforms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some((id, cache)) if *id == params => cache.clone(),
+            Some(_) | None => {
+                let cache = TransformCache::new();
+                *slot = Some((params, cache.clone()));
+                cache
+            }
+        }
+    }
+
+    /// **Server.** Bytes of the single-input transforms encoded so far (their diagonals are
+    /// encoded once, at the first evaluation, for the levels the plan meets, and reused by
+    /// every later one); 0 before the first evaluation and for batch-in-slots plans.
+    #[must_use]
+    pub fn prepared_bytes(&self) -> usize {
+        self.transforms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |(_, c)| c.plain_bytes())
+    }
+
+    /// **Server.** Number of single-input transforms encoded so far (see
+    /// [`EncryptedModel::prepared_bytes`]).
+    #[must_use]
+    pub fn prepared_transforms(&self) -> usize {
+        self.transforms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |(_, c)| c.len())
     }
 
     /// The packing the plan was made for.
@@ -203,7 +254,8 @@ impl EncryptedModel {
                 kind: "rotate",
             })
         };
-        let (run, timings) = forward_enc_timed(&self.graph, &named, &mut refresh)?;
+        let cache = self.transform_cache(server.params().id());
+        let (run, timings) = forward_enc_timed_cached(&self.graph, &named, &mut refresh, &cache)?;
         Ok((self.boundary(&run), timings))
     }
 

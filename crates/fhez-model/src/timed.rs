@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use fhez_backend::Backend;
 use fhez_erray::Erray;
 use fhez_nn::graph::NodeLevels;
-use fhez_nn::{EncRun, Graph, NodeEvent, Result};
+use fhez_nn::{EncRun, Graph, NodeEvent, Result, TransformCache};
 
 /// Wall-clock time and level accounting of one node of an encrypted run.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +34,29 @@ pub fn forward_enc_timed<B: Backend>(
     inputs: &[(&str, Erray<B>)],
     refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
 ) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
+    timed(graph, inputs, refresh, None)
+}
+
+/// [`forward_enc_timed`] on [`Graph::forward_enc_cached`]: single-input linear maps are
+/// encoded once in `cache` and reused by later runs.
+///
+/// # Errors
+/// As [`Graph::forward_enc`].
+pub fn forward_enc_timed_cached<B: Backend>(
+    graph: &Graph,
+    inputs: &[(&str, Erray<B>)],
+    refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+    cache: &TransformCache<B>,
+) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
+    timed(graph, inputs, refresh, Some(cache))
+}
+
+fn timed<B: Backend>(
+    graph: &Graph,
+    inputs: &[(&str, Erray<B>)],
+    refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+    cache: Option<&TransformCache<B>>,
+) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
     let mut timings = Vec::new();
     let mut started = Instant::now();
     let mut hook = |event: NodeEvent<'_>| match event {
@@ -52,6 +75,9 @@ pub fn forward_enc_timed<B: Backend>(
             cts_out,
         }),
     };
-    let run = graph.forward_enc_with_hook(inputs, refresh, &mut hook)?;
+    let run = match cache {
+        Some(c) => graph.forward_enc_cached(inputs, refresh, &mut hook, c)?,
+        None => graph.forward_enc_with_hook(inputs, refresh, &mut hook)?,
+    };
     Ok((run, timings))
 }

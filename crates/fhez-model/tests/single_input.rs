@@ -77,7 +77,24 @@ fn single_input_runs_through_the_model_api_on_ckks() -> TestResult {
     let x = PlainArray::new(input.shape.clone(), data.clone())?;
     let sent = model.encrypt(&client, &[("x", x)])?;
     assert_eq!(sent.num_cts(), 1, "one ciphertext per sample");
-    let back = model.evaluate(&server, &sent)?;
+    assert_eq!(
+        model.prepared_bytes(),
+        0,
+        "nothing encoded before the first evaluation"
+    );
+    let first = model.evaluate(&server, &sent)?;
+    // The server encoded the linear nodes (2 cc, pool, dense) once, at the levels the plan
+    // meets: (level + 1) limbs of N = 2^10 residues per diagonal.
+    let bytes = model.prepared_bytes();
+    assert_eq!(model.prepared_transforms(), 4);
+    assert!(bytes > 0 && bytes % (1 << 13) == 0, "{bytes}");
+    // A second request reuses them (a clone of the model shares the cache).
+    let back = model.clone().evaluate(&server, &sent)?;
+    assert_eq!(
+        (model.prepared_transforms(), model.prepared_bytes()),
+        (4, bytes)
+    );
+    assert_eq!(first.num_cts(), back.num_cts());
     let out = model.decrypt_finish(&client, &back, &[])?;
     let want = model
         .graph()

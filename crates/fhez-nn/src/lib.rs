@@ -17,7 +17,7 @@ pub use cost::Cost;
 pub use error::{Error, Result};
 pub use graph::{
     EncRun, EncState, EncStep, Grads, Graph, GraphBuilder, GraphConfig, NodeEvent, NodeId, Outputs,
-    Tape, TrainConfig, Trainer,
+    SingleLinear, Tape, TrainConfig, Trainer, TransformCache,
 };
 pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};

@@ -167,3 +167,45 @@ fn batch_plans_list_layouts_too() -> TestResult {
     );
     Ok(())
 }
+
+/// The cached walk encodes each linear node's diagonals once (3 cc, pool, dense: 5 entries)
+/// and later runs reuse them: same values, levels and key switches as the uncached walk on
+/// every run, and the cache neither grows nor changes size on the second run.
+#[test]
+fn cached_walk_encodes_once_and_matches_the_walk() -> TestResult {
+    let g = graph()?;
+    let plain = Plain::new(1024).with_max_level(8);
+    let sim = Sim::new(SimConfig::planning(1024, 8, 40.0))?;
+    let cache = fhez_nn::TransformCache::<Plain>::new();
+    let sim_cache = fhez_nn::TransformCache::<Sim>::new();
+    let mut rp = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let mut bytes = None;
+    for seed in [11, 12] {
+        let x = rand_tensor(&mut rng(seed), &[8, 8], -1.0, 1.0);
+        let input = single_input(&plain, &x)?;
+        let plain_run = g.forward_enc(&[("x", input.clone())], &mut rp)?;
+        let cached = g.forward_enc_cached(&[("x", input)], &mut rp, &mut |_| {}, &cache)?;
+        assert_eq!(cached.levels, plain_run.levels);
+        let (a, b) = (&cached.boundary[0].1, &plain_run.boundary[0].1);
+        assert_eq!(a.level(), b.level());
+        for (u, v) in a.decrypt()?.data().iter().zip(b.decrypt()?.data()) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+        let s = g.forward_enc_cached(
+            &[("x", single_input(&sim, &x)?)],
+            &mut rs,
+            &mut |_| {},
+            &sim_cache,
+        )?;
+        assert_eq!(s.levels, plain_run.levels);
+        assert_eq!(cache.len(), FILTERS + 2);
+        assert_eq!(
+            *bytes.get_or_insert(cache.plain_bytes()),
+            cache.plain_bytes()
+        );
+    }
+    // Sim predicts the CKKS plaintext memory: (level + 1) limbs of 2·slots residues.
+    assert!(sim_cache.plain_bytes() > cache.plain_bytes());
+    Ok(())
+}

@@ -5,7 +5,7 @@
 use fhez_backend::{Backend, Decrypt};
 use fhez_erray::{Erray, Packing, PlainArray};
 
-use super::{Graph, NodeId, Outputs, Tape};
+use super::{Graph, NodeId, Outputs, Tape, TransformCache};
 use crate::nodes::Node;
 use crate::tensor::unstack;
 use crate::{Error, Result};
@@ -152,6 +152,34 @@ impl Graph {
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
         hook: &mut dyn FnMut(NodeEvent<'_>),
     ) -> Result<EncRun<B>> {
+        self.walk(inputs, refresh, hook, None)
+    }
+
+    /// [`Graph::forward_enc_with_hook`] keeping the single-input linear maps
+    /// ([`Node::single_linear`]) encoded in `cache`: a node's diagonals are encoded the first
+    /// time it runs at a level and reused by every later run with the same cache (a server
+    /// keeps one per model and parameter set). Values, levels and key switches are those of
+    /// the uncached walk.
+    ///
+    /// # Errors
+    /// As [`Graph::forward_enc`].
+    pub fn forward_enc_cached<B: Backend>(
+        &self,
+        inputs: &[(&str, Erray<B>)],
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+        hook: &mut dyn FnMut(NodeEvent<'_>),
+        cache: &TransformCache<B>,
+    ) -> Result<EncRun<B>> {
+        self.walk(inputs, refresh, hook, Some(cache))
+    }
+
+    fn walk<B: Backend>(
+        &self,
+        inputs: &[(&str, Erray<B>)],
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+        hook: &mut dyn FnMut(NodeEvent<'_>),
+        cache: Option<&TransformCache<B>>,
+    ) -> Result<EncRun<B>> {
         let n = self.len();
         let mut values: Vec<Option<Vec<Erray<B>>>> = vec![None; n];
         let mut run = EncRun {
@@ -213,7 +241,7 @@ impl Graph {
                 input_level,
             });
             let before = ins.first().map(|x| x.backend().stats());
-            let step = self.forward_enc_node(id, &ins, &mut state, refresh)?;
+            let step = self.forward_enc_node(id, &ins, &mut state, refresh, cache)?;
             let after = ins.first().map(|x| x.backend().stats());
             let delta = match (after, before) {
                 (Some(a), Some(b)) => a - b,
@@ -284,6 +312,8 @@ impl Graph {
     ///   and its `Dense` consumer evaluates `x² @ W + b` with lazy relinearization
     ///   ([`Dense::forward_enc_squared`](crate::nodes::Dense::forward_enc_squared)): the same
     ///   levels, key switches per output of the layer instead of per input;
+    /// - with a `cache`, a single-input linear node ([`Node::single_linear`]) applies its map
+    ///   encoded once in the cache for the input's level;
     /// - level exhaustion becomes [`Error::DepthExhausted`] naming the node; other errors are
     ///   wrapped in [`Error::AtNode`].
     ///
@@ -295,6 +325,7 @@ impl Graph {
         ins: &[&Erray<B>],
         state: &mut EncState,
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+        cache: Option<&TransformCache<B>>,
     ) -> Result<EncStep<B>> {
         let (name, node) = self.entry(id)?;
         if node.cost().client_only {
@@ -336,12 +367,20 @@ impl Graph {
                 output_level: input_level - 1,
             });
         }
-        let (result, needed) = match (node, first) {
-            (Node::Dense(d), Some(x)) if squared_input => (
+        let cached = match (cache, first) {
+            (Some(c), Some(x)) if !squared_input && ins.len() == 1 => {
+                c.apply(id, x, || node.single_linear(x))
+            }
+            _ => Ok(None),
+        };
+        let (result, needed) = match (cached, node, first) {
+            (Err(e), _, _) => (Err(e), node.cost().depth),
+            (Ok(Some(y)), _, _) => (Ok(vec![y]), node.cost().depth),
+            (Ok(None), Node::Dense(d), Some(x)) if squared_input => (
                 d.forward_enc_squared(x).map(|y| vec![y]),
                 node.cost().depth + 1,
             ),
-            _ => (node.forward_enc(ins), node.cost().depth),
+            (Ok(None), _, _) => (node.forward_enc(ins), node.cost().depth),
         };
         let out = result.map_err(|e| {
             if is_level_exhausted(&e) {

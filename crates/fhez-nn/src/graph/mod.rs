@@ -5,11 +5,13 @@
 mod config;
 mod enc;
 mod fire;
+mod prepared;
 mod train;
 
 pub use config::{FORMAT_VERSION, GraphConfig, NodeEntry};
 pub use enc::{EncRun, EncState, EncStep, NodeEvent, NodeLevels};
 pub use fire::{Grads, Outputs, Tape};
+pub use prepared::{SingleLinear, TransformCache};
 pub use train::{OptimizerState, TrainConfig, Trainer};
 
 use std::collections::BTreeSet;

@@ -10,6 +10,7 @@ use super::window::windows;
 use super::{
     Backward, Forward, Layer, batch_of, check_param, first, one, sample_shape, with_batch,
 };
+use crate::graph::SingleLinear;
 use crate::{Cost, Error, Result, Tensor, init};
 
 /// Configuration of a [`CrossCorrelation`].
@@ -59,6 +60,31 @@ pub struct CrossCorrelation {
     pub weights: Tensor,
     /// Scalar bias (shape `[]`).
     pub bias: Tensor,
+}
+
+impl CrossCorrelation {
+    /// The single-input lowering: input shape `(1, d…)` read as `(C = 1, d…)`, one filter,
+    /// one diagonal transform; `None` when `x` is not single-input.
+    ///
+    /// # Errors
+    /// As [`Erray::plan_conv`](fhez_erray::Erray::plan_conv).
+    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+        if !super::is_single_input(x) {
+            return Ok(None);
+        }
+        let mut wshape = vec![1, 1];
+        wshape.extend(&self.kernel);
+        let w = self.weights.reshape(&wshape)?.to_plain()?;
+        let bias = PlainArray::from_vec(vec![self.bias.item()]);
+        let padding = vec![0; self.kernel.len()];
+        let (transform, shape) = x.plan_conv(&w, Some(&bias), &self.stride, &padding, 1.0)?;
+        Ok(Some(SingleLinear {
+            transform,
+            input_shape: x.shape().to_vec(),
+            output_shape: shape.clone(),
+            node_shape: shape,
+        }))
+    }
 }
 
 impl Layer for CrossCorrelation {
@@ -146,14 +172,8 @@ impl Layer for CrossCorrelation {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
-        if super::is_single_input(x) {
-            // Shape (1, d…) is (C = 1, d…): one filter, one diagonal transform.
-            let mut wshape = vec![1, 1];
-            wshape.extend(&self.kernel);
-            let w = self.weights.reshape(&wshape)?.to_plain()?;
-            let bias = PlainArray::from_vec(vec![self.bias.item()]);
-            let padding = vec![0; self.kernel.len()];
-            return Ok(vec![x.conv(&w, Some(&bias), &self.stride, &padding)?]);
+        if let Some(l) = self.single_linear(x)? {
+            return Ok(vec![l.apply(x)?]);
         }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
         let batch = batch_of(x);

@@ -6,6 +6,7 @@ use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::{Backward, Forward, Layer, batch_of, check_param, first, one, with_batch};
+use crate::graph::SingleLinear;
 use crate::{Cost, Error, Result, Tensor, init};
 
 /// Configuration of a [`Dense`] layer.
@@ -97,6 +98,29 @@ impl Dense {
     }
 }
 
+impl Dense {
+    /// The single-input lowering (`x @ W + b` as one diagonal transform on the `(d_in,)`
+    /// view of `x`, output `(1, d_out)`), or `None` when `x` is not single-input.
+    ///
+    /// # Errors
+    /// Shape errors; as [`Erray::plan_dense`](fhez_erray::Erray::plan_dense).
+    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+        if !super::is_single_input(x) {
+            return Ok(None);
+        }
+        self.check_input(super::sample_shape(x))?;
+        let flat = x.reshape(&[self.d_in])?;
+        let transform =
+            flat.plan_dense(&self.weights.to_plain()?, Some(&self.bias.to_plain()?), 1.0)?;
+        Ok(Some(SingleLinear {
+            transform,
+            input_shape: vec![self.d_in],
+            output_shape: vec![self.d_out],
+            node_shape: vec![1, self.d_out],
+        }))
+    }
+}
+
 impl Layer for Dense {
     const KIND: &'static str = "dense";
 
@@ -163,11 +187,8 @@ impl Layer for Dense {
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
         self.check_input(super::sample_shape(x))?;
-        if super::is_single_input(x) {
-            let y = x
-                .reshape(&[self.d_in])?
-                .dense(&self.weights.to_plain()?, Some(&self.bias.to_plain()?))?;
-            return Ok(vec![y.reshape(&[1, self.d_out])?]);
+        if let Some(l) = self.single_linear(x)? {
+            return Ok(vec![l.apply(x)?]);
         }
         let flat = x.reshape(&with_batch(batch_of(x), &[self.d_in]))?;
         let y = flat.matmul(&self.weights.to_plain()?)?;

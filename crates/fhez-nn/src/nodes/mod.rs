@@ -44,6 +44,7 @@ use fhez_backend::Backend;
 use fhez_erray::Erray;
 use serde::{Deserialize, Serialize};
 
+use crate::graph::SingleLinear;
 use crate::loss::{CategoricalCrossEntropy, Mae, Mse};
 use crate::{Cost, Error, Result, Tensor};
 
@@ -286,6 +287,21 @@ macro_rules! node_enum {
             /// As [`Layer::forward_enc`].
             pub fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
                 match self { $(Self::$variant(n) => n.forward_enc(inputs)),* }
+            }
+
+            /// The node's single-input lowering as one linear map, for the nodes that are
+            /// one ([`Dense`], [`CrossCorrelation`], [`AvgPool`]) on a single-input `x`;
+            /// `None` otherwise. Their [`Layer::forward_enc`] applies exactly this map.
+            ///
+            /// # Errors
+            /// Shape and planning errors of the node.
+            pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+                match self {
+                    Self::Dense(n) => n.single_linear(x),
+                    Self::Cc(n) => n.single_linear(x),
+                    Self::AvgPool(n) => n.single_linear(x),
+                    _ => Ok(None),
+                }
             }
         }
     };

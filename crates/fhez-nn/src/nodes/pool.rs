@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::window::windows;
 use super::{Backward, Forward, Layer, batch_of, first, one, sample_shape, with_batch};
+use crate::graph::SingleLinear;
 use crate::{Cost, Result, Tensor};
 
 /// `y[o] = mean_k x[o·stride + k]` over every valid window (same window semantics as
@@ -28,6 +29,26 @@ impl AvgPool {
         #[expect(clippy::cast_precision_loss, reason = "kernel sizes are small")]
         let k = k.max(1) as f64;
         1.0 / k
+    }
+}
+
+impl AvgPool {
+    /// The single-input lowering: input shape `(1, d…)` read as `(C = 1, d…)`, one diagonal
+    /// transform; `None` when `x` is not single-input.
+    ///
+    /// # Errors
+    /// As [`Erray::plan_avg_pool`](fhez_erray::Erray::plan_avg_pool).
+    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+        if !super::is_single_input(x) {
+            return Ok(None);
+        }
+        let (transform, shape) = x.plan_avg_pool(&self.kernel, &self.stride, 1.0)?;
+        Ok(Some(SingleLinear {
+            transform,
+            input_shape: x.shape().to_vec(),
+            output_shape: shape.clone(),
+            node_shape: shape,
+        }))
     }
 }
 
@@ -83,9 +104,8 @@ impl Layer for AvgPool {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
-        if super::is_single_input(x) {
-            // Shape (1, d…) is (C = 1, d…): one diagonal transform.
-            return Ok(vec![x.avg_pool(&self.kernel, &self.stride)?]);
+        if let Some(l) = self.single_linear(x)? {
+            return Ok(vec![l.apply(x)?]);
         }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
         let batch = batch_of(x);

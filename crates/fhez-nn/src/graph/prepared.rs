@@ -1,0 +1,165 @@
+//! Single-input lowering of the linear nodes as one [`LinearTransform`] each
+//! ([`SingleLinear`]), and the [`TransformCache`] that keeps them encoded for the levels a
+//! model meets, so a server encodes every diagonal once, not per request.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use fhez_backend::Backend;
+use fhez_erray::{Erray, LinearTransform, PreparedTransform, RotationTable};
+
+use super::NodeId;
+use crate::Result;
+
+/// A node's single-input linear map: reshape the input to `input_shape`, apply `transform`
+/// (output shape `output_shape`), reshape to the node's output `node_shape`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SingleLinear {
+    /// The diagonal transform.
+    pub transform: LinearTransform,
+    /// Shape the input erray is viewed as.
+    pub input_shape: Vec<usize>,
+    /// Shape of the transform's output.
+    pub output_shape: Vec<usize>,
+    /// Shape of the node's output erray.
+    pub node_shape: Vec<usize>,
+}
+
+impl SingleLinear {
+    /// Applies the map to `x` (one level), encoding the diagonals for `x`'s level.
+    ///
+    /// # Errors
+    /// Erray errors (shapes, packing, levels, keys).
+    pub fn apply<B: Backend>(&self, x: &Erray<B>) -> Result<Erray<B>> {
+        let y = x.reshape(&self.input_shape)?.linear_transform(
+            &self.transform,
+            self.output_shape.clone(),
+            &RotationTable::exact(),
+        )?;
+        Ok(y.reshape(&self.node_shape)?)
+    }
+}
+
+/// One cached entry: the map's shapes and its diagonals encoded for one level.
+#[derive(Debug)]
+struct Entry<B: Backend> {
+    prepared: PreparedTransform<B>,
+    input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
+    node_shape: Vec<usize>,
+}
+
+/// `(node, input level, input period)`.
+type Key = (NodeId, u32, usize);
+
+/// Encoded single-input transforms of one graph for one backend, keyed by node, input level
+/// and input period, filled on first use by [`Graph::forward_enc_cached`](super::Graph::forward_enc_cached)
+/// and shared by clones. It is only valid for the graph (same weights) and the parameter
+/// set it was filled with.
+pub struct TransformCache<B: Backend> {
+    entries: Arc<Mutex<BTreeMap<Key, Arc<Entry<B>>>>>,
+}
+
+impl<B: Backend> Clone for TransformCache<B> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: Arc::clone(&self.entries),
+        }
+    }
+}
+
+impl<B: Backend> Default for TransformCache<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for TransformCache<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformCache")
+            .field("transforms", &self.len())
+            .field("plain_bytes", &self.plain_bytes())
+            .finish()
+    }
+}
+
+impl<B: Backend> TransformCache<B> {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            entries: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Arc<Entry<B>>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Number of encoded transforms.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is encoded yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Bytes of all encoded diagonals ([`PreparedTransform::plain_bytes`] summed).
+    #[must_use]
+    pub fn plain_bytes(&self) -> usize {
+        self.lock()
+            .values()
+            .map(|e| e.prepared.plain_bytes())
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Applies node `id`'s single-input map to `x`: the encoded transform for `x`'s level and
+    /// period, built by `plan` and encoded on first use. `Ok(None)` when `plan` gives none
+    /// (the node is not a single-input linear map).
+    ///
+    /// # Errors
+    /// Errors of `plan`, of encoding (`LevelExhausted` at level 0) and of the application.
+    pub fn apply(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+        plan: impl FnOnce() -> Result<Option<SingleLinear>>,
+    ) -> Result<Option<Erray<B>>> {
+        let level = x.level();
+        let period = match x.packing() {
+            fhez_erray::Packing::SingleInput { period } => period,
+            fhez_erray::Packing::Flat | fhez_erray::Packing::BatchInSlots { .. } => {
+                return Ok(None);
+            }
+        };
+        let key = (id, level, period);
+        let cached = self.lock().get(&key).cloned();
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let Some(l) = plan()? else {
+                    return Ok(None);
+                };
+                let prepared = l.transform.prepare(x.backend(), level)?;
+                let e = Arc::new(Entry {
+                    prepared,
+                    input_shape: l.input_shape,
+                    output_shape: l.output_shape,
+                    node_shape: l.node_shape,
+                });
+                self.lock().insert(key, Arc::clone(&e));
+                e
+            }
+        };
+        let y = x.reshape(&entry.input_shape)?.linear_transform_prepared(
+            &entry.prepared,
+            entry.output_shape.clone(),
+            &RotationTable::exact(),
+        )?;
+        Ok(Some(y.reshape(&entry.node_shape)?))
+    }
+}
