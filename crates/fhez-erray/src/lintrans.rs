@@ -344,6 +344,68 @@ impl LinearTransform {
         })
     }
 
+    /// The matrix stacking the parts' matrices row-wise: part `k`'s first `rows` rows become
+    /// rows `k·rows …` of the result, biases alike (`[M_0; M_1; …]·x = [M_0·x; M_1·x; …]`, so
+    /// several linear maps of one ciphertext — a bank of filters — run as one transform).
+    /// The input period is the largest of the parts'; a part reads its own period only.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for no parts, windowed parts, parts planned for other slot
+    /// counts, `rows` above a part's output period, or a stack that overflows; as
+    /// [`LinearTransform::new`].
+    pub fn stack(parts: &[&Self], rows: usize) -> Result<Self> {
+        let invalid = |reason| Error::InvalidShape {
+            op: "stack transforms",
+            shape: vec![parts.len(), rows],
+            reason,
+        };
+        let first = parts.first().ok_or_else(|| invalid("nothing to stack"))?;
+        if parts
+            .iter()
+            .any(|p| p.windowed || p.slots != first.slots || rows > p.m)
+        {
+            return Err(invalid(
+                "parts must be periodic, on one slot count, with at least `rows` outputs",
+            ));
+        }
+        let total = rows
+            .checked_mul(parts.len())
+            .ok_or_else(|| invalid("stack overflows"))?;
+        let n = parts.iter().map(|p| p.n_in).max().unwrap_or(1);
+        let lookups: Vec<DiagonalLookup<'_>> = parts.iter().map(|p| p.lookup()).collect();
+        let rows = rows.max(1);
+        Self::new(
+            first.slots,
+            n,
+            total,
+            |i, j| {
+                lookups
+                    .get(i / rows)
+                    .map_or(0.0, |l| l.coefficient(i % rows, j))
+            },
+            |i| {
+                parts
+                    .get(i / rows)
+                    .and_then(|p| p.bias.as_ref()?.get(i % rows).copied())
+                    .unwrap_or(0.0)
+            },
+        )
+    }
+
+    fn lookup(&self) -> DiagonalLookup<'_> {
+        let mut by_b: Vec<Option<&[f64]>> = vec![None; self.m];
+        for (g, list) in &self.groups {
+            for (bi, diag) in list {
+                if let Some(&r) = self.baby.get(*bi)
+                    && let Some(slot) = by_b.get_mut(g * self.giant + r)
+                {
+                    *slot = Some(diag.as_slice());
+                }
+            }
+        }
+        DiagonalLookup { t: self, by_b }
+    }
+
     /// Whether this is a [windowed](LinearTransform::windowed) transform (output valid on
     /// `[0, m)` only).
     #[must_use]
@@ -535,6 +597,31 @@ impl LinearTransform {
             })
             .collect();
         y.iter().copied().cycle().take(self.slots).collect()
+    }
+}
+
+/// The stored diagonals of a [`LinearTransform`] by diagonal index `b < m`.
+struct DiagonalLookup<'a> {
+    t: &'a LinearTransform,
+    by_b: Vec<Option<&'a [f64]>>,
+}
+
+impl DiagonalLookup<'_> {
+    /// `M[i][j]` (`i < m`, `j < n`), read back from the pre-rotated diagonals: it sits on
+    /// diagonal `b = (j − i) mod m` at period position `s = (j − b) mod n`, stored at slot
+    /// `s + G·g` (mod `n`) of diagonal `(g, r) = (b / G, b mod G)`.
+    fn coefficient(&self, i: usize, j: usize) -> f64 {
+        let t = self.t;
+        if i >= t.m || j >= t.n_in {
+            return 0.0;
+        }
+        let b = (j + t.m - i % t.m) % t.m;
+        let Some(Some(diag)) = self.by_b.get(b) else {
+            return 0.0;
+        };
+        let s = (j + t.n_in - b % t.n_in) % t.n_in;
+        let shift = (b / t.giant) * t.giant;
+        diag.get((s + shift) % t.n_in).copied().unwrap_or(0.0)
     }
 }
 

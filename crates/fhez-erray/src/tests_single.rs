@@ -437,3 +437,62 @@ fn stack_matches_row_major_concatenation() -> TestResult {
     assert!(Erray::<Plain>::stack(&[]).is_err());
     Ok(())
 }
+
+/// Stacking transforms is the stacked matrix: `[M_0; M_1; M_2]·x` with biases, against the
+/// parts' direct-loop references (parts with input periods 16 and 32 on a period-16 input),
+/// in one transform whose key switches are fewer than the parts' together.
+#[test]
+fn stacked_transforms_are_the_stacked_matrix() -> TestResult {
+    let slots = 256;
+    let rows = 6;
+    let ws: Vec<PlainArray> = (0..3).map(|k| arr(&[rows, 16], 40 + k)).collect();
+    let bs: Vec<PlainArray> = (0..3).map(|k| arr(&[rows], 50 + k)).collect();
+    let parts = ws
+        .iter()
+        .zip(&bs)
+        .enumerate()
+        .map(|(k, (w, b))| {
+            let n = if k == 1 { 32 } else { 16 };
+            LinearTransform::new(
+                slots,
+                n,
+                rows,
+                |i, j| {
+                    w.data()
+                        .get(i * 16 + j)
+                        .copied()
+                        .filter(|_| j < 16)
+                        .unwrap_or(0.0)
+                },
+                |i| b.data()[i],
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&LinearTransform> = parts.iter().collect();
+    let stacked = LinearTransform::stack(&refs, rows)?;
+    assert_eq!((stacked.input_period(), stacked.output_period()), (32, 32));
+    let x = arr(&[16], 60);
+    let input: Vec<f64> = (0..slots).map(|s| x.data()[s % 16]).collect();
+    let plain = Plain::new(slots).with_max_level(2);
+    let y = stacked.apply(&plain, &plain.encrypt(&input)?)?;
+    let mut want = Vec::new();
+    for (w, b) in ws.iter().zip(&bs) {
+        for i in 0..rows {
+            let dot: f64 = (0..16).map(|j| w.data()[i * 16 + j] * x.data()[j]).sum();
+            want.push(dot + b.data()[i]);
+        }
+    }
+    close(&y.values()[..3 * rows], &want, 1e-9);
+    let separate: usize = parts.iter().map(LinearTransform::key_switches).sum();
+    assert!(
+        stacked.key_switches() < separate,
+        "{} vs {separate}",
+        stacked.key_switches()
+    );
+    assert!(
+        LinearTransform::stack(&refs, 64).is_err(),
+        "rows above a part's period"
+    );
+    assert!(LinearTransform::stack(&[], rows).is_err());
+    Ok(())
+}

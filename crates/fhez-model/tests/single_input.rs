@@ -83,16 +83,16 @@ fn single_input_runs_through_the_model_api_on_ckks() -> TestResult {
         "nothing encoded before the first evaluation"
     );
     let first = model.evaluate(&server, &sent)?;
-    // The server encoded the linear nodes (2 cc, pool, dense) once, at the levels the plan
-    // meets: (level + 1) limbs of N = 2^10 residues per diagonal.
+    // The server encoded the linear maps (the fused 2-filter bank, pool, dense) once, at the
+    // levels the plan meets: (level + 1) limbs of N = 2^10 residues per diagonal.
     let bytes = model.prepared_bytes();
-    assert_eq!(model.prepared_transforms(), 4);
+    assert_eq!(model.prepared_transforms(), 3);
     assert!(bytes > 0 && bytes % (1 << 13) == 0, "{bytes}");
     // A second request reuses them (a clone of the model shares the cache).
     let back = model.clone().evaluate(&server, &sent)?;
     assert_eq!(
         (model.prepared_transforms(), model.prepared_bytes()),
-        (4, bytes)
+        (3, bytes)
     );
     assert_eq!(first.num_cts(), back.num_cts());
     let out = model.decrypt_finish(&client, &back, &[])?;
@@ -126,8 +126,8 @@ fn the_same_calls_plan_batch_in_slots() -> TestResult {
     let single = EncryptedModel::with_packing(graph()?, &req, PackingChoice::SingleInput)?;
     assert_eq!(
         single.plan().depth,
-        model.plan().depth + 1,
-        "the stack's mask level"
+        model.plan().depth,
+        "the filter bank fused at the stack: no mask level"
     );
     Ok(())
 }

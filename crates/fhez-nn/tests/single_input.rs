@@ -71,11 +71,46 @@ fn single_input_graph_equals_the_plain_forward() -> TestResult {
             assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{k}: {a} vs {b}");
         }
     }
-    // cc 1, stack 1 (mask), relu 2, pool 1, dense 1.
+    // cc 1 (the fused bank: the stack applies all filters as one transform, no mask level),
+    // relu 2, pool 1, dense 1.
     let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
     assert_eq!(
         ["cc0", "stack", "relu", "pool", "dense"].map(consumed),
-        [1, 1, 2, 1, 1]
+        [1, 0, 2, 1, 1]
+    );
+    Ok(())
+}
+
+/// The filter bank runs as one stacked transform at the `Enqueue`: the parts do no work, and
+/// the bank's key switches are fewer than those of the separate one-filter transforms alone
+/// (before counting the stacking rotations the unfused lowering adds).
+#[test]
+fn filter_bank_is_one_stacked_transform() -> TestResult {
+    let g = graph()?;
+    let stack = g.id("stack")?;
+    assert!(g.fuses_enqueue(stack));
+    assert!(!g.fuses_enqueue(g.id("dense")?));
+    let sim = Sim::new(SimConfig::planning(1024, 8, 40.0))?;
+    let x = rand_tensor(&mut rng(13), &[8, 8], -1.0, 1.0);
+    let e = single_input(&sim, &x)?;
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let run = g.forward_enc(&[("x", e.clone())], &mut rs)?;
+    let ks = |n: &str| run.levels[g.id(n).unwrap()].unwrap().key_switches;
+    assert_eq!((0..FILTERS).map(|f| ks(&format!("cc{f}"))).sum::<u64>(), 0);
+    let separate: usize = (0..FILTERS)
+        .map(|f| {
+            let node = g.node(g.id(&format!("cc{f}")).unwrap()).unwrap();
+            node.single_linear(&e)
+                .unwrap()
+                .unwrap()
+                .transform
+                .key_switches()
+        })
+        .sum();
+    assert!(
+        ks("stack") > 0 && (ks("stack") as usize) < separate,
+        "{} vs {separate}",
+        ks("stack")
     );
     Ok(())
 }
@@ -108,8 +143,8 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
-    assert_eq!(plan.depth, 6, "cc 1 + stack 1 + relu 2 + pool 1 + dense 1");
-    assert_eq!(plan.log_q.len(), 7);
+    assert_eq!(plan.depth, 5, "fused cc bank 1 + relu 2 + pool 1 + dense 1");
+    assert_eq!(plan.log_q.len(), 6);
     let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
     assert_eq!(input.shape, vec![1, 8, 8]);
     assert_eq!(
@@ -168,7 +203,7 @@ fn batch_plans_list_layouts_too() -> TestResult {
     Ok(())
 }
 
-/// The cached walk encodes each linear node's diagonals once (3 cc, pool, dense: 5 entries)
+/// The cached walk encodes each linear map's diagonals once (the fused bank, pool, dense)
 /// and later runs reuse them: same values, levels and key switches as the uncached walk on
 /// every run, and the cache neither grows nor changes size on the second run.
 #[test]
@@ -199,7 +234,8 @@ fn cached_walk_encodes_once_and_matches_the_walk() -> TestResult {
             &sim_cache,
         )?;
         assert_eq!(s.levels, plain_run.levels);
-        assert_eq!(cache.len(), FILTERS + 2);
+        // The fused bank (at the Enqueue), pool and dense.
+        assert_eq!(cache.len(), 3);
         assert_eq!(
             *bytes.get_or_insert(cache.plain_bytes()),
             cache.plain_bytes()

@@ -5,7 +5,7 @@
 use fhez_backend::{Backend, Decrypt};
 use fhez_erray::{Erray, Packing, PlainArray};
 
-use super::{Graph, NodeId, Outputs, Tape, TransformCache};
+use super::{Graph, NodeId, Outputs, SingleLinear, Tape, TransformCache};
 use crate::nodes::Node;
 use crate::tensor::unstack;
 use crate::{Error, Result};
@@ -47,6 +47,8 @@ pub struct EncRun<B: Backend> {
 #[derive(Clone, Debug, Default)]
 pub struct EncState {
     deferred: Vec<bool>,
+    /// Linear nodes passed through to the `Enqueue` that fuses them.
+    fused: Vec<bool>,
 }
 
 impl EncState {
@@ -55,11 +57,16 @@ impl EncState {
     pub fn new(graph: &Graph) -> Self {
         Self {
             deferred: vec![false; graph.len()],
+            fused: vec![false; graph.len()],
         }
     }
 
     fn is_deferred(&self, id: NodeId) -> bool {
         self.deferred.get(id).copied().unwrap_or(false)
+    }
+
+    fn is_fused(&self, id: NodeId) -> bool {
+        self.fused.get(id).copied().unwrap_or(false)
     }
 }
 
@@ -72,6 +79,10 @@ pub struct EncStep<B: Backend> {
     pub input_level: u32,
     /// Lowest level among its outputs (a deferred square's: its input's minus one).
     pub output_level: u32,
+}
+
+fn is_single<B: Backend>(x: &Erray<B>) -> bool {
+    matches!(x.packing(), Packing::SingleInput { .. })
 }
 
 fn level_of<B: Backend>(xs: &[&Erray<B>]) -> u32 {
@@ -301,6 +312,88 @@ impl Graph {
         }
     }
 
+    /// Whether `id` is an [`Enqueue`](crate::nodes::Enqueue) of linear maps of one value: every
+    /// input is a `cc`, `avg_pool` or `dense` node whose only input is the same output port
+    /// and whose only consumer is this `Enqueue`. On single-input ciphertexts the encrypted
+    /// traversal then runs them as **one** stacked transform at the `Enqueue`
+    /// ([`LinearTransform::stack`](fhez_erray::LinearTransform::stack): `[M_0; M_1; …]·x`),
+    /// instead of one transform per map plus the stacking rotations and its mask level.
+    #[must_use]
+    pub fn fuses_enqueue(&self, id: NodeId) -> bool {
+        if !matches!(self.node(id), Some(Node::Enqueue(_))) {
+            return false;
+        }
+        let parts = self.sources(id);
+        let mut common: Option<(NodeId, usize)> = None;
+        parts.len() > 1
+            && parts.iter().all(|&(src, port)| {
+                let linear = matches!(
+                    self.node(src),
+                    Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+                );
+                let single_out =
+                    port == 0 && self.edges().iter().filter(|e| e.from == src).count() == 1;
+                let input = match self.sources(src) {
+                    [one] => Some(*one),
+                    _ => None,
+                };
+                let same = match (common, input) {
+                    (_, None) => false,
+                    (None, Some(i)) => {
+                        common = Some(i);
+                        true
+                    }
+                    (Some(c), Some(i)) => c == i,
+                };
+                linear && single_out && same
+            })
+    }
+
+    /// Whether linear node `id` feeds an `Enqueue` that [fuses](Graph::fuses_enqueue) it.
+    fn fused_into_enqueue(&self, id: NodeId) -> bool {
+        let mut outs = self.edges().iter().filter(|e| e.from == id);
+        match (outs.next(), outs.next()) {
+            (Some(e), None) => self.fuses_enqueue(e.to),
+            _ => false,
+        }
+    }
+
+    /// The stacked single-input map of a fusing `Enqueue` `id` on `x` (the value all its
+    /// parts read): each part's [`Node::single_linear`], stacked row-wise.
+    fn fused_linear<B: Backend>(&self, id: NodeId, x: &Erray<B>) -> Result<SingleLinear> {
+        let mut parts = Vec::new();
+        for &(src, _) in self.sources(id) {
+            let (_, node) = self.entry(src)?;
+            let part = node.single_linear(x)?.ok_or(Error::NotEncryptable {
+                node: self.name(src).to_owned(),
+                kind: node.kind(),
+            })?;
+            parts.push(part);
+        }
+        let first = parts.first().ok_or(Error::InputCount {
+            expected: 2,
+            found: 0,
+        })?;
+        if let Some(p) = parts.iter().find(|p| p.node_shape != first.node_shape) {
+            return Err(Error::ShapeMismatch {
+                what: "enqueue input (all ports share one shape)",
+                expected: first.node_shape.clone(),
+                found: p.node_shape.clone(),
+            });
+        }
+        let rows: usize = first.output_shape.iter().product();
+        let refs: Vec<&fhez_erray::LinearTransform> = parts.iter().map(|p| &p.transform).collect();
+        let transform = fhez_erray::LinearTransform::stack(&refs, rows)?;
+        let mut node_shape = vec![1, parts.len()];
+        node_shape.extend(first.node_shape.get(1..).unwrap_or(&[]));
+        Ok(SingleLinear {
+            transform,
+            input_shape: first.input_shape.clone(),
+            output_shape: vec![rows.saturating_mul(parts.len())],
+            node_shape,
+        })
+    }
+
     /// Evaluates node `id` (not an input, not a `Decrypt`) on ciphertexts as
     /// [`Graph::forward_enc`] does, and returns its outputs and levels. Every traversal
     /// calls this, so the rules live here once:
@@ -338,7 +431,11 @@ impl Graph {
             .sources(id)
             .first()
             .is_some_and(|&(src, _)| state.is_deferred(src));
-        let input_level = level_of(ins).saturating_sub(u32::from(squared_input));
+        let fused_inputs = !self.sources(id).is_empty()
+            && self.sources(id).iter().all(|&(src, _)| state.is_fused(src));
+        let input_level = level_of(ins)
+            .saturating_sub(u32::from(squared_input))
+            .saturating_sub(u32::from(fused_inputs));
         let first = ins.first().copied();
         let step = |outputs: Vec<Erray<B>>| {
             let output_level = level_of(&outputs.iter().collect::<Vec<_>>());
@@ -367,7 +464,35 @@ impl Graph {
                 output_level: input_level - 1,
             });
         }
+        // A linear part of a fusing Enqueue passes its input through (reported one level
+        // down, as if applied); the Enqueue applies the stacked map.
+        if let Some(x) = first
+            && is_single(x)
+            && input_level >= 1
+            && self.fused_into_enqueue(id)
+        {
+            if let Some(f) = state.fused.get_mut(id) {
+                *f = true;
+            }
+            return Ok(EncStep {
+                outputs: vec![x.clone()],
+                input_level,
+                output_level: input_level - 1,
+            });
+        }
         let cached = match (cache, first) {
+            (cache, Some(x)) if fused_inputs => match cache {
+                Some(c) => c
+                    .apply(id, x, || self.fused_linear(id, x).map(Some))
+                    .and_then(|y| {
+                        y.ok_or(Error::NotEncryptable {
+                            node: name.to_owned(),
+                            kind: node.kind(),
+                        })
+                    })
+                    .map(Some),
+                None => self.fused_linear(id, x).and_then(|l| l.apply(x)).map(Some),
+            },
             (Some(c), Some(x)) if !squared_input && ins.len() == 1 => {
                 c.apply(id, x, || node.single_linear(x))
             }
