@@ -72,11 +72,11 @@ fn single_input_graph_equals_the_plain_forward() -> TestResult {
         }
     }
     // cc 1 (the fused bank: the stack applies all filters as one transform, no mask level),
-    // relu 2, pool 1, dense 1.
+    // relu 1 (its x² coefficient folded into the bank), pool 1, dense 1.
     let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
     assert_eq!(
         ["cc0", "stack", "relu", "pool", "dense"].map(consumed),
-        [1, 0, 2, 1, 1]
+        [1, 0, 1, 1, 1]
     );
     Ok(())
 }
@@ -100,7 +100,7 @@ fn filter_bank_is_one_stacked_transform() -> TestResult {
     let separate: usize = (0..FILTERS)
         .map(|f| {
             let node = g.node(g.id(&format!("cc{f}")).unwrap()).unwrap();
-            node.single_linear(&e)
+            node.single_linear(&e, 1.0)
                 .unwrap()
                 .unwrap()
                 .transform
@@ -143,8 +143,11 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
-    assert_eq!(plan.depth, 5, "fused cc bank 1 + relu 2 + pool 1 + dense 1");
-    assert_eq!(plan.log_q.len(), 6);
+    assert_eq!(
+        plan.depth, 4,
+        "fused cc bank 1 + folded relu 1 + pool 1 + dense 1"
+    );
+    assert_eq!(plan.log_q.len(), 5);
     let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
     assert_eq!(input.shape, vec![1, 8, 8]);
     assert_eq!(
@@ -243,5 +246,47 @@ fn cached_walk_encodes_once_and_matches_the_walk() -> TestResult {
     }
     // Sim predicts the CKKS plaintext memory: (level + 1) limbs of 2·slots residues.
     assert!(sim_cache.plain_bytes() > cache.plain_bytes());
+    Ok(())
+}
+
+/// A quadratic activation right after a linear map is folded into it (one level); one that
+/// follows another activation keeps its two levels; both equal the plaintext forward.
+#[test]
+fn quadratic_activation_folds_only_after_a_linear_map() -> TestResult {
+    let mut r = rng(21);
+    let mut b = GraphBuilder::new();
+    let x = b.add("x", Input::new(&[8]))?;
+    let dense = b.add("dense", DenseConfig { d_in: 8, d_out: 4 }.init(&mut r))?;
+    let relu = b.add("relu", Relu::new(-3.0)?)?;
+    let relu2 = b.add("relu2", Relu::new(5.0)?)?;
+    let out = b.add("out", DenseConfig { d_in: 4, d_out: 2 }.init(&mut r))?;
+    let dec = b.add("dec", Decrypt {})?;
+    b.chain(&[x, dense, relu, relu2, out, dec])?;
+    let g = b.build()?;
+    assert!(
+        g.folds_activation(g.id("relu")?).is_some(),
+        "negative c2 folds too"
+    );
+    assert!(g.folds_activation(g.id("relu2")?).is_none());
+    let xs = rand_tensor(&mut rng(22), &[8], -1.0, 1.0);
+    let plain = Plain::new(256);
+    let e = Erray::encrypt(
+        &plain,
+        &PlainArray::new(vec![1, 8], xs.data().to_vec())?,
+        Packing::single_input(8),
+    )?;
+    let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let run = g.forward_enc(&[("x", e)], &mut refresh)?;
+    let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
+    assert_eq!(
+        ["dense", "relu", "relu2", "out"].map(consumed),
+        [1, 1, 2, 1]
+    );
+    let (id, y) = &run.boundary[0];
+    let got = g.finish(&[(*id, y.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", xs)])?;
+    for (a, w) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
+        assert!((a - w).abs() <= 1e-9 * (1.0 + w.abs()), "{a} vs {w}");
+    }
     Ok(())
 }

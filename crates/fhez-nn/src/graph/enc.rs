@@ -81,6 +81,18 @@ pub struct EncStep<B: Backend> {
     pub output_level: u32,
 }
 
+/// A folded quadratic activation on `u = √|c2|·x` (see [`Graph::folds_activation`]):
+/// `sign(c2)·u·(u + shift) + c0`, one level.
+fn folded_quadratic<B: Backend>(u: &Erray<B>, c: [f64; 3]) -> Result<Erray<B>> {
+    let [c0, c1, c2] = c;
+    let sigma = c2.abs().sqrt();
+    let sign = c2.signum();
+    let shifted = u.add_scalar(sign * c1 / sigma)?;
+    let prod = (u * &shifted)?;
+    let signed = if sign < 0.0 { prod.neg()? } else { prod };
+    Ok(signed.add_scalar(c0)?)
+}
+
 fn is_single<B: Backend>(x: &Erray<B>) -> bool {
     matches!(x.packing(), Packing::SingleInput { .. })
 }
@@ -359,12 +371,17 @@ impl Graph {
     }
 
     /// The stacked single-input map of a fusing `Enqueue` `id` on `x` (the value all its
-    /// parts read): each part's [`Node::single_linear`], stacked row-wise.
-    fn fused_linear<B: Backend>(&self, id: NodeId, x: &Erray<B>) -> Result<SingleLinear> {
+    /// parts read): each part's [`Node::single_linear`] scaled by `scale`, stacked row-wise.
+    fn fused_linear<B: Backend>(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+        scale: f64,
+    ) -> Result<SingleLinear> {
         let mut parts = Vec::new();
         for &(src, _) in self.sources(id) {
             let (_, node) = self.entry(src)?;
-            let part = node.single_linear(x)?.ok_or(Error::NotEncryptable {
+            let part = node.single_linear(x, scale)?.ok_or(Error::NotEncryptable {
                 node: self.name(src).to_owned(),
                 kind: node.kind(),
             })?;
@@ -392,6 +409,42 @@ impl Graph {
             output_shape: vec![rows.saturating_mul(parts.len())],
             node_shape,
         })
+    }
+
+    /// The quadratic coefficients `[c0, c1, c2]` of node `id` when single-input evaluation
+    /// folds it into the linear map before it: `id` is a quadratic activation
+    /// ([`Node::quadratic`]) whose only input is the only output of a linear node (`cc`,
+    /// `avg_pool`, `dense`, not itself fused into an `Enqueue`) or of a fusing `Enqueue`. That
+    /// map is then scaled by `σ = √|c2|`, so with `u = σ·x` the activation is
+    /// `sign(c2)·u·(u + shift) + c0`, `shift = sign(c2)·c1/σ`: one level instead of two (the
+    /// product; `c2` no longer needs a non-integer scalar product).
+    #[must_use]
+    pub fn folds_activation(&self, id: NodeId) -> Option<[f64; 3]> {
+        let c = self.node(id)?.quadratic()?;
+        let [(src, 0)] = self.sources(id) else {
+            return None;
+        };
+        let src = *src;
+        let single_out = self.edges().iter().filter(|e| e.from == src).count() == 1;
+        let producer = self.node(src)?;
+        let linear = if matches!(producer, Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_)) {
+            !self.fused_into_enqueue(src)
+        } else {
+            self.fuses_enqueue(src)
+        };
+        (single_out && linear).then_some(c)
+    }
+
+    /// The factor linear node (or fusing `Enqueue`) `id` scales its single-input map by:
+    /// `√|c2|` when its consumer [folds](Graph::folds_activation) into it, otherwise 1.
+    fn fold_scale(&self, id: NodeId) -> f64 {
+        let mut outs = self.edges().iter().filter(|e| e.from == id);
+        match (outs.next(), outs.next()) {
+            (Some(e), None) => self
+                .folds_activation(e.to)
+                .map_or(1.0, |c| c[2].abs().sqrt()),
+            _ => 1.0,
+        }
     }
 
     /// Evaluates node `id` (not an input, not a `Decrypt`) on ciphertexts as
@@ -480,23 +533,39 @@ impl Graph {
                 output_level: input_level - 1,
             });
         }
-        let cached = match (cache, first) {
-            (cache, Some(x)) if fused_inputs => match cache {
-                Some(c) => c
-                    .apply(id, x, || self.fused_linear(id, x).map(Some))
-                    .and_then(|y| {
-                        y.ok_or(Error::NotEncryptable {
-                            node: name.to_owned(),
-                            kind: node.kind(),
-                        })
+        let single_x = first.filter(|x| is_single(x) && !squared_input);
+        let cached = match single_x {
+            Some(x) if fused_inputs => {
+                let scale = self.fold_scale(id);
+                let plan = || self.fused_linear(id, x, scale);
+                match cache {
+                    Some(c) => c.apply(id, x, || plan().map(Some)),
+                    None => plan().and_then(|l| l.apply(x)).map(Some),
+                }
+                .and_then(|y| {
+                    y.ok_or(Error::NotEncryptable {
+                        node: name.to_owned(),
+                        kind: node.kind(),
                     })
-                    .map(Some),
-                None => self.fused_linear(id, x).and_then(|l| l.apply(x)).map(Some),
-            },
-            (Some(c), Some(x)) if !squared_input && ins.len() == 1 => {
-                c.apply(id, x, || node.single_linear(x))
+                    .map(Some)
+                })
             }
-            _ => Ok(None),
+            Some(x)
+                if ins.len() == 1
+                    && matches!(node, Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_)) =>
+            {
+                let scale = self.fold_scale(id);
+                let plan = || node.single_linear(x, scale);
+                match cache {
+                    Some(c) => c.apply(id, x, plan),
+                    None => plan().and_then(|l| l.map(|l| l.apply(x)).transpose()),
+                }
+            }
+            Some(x) => match self.folds_activation(id) {
+                Some(c) => folded_quadratic(x, c).map(Some),
+                None => Ok(None),
+            },
+            None => Ok(None),
         };
         let (result, needed) = match (cached, node, first) {
             (Err(e), _, _) => (Err(e), node.cost().depth),

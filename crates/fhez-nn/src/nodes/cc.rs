@@ -63,12 +63,16 @@ pub struct CrossCorrelation {
 }
 
 impl CrossCorrelation {
-    /// The single-input lowering: input shape `(1, d…)` read as `(C = 1, d…)`, one filter,
+    /// The single-input lowering, every coefficient and bias multiplied by `scale`: input shape `(1, d…)` read as `(C = 1, d…)`, one filter,
     /// one diagonal transform; `None` when `x` is not single-input.
     ///
     /// # Errors
     /// As [`Erray::plan_conv`](fhez_erray::Erray::plan_conv).
-    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+    pub fn single_linear<B: Backend>(
+        &self,
+        x: &Erray<B>,
+        scale: f64,
+    ) -> Result<Option<SingleLinear>> {
         if !super::is_single_input(x) {
             return Ok(None);
         }
@@ -77,7 +81,7 @@ impl CrossCorrelation {
         let w = self.weights.reshape(&wshape)?.to_plain()?;
         let bias = PlainArray::from_vec(vec![self.bias.item()]);
         let padding = vec![0; self.kernel.len()];
-        let (transform, shape) = x.plan_conv(&w, Some(&bias), &self.stride, &padding, 1.0)?;
+        let (transform, shape) = x.plan_conv(&w, Some(&bias), &self.stride, &padding, scale)?;
         Ok(Some(SingleLinear {
             transform,
             input_shape: x.shape().to_vec(),
@@ -172,7 +176,7 @@ impl Layer for CrossCorrelation {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
-        if let Some(l) = self.single_linear(x)? {
+        if let Some(l) = self.single_linear(x, 1.0)? {
             return Ok(vec![l.apply(x)?]);
         }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;

@@ -99,19 +99,26 @@ impl Dense {
 }
 
 impl Dense {
-    /// The single-input lowering (`x @ W + b` as one diagonal transform on the `(d_in,)`
+    /// The single-input lowering, every coefficient and bias multiplied by `scale` (`x @ W + b` as one diagonal transform on the `(d_in,)`
     /// view of `x`, output `(1, d_out)`), or `None` when `x` is not single-input.
     ///
     /// # Errors
     /// Shape errors; as [`Erray::plan_dense`](fhez_erray::Erray::plan_dense).
-    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+    pub fn single_linear<B: Backend>(
+        &self,
+        x: &Erray<B>,
+        scale: f64,
+    ) -> Result<Option<SingleLinear>> {
         if !super::is_single_input(x) {
             return Ok(None);
         }
         self.check_input(super::sample_shape(x))?;
         let flat = x.reshape(&[self.d_in])?;
-        let transform =
-            flat.plan_dense(&self.weights.to_plain()?, Some(&self.bias.to_plain()?), 1.0)?;
+        let transform = flat.plan_dense(
+            &self.weights.to_plain()?,
+            Some(&self.bias.to_plain()?),
+            scale,
+        )?;
         Ok(Some(SingleLinear {
             transform,
             input_shape: vec![self.d_in],
@@ -187,7 +194,7 @@ impl Layer for Dense {
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
         self.check_input(super::sample_shape(x))?;
-        if let Some(l) = self.single_linear(x)? {
+        if let Some(l) = self.single_linear(x, 1.0)? {
             return Ok(vec![l.apply(x)?]);
         }
         let flat = x.reshape(&with_batch(batch_of(x), &[self.d_in]))?;

@@ -289,18 +289,38 @@ macro_rules! node_enum {
                 match self { $(Self::$variant(n) => n.forward_enc(inputs)),* }
             }
 
-            /// The node's single-input lowering as one linear map, for the nodes that are
-            /// one ([`Dense`], [`CrossCorrelation`], [`AvgPool`]) on a single-input `x`;
-            /// `None` otherwise. Their [`Layer::forward_enc`] applies exactly this map.
+            /// The node's single-input lowering as one linear map, scaled by `scale`, for the
+            /// nodes that are one ([`Dense`], [`CrossCorrelation`], [`AvgPool`]) on a
+            /// single-input `x`; `None` otherwise. Their [`Layer::forward_enc`] applies
+            /// exactly this map with `scale = 1`.
             ///
             /// # Errors
             /// Shape and planning errors of the node.
-            pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+            pub fn single_linear<B: Backend>(
+                &self,
+                x: &Erray<B>,
+                scale: f64,
+            ) -> Result<Option<SingleLinear>> {
                 match self {
-                    Self::Dense(n) => n.single_linear(x),
-                    Self::Cc(n) => n.single_linear(x),
-                    Self::AvgPool(n) => n.single_linear(x),
+                    Self::Dense(n) => n.single_linear(x, scale),
+                    Self::Cc(n) => n.single_linear(x, scale),
+                    Self::AvgPool(n) => n.single_linear(x, scale),
                     _ => Ok(None),
+                }
+            }
+
+            /// The ascending coefficients `[c0, c1, c2]` of a quadratic activation
+            /// ([`Relu`]) with `c2 ≠ 0`, which single-input evaluation folds into the linear
+            /// map before it ([`Graph::folds_activation`](crate::Graph::folds_activation));
+            /// `None` for every other node.
+            #[must_use]
+            pub fn quadratic(&self) -> Option<[f64; 3]> {
+                match self {
+                    Self::Relu(n) => {
+                        let c = n.coefficients();
+                        (c[2] != 0.0 && c.iter().all(|v| v.is_finite())).then_some(c)
+                    }
+                    _ => None,
                 }
             }
         }

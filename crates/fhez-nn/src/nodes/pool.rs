@@ -33,16 +33,20 @@ impl AvgPool {
 }
 
 impl AvgPool {
-    /// The single-input lowering: input shape `(1, d…)` read as `(C = 1, d…)`, one diagonal
+    /// The single-input lowering, every coefficient and bias multiplied by `scale`: input shape `(1, d…)` read as `(C = 1, d…)`, one diagonal
     /// transform; `None` when `x` is not single-input.
     ///
     /// # Errors
     /// As [`Erray::plan_avg_pool`](fhez_erray::Erray::plan_avg_pool).
-    pub fn single_linear<B: Backend>(&self, x: &Erray<B>) -> Result<Option<SingleLinear>> {
+    pub fn single_linear<B: Backend>(
+        &self,
+        x: &Erray<B>,
+        scale: f64,
+    ) -> Result<Option<SingleLinear>> {
         if !super::is_single_input(x) {
             return Ok(None);
         }
-        let (transform, shape) = x.plan_avg_pool(&self.kernel, &self.stride, 1.0)?;
+        let (transform, shape) = x.plan_avg_pool(&self.kernel, &self.stride, scale)?;
         Ok(Some(SingleLinear {
             transform,
             input_shape: x.shape().to_vec(),
@@ -104,7 +108,7 @@ impl Layer for AvgPool {
 
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
-        if let Some(l) = self.single_linear(x)? {
+        if let Some(l) = self.single_linear(x, 1.0)? {
             return Ok(vec![l.apply(x)?]);
         }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
