@@ -503,6 +503,28 @@ fn train_a_small_classifier_when_digits_are_present() {
     assert_eq!(demo["agreement"], 40);
     assert_eq!(demo["encrypted_accuracy"], demo["plain_accuracy"]);
     assert!(demo["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
+    // the demo in single-input packing: one image per ciphertext, one request per image
+    let single = json(&ok(&[
+        "demo",
+        "--model",
+        p(&out),
+        "--packing",
+        "single",
+        "--images",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(single["packing"], "single");
+    assert_eq!(single["batches"], 2);
+    assert_eq!(single["agreement"], 2);
+    assert!(single["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
+    let per_request = |v: &Value| v["bytes"]["request_per_batch"].as_u64().unwrap();
+    assert!(
+        per_request(&single) * 10 < per_request(&demo),
+        "{} vs {}",
+        per_request(&single),
+        per_request(&demo)
+    );
     // training the saved model further
     let out2 = d.join("digits2.json");
     ok(&[
