@@ -173,30 +173,20 @@ impl EncryptedModel {
         client: &CkksClient,
         inputs: &[(&str, PlainArray)],
     ) -> Result<Vec<u8>> {
-        let packed = inputs
-            .iter()
-            .map(|(name, x)| Ok((*name, x, self.input_packing(name, x)?)))
-            .collect::<Result<Vec<_>>>()?;
-        CtBatch::encrypt_seeded_bytes_packed(client, &packed)
+        for (name, _) in inputs {
+            self.graph.id(name).map_err(|_| Error::UnknownNode {
+                name: (*name).to_owned(),
+            })?;
+        }
+        encrypt_seeded_with_plan(client, &self.plan, self.batch, inputs)
     }
 
-    /// The packing input `name` is encrypted with: batch-in-slots for the batch of `x`, or
-    /// one sample per ciphertext.
+    /// The packing input `name` is encrypted with ([`input_packing_of`] the plan).
     fn input_packing(&self, name: &str, x: &PlainArray) -> Result<Packing> {
         self.graph.id(name).map_err(|_| Error::UnknownNode {
             name: name.to_owned(),
         })?;
-        let batch = x.shape().first().copied().unwrap_or(1);
-        if batch > self.batch {
-            return Err(Error::BatchTooLarge {
-                batch,
-                planned: self.batch,
-            });
-        }
-        Ok(match self.plan.packing {
-            PackingChoice::BatchInSlots => Packing::BatchInSlots { batch },
-            PackingChoice::SingleInput => Packing::single_input(x.len()),
-        })
+        input_packing_of(&self.plan, self.batch, name, x.shape())
     }
 
     /// Checks the packing of every entry of `message` against the plan: the plan's layout of
@@ -343,4 +333,64 @@ fn describe_spec(p: PackingSpec) -> String {
         PackingSpec::SingleInput { period } => format!("single-input (period {period})"),
         PackingSpec::Flat => "flat".to_owned(),
     }
+}
+
+/// **Client, with the plan alone.** The packing input `name` with data of `shape` (batch
+/// axis first) is encrypted with under `plan`: the plan's input layout of `name` (a
+/// batch-in-slots layout takes the data's batch, at most `planned_batch`; a single-input
+/// layout takes one sample, with the layout's period), or, for a plan without layouts,
+/// the plan's packing.
+///
+/// # Errors
+/// [`Error::BatchTooLarge`].
+pub fn input_packing_of(
+    plan: &Plan,
+    planned_batch: usize,
+    name: &str,
+    shape: &[usize],
+) -> Result<Packing> {
+    let batch = shape.first().copied().unwrap_or(1);
+    let spec = plan.layout(name, LayoutRole::Input).map(|l| l.packing);
+    let planned = match plan.packing {
+        PackingChoice::BatchInSlots => planned_batch,
+        PackingChoice::SingleInput => 1,
+    };
+    if batch > planned {
+        return Err(Error::BatchTooLarge { batch, planned });
+    }
+    Ok(match (spec, plan.packing) {
+        (Some(PackingSpec::BatchInSlots { .. }), _) | (None, PackingChoice::BatchInSlots) => {
+            Packing::BatchInSlots { batch }
+        }
+        (Some(PackingSpec::SingleInput { period }), _) => Packing::SingleInput { period },
+        (Some(PackingSpec::Flat), _) => Packing::Flat,
+        (None, PackingChoice::SingleInput) => {
+            Packing::single_input(shape.iter().product::<usize>())
+        }
+    })
+}
+
+/// **Client, with the plan alone.** Encrypts batched inputs `(batch, shape…)` by name as
+/// a seed-compressed message laid out as `plan` says ([`input_packing_of`]); what a client
+/// that holds the published plan but no weights sends.
+///
+/// # Errors
+/// [`Error::BatchTooLarge`], layout and encryption errors.
+pub fn encrypt_seeded_with_plan(
+    client: &CkksClient,
+    plan: &Plan,
+    planned_batch: usize,
+    inputs: &[(&str, PlainArray)],
+) -> Result<Vec<u8>> {
+    let packed = inputs
+        .iter()
+        .map(|(name, x)| {
+            Ok((
+                *name,
+                x,
+                input_packing_of(plan, planned_batch, name, x.shape())?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    CtBatch::encrypt_seeded_bytes_packed(client, &packed)
 }

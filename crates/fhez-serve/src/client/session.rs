@@ -396,33 +396,18 @@ impl Session {
     /// [`ClientError::Input`], encryption errors.
     pub async fn encrypt(&self, samples: &[Vec<f64>]) -> Result<Bytes, ClientError> {
         let (name, x) = self.stack(samples)?;
-        let packing = self.input_packing(&name, samples.len())?;
         let keys = Arc::clone(&self.keys);
+        let plan = self.plan.clone();
+        let max = self.max_samples();
         blocking(move || {
-            Ok(Bytes::from(CtBatch::encrypt_seeded_bytes_packed(
+            Ok(Bytes::from(fhez_model::encrypt_seeded_with_plan(
                 &keys,
-                &[(name.as_str(), &x, packing)],
+                &plan,
+                max,
+                &[(name.as_str(), x)],
             )?))
         })
         .await
-    }
-
-    /// The packing of input `name` for `samples` samples, from the plan's layout.
-    fn input_packing(&self, name: &str, samples: usize) -> Result<Packing, ClientError> {
-        let layout =
-            self.plan
-                .layout(name, LayoutRole::Input)
-                .ok_or_else(|| ClientError::BadAnswer {
-                    url: self
-                        .client
-                        .url(&format!("/v1/models/{}/plan", self.info.name)),
-                    reason: format!("the plan has no layout for input `{name}`"),
-                })?;
-        Ok(match layout.packing {
-            PackingSpec::BatchInSlots { .. } => Packing::BatchInSlots { batch: samples },
-            PackingSpec::SingleInput { period } => Packing::SingleInput { period },
-            PackingSpec::Flat => Packing::Flat,
-        })
     }
 
     fn stack(&self, samples: &[Vec<f64>]) -> Result<(String, PlainArray), ClientError> {
