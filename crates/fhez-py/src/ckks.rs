@@ -3,6 +3,7 @@
 //! with `+ - *`, `dot`, `matmul`, `sum`, `rotate`, `polyval`. Rescaling, relinearization
 //! and level alignment are done by the managed backend (`fhez_backend::Backend`).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use fhez_backend::Backend;
@@ -181,6 +182,13 @@ impl Context {
     #[getter]
     fn log_n(&self) -> u32 {
         self.keys.params().log_n()
+    }
+
+    /// log2 of the default scale: values carry about `log_scale - log_n - 2` bits after
+    /// the binary point through a few operations.
+    #[getter]
+    fn log_scale(&self) -> u32 {
+        self.keys.params().log_scale()
     }
 
     /// The level of a fresh ciphertext (the number of rescales it can take).
@@ -421,9 +429,9 @@ fn tp_plain<B: Backend>(a: &Erray<B>, p: &PlainArray, op: Op) -> Result<Erray<B>
     .map_err(er)
 }
 
-/// Rotates the slots of a one-ciphertext erray (padding cleaned first, so that slots past
-/// the data read as zero).
-fn rotate<B: Backend>(a: &Erray<B>, step: i64) -> Result<Erray<B>, Raised> {
+/// Rotates the slots of a one-ciphertext erray by `steps` in turn (padding cleaned first, so
+/// that slots past the data read as zero).
+fn rotate<B: Backend>(a: &Erray<B>, steps: &[i64]) -> Result<Erray<B>, Raised> {
     if a.cts().len() != 1 || a.ndim() != 1 {
         return Err(Raised::new(
             Class::Shape,
@@ -435,13 +443,75 @@ fn rotate<B: Backend>(a: &Erray<B>, step: i64) -> Result<Erray<B>, Raised> {
         ));
     }
     let clean = a.clean_padding().map_err(er)?;
-    let cts = clean
-        .cts()
-        .iter()
-        .map(|ct| clean.backend().rotate(ct, step))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| crate::errors::from_backend(&e))?;
+    let mut cts = clean.cts().to_vec();
+    for &step in steps {
+        cts = cts
+            .iter()
+            .map(|ct| clean.backend().rotate(ct, step))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| crate::errors::from_backend(&e))?;
+    }
     Erray::from_parts(clean.backend(), a.shape().to_vec(), Packing::Flat, cts).map_err(er)
+}
+
+/// The rotations that make a rotation by `step`: the step itself when its key exists,
+/// otherwise its binary decomposition into power-of-two steps (all of whose keys must
+/// exist).
+fn rotation_path(step: i64, slots: usize, keys: &BTreeSet<i64>) -> Result<Vec<i64>, Raised> {
+    let n = i64::try_from(slots).unwrap_or(i64::MAX);
+    let norm = step.rem_euclid(n.max(1));
+    if norm == 0 {
+        return Ok(Vec::new());
+    }
+    if keys.contains(&norm) {
+        return Ok(vec![norm]);
+    }
+    let path: Vec<i64> = (0..63)
+        .map(|k| 1i64 << k)
+        .filter(|bit| norm & bit != 0)
+        .collect();
+    if path.iter().all(|s| keys.contains(s)) {
+        Ok(path)
+    } else {
+        Err(Raised::new(
+            Class::MissingGaloisKey,
+            format!("missing Galois key for rotation step {norm} (nor its power-of-two parts)"),
+        )
+        .with("step", Attr::Int(i128::from(norm))))
+    }
+}
+
+/// The rotation steps `x (n,) @ W (n, m)` performs on `slots` slots, found by running it
+/// on the level simulator (`fhez_backend::Sim`): make a context with these keys to use
+/// `Tensor.matmul` / `Tensor.dot` with a matrix.
+#[pyfunction]
+pub(crate) fn matmul_rotations(
+    py: Python<'_>,
+    n: usize,
+    m: usize,
+    slots: usize,
+) -> PyResult<Vec<i64>> {
+    // The largest slot count of the parameter sets (N = 2^17); the matrix is allocated
+    // only for shapes a flat matmul accepts (both sides at most `slots`).
+    const MAX_SLOTS: usize = 1 << 16;
+    if slots > MAX_SLOTS || n > slots || m > slots || n == 0 || m == 0 {
+        return Err(Raised::new(
+            Class::Shape,
+            format!("matmul_rotations needs 0 < n, m <= slots <= {MAX_SLOTS}; got n = {n}, m = {m}, slots = {slots}"),
+        )
+        .into_py(py));
+    }
+    py.detach(|| -> Result<Vec<i64>, Raised> {
+        let sim = fhez_backend::Sim::new(fhez_backend::SimConfig::planning(slots, 4, 40.0))
+            .map_err(|e| crate::errors::from_backend(&e))?;
+        let x =
+            Erray::encrypt(&sim, &PlainArray::from_vec(vec![0.0; n]), Packing::Flat).map_err(er)?;
+        // Non-zero weights: a transform skips the rotations of all-zero diagonals.
+        let w = PlainArray::new(vec![n, m], vec![1.0; n.saturating_mul(m)]).map_err(er)?;
+        x.matmul(&w).map_err(er)?;
+        Ok(sim.report().rotation_steps.into_iter().collect())
+    })
+    .or_raise(py)
 }
 
 #[pymethods]
@@ -519,7 +589,8 @@ impl Tensor {
     }
 
     /// `self @ w` with a plain matrix `w` of shape `(n, m)` (a 1-d tensor of length `n` in
-    /// one ciphertext: baby-step giant-step diagonals, rotations by the context's keys).
+    /// one ciphertext: baby-step giant-step diagonals). The context needs the keys of
+    /// `fhez.matmul_rotations(n, m, slots)`.
     fn matmul(&self, py: Python<'_>, w: ArrayIn<'_>) -> PyResult<Self> {
         let w = arrays::plain(py, &w)?;
         self.unary(py, |x| each!(x, |a| a.matmul(&w).map_err(er)))
@@ -543,10 +614,16 @@ impl Tensor {
 
     /// Rotates the slots of a 1-d tensor held in one ciphertext: element `i` receives slot
     /// `(i + step) mod slots`, where slots past the tensor's length hold zero (positive
-    /// steps rotate left). Needs the rotation key of `step` or power-of-two keys to compose
-    /// it (`MissingGaloisKey` otherwise).
+    /// steps rotate left). Uses the key of `step` or, failing that, composes the step from
+    /// power-of-two keys (`MissingGaloisKey` when neither exists).
     fn rotate(&self, py: Python<'_>, step: i64) -> PyResult<Self> {
-        self.unary(py, |x| each!(x, |a| rotate(a, step)))
+        let ctx = self.ctx.get();
+        let keys = match &ctx.keys {
+            Keys::Client(c) => c.server_keys().rotation_steps(),
+            Keys::Server(s) => s.keys().rotation_steps(),
+        };
+        let path = rotation_path(step, ctx.keys.params().slots(), &keys).or_raise(py)?;
+        self.unary(py, |x| each!(x, |a| rotate(a, &path)))
     }
 
     /// The polynomial `c[0] + c[1]·x + c[2]·x² + …`, evaluated elementwise at depth

@@ -24,6 +24,7 @@ fn _fhez(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Ciphertexts>()?;
     m.add_class::<ckks::Context>()?;
     m.add_class::<ckks::Tensor>()?;
+    m.add_function(wrap_pyfunction!(ckks::matmul_rotations, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -45,6 +45,7 @@ from ._fhez import (
     TooManyValues,
     UnknownNode,
     __version__,
+    matmul_rotations,
 )
 
 __all__ = [
@@ -70,4 +71,5 @@ __all__ = [
     "TooManyValues",
     "UnknownNode",
     "__version__",
+    "matmul_rotations",
 ]
