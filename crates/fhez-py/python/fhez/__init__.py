@@ -47,10 +47,15 @@ from ._fhez import (
     __version__,
     matmul_rotations,
 )
+from .layers import Conv2d, Dense, Square, sequential
 
 __all__ = [
     "BatchTooLarge",
     "Ciphertexts",
+    "Conv2d",
+    "Dense",
+    "Square",
+    "sequential",
     "Client",
     "Context",
     "EncryptedModel",
