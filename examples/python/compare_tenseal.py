@@ -13,6 +13,7 @@ Both libraries run on one thread (TenSEAL n_threads=1, RAYON_NUM_THREADS=1).
 """
 
 import argparse
+import importlib.util
 import inspect
 import io
 import json
@@ -115,8 +116,11 @@ def main():
     ap.add_argument("--peers", default=None)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    sys.path.insert(0, find_peers(args.peers))
-    import mnist_cnn as peer
+    # The peer script has the same file name as ours: load it under another name.
+    spec = importlib.util.spec_from_file_location(
+        "peer_mnist_cnn", os.path.join(find_peers(args.peers), "mnist_cnn.py"))
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
     import tenseal as ts
 
     side, k, s, C, hidden = peer.VARIANTS["up28"]

@@ -86,7 +86,7 @@ impl Context {
         let insecure = matches!(p, Preset::TinyInsecure);
         let keys = py
             .detach(|| -> fhez_ckks::Result<CkksClient> {
-                let params = Arc::new(CkksParams::new(&p.spec())?);
+                let params = CkksParams::new(&p.spec())?;
                 let steps = rotations.unwrap_or_else(|| power_of_two_steps(params.slots()));
                 CkksClient::generate(&params, &steps)
             })
@@ -113,7 +113,7 @@ impl Context {
                 if let Some(log_n) = insecure_log_n {
                     spec = fhez_ckks::CkksParamsSpec { log_n, ..spec }.insecure_for_testing();
                 }
-                let params = Arc::new(CkksParams::new(&spec)?);
+                let params = CkksParams::new(&spec)?;
                 inner.model.keygen(&params)
             })
             .or_raise(py)?;

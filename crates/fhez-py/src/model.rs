@@ -563,7 +563,7 @@ impl EncryptedModel {
                 if let Some(log_n) = insecure_log_n {
                     spec = fhez_ckks::CkksParamsSpec { log_n, ..spec }.insecure_for_testing();
                 }
-                let params = Arc::new(CkksParams::new(&spec)?);
+                let params = CkksParams::new(&spec)?;
                 inner.model.keygen(&params)
             })
             .or_raise(py)?;
