@@ -17,6 +17,8 @@ if [ "${1:-}" != "--python" ]; then
 fi
 
 echo "== Python: wheel and pytest (crates/fhez-py)"
+# The service-client tests start the `fhez serve` of this build.
+cargo build --release -p fhez-cli
 venv=target/py-venv
 python=${PYTHON:-python3}
 if [ ! -x "$venv/bin/python" ]; then

@@ -95,6 +95,13 @@ create_exception!(
 );
 create_exception!(
     fhez,
+    ServiceError,
+    FhezError,
+    "The inference service refused a request or could not be reached. Attributes, for an \
+     answer of the server: `status` (HTTP), `code`, `reason`."
+);
+create_exception!(
+    fhez,
     ModelError,
     FhezError,
     "A graph, training or planning error (invalid configuration, non-finite values, a \
@@ -126,6 +133,7 @@ pub(crate) enum Class {
     BatchTooLarge,
     UnknownNode,
     Model,
+    Service,
 }
 
 /// A classified error: class, attributes and message.
@@ -173,6 +181,7 @@ impl Raised {
             Class::BatchTooLarge => BatchTooLarge::new_err(self.message),
             Class::UnknownNode => UnknownNode::new_err(self.message),
             Class::Model => ModelError::new_err(self.message),
+            Class::Service => ServiceError::new_err(self.message),
         };
         let value = err.value(py);
         for (name, attr) in self.attrs {
@@ -560,5 +569,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BatchTooLarge", py.get_type::<BatchTooLarge>())?;
     m.add("UnknownNode", py.get_type::<UnknownNode>())?;
     m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("ServiceError", py.get_type::<ServiceError>())?;
     Ok(())
 }

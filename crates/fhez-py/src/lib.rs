@@ -10,6 +10,7 @@ mod arrays;
 mod ckks;
 mod errors;
 mod model;
+mod service;
 
 use pyo3::prelude::*;
 
@@ -24,6 +25,8 @@ fn _fhez(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Ciphertexts>()?;
     m.add_class::<ckks::Context>()?;
     m.add_class::<ckks::Tensor>()?;
+    m.add_class::<service::ServiceClient>()?;
+    m.add_class::<service::Session>()?;
     m.add_function(wrap_pyfunction!(ckks::matmul_rotations, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -69,6 +69,13 @@ class UnknownNode(FhezError):
     """A name that is not a node of the graph. Attribute: `name`."""
     name: str
 
+class ServiceError(FhezError):
+    """The inference service refused a request or could not be reached. Attributes for
+    an answer of the server: `status`, `code`, `reason`."""
+    status: int
+    code: str
+    reason: str
+
 class ModelError(FhezError):
     """A graph, training or planning error."""
 
@@ -279,6 +286,25 @@ class Tensor:
     def polyval(self, coeffs: Sequence[float]) -> Tensor: ...
     def decrypt(self) -> np.ndarray: ...
     def to_bytes(self) -> bytes: ...
+
+class ServiceClient:
+    """A client of an fhez inference server (`fhez serve`)."""
+
+    def __init__(self, url: str) -> None: ...
+    def models(self) -> List[str]:
+        """The names of the models the server serves."""
+    def session(self, model: str, keys: Path) -> Session:
+        """Keys for `model` in directory `keys` (made if missing), registered once."""
+
+class Session:
+    """Keys for one model on one server; the secret key stays in the key directory."""
+
+    def predict(self, samples: ArrayLike) -> List[Dict[str, object]]:
+        """One dict per sample: `index`, `label`, `logits` (classifier) or `values`."""
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def labels(self) -> Optional[List[str]]: ...
 
 def matmul_rotations(n: int, m: int, slots: int) -> List[int]:
     """The rotation steps of `x (n,) @ W (n, m)` on `slots` slots."""
