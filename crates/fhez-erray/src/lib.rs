@@ -4,6 +4,7 @@
 mod elementwise;
 mod erray;
 mod error;
+pub mod gather;
 mod layout;
 mod lintrans;
 mod matmul;
@@ -19,6 +20,7 @@ mod wire;
 
 pub use erray::Erray;
 pub use error::{Error, Result};
+pub use gather::Gather;
 pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, PreparedTransform, RotationTable};
 pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
@@ -33,5 +35,7 @@ pub type SimErray = Erray<fhez_backend::Sim>;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gather;
 #[cfg(test)]
 mod tests_single;

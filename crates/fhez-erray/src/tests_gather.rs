@@ -1,0 +1,168 @@
+//! Unit tests of [`Gather`] and [`LinearTransform::gathered`]: values against direct loops
+//! on `Plain`, key switches against the prediction on `Plain` and `Sim`, hostile layouts.
+
+use std::error::Error as StdError;
+
+use fhez_backend::{Backend, Plain, Sim, SimConfig};
+
+use crate::*;
+
+type TestResult = std::result::Result<(), Box<dyn StdError>>;
+
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Applies `t` to `g` (one period of `period` slots, repeated) on `Plain` and on `Sim`;
+/// checks the key switches and rotation steps against the prediction; returns the values.
+fn run(t: &LinearTransform, g: &[f64], period: usize) -> Result<Vec<f64>> {
+    let slots = t.slots();
+    let input: Vec<f64> = (0..slots).map(|s| g[s % period]).collect();
+    let plain = Plain::new(slots).with_max_level(3);
+    let ct = plain.encrypt(&input)?;
+    let before = plain.stats();
+    let y = t.apply(&plain, &ct)?;
+    let d = plain.stats() - before;
+    assert_eq!(d.key_switches as usize, t.key_switches());
+    assert_eq!(plain.level(&y), 2, "one level");
+    let sim = Sim::new(SimConfig::planning(slots, 3, 40.0))?;
+    let sct = sim.encrypt(&input)?;
+    t.apply(&sim, &sct)?;
+    let report = sim.report();
+    assert_eq!(report.rotation_steps, t.rotation_steps());
+    assert_eq!(report.stats.key_switches as usize, t.key_switches());
+    Ok(y.values().to_vec())
+}
+
+fn close(got: &[f64], want: &[f64], tol: f64) {
+    for (k, (x, y)) in got.iter().zip(want).enumerate() {
+        assert!((x - y).abs() <= tol, "slot {k}: {x} vs {y}");
+    }
+}
+
+/// A bank of `filters` valid `k×k` convolutions (stride 1) of one `side×side` image:
+/// output row `f·windows + w`; the im2col gather with slot `p·windows + w` holding the
+/// pixel under kernel position `p` of window `w`.
+#[test]
+fn gathered_conv_bank_matches_the_oracle_with_fewer_key_switches() -> TestResult {
+    let (side, k, filters, slots) = (8usize, 3usize, 4usize, 1024usize);
+    let out = side - k + 1;
+    let windows = out * out;
+    let rows = filters * windows;
+    let kernels = values(filters * k * k, 3);
+    let bias = values(filters, 5);
+    let pixel = |p: usize, w: usize| (w / out + p / k) * side + (w % out + p % k);
+    let coef = |i: usize, j: usize| {
+        let (f, w) = (i / windows, i % windows);
+        (0..k * k)
+            .find(|&p| pixel(p, w) == j)
+            .map_or(0.0, |p| kernels[f * k * k + p])
+    };
+    let b = |i: usize| bias[i / windows];
+    let gather = Gather::new(
+        side * side,
+        (k * k * windows).next_power_of_two(),
+        (0..k * k * windows)
+            .map(|s| Some(pixel(s / windows, s % windows)))
+            .collect(),
+    )?;
+    let x = values(side * side, 7);
+    let oracle: Vec<f64> = (0..rows)
+        .map(|i| (0..side * side).map(|j| coef(i, j) * x[j]).sum::<f64>() + b(i))
+        .collect();
+
+    let natural = LinearTransform::new(slots, (side * side).next_power_of_two(), rows, coef, b)?;
+    let y = run(&natural, &x, side * side)?;
+    close(&y[..rows], &oracle, 1e-9);
+
+    let t = LinearTransform::gathered(slots, &gather, rows, coef, b)?;
+    let g = gather.apply(&x)?;
+    let y = run(&t, &g, gather.period())?;
+    close(&y[..rows], &oracle, 1e-9);
+    // Slot p·windows + w against row f·windows + w: diagonal windows·(p − f) mod m, one
+    // per value of p − f.
+    assert!(
+        t.diagonals() < k * k + filters,
+        "{} diagonals",
+        t.diagonals()
+    );
+    assert!(
+        t.key_switches() < natural.key_switches(),
+        "gathered {} vs natural {}",
+        t.key_switches(),
+        natural.key_switches()
+    );
+    Ok(())
+}
+
+/// A dense map through a gather that permutes, repeats and leaves slots empty, with a
+/// period shorter than the output period (the gathered input repeats inside it).
+#[test]
+fn gathered_dense_map_is_the_composition() -> TestResult {
+    let (len, rows, slots) = (12usize, 40usize, 256usize);
+    let matrix = values(rows * len, 11);
+    let coef = |i: usize, j: usize| matrix[i * len + j];
+    let b = |i: usize| 0.25 * i as f64;
+    let order: Vec<Option<usize>> = (0..len)
+        .rev()
+        .map(Some)
+        .chain([None, Some(3), Some(0), None])
+        .collect();
+    let gather = Gather::new(len, 16, order)?;
+    let t = LinearTransform::gathered(slots, &gather, rows, coef, b)?;
+    assert!(t.input_period() >= 64);
+    let x = values(len, 13);
+    let g = gather.apply(&x)?;
+    let y = run(&t, &g, gather.period())?;
+    let oracle: Vec<f64> = (0..rows)
+        .map(|i| (0..len).map(|j| coef(i, j) * x[j]).sum::<f64>() + b(i))
+        .collect();
+    close(&y[..rows], &oracle, 1e-9);
+    Ok(())
+}
+
+#[test]
+fn gather_rejects_hostile_layouts() {
+    let out_of_range = Gather::new(4, 8, vec![Some(0), Some(4)]);
+    assert!(
+        matches!(out_of_range, Err(Error::IndexOutOfBounds { ref index, .. }) if index == &[4]),
+        "{out_of_range:?}"
+    );
+    let odd = Gather::new(4, 12, vec![Some(0)]);
+    assert!(matches!(odd, Err(Error::InvalidShape { .. })), "{odd:?}");
+    let huge = Gather::new(4, 1 << 40, vec![Some(0)]);
+    assert!(matches!(huge, Err(Error::InvalidShape { .. })), "{huge:?}");
+    let long = Gather::new(4, 2, vec![Some(0), Some(1), Some(2)]);
+    assert!(matches!(long, Err(Error::InvalidShape { .. })), "{long:?}");
+}
+
+#[test]
+fn gathered_transform_rejects_what_it_cannot_place() -> TestResult {
+    let gather = Gather::new(4, 4, vec![Some(0), Some(1), Some(2)])?;
+    let wrong = gather.apply(&[1.0; 3]);
+    assert!(
+        matches!(wrong, Err(Error::ShapeMismatch { .. })),
+        "{wrong:?}"
+    );
+    // Column 3 is used by the matrix but has no slot.
+    let missing = LinearTransform::gathered(64, &gather, 2, |_, _| 1.0, |_| 0.0);
+    assert!(
+        matches!(missing, Err(Error::InvalidShape { .. })),
+        "{missing:?}"
+    );
+    // A zero column 3 needs no slot.
+    let t = LinearTransform::gathered(64, &gather, 2, |_, j| (j < 3) as u8 as f64, |_| 0.0)?;
+    let y = run(&t, &gather.apply(&[1.0, 2.0, 3.0, 4.0])?, 4)?;
+    close(&y[..2], &[6.0, 6.0], 1e-12);
+    let wide = LinearTransform::gathered(64, &Gather::new(4, 128, vec![])?, 2, |_, _| 0.0, |_| 0.0);
+    assert!(matches!(wide, Err(Error::InvalidShape { .. })), "{wide:?}");
+    Ok(())
+}
