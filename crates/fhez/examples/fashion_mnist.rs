@@ -26,7 +26,8 @@
 //! test images, default all 10 000), `--batch-size B` (images per ciphertext batch, default
 //! the model file's planned batch: 8 192, i.e. 2 batches), `--latency-images N` (the first N
 //! test images, default 1 000), `--precision BITS` (plan of a model trained here, default
-//! 30), `--out PATH`.
+//! 30), `--single-precision BITS` (the precision the single-input plan requests, default the
+//! model's), `--out PATH`.
 
 mod common;
 
@@ -63,6 +64,7 @@ struct Args {
     latency_images: usize,
     single_images: usize,
     precision: u32,
+    single_precision: Option<u32>,
     out: PathBuf,
 }
 
@@ -85,6 +87,7 @@ fn args() -> Result<Args> {
         latency_images: 1_000,
         single_images: 100,
         precision: 30,
+        single_precision: None,
         out: workspace().join("target/results-fashion-mnist.json"),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -108,6 +111,7 @@ fn args() -> Result<Args> {
             "--latency-images" => a.latency_images = v.parse()?,
             "--single-images" => a.single_images = v.parse()?,
             "--precision" => a.precision = v.parse()?,
+            "--single-precision" => a.single_precision = Some(v.parse()?),
             "--out" => a.out = PathBuf::from(v),
             other => bail!("unknown flag {other} (see the example's docs)"),
         }
@@ -554,7 +558,11 @@ fn main() -> Result<()> {
             data.test.labels.get(..n).context("labels")?,
             want.get(..n).context("logits")?,
         );
-        let single = single_mode(&graph, &request, x, y, w)?;
+        let single_request = PlanRequest {
+            precision_bits: args.single_precision.unwrap_or(request.precision_bits),
+            ..request
+        };
+        let single = single_mode(&graph, &single_request, x, y, w)?;
         if let Some(obj) = result.as_object_mut() {
             obj.insert("single_input".into(), single);
         }
