@@ -268,6 +268,18 @@ fn model(e: &fhez_model::Error, r: &mut Raised) {
         ),
         E::UnknownNode { name } => r.set(Class::UnknownNode, vec![("name", text(name))]),
         E::NeedsClient { node, .. } => r.set(Class::Model, vec![("node", text(node))]),
+        E::PackingMismatch {
+            node,
+            planned,
+            found,
+        } => r.set(
+            Class::Shape,
+            vec![
+                ("node", text(node)),
+                ("planned", text(planned)),
+                ("found", text(found)),
+            ],
+        ),
         E::Json { what, .. } => r.set(
             Class::InvalidBytes,
             vec![("what", text(what)), ("reason", text(e.to_string()))],
