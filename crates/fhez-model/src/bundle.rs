@@ -361,11 +361,12 @@ fn load_bundle(path: &Path, limit: usize, allow_insecure: bool) -> Result<Arc<Se
 }
 
 /// Reads a client's keys written by [`save_client_keys`]. Insecure parameter sets are
-/// refused, as by [`public_bundle_from_bytes`].
+/// refused, as by [`public_bundle_from_bytes`]. The client decrypts for release
+/// ([`crate::releasing`]).
 ///
 /// # Errors
 /// [`Error::Io`], wire errors, [`fhez_ckks::Error::ParamsMismatch`] when the secret key
-/// belongs to another parameter set than the bundle.
+/// belongs to another parameter set than the bundle, [`Error::NoReleasePrecision`].
 pub fn load_client_keys(dir: &Path) -> Result<CkksClient> {
     client_keys(dir, false)
 }
@@ -389,7 +390,7 @@ fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
     let params: &Arc<CkksParams> = keys.params();
     let bytes = zeroize::Zeroizing::new(read_limited(&secret, params.n() + 64)?);
     let sk = SecretKey::from_secret_bytes(params, &bytes)?;
-    Ok(CkksClient::from_parts(Arc::new(sk), keys)?)
+    crate::releasing(CkksClient::from_parts(Arc::new(sk), keys)?)
 }
 
 /// Reads a whole file, refusing files over `limit` bytes before reading them.

@@ -211,14 +211,43 @@ impl EncryptedModel {
         CtBatch::from_errays(run.boundary.iter().map(|(id, x)| (self.graph.name(*id), x)))
     }
 
-    /// **Client.** Decrypts the boundary values returned by the server.
+    /// **Client.** Decrypts the boundary values returned by the server for release
+    /// ([`Erray::decrypt`] with the client's release policy, which [`EncryptedModel::keygen`]
+    /// sets): noise flooding, rounding to the promised precision, and the reply check —
+    /// a reply whose unused slots or imaginary parts carry more than the expected noise
+    /// (a server probing the client) is refused with the engine's
+    /// [`ReplyRejected`](fhez_ckks::Error::ReplyRejected) before anything is revealed.
     ///
     /// # Errors
-    /// [`Error::UnknownNode`], decryption errors.
+    /// [`Error::UnknownNode`], decryption errors, the reply rejection.
     pub fn decrypt(
         &self,
         client: &CkksClient,
         outputs: &CtBatch,
+    ) -> Result<Vec<(NodeId, PlainArray)>> {
+        self.decrypt_with(client, outputs, Erray::decrypt)
+    }
+
+    /// **Client, debugging only.** Decrypts the boundary values **exactly**
+    /// ([`Erray::decrypt_exact`]): no flooding, rounding or reply check. Exact decryptions
+    /// reveal the noise, and enough of them the secret key: never show them to anyone who
+    /// may see the ciphertexts.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], decryption errors.
+    pub fn decrypt_exact(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+    ) -> Result<Vec<(NodeId, PlainArray)>> {
+        self.decrypt_with(client, outputs, Erray::decrypt_exact)
+    }
+
+    fn decrypt_with(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+        decrypt: fn(&Erray<CkksClient>) -> fhez_erray::Result<PlainArray>,
     ) -> Result<Vec<(NodeId, PlainArray)>> {
         outputs
             .bind(client)?
@@ -228,7 +257,7 @@ impl EncryptedModel {
                     .graph
                     .id(&name)
                     .map_err(|_| Error::UnknownNode { name })?;
-                Ok((id, x.decrypt()?))
+                Ok((id, decrypt(&x)?))
             })
             .collect()
     }
