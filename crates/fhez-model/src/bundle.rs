@@ -380,7 +380,23 @@ pub fn load_client_keys_insecure_for_testing(dir: &Path) -> Result<CkksClient> {
     client_keys(dir, true)
 }
 
+/// As [`load_client_keys`] without the release policy: the client's [`Decrypt`] is exact.
+/// Only for the latency engine ([`crate::latency`]), whose parameter sets do not budget the
+/// decryption's flooding; every other client path uses [`load_client_keys`].
+///
+/// [`Decrypt`]: fhez_backend::Decrypt
+///
+/// # Errors
+/// As [`load_client_keys`], without [`Error::NoReleasePrecision`].
+pub fn load_client_keys_exact(dir: &Path) -> Result<CkksClient> {
+    exact_client_keys(dir, false)
+}
+
 fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
+    crate::releasing(exact_client_keys(dir, allow_insecure)?)
+}
+
+fn exact_client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
     let keys = load_bundle(
         &public_bundle_path(dir),
         wire::DEFAULT_LIMIT as usize,
@@ -390,7 +406,7 @@ fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
     let params: &Arc<CkksParams> = keys.params();
     let bytes = zeroize::Zeroizing::new(read_limited(&secret, params.n() + 64)?);
     let sk = SecretKey::from_secret_bytes(params, &bytes)?;
-    crate::releasing(CkksClient::from_parts(Arc::new(sk), keys)?)
+    Ok(CkksClient::from_parts(Arc::new(sk), keys)?)
 }
 
 /// Reads a whole file, refusing files over `limit` bytes before reading them.

@@ -24,4 +24,4 @@ pub use message::{CtBatch, CtEntry};
 pub use model::EncryptedModel;
 pub use model_file::{EncryptedInput, ModelFile, Task};
 pub use prefab::CnnConfig;
-pub use timed::{NodeTiming, forward_enc_timed};
+pub use timed::{NodeTiming, forward_enc_timed, forward_enc_timed_owned};

@@ -8,7 +8,7 @@ use fhez_erray::{Erray, Packing, PlainArray};
 use fhez_nn::{EncRun, Graph, NodeId, Outputs, PackingChoice, Plan, PlanRequest};
 
 use crate::message::CtBatch;
-use crate::timed::{NodeTiming, forward_enc_timed};
+use crate::timed::{NodeTiming, forward_enc_timed_owned};
 use crate::{Error, Result, check_params, keygen, spec_from_plan};
 
 /// A trained [`Graph`] with its [`Plan`] for batches of up to `batch` samples.
@@ -193,17 +193,42 @@ impl EncryptedModel {
         server: &CkksServer,
         inputs: &CtBatch,
     ) -> Result<(CtBatch, Vec<NodeTiming>)> {
+        self.evaluate_timed_owned(server, inputs.clone())
+    }
+
+    /// **Server.** As [`EncryptedModel::evaluate`], consuming the inputs: each input
+    /// ciphertext is freed once the last node reading it ran, as every intermediate is, so
+    /// the peak memory is that of the live ciphertexts only (the borrowing form keeps every
+    /// input alive in the caller's message).
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::evaluate`].
+    pub fn evaluate_owned(&self, server: &CkksServer, inputs: CtBatch) -> Result<CtBatch> {
+        Ok(self.evaluate_timed_owned(server, inputs)?.0)
+    }
+
+    /// **Server.** As [`EncryptedModel::evaluate_timed`], consuming the inputs
+    /// ([`EncryptedModel::evaluate_owned`]).
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::evaluate`].
+    pub fn evaluate_timed_owned(
+        &self,
+        server: &CkksServer,
+        inputs: CtBatch,
+    ) -> Result<(CtBatch, Vec<NodeTiming>)> {
         check_params(&self.plan, server.params(), self.batch)?;
-        let bound = inputs.bind(server)?;
+        let (names, arrays): (Vec<String>, Vec<Erray<CkksServer>>) =
+            inputs.into_bound(server)?.into_iter().unzip();
         let named: Vec<(&str, Erray<CkksServer>)> =
-            bound.iter().map(|(n, x)| (n.as_str(), x.clone())).collect();
+            names.iter().map(String::as_str).zip(arrays).collect();
         let mut refresh = |_: &Erray<CkksServer>| -> fhez_nn::Result<Erray<CkksServer>> {
             Err(fhez_nn::Error::NotEncryptable {
                 node: String::new(),
                 kind: "rotate",
             })
         };
-        let (run, timings) = forward_enc_timed(&self.graph, &named, &mut refresh)?;
+        let (run, timings) = forward_enc_timed_owned(&self.graph, named, &mut refresh)?;
         Ok((self.boundary(&run), timings))
     }
 

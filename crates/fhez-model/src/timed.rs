@@ -34,6 +34,20 @@ pub fn forward_enc_timed<B: Backend>(
     inputs: &[(&str, Erray<B>)],
     refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
 ) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
+    let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+    forward_enc_timed_owned(graph, owned, refresh)
+}
+
+/// [`forward_enc_timed`] taking the inputs by value ([`Graph::forward_enc_owned`]): each
+/// input is dropped once its last consumer ran.
+///
+/// # Errors
+/// As [`Graph::forward_enc`].
+pub fn forward_enc_timed_owned<B: Backend>(
+    graph: &Graph,
+    inputs: Vec<(&str, Erray<B>)>,
+    refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
     let mut timings = Vec::new();
     let mut started = Instant::now();
     let mut hook = |event: NodeEvent<'_>| match event {
@@ -52,6 +66,6 @@ pub fn forward_enc_timed<B: Backend>(
             cts_out,
         }),
     };
-    let run = graph.forward_enc_with_hook(inputs, refresh, &mut hook)?;
+    let run = graph.forward_enc_owned(inputs, refresh, &mut hook)?;
     Ok((run, timings))
 }

@@ -137,9 +137,9 @@ pub struct ClientPredictArgs {
     /// Evaluation mode: `auto` picks latency when the model's info has a latency section.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
-    /// Print the exact decrypted logits or values. They carry the ciphertexts' noise, which
-    /// next to the ciphertexts reveals the secret key: never share them. Default: rounded to
-    /// the precision the parameters promise (`fhez_model::promised_precision_bits`).
+    /// Skip the display rounding of the logits or values. They are decrypted for release
+    /// either way (reply check, noise flooding, rounding to the precision the plan promises
+    /// after flooding: `fhez_model::promised_precision_bits`), so no exact value is shown.
     #[arg(long)]
     pub full_precision: bool,
 }

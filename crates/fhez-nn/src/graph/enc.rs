@@ -152,6 +152,23 @@ impl Graph {
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
         hook: &mut dyn FnMut(NodeEvent<'_>),
     ) -> Result<EncRun<B>> {
+        let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+        self.forward_enc_owned(owned, refresh, hook)
+    }
+
+    /// [`Graph::forward_enc_with_hook`] taking the inputs by value: each input is dropped
+    /// once its last consumer ran, like every node output, so a caller that keeps no other
+    /// handle on them (ciphertexts are shared, not copied, between handles) holds only the
+    /// live ciphertexts at every step.
+    ///
+    /// # Errors
+    /// As [`Graph::forward_enc`].
+    pub fn forward_enc_owned<B: Backend>(
+        &self,
+        inputs: Vec<(&str, Erray<B>)>,
+        refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
+        hook: &mut dyn FnMut(NodeEvent<'_>),
+    ) -> Result<EncRun<B>> {
         let n = self.len();
         let mut values: Vec<Option<Vec<Erray<B>>>> = vec![None; n];
         let mut run = EncRun {
@@ -174,7 +191,7 @@ impl Graph {
                 .at_node(name, "input"));
             }
             if let Some(v) = values.get_mut(id) {
-                *v = Some(vec![x.clone()]);
+                *v = Some(vec![x]);
             }
         }
         // Edges still to be read from each node: a node's outputs are dropped once its last
