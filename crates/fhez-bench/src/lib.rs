@@ -4,6 +4,8 @@
 //! same way.
 #![forbid(unsafe_code)]
 
+pub mod cnn;
+
 use std::time::{Duration, Instant};
 
 /// Median, min, p10, p90 and MAD of a sample, in microseconds.
