@@ -48,6 +48,10 @@ pub struct DemoArgs {
     /// Classify the whole test set (10,000 images, in batches of the plan's size).
     #[arg(long)]
     full: bool,
+    /// Packing: batch (one image per slot, a whole batch per ciphertext message) or single
+    /// (one image per ciphertext; the default --images is then 1).
+    #[arg(long, value_enum, default_value_t = flow::PackingArg::Batch)]
+    packing: flow::PackingArg,
     /// Print a machine-readable summary on stdout (progress goes to stderr).
     #[arg(long)]
     json: bool,
@@ -188,7 +192,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     ));
 
     let t = Instant::now();
-    let p = flow::planned(file)?;
+    let p = flow::planned_with(file, args.packing.into())?;
     let plan_time = t.elapsed();
     if !json_mode {
         flow::print_params(&p);
@@ -251,7 +255,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let x = PlainArray::new(shape, values)?;
 
         let t = Instant::now();
-        let request = CtBatch::encrypt_seeded_bytes(&client, &[(input.name.as_str(), x)])?;
+        let request = p
+            .model
+            .encrypt_seeded_bytes(&client, &[(input.name.as_str(), x)])?;
         let enc = t.elapsed();
 
         let t = Instant::now();
@@ -337,6 +343,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     if json_mode {
         return util::print_json(&json!({
             "dataset": dataset, "model": p.file.name, "model_source": source,
+            "packing": flow::packing_name(p.model.packing()),
             "images": n, "batches": batches, "batch": batch,
             "params": {
                 "log_n": p.params.log_n(), "slots": p.params.slots(), "log_q": p.model.plan().log_q,

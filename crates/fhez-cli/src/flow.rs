@@ -10,13 +10,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use fhez_ckks::{CkksClient, CkksParams, CkksServer, ServerKeys, wire};
 use fhez_data::npy;
+use fhez_erray::Packing;
 use fhez_erray::PlainArray;
 use fhez_model::bundle::{
     SECRET_KEY_FILE, load_client_keys, load_server_keys, public_bundle_path,
     public_bundle_to_bytes, save_client_keys,
 };
 use fhez_model::{CtBatch, EncryptedModel, ModelFile, Task};
-use fhez_nn::SecurityStandard;
+use fhez_nn::{PackingChoice, Plan, SecurityStandard};
 use serde_json::json;
 
 use crate::{data, util};
@@ -27,6 +28,201 @@ pub const MESSAGE_LIMIT: usize = 1 << 32;
 pub const BUNDLE_LIMIT: usize = wire::DEFAULT_LIMIT as usize;
 /// The model copy a key directory carries for `encrypt` and `decrypt`.
 pub const MODEL_COPY: &str = "model.json";
+/// The plan the keys of a key directory were generated for (packing, layouts, parameters;
+/// no weights): `encrypt` and `decrypt` take the packing from it.
+pub const PLAN_COPY: &str = "plan.json";
+/// Largest plan file read.
+pub const PLAN_LIMIT: usize = 16 << 20;
+
+/// `--packing`: how samples sit in the ciphertexts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackingArg {
+    /// Batch-in-slots: one sample per slot, up to the planned batch per message.
+    Batch,
+    /// Single-input: one sample per ciphertext (latency).
+    Single,
+}
+
+impl From<PackingArg> for PackingChoice {
+    fn from(p: PackingArg) -> Self {
+        match p {
+            PackingArg::Batch => Self::BatchInSlots,
+            PackingArg::Single => Self::SingleInput,
+        }
+    }
+}
+
+/// The `--packing` name of a packing.
+#[must_use]
+pub fn packing_name(p: PackingChoice) -> &'static str {
+    match p {
+        PackingChoice::BatchInSlots => "batch",
+        PackingChoice::SingleInput => "single",
+    }
+}
+
+/// A packing with its numbers (batch or period).
+fn describe(p: Packing) -> String {
+    match p {
+        Packing::BatchInSlots { batch } => format!("batch-in-slots (batch {batch})"),
+        Packing::SingleInput { period } => format!("single-input (period {period})"),
+        Packing::Flat => "flat".to_owned(),
+    }
+}
+
+/// The packing a message's entries were encrypted with (`None` for an empty message or a
+/// flat one).
+fn message_packing(message: &CtBatch) -> Option<(PackingChoice, Packing)> {
+    message.entries.iter().find_map(|e| match e.packing {
+        Packing::BatchInSlots { .. } => Some((PackingChoice::BatchInSlots, e.packing)),
+        Packing::SingleInput { .. } => Some((PackingChoice::SingleInput, e.packing)),
+        Packing::Flat => None,
+    })
+}
+
+/// A packing mismatch between `--packing`, the keys and a message.
+#[derive(Debug)]
+pub enum PackingError {
+    /// `--packing` is not the packing the key directory's keys were generated for.
+    Keys {
+        /// The key directory.
+        dir: PathBuf,
+        /// The packing asked for.
+        asked: PackingChoice,
+        /// The packing of the key directory's plan.
+        keys: PackingChoice,
+    },
+    /// A message's entry holds another packing than the one in use.
+    Message {
+        /// The entry (input or decrypt node).
+        entry: String,
+        /// The packing in use.
+        expected: PackingChoice,
+        /// The entry's packing.
+        found: Packing,
+    },
+    /// The public bundle lacks Galois keys the packing's plan rotates by.
+    Rotations {
+        /// The packing of the plan.
+        packing: PackingChoice,
+        /// The rotation steps without a key.
+        missing: Vec<i64>,
+    },
+    /// The keys belong to another parameter set than the packing's plan needs.
+    Params {
+        /// The packing of the plan.
+        packing: PackingChoice,
+        /// log2 N and top level of the keys' parameter set.
+        keys: (u32, u32),
+        /// log2 N and top level the plan needs.
+        plan: (u32, u32),
+    },
+}
+
+impl std::fmt::Display for PackingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keys { dir, asked, keys } => write!(
+                f,
+                "packing mismatch: --packing {} but the keys in {} were generated for --packing {} (run fhez keygen --packing {} into another directory)",
+                packing_name(*asked),
+                dir.display(),
+                packing_name(*keys),
+                packing_name(*asked)
+            ),
+            Self::Message {
+                entry,
+                expected,
+                found,
+            } => write!(
+                f,
+                "packing mismatch: message entry {entry:?} is {} but --packing {} is in use",
+                describe(*found),
+                packing_name(*expected)
+            ),
+            Self::Rotations { packing, missing } => write!(
+                f,
+                "the public bundle lacks Galois keys for rotation steps {missing:?} that the model's --packing {} plan needs (keys from fhez keygen --packing {}?)",
+                packing_name(*packing),
+                packing_name(*packing)
+            ),
+            Self::Params {
+                packing,
+                keys,
+                plan,
+            } => write!(
+                f,
+                "the keys belong to a parameter set with N = 2^{} and top level {} but the model's --packing {} plan needs N = 2^{} and top level {} (keys from fhez keygen --packing {}?)",
+                keys.0,
+                keys.1,
+                packing_name(*packing),
+                plan.0,
+                plan.1,
+                packing_name(*packing)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PackingError {}
+
+/// The packing of a key directory's plan copy, if it has one (key directories made before
+/// plans were recorded are batch-in-slots).
+///
+/// # Errors
+/// The plan copy is unreadable or not a plan.
+pub fn keys_packing(keys: &Path) -> Result<Option<PackingChoice>> {
+    let path = keys.join(PLAN_COPY);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = util::read(&path, PLAN_LIMIT)?;
+    let plan: Plan = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan", path.display()))?;
+    Ok(Some(plan.packing))
+}
+
+/// The packing a client command uses: `--packing`, else the key directory's (`None` when
+/// neither says). `--packing` different from the key directory's is refused.
+///
+/// # Errors
+/// [`PackingError::Keys`]; as [`keys_packing`].
+pub fn client_packing(keys: &Path, asked: Option<PackingArg>) -> Result<Option<PackingChoice>> {
+    let recorded = keys_packing(keys)?;
+    match (asked.map(PackingChoice::from), recorded) {
+        (Some(a), Some(k)) if a != k => Err(PackingError::Keys {
+            dir: keys.to_owned(),
+            asked: a,
+            keys: k,
+        }
+        .into()),
+        (Some(a), _) => Ok(Some(a)),
+        (None, k) => Ok(k),
+    }
+}
+
+/// Checks that every entry of `message` holds `packing`.
+///
+/// # Errors
+/// [`PackingError::Message`].
+pub fn check_message_packing(message: &CtBatch, packing: PackingChoice) -> Result<()> {
+    for e in &message.entries {
+        let kind = match e.packing {
+            Packing::BatchInSlots { .. } => Some(PackingChoice::BatchInSlots),
+            Packing::SingleInput { .. } => Some(PackingChoice::SingleInput),
+            Packing::Flat => None,
+        };
+        if kind != Some(packing) {
+            return Err(PackingError::Message {
+                entry: e.name.clone(),
+                expected: packing,
+                found: e.packing,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
 
 /// `fhez plan` options.
 #[derive(Args, Debug)]
@@ -38,6 +234,10 @@ pub struct PlanArgs {
     /// lower). Default: the model file's `plan.standard`, itself 2018 when absent.
     #[arg(long, value_parser = ["2018", "2024"])]
     pub standard: Option<String>,
+    /// Packing to plan for: batch (one sample per slot) or single (one sample per
+    /// ciphertext).
+    #[arg(long, value_enum, default_value_t = PackingArg::Batch)]
+    pub packing: PackingArg,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +252,10 @@ pub struct KeygenArgs {
     /// Key directory to create (refuses to overwrite an existing secret key).
     #[arg(long)]
     pub out: PathBuf,
+    /// Packing the keys are planned for: batch (one sample per slot) or single (one sample
+    /// per ciphertext); recorded in DIR/plan.json for encrypt and decrypt.
+    #[arg(long, value_enum, default_value_t = PackingArg::Batch)]
+    pub packing: PackingArg,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -79,6 +283,10 @@ pub struct EncryptArgs {
     /// Model file (default: the copy in the key directory).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Packing: batch or single (one sample per ciphertext). Default: the key directory's
+    /// (fhez keygen --packing); a different one is refused.
+    #[arg(long, value_enum)]
+    pub packing: Option<PackingArg>,
     /// Output ciphertext message.
     #[arg(long)]
     pub out: PathBuf,
@@ -100,6 +308,10 @@ pub struct EvalArgs {
     /// Input ciphertext message (from `fhez encrypt`).
     #[arg(long)]
     pub input: PathBuf,
+    /// Packing: batch or single. Default: the message's; a message of another packing is
+    /// refused.
+    #[arg(long, value_enum)]
+    pub packing: Option<PackingArg>,
     /// Output ciphertext message.
     #[arg(long)]
     pub out: PathBuf,
@@ -120,6 +332,10 @@ pub struct DecryptArgs {
     /// Model file (default: the copy in the key directory).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Packing: batch or single. Default: the key directory's; a reply of another packing
+    /// is refused.
+    #[arg(long, value_enum)]
+    pub packing: Option<PackingArg>,
     /// Debugging only: decrypt exactly (no noise flooding, rounding or reply check). Exact
     /// values carry the ciphertexts' noise, which next to the ciphertexts reveals the
     /// secret key: never share them. Default: decryption for release — the reply is
@@ -140,9 +356,10 @@ pub struct Planned {
     pub params: Arc<CkksParams>,
 }
 
-/// Loads and plans a model.
-pub fn planned(file: ModelFile) -> Result<Planned> {
-    let model = file.encrypted_model().context("planning the model")?;
+/// Loads and plans a model with `packing`.
+pub fn planned_with(file: ModelFile, packing: PackingChoice) -> Result<Planned> {
+    let model = EncryptedModel::with_packing(file.graph()?, &file.plan, packing)
+        .with_context(|| format!("planning the model (--packing {})", packing_name(packing)))?;
     let params = CkksParams::new(&model.spec()).context("building the planned parameters")?;
     Ok(Planned {
         file,
@@ -191,13 +408,19 @@ pub fn sizes(p: &Planned, client: &CkksClient) -> Result<Sizes> {
     let output_ct = header + 2 * limb * (out_level + 1);
     let batch = p.model.batch();
     let slots = p.params.slots();
-    let packing = fhez_erray::Packing::BatchInSlots { batch };
-    let mut request_cts = 0;
-    for size in p.file.input_sizes() {
-        request_cts += packing.num_cts(&[batch, size], slots)?;
-    }
-    let out_shape = output_shape(&p.file)?;
-    let reply_cts = packing.num_cts(&[batch, out_shape.iter().product()], slots)?;
+    let out_size: usize = output_shape(&p.file)?.iter().product();
+    let (request_cts, reply_cts) = match p.model.packing() {
+        PackingChoice::BatchInSlots => {
+            let packing = Packing::BatchInSlots { batch };
+            let mut request_cts = 0;
+            for size in p.file.input_sizes() {
+                request_cts += packing.num_cts(&[batch, size], slots)?;
+            }
+            (request_cts, packing.num_cts(&[batch, out_size], slots)?)
+        }
+        // One ciphertext per input and per output.
+        PackingChoice::SingleInput => (p.file.inputs.len(), 1),
+    };
     Ok(Sizes {
         secret_key: client.secret_key().to_secret_bytes().len(),
         public_key: wire::public_key_to_bytes(keys.public_key())?.len(),
@@ -228,7 +451,7 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         Some(other) => bail!("unknown security standard {other:?}: use 2018 or 2024"),
         None => {}
     }
-    let p = planned(file)?;
+    let p = planned_with(file, args.packing.into())?;
     let client = p.model.keygen(&p.params)?;
     let sizes = sizes(&p, &client)?;
     let plan = p.model.plan();
@@ -244,10 +467,11 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         }));
     }
     outln!(
-        "model {} ({}), batch {} samples per ciphertext, {} bits precision, {} bits magnitude, {} security table",
+        "model {} ({}), --packing {}: {} sample(s) per ciphertext, {} bits precision, {} bits magnitude, {} security table",
         p.file.name,
         p.file.dataset.as_deref().unwrap_or("no data set"),
-        p.file.plan.batch,
+        packing_name(p.model.packing()),
+        p.model.batch(),
         p.file.plan.precision_bits,
         p.file.plan.magnitude_bits,
         p.file.plan.standard.name()
@@ -346,18 +570,21 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
         );
     }
     let text = util::read(&args.model, fhez_model::model_file::MODEL_FILE_LIMIT)?;
-    let p = planned(util::load_model(&args.model)?)?;
+    let p = planned_with(util::load_model(&args.model)?, args.packing.into())?;
     let t = Instant::now();
     let client = p.model.keygen(&p.params)?;
     let elapsed = t.elapsed();
     save_client_keys(&args.out, &client)
         .with_context(|| format!("writing keys into {}", args.out.display()))?;
     util::write(&args.out.join(MODEL_COPY), &text)?;
+    let plan_json = serde_json::to_vec_pretty(p.model.plan()).context("writing the plan")?;
+    util::write(&args.out.join(PLAN_COPY), &plan_json)?;
     let sizes = sizes(&p, &client)?;
     let public = public_bundle_path(&args.out);
     if args.json {
         return util::print_json(&json!({
             "dir": args.out, "secret_key": secret, "public_bundle": public,
+            "packing": packing_name(p.model.packing()),
             "params_id": p.params.id().to_hex(), "log_n": p.params.log_n(),
             "rotation_steps": p.model.plan().rotation_steps, "keygen_ms": util::ms(elapsed),
             "sizes": sizes,
@@ -429,6 +656,7 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
     let [input] = file.inputs.as_slice() else {
         bail!("models with several encrypted inputs are not supported by fhez encrypt");
     };
+    let input = input.clone();
     let size: usize = input.shape.iter().product();
     let mut labels = Vec::new();
     let values = match (&args.input, args.image) {
@@ -467,25 +695,34 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
         );
     }
     let batch = values.len() / size;
-    if batch > file.plan.batch {
+    let packing = client_packing(&args.keys, args.packing)?.unwrap_or(PackingChoice::BatchInSlots);
+    let planned_batch = match packing {
+        PackingChoice::BatchInSlots => file.plan.batch,
+        PackingChoice::SingleInput => 1,
+    };
+    if batch > planned_batch {
         bail!(
-            "{batch} samples exceed the model's planned batch of {}",
-            file.plan.batch
+            "{batch} samples exceed the model's planned batch of {planned_batch} (--packing {})",
+            packing_name(packing)
         );
     }
     let client = load_client_keys(&args.keys)
         .with_context(|| format!("reading keys from {}", args.keys.display()))?;
+    let p = planned_with(file, packing)?;
+    check_client_params(&p, &client)?;
     let mut shape = vec![batch];
     shape.extend_from_slice(&input.shape);
     let x = PlainArray::new(shape, values)?;
     let t = Instant::now();
-    let bytes = CtBatch::encrypt_seeded_bytes(&client, &[(input.name.as_str(), x)])?;
+    let bytes = p
+        .model
+        .encrypt_seeded_bytes(&client, &[(input.name.as_str(), x)])?;
     let elapsed = t.elapsed();
     util::write(&args.out, &bytes)?;
     if args.json {
         return util::print_json(&json!({
             "out": args.out, "samples": batch, "bytes": bytes.len(), "encrypt_ms": util::ms(elapsed),
-            "labels": labels,
+            "labels": labels, "packing": packing_name(packing),
         }));
     }
     outln!(
@@ -501,16 +738,42 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `params` (of keys) is the parameter set `p` plans.
+///
+/// # Errors
+/// [`PackingError::Params`] when the packing's plan needs another ring degree or chain
+/// (keys made for the other packing); otherwise a parameter-set mismatch naming both ids.
+fn check_params_of(p: &Planned, params: &CkksParams) -> Result<()> {
+    if params.id() == p.params.id() {
+        return Ok(());
+    }
+    if params.log_n() != p.params.log_n() || params.max_level() != p.params.max_level() {
+        return Err(PackingError::Params {
+            packing: p.model.packing(),
+            keys: (params.log_n(), params.max_level()),
+            plan: (p.params.log_n(), p.params.max_level()),
+        }
+        .into());
+    }
+    bail!(
+        "the keys belong to parameter set {} but the model plans {} (N = 2^{}); run fhez keygen --model with this model",
+        params.id(),
+        p.params.id(),
+        p.params.log_n()
+    )
+}
+
+/// Checks that the client's keys were made for the parameters `p` plans.
+///
+/// # Errors
+/// As [`check_params_of`].
+pub fn check_client_params(p: &Planned, client: &CkksClient) -> Result<()> {
+    check_params_of(p, client.params())
+}
+
 /// Checks that `keys` were made for the parameters and rotations `p` plans.
 pub fn check_keys(p: &Planned, keys: &ServerKeys) -> Result<()> {
-    if keys.params().id() != p.params.id() {
-        bail!(
-            "the keys belong to parameter set {} but the model plans {} (N = 2^{}); run fhez keygen --model with this model",
-            keys.params().id(),
-            p.params.id(),
-            p.params.log_n()
-        );
-    }
+    check_params_of(p, keys.params())?;
     let have = keys.rotation_steps();
     let missing: Vec<i64> = p
         .model
@@ -521,23 +784,34 @@ pub fn check_keys(p: &Planned, keys: &ServerKeys) -> Result<()> {
         .copied()
         .collect();
     if !missing.is_empty() {
-        bail!("the public bundle lacks Galois keys for rotation steps {missing:?}");
+        return Err(PackingError::Rotations {
+            packing: p.model.packing(),
+            missing,
+        }
+        .into());
     }
     Ok(())
 }
 
 /// Runs `fhez eval` (server: public bundle only).
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let p = planned(util::load_model(&args.model)?)?;
+    let file = util::load_model(&args.model)?;
     let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
         .with_context(|| format!("reading the public bundle from {}", args.keys.display()))?;
-    check_keys(&p, &keys)?;
-    let server = CkksServer::new(keys);
+    let server = CkksServer::new(keys.clone());
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let t = Instant::now();
     let request = CtBatch::from_bytes(&server, &bytes, MESSAGE_LIMIT)
         .with_context(|| format!("reading {}", args.input.display()))?;
     let read = t.elapsed();
+    let packing = match (args.packing, message_packing(&request)) {
+        (Some(asked), _) => asked.into(),
+        (None, Some((found, _))) => found,
+        (None, None) => PackingChoice::BatchInSlots,
+    };
+    check_message_packing(&request, packing)?;
+    let p = planned_with(file, packing)?;
+    check_keys(&p, &keys)?;
     for e in &request.entries {
         if !p.file.inputs.iter().any(|i| i.name == e.name) {
             bail!("the message holds {:?}, not an input of the model", e.name);
@@ -550,7 +824,8 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     util::write(&args.out, &out)?;
     if args.json {
         return util::print_json(&json!({
-            "out": args.out, "read_ms": util::ms(read), "eval_ms": util::ms(total),
+            "out": args.out, "packing": packing_name(packing),
+            "read_ms": util::ms(read), "eval_ms": util::ms(total),
             "request_cts": request.num_cts(), "reply_cts": reply.num_cts(), "reply_bytes": out.len(),
             "nodes": timings.iter().map(|n| json!({
                 "name": n.name, "kind": n.kind, "ms": util::ms(n.elapsed),
@@ -594,6 +869,10 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
         .with_context(|| format!("reading {}", args.input.display()))?;
+    let packing = client_packing(&args.keys, args.packing)?
+        .or_else(|| message_packing(&reply).map(|(kind, _)| kind))
+        .unwrap_or(PackingChoice::BatchInSlots);
+    check_message_packing(&reply, packing)?;
     let precision =
         (!args.exact_decrypt).then(|| fhez_model::promised_precision_bits(client.params()));
     if args.exact_decrypt {
@@ -629,5 +908,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
             .collect();
         outputs.push(json!({"output": name, "shape": plain.shape(), "samples": samples}));
     }
-    util::print_json(&json!({ "outputs": outputs, "precision_bits": precision }))
+    util::print_json(&json!({
+        "outputs": outputs, "precision_bits": precision, "packing": packing_name(packing),
+    }))
 }

@@ -239,6 +239,7 @@ fn cts(
     let packing = match packing {
         0 => "flat".to_owned(),
         1 => format!("batch-in-slots (batch {batch})"),
+        2 => format!("single-input (period {batch})"),
         t => format!("unknown ({t})"),
     };
     Ok(json!({

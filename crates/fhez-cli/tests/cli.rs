@@ -69,6 +69,40 @@ fn model(precision_bits: u32) -> ModelFile {
     ModelFile::new("toy", &graph, &["x"], "Decrypt", task, request).unwrap()
 }
 
+/// A (6, 6) → 2 model for single-input packing (which has no `Dequeue`): CC 3×3 → ReLU →
+/// Dense(16 → 2) → Decrypt, planned for 4 samples in batch-in-slots packing.
+fn single_model() -> ModelFile {
+    use fhez_nn::nodes::{CrossCorrelationConfig, Decrypt, DenseConfig, Input, Relu};
+    use rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let mut g = fhez_nn::GraphBuilder::new();
+    let x = g.add("x", Input::new(&[6, 6])).unwrap();
+    let cc = CrossCorrelationConfig {
+        kernel: vec![3, 3],
+        stride: vec![1, 1],
+    }
+    .init(&mut rng);
+    let cc = g.add("cc", cc).unwrap();
+    let relu = g.add("relu", Relu::new(4.0).unwrap()).unwrap();
+    let dense = g
+        .add("dense", DenseConfig { d_in: 16, d_out: 2 }.init(&mut rng))
+        .unwrap();
+    let dec = g.add("Decrypt", Decrypt {}).unwrap();
+    g.chain(&[x, cc, relu, dense, dec]).unwrap();
+    let graph = g.build().unwrap();
+    let request = PlanRequest {
+        batch: 4,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let task = Task::Regressor {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    ModelFile::new("toy-single", &graph, &["x"], "Decrypt", task, request).unwrap()
+}
+
 fn samples() -> Vec<Vec<f64>> {
     (0..3)
         .map(|s| (0..12).map(|k| ((s * 12 + k) % 7) as f64 / 10.0).collect())
@@ -518,6 +552,28 @@ fn train_a_small_classifier_when_digits_are_present() {
     assert_eq!(demo["agreement"], 40);
     assert_eq!(demo["encrypted_accuracy"], demo["plain_accuracy"]);
     assert!(demo["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
+    // the demo in single-input packing: one image per ciphertext, one request per image
+    let single = json(&ok(&[
+        "demo",
+        "--model",
+        p(&out),
+        "--packing",
+        "single",
+        "--images",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(single["packing"], "single");
+    assert_eq!(single["batches"], 2);
+    assert_eq!(single["agreement"], 2);
+    assert!(single["max_abs_logit_diff"].as_f64().unwrap() < 1e-2);
+    let per_request = |v: &Value| v["bytes"]["request_per_batch"].as_u64().unwrap();
+    assert!(
+        per_request(&single) * 10 < per_request(&demo),
+        "{} vs {}",
+        per_request(&single),
+        per_request(&demo)
+    );
     // training the saved model further
     let out2 = d.join("digits2.json");
     ok(&[
@@ -680,5 +736,196 @@ fn plan_under_the_2024_guideline_values() {
             .status
             .code()
             != Some(0)
+    );
+}
+
+/// `--packing single`: keygen records the plan, encrypt writes one seeded ciphertext per
+/// sample (a batch-in-slots message of the same sample holds one ciphertext per input
+/// element), eval and decrypt take the packing from the message and the key directory and
+/// agree with the plaintext graph; every packing mismatch between `--packing`, the keys and
+/// a message is one error line naming both packings.
+#[test]
+fn single_input_flow_and_packing_mismatches() {
+    let d = dir("single");
+    let file = single_model();
+    let model_path = d.join("model.json");
+    file.save(&model_path).unwrap();
+    let plan = json(&ok(&[
+        "plan",
+        p(&model_path),
+        "--packing",
+        "single",
+        "--json",
+    ]));
+    assert_eq!(plan["plan"]["packing"], "single-input");
+    assert_eq!(plan["sizes"]["request_cts"], 1);
+
+    let keys = d.join("keys");
+    let kg = json(&ok(&[
+        "keygen",
+        "--model",
+        p(&model_path),
+        "--out",
+        p(&keys),
+        "--packing",
+        "single",
+        "--json",
+    ]));
+    assert_eq!(kg["packing"], "single");
+    assert!(keys.join("plan.json").is_file());
+    let batch_keys = d.join("batch-keys");
+    ok(&["keygen", "--model", p(&model_path), "--out", p(&batch_keys)]);
+
+    let xs: Vec<Vec<f64>> = (0..3)
+        .map(|s| {
+            (0..36)
+                .map(|k| ((s * 36 + k) % 11) as f64 / 10.0 - 0.5)
+                .collect()
+        })
+        .collect();
+    let x_json = d.join("x.json");
+    std::fs::write(&x_json, serde_json::to_string(&xs[..1]).unwrap()).unwrap();
+    let x_ct = d.join("x.ct");
+    let enc = json(&ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&x_ct),
+        "--json",
+    ]));
+    assert_eq!(enc["packing"], "single");
+    let xb_ct = d.join("xb.ct");
+    let enc_b = json(&ok(&[
+        "encrypt",
+        "--keys",
+        p(&batch_keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&xb_ct),
+        "--json",
+    ]));
+    assert_eq!(enc_b["packing"], "batch");
+    // one ciphertext against one per input element (36)
+    let inspect = json(&ok(&["inspect", p(&x_ct), "--json"]));
+    assert_eq!(inspect["entries"][0]["ciphertexts"], 1, "{inspect}");
+    let packing = inspect["entries"][0]["packing"].as_str().unwrap();
+    assert!(packing.starts_with("single-input (period "), "{inspect}");
+    let inspect_b = json(&ok(&["inspect", p(&xb_ct), "--json"]));
+    assert_eq!(inspect_b["entries"][0]["ciphertexts"], 36, "{inspect_b}");
+
+    let y_ct = d.join("y.ct");
+    let ev = json(&ok(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&y_ct),
+        "--json",
+    ]));
+    assert_eq!(ev["packing"], "single");
+    assert_eq!(ev["reply_cts"], 1);
+    let dec = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y_ct)]));
+    assert_eq!(dec["packing"], "single");
+    let want = file
+        .graph()
+        .unwrap()
+        .infer(&[("x", Tensor::new(vec![6, 6], xs[0].clone()).unwrap())])
+        .unwrap()["Decrypt"]
+        .data()
+        .to_vec();
+    let got = dec["outputs"][0]["samples"][0]["values"]
+        .as_array()
+        .unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        let g = g.as_f64().unwrap();
+        assert!((g - w).abs() < 1e-3, "{g} vs {w}");
+    }
+
+    // mismatches
+    let e = fails(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&d.join("z.ct")),
+        "--packing",
+        "batch",
+    ]);
+    assert!(
+        e.contains("packing mismatch")
+            && e.contains("--packing batch")
+            && e.contains("--packing single"),
+        "{e}"
+    );
+    let e = fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&d.join("z.ct")),
+        "--packing",
+        "batch",
+    ]);
+    assert!(
+        e.contains("packing mismatch") && e.contains("single-input (period"),
+        "{e}"
+    );
+    let e = fails(&[
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&batch_keys.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    assert!(
+        e.contains("--packing single") && (e.contains("N = 2^") || e.contains("rotation steps [")),
+        "{e}"
+    );
+    let e = fails(&[
+        "decrypt",
+        "--keys",
+        p(&batch_keys),
+        "--input",
+        p(&y_ct),
+        "--packing",
+        "batch",
+    ]);
+    assert!(
+        e.contains("packing mismatch") && e.contains("single-input (period"),
+        "{e}"
+    );
+    let three = d.join("three.json");
+    std::fs::write(&three, serde_json::to_string(&xs).unwrap()).unwrap();
+    let e = fails(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&three),
+        "--out",
+        p(&d.join("z.ct")),
+    ]);
+    assert!(
+        e.contains("3 samples exceed the model's planned batch of 1"),
+        "{e}"
     );
 }

@@ -40,6 +40,17 @@ pub enum Error {
         /// Samples planned for.
         planned: usize,
     },
+    /// A message's packing is not the plan's: a batch-in-slots message for a single-input
+    /// plan (or the reverse), or a single-input message laid out with another period.
+    #[error("`{node}`: the plan packs it {planned}, the message holds {found}")]
+    PackingMismatch {
+        /// The input or decrypt node of the entry.
+        node: String,
+        /// The plan's packing, with its batch or period (e.g. `single-input (period 1024)`).
+        planned: String,
+        /// The message's packing, with its batch or period.
+        found: String,
+    },
     /// A node that only the client can evaluate (a `Rotate`, i.e. a re-encryption) was
     /// reached by the server-only evaluation.
     #[error("node `{node}` ({kind}) needs a client round trip; the server cannot evaluate it")]

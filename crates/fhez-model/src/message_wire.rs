@@ -4,8 +4,8 @@
 //! frame header: magic "FZCB" | version u16 (2) | kind u16 (1) | params id [u8; 32]
 //!             | payload_len u64
 //! payload:      entries u32
-//! | entries × ( name_len u16 | name UTF-8 | packing u8 (0 flat, 1 batch-in-slots)
-//!             | batch u64 | ndim u32 | dims u64 × ndim
+//! | entries × ( name_len u16 | name UTF-8 | packing u8 (0 flat, 1 batch-in-slots,
+//!               2 single-input) | batch or period u64 | ndim u32 | dims u64 × ndim
 //!             | count u64 | count × (len u64 | fhez wire ciphertext) )
 //! ```
 //!
@@ -125,12 +125,31 @@ impl CtBatch {
         client: &CkksClient,
         inputs: &[(&str, PlainArray)],
     ) -> Result<Vec<u8>> {
+        let packed: Vec<(&str, &PlainArray, Packing)> = inputs
+            .iter()
+            .map(|(name, x)| {
+                let batch = x.shape().first().copied().unwrap_or(1);
+                (*name, x, Packing::BatchInSlots { batch })
+            })
+            .collect();
+        Self::encrypt_seeded_bytes_packed(client, &packed)
+    }
+
+    /// **Client.** As [`CtBatch::encrypt_seeded_bytes`], each input laid out with its own
+    /// packing (batch-in-slots, or single-input: one sample per ciphertext); see
+    /// [`EncryptedModel::encrypt_seeded_bytes`](crate::EncryptedModel::encrypt_seeded_bytes),
+    /// which takes the packings from the plan.
+    ///
+    /// # Errors
+    /// Layout and encryption errors.
+    pub fn encrypt_seeded_bytes_packed(
+        client: &CkksClient,
+        inputs: &[(&str, &PlainArray, Packing)],
+    ) -> Result<Vec<u8>> {
         let mut w = start(inputs.len(), &client.params().id().0)?;
         let out = w.payload();
-        for (name, x) in inputs {
+        for &(name, x, packing) in inputs {
             check_name(name)?;
-            let batch = x.shape().first().copied().unwrap_or(1);
-            let packing = Packing::BatchInSlots { batch };
             let vectors = packing.layout(x.shape(), client.slots(), x.data())?;
             put_entry_header(out, name, x.shape(), packing, vectors.len());
             for v in &vectors {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer};
 use fhez_erray::{Erray, Packing, PlainArray};
-use fhez_nn::{EncRun, Graph, NodeId, Outputs, PackingChoice, Plan, PlanRequest};
+use fhez_nn::{
+    EncRun, Graph, LayoutRole, NodeId, Outputs, PackingChoice, PackingSpec, Plan, PlanRequest,
+};
 
 use crate::message::CtBatch;
 use crate::timed::{NodeTiming, forward_enc_timed_owned};
@@ -154,23 +156,86 @@ impl EncryptedModel {
     pub fn encrypt(&self, client: &CkksClient, inputs: &[(&str, PlainArray)]) -> Result<CtBatch> {
         let mut errays = Vec::with_capacity(inputs.len());
         for (name, x) in inputs {
-            self.graph.id(name).map_err(|_| Error::UnknownNode {
-                name: (*name).to_owned(),
-            })?;
-            let batch = x.shape().first().copied().unwrap_or(1);
-            if batch > self.batch {
-                return Err(Error::BatchTooLarge {
-                    batch,
-                    planned: self.batch,
-                });
-            }
-            let packing = match self.plan.packing {
-                PackingChoice::BatchInSlots => Packing::BatchInSlots { batch },
-                PackingChoice::SingleInput => Packing::single_input(x.len()),
-            };
+            let packing = self.input_packing(name, x)?;
             errays.push((*name, Erray::encrypt(client, x, packing)?));
         }
         Ok(CtBatch::from_errays(errays.iter().map(|(n, x)| (*n, x))))
+    }
+
+    /// **Client.** As [`EncryptedModel::encrypt`], straight into the message wire format
+    /// with seed-compressed ciphertexts (half the bytes of [`CtBatch::to_bytes`]; the
+    /// server expands them in [`CtBatch::from_bytes`]).
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::encrypt`].
+    pub fn encrypt_seeded_bytes(
+        &self,
+        client: &CkksClient,
+        inputs: &[(&str, PlainArray)],
+    ) -> Result<Vec<u8>> {
+        for (name, _) in inputs {
+            self.graph.id(name).map_err(|_| Error::UnknownNode {
+                name: (*name).to_owned(),
+            })?;
+        }
+        encrypt_seeded_with_plan(client, &self.plan, self.batch, inputs)
+    }
+
+    /// The packing input `name` is encrypted with ([`input_packing_of`] the plan).
+    fn input_packing(&self, name: &str, x: &PlainArray) -> Result<Packing> {
+        self.graph.id(name).map_err(|_| Error::UnknownNode {
+            name: name.to_owned(),
+        })?;
+        input_packing_of(&self.plan, self.batch, name, x.shape())
+    }
+
+    /// Checks the packing of every entry of `message` against the plan: the plan's layout of
+    /// the entry's node in `role` when the plan records one, else the plan's packing. A
+    /// batch-in-slots entry fits a batch-in-slots plan (its batch is checked against the
+    /// planned batch); a single-input entry fits a single-input plan with the same period
+    /// (the period decides where every value sits; for an output the kind alone is checked).
+    ///
+    /// # Errors
+    /// [`Error::PackingMismatch`] naming the node, the planned and the found packing;
+    /// [`Error::BatchTooLarge`].
+    pub fn check_message(&self, message: &CtBatch, role: LayoutRole) -> Result<()> {
+        for e in &message.entries {
+            let planned = match self.plan.layout(&e.name, role) {
+                Some(l) => l.packing,
+                None => match self.plan.packing {
+                    PackingChoice::BatchInSlots => PackingSpec::BatchInSlots { batch: self.batch },
+                    PackingChoice::SingleInput => PackingSpec::SingleInput { period: 0 },
+                },
+            };
+            let fits = match (planned, e.packing) {
+                (PackingSpec::BatchInSlots { .. }, Packing::BatchInSlots { batch }) => {
+                    if batch > self.batch {
+                        return Err(Error::BatchTooLarge {
+                            batch,
+                            planned: self.batch,
+                        });
+                    }
+                    true
+                }
+                (PackingSpec::SingleInput { period: p }, Packing::SingleInput { period }) => {
+                    p == period || p == 0 || role == LayoutRole::Output
+                }
+                (PackingSpec::Flat, Packing::Flat) => true,
+                (PackingSpec::BatchInSlots { .. }, Packing::Flat | Packing::SingleInput { .. })
+                | (PackingSpec::SingleInput { .. }, Packing::Flat | Packing::BatchInSlots { .. })
+                | (PackingSpec::Flat, Packing::BatchInSlots { .. } | Packing::SingleInput { .. }) => {
+                    false
+                }
+            };
+            if !fits {
+                return Err(Error::PackingMismatch {
+                    node: e.name.clone(),
+                    planned: describe_spec(planned),
+                    found: describe(e.packing),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// **Server.** Evaluates every node up to the decrypt boundary with evaluation keys
@@ -218,6 +283,7 @@ impl EncryptedModel {
         inputs: CtBatch,
     ) -> Result<(CtBatch, Vec<NodeTiming>)> {
         check_params(&self.plan, server.params(), self.batch)?;
+        self.check_message(&inputs, LayoutRole::Input)?;
         let (names, arrays): (Vec<String>, Vec<Erray<CkksServer>>) =
             inputs.into_bound(server)?.into_iter().unzip();
         let named: Vec<(&str, Erray<CkksServer>)> =
@@ -274,6 +340,7 @@ impl EncryptedModel {
         outputs: &CtBatch,
         decrypt: fn(&Erray<CkksClient>) -> fhez_erray::Result<PlainArray>,
     ) -> Result<Vec<(NodeId, PlainArray)>> {
+        self.check_message(outputs, LayoutRole::Output)?;
         outputs
             .bind(client)?
             .into_iter()
@@ -301,4 +368,83 @@ impl EncryptedModel {
         let decrypted = self.decrypt(client, outputs)?;
         Ok(self.graph.finish(&decrypted, plain_inputs)?)
     }
+}
+
+/// A packing with its numbers, for [`Error::PackingMismatch`].
+fn describe(p: Packing) -> String {
+    match p {
+        Packing::BatchInSlots { batch } => format!("batch-in-slots (batch {batch})"),
+        Packing::SingleInput { period } => format!("single-input (period {period})"),
+        Packing::Flat => "flat".to_owned(),
+    }
+}
+
+/// As [`describe`] for a plan's layout (period 0: the plan records none).
+fn describe_spec(p: PackingSpec) -> String {
+    match p {
+        PackingSpec::BatchInSlots { batch } => format!("batch-in-slots (batch up to {batch})"),
+        PackingSpec::SingleInput { period: 0 } => "single-input".to_owned(),
+        PackingSpec::SingleInput { period } => format!("single-input (period {period})"),
+        PackingSpec::Flat => "flat".to_owned(),
+    }
+}
+
+/// **Client, with the plan alone.** The packing input `name` with data of `shape` (batch
+/// axis first) is encrypted with under `plan`: the plan's input layout of `name` (a
+/// batch-in-slots layout takes the data's batch, at most `planned_batch`; a single-input
+/// layout takes one sample, with the layout's period), or, for a plan without layouts,
+/// the plan's packing.
+///
+/// # Errors
+/// [`Error::BatchTooLarge`].
+pub fn input_packing_of(
+    plan: &Plan,
+    planned_batch: usize,
+    name: &str,
+    shape: &[usize],
+) -> Result<Packing> {
+    let batch = shape.first().copied().unwrap_or(1);
+    let spec = plan.layout(name, LayoutRole::Input).map(|l| l.packing);
+    let planned = match plan.packing {
+        PackingChoice::BatchInSlots => planned_batch,
+        PackingChoice::SingleInput => 1,
+    };
+    if batch > planned {
+        return Err(Error::BatchTooLarge { batch, planned });
+    }
+    Ok(match (spec, plan.packing) {
+        (Some(PackingSpec::BatchInSlots { .. }), _) | (None, PackingChoice::BatchInSlots) => {
+            Packing::BatchInSlots { batch }
+        }
+        (Some(PackingSpec::SingleInput { period }), _) => Packing::SingleInput { period },
+        (Some(PackingSpec::Flat), _) => Packing::Flat,
+        (None, PackingChoice::SingleInput) => {
+            Packing::single_input(shape.iter().product::<usize>())
+        }
+    })
+}
+
+/// **Client, with the plan alone.** Encrypts batched inputs `(batch, shape…)` by name as
+/// a seed-compressed message laid out as `plan` says ([`input_packing_of`]); what a client
+/// that holds the published plan but no weights sends.
+///
+/// # Errors
+/// [`Error::BatchTooLarge`], layout and encryption errors.
+pub fn encrypt_seeded_with_plan(
+    client: &CkksClient,
+    plan: &Plan,
+    planned_batch: usize,
+    inputs: &[(&str, PlainArray)],
+) -> Result<Vec<u8>> {
+    let packed = inputs
+        .iter()
+        .map(|(name, x)| {
+            Ok((
+                *name,
+                x,
+                input_packing_of(plan, planned_batch, name, x.shape())?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    CtBatch::encrypt_seeded_bytes_packed(client, &packed)
 }

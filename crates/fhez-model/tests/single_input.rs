@@ -2,7 +2,12 @@
 //! only) → decrypt calls run a CNN with one sample per ciphertext on CKKS and agree with the
 //! plaintext forward.
 
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, reason = "test code")]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use fhez_ckks::{CkksParams, CkksParamsSpec, CkksServer};
 use fhez_erray::PlainArray;
@@ -112,5 +117,93 @@ fn the_same_calls_plan_batch_in_slots() -> TestResult {
         model.plan().depth + 1,
         "the stack's mask level"
     );
+    Ok(())
+}
+
+/// A message packed for the other packing is refused by the server's `evaluate` and the
+/// client's `decrypt` with both packings and their numbers; `encrypt_seeded_bytes` lays
+/// out single-input messages as `encrypt` does (one ciphertext, the plan's period).
+#[test]
+fn packing_mismatches_are_typed_errors_with_the_numbers() -> TestResult {
+    let mut req = request();
+    req.batch = 4;
+    let single = EncryptedModel::with_packing(graph()?, &req, PackingChoice::SingleInput)?;
+    let batch = EncryptedModel::with_packing(graph()?, &req, PackingChoice::BatchInSlots)?;
+    // One key set that fits both plans (the larger depth; toy ring).
+    // DISCLAIMER: toy parameters, they protect nothing.
+    let spec = CkksParamsSpec {
+        log_n: 10,
+        ..single.spec()
+    }
+    .insecure_for_testing();
+    let params = CkksParams::new(&spec)?;
+    let client = single.keygen(&params)?;
+    let server = CkksServer::new(client.server_keys());
+    let layout = single
+        .plan()
+        .layout("x", LayoutRole::Input)
+        .unwrap()
+        .packing;
+    let fhez_nn::PackingSpec::SingleInput { period } = layout else {
+        panic!("single-input plan with input layout {layout:?}");
+    };
+    assert_eq!(period, 64);
+
+    // batch-in-slots message → single-input plan
+    let xs = PlainArray::full(vec![3, 8, 8], 0.1)?;
+    let sent = batch.encrypt(&client, &[("x", xs)])?;
+    let e = single.evaluate(&server, &sent).unwrap_err();
+    let Error::PackingMismatch {
+        node,
+        planned,
+        found,
+    } = &e
+    else {
+        panic!("expected PackingMismatch, got {e:?}");
+    };
+    assert_eq!(node, "x");
+    assert_eq!(planned, "single-input (period 64)");
+    assert_eq!(found, "batch-in-slots (batch 3)");
+    assert!(e.to_string().contains("period 64"), "{e}");
+
+    // single-input message → batch-in-slots plan (server and client side)
+    let x1 = PlainArray::full(vec![1, 8, 8], 0.1)?;
+    let bytes = single.encrypt_seeded_bytes(&client, &[("x", x1.clone())])?;
+    let sent1 = fhez_model::CtBatch::from_bytes(&server, &bytes, 1 << 30)?;
+    assert_eq!(sent1.num_cts(), 1, "one seeded ciphertext per sample");
+    assert_eq!(
+        sent1.entries[0].packing,
+        fhez_erray::Packing::SingleInput { period: 64 }
+    );
+    assert!(matches!(
+        batch.evaluate(&server, &sent1),
+        Err(Error::PackingMismatch { .. })
+    ));
+    let back = single.evaluate(&server, &sent1)?;
+    assert!(matches!(
+        batch.decrypt(&client, &back),
+        Err(Error::PackingMismatch { .. })
+    ));
+    // The seeded message evaluates as the full one does.
+    let full = single.decrypt(
+        &client,
+        &single.evaluate(&server, &single.encrypt(&client, &[("x", x1)])?)?,
+    )?;
+    let seeded = single.decrypt(&client, &back)?;
+    for ((_, a), (_, b)) in full.iter().zip(&seeded) {
+        for (u, v) in a.data().iter().zip(b.data()) {
+            assert!((u - v).abs() < 1e-3, "{u} vs {v}");
+        }
+    }
+
+    // a single-input message laid out with another period
+    let mut other = sent1.clone();
+    other.entries[0].packing = fhez_erray::Packing::SingleInput { period: 128 };
+    let e = single.evaluate(&server, &other).unwrap_err();
+    let Error::PackingMismatch { planned, found, .. } = &e else {
+        panic!("expected PackingMismatch, got {e:?}");
+    };
+    assert_eq!(planned, "single-input (period 64)");
+    assert_eq!(found, "single-input (period 128)");
     Ok(())
 }

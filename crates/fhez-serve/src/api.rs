@@ -39,6 +39,28 @@ pub struct ModelInfo {
     /// form.
     #[serde(default)]
     pub latency: Option<LatencyInfo>,
+    /// Single-input packing of the one model API (`?packing=single`), or `null` when the
+    /// model's graph cannot be planned with it.
+    #[serde(default)]
+    pub single: Option<SingleInfo>,
+}
+
+/// The single-input description of a model (`ModelInfo::single`): the parameter set and
+/// rotation steps its keys need. The slot layouts of its inputs and outputs are in the
+/// published plan (`GET /v1/models/{name}/plan?packing=single`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SingleInfo {
+    /// The CKKS parameter set (128-bit secure) single-input keys must be made for.
+    pub params: CkksParamsSpec,
+    /// Hex SHA-256 identity of that parameter set.
+    pub params_id: String,
+    /// Rotation steps the client must provide Galois keys for.
+    pub rotation_steps: Vec<i64>,
+    /// Multiplicative depth the plan consumes.
+    pub depth: u32,
+    /// Largest single-input request body accepted, in bytes (one full ciphertext per
+    /// input at the top level plus the message headers; seeded ones are about half).
+    pub max_body_bytes: usize,
 }
 
 /// What `GET /v1/models` returns.
@@ -97,15 +119,20 @@ pub enum Mode {
     /// Latency mode: one sample per request, packed into one ciphertext (im2col), evaluated
     /// with rotations; requests and replies are single fhez wire ciphertexts.
     Latency,
+    /// Single-input packing of the one model API: one sample per ciphertext, laid out as the
+    /// published plan says; requests and replies are ciphertext batches (`FZCB`) holding
+    /// one single-input entry per input and output.
+    Single,
 }
 
 impl Mode {
-    /// `"batch"` or `"latency"` (the query-parameter spelling).
+    /// `"batch"`, `"latency"` or `"single"` (the query-parameter spelling).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Batch => "batch",
             Self::Latency => "latency",
+            Self::Single => "single",
         }
     }
 
@@ -115,6 +142,7 @@ impl Mode {
         match s {
             "batch" => Some(Self::Batch),
             "latency" => Some(Self::Latency),
+            "single" => Some(Self::Single),
             _ => None,
         }
     }

@@ -12,7 +12,7 @@ use fhez_model::ModelFile;
 use crate::api::Mode;
 use crate::client::{Client, LatencySession, SamplePrediction, Session};
 
-/// A session in either mode.
+/// A session in any mode (`Batch`: batch-in-slots or single-input).
 enum Either {
     Batch(Box<Session>),
     Latency(Box<LatencySession>),
@@ -106,6 +106,9 @@ pub enum ModeArg {
     Latency,
     /// Batch-in-slots (keys in `KEYS/`).
     Batch,
+    /// Single-input packing of the one model API: one sample per ciphertext, laid out with
+    /// the plan the server publishes (keys in `KEYS/single/`).
+    Single,
 }
 
 /// `fhez client predict`: encrypt locally, evaluate on the server, decrypt locally.
@@ -135,8 +138,13 @@ pub struct ClientPredictArgs {
     #[arg(long)]
     pub json: bool,
     /// Evaluation mode: `auto` picks latency when the model's info has a latency section.
-    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    /// `--packing batch|single` is the same choice in the CLI's spelling.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto, conflicts_with = "packing")]
     pub mode: ModeArg,
+    /// Packing of the one model API: batch (as `--mode batch`) or single (as
+    /// `--mode single`).
+    #[arg(long, value_parser = ["batch", "single"])]
+    pub packing: Option<String>,
     /// Skip the display rounding of the logits or values. They are decrypted for release
     /// either way (reply check, noise flooding, rounding to the precision the plan promises
     /// after flooding: `fhez_model::promised_precision_bits`), so no exact value is shown.
@@ -365,10 +373,12 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
             .model(&args.model)
             .await
             .with_context(|| format!("reading model `{}`", args.model))?;
-        let mode = match args.mode {
-            ModeArg::Auto if info.latency.is_some() => Mode::Latency,
-            ModeArg::Auto | ModeArg::Batch => Mode::Batch,
-            ModeArg::Latency => Mode::Latency,
+        let mode = match (args.packing.as_deref(), args.mode) {
+            (Some("single"), _) | (None, ModeArg::Single) => Mode::Single,
+            (Some(_), _) | (None, ModeArg::Batch) => Mode::Batch,
+            (None, ModeArg::Auto) if info.latency.is_some() => Mode::Latency,
+            (None, ModeArg::Auto) => Mode::Batch,
+            (None, ModeArg::Latency) => Mode::Latency,
         };
         let context = || format!("opening a {mode}-mode session for model `{}`", args.model);
         let session = match mode {
@@ -377,8 +387,8 @@ pub fn run_client_predict(args: &ClientPredictArgs) -> anyhow::Result<()> {
                     .await
                     .with_context(context)?,
             )),
-            Mode::Batch => Either::Batch(Box::new(
-                Session::open(client, &args.model, &args.keys)
+            Mode::Batch | Mode::Single => Either::Batch(Box::new(
+                Session::open_mode(client, &args.model, &args.keys, mode)
                     .await
                     .with_context(context)?,
             )),

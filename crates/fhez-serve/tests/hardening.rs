@@ -632,3 +632,72 @@ async fn bodies_beyond_the_receiving_budget_are_a_503() -> TestResult {
     server.stop().await;
     Ok(())
 }
+
+/// The single-input route (`?packing=single`) is bounded like the others: its own body
+/// limit (the `single` section's `max_body_bytes`, far below `max_body_bytes`) before any
+/// byte is read, the minimum body rate, and the key lookup after the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_input_predict_is_bounded_like_the_other_modes() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    const SLOW_GRACE: Duration = Duration::from_secs(2);
+    let server = start("single-limits", |c| {
+        c.body_grace = SLOW_GRACE;
+        c.min_body_rate = 1024;
+        c.request_timeout = SLOW_GRACE * 5;
+    })
+    .await;
+    let client = fhez_serve::Client::new(&server.url())?;
+    let single = client
+        .model("bars")
+        .await?
+        .single
+        .expect("single-input packing");
+    assert!(single.max_body_bytes < fhez_serve::server::DEFAULT_MAX_BODY_BYTES);
+    let key = "ab".repeat(32);
+    let url = format!(
+        "{}/v1/models/bars/predict?packing=single&key_id={key}",
+        server.url()
+    );
+    let limit = single.max_body_bytes.to_string();
+    expect_error(
+        reqwest::Method::POST,
+        &url,
+        vec![0u8; single.max_body_bytes + 1],
+        413,
+        "body_too_large",
+        &limit,
+    )
+    .await;
+    expect_error(
+        reqwest::Method::POST,
+        &url,
+        b"FZCB".to_vec(),
+        404,
+        "unknown_key",
+        &key,
+    )
+    .await;
+    // A sender that claims a body within the limit, sends 100 bytes and stalls is answered
+    // 408 once the grace has passed.
+    let mut s = tokio::net::TcpStream::connect(server.addr).await?;
+    s.write_all(
+        format!(
+            "POST /v1/models/bars/predict?packing=single&key_id={key} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+            single.max_body_bytes
+        )
+        .as_bytes(),
+    )
+    .await?;
+    s.write_all(&[0u8; 100]).await?;
+    let answer = read_until_closed(&mut s, SLOW_GRACE * 10)
+        .await
+        .expect("the server answers a slow sender");
+    assert_eq!(
+        status_and_code(&answer),
+        (408, "body_too_slow".to_owned()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    server.stop().await;
+    Ok(())
+}

@@ -280,6 +280,7 @@ async fn latency_mode_end_to_end_errors_and_restart() -> TestResult {
         data: None,
         json: true,
         mode: fhez_serve::cli::ModeArg::Auto,
+        packing: None,
         full_precision: false,
     };
     std::thread::spawn(move || fhez_serve::cli::run_client_predict(&args))

@@ -183,6 +183,7 @@ async fn predictions_over_loopback_equal_the_local_encrypted_path() -> TestResul
         data: None,
         json: true,
         mode: fhez_serve::cli::ModeArg::Batch,
+        packing: None,
         full_precision: false,
     };
     std::thread::spawn(move || fhez_serve::cli::run_client_predict(&args))
@@ -756,5 +757,215 @@ async fn a_bounded_queue_absorbs_bursts_and_shutdown_finishes_in_flight_requests
     // And the server is gone.
     assert!(reqwest::get(&health).await.is_err());
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Single-input packing through the one model API: the server publishes the plan of both
+/// packings (JSON, no weights); a session encrypts and decrypts from the published plan
+/// alone and its predictions equal the plaintext graph in both packings; hostile bodies,
+/// packing mismatches and keys of the other packing are 4xx JSON errors naming the
+/// problem; the owner token guards the single-input key as any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_input_packing_round_trip_from_the_published_plan() -> TestResult {
+    use fhez_erray::Packing;
+    use fhez_serve::api::Mode;
+
+    let dir = temp_dir("single");
+    let server = start(dir.join("keys.redb"), |_| {}).await;
+    let client = Client::new(&server.url())?;
+    let info = client.model("bars").await?;
+    let single = info
+        .single
+        .clone()
+        .expect("bars plans with single-input packing");
+
+    // The published plans: packing and layouts, never a weight.
+    for (packing, kind) in [("single", "single-input"), ("batch", "batch-in-slots")] {
+        let url = format!("{}/v1/models/bars/plan?packing={packing}", server.url());
+        let (status, _, body) = raw(reqwest::Method::GET, &url, None, Vec::new()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let text = String::from_utf8(body.to_vec())?;
+        assert!(!text.contains("weights"), "the plan holds weights: {text}");
+        let plan: fhez_nn::Plan = serde_json::from_str(&text)?;
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(v["packing"], kind);
+        let x = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+        assert_eq!(serde_json::to_value(x.packing)?["kind"], kind, "{text}");
+    }
+    let model = bars_file().encrypted_model()?;
+    let plan = client.plan("bars", Mode::Single).await?;
+    assert_eq!(
+        plan.rotation_steps.iter().copied().collect::<Vec<_>>(),
+        single.rotation_steps
+    );
+    let url = format!("{}/v1/models/bars/plan?packing=both", server.url());
+    expect_error(
+        reqwest::Method::GET,
+        &url,
+        None,
+        vec![],
+        400,
+        "bad_mode",
+        "packing",
+    )
+    .await;
+    let url = format!("{}/v1/models/bars/plan?mode=latency", server.url());
+    expect_error(
+        reqwest::Method::GET,
+        &url,
+        None,
+        vec![],
+        400,
+        "mode_unsupported",
+        "latency",
+    )
+    .await;
+
+    // Round trips in both packings, against the plaintext graph.
+    let images = test_images(3);
+    let s1 = Session::open_mode(client.clone(), "bars", &dir.join("client"), Mode::Single).await?;
+    assert!(
+        dir.join("client")
+            .join("single")
+            .join("secret.key")
+            .is_file()
+    );
+    assert_eq!(s1.max_samples(), 1);
+    let sb = Session::open_mode(client.clone(), "bars", &dir.join("client"), Mode::Batch).await?;
+    assert_ne!(s1.key_id(), sb.key_id());
+    for session in [&s1, &sb] {
+        let preds = session.predict(&images).await?;
+        assert_eq!(preds.len(), images.len());
+        for (p, image) in preds.iter().zip(&images) {
+            let want = plain_logits(&model, image);
+            for (a, b) in logits(p).iter().zip(&want) {
+                assert!((a - b).abs() < 1e-2, "{:?}: {a} vs {b}", session.mode());
+            }
+        }
+    }
+    // One sample per ciphertext: a single-input request is one ciphertext, far below the
+    // batch request of the same image (one ciphertext per pixel).
+    let one = s1.encrypt(&images[..1]).await?;
+    let many = sb.encrypt(&images[..1]).await?;
+    assert!(
+        one.len() * 10 < many.len(),
+        "{} vs {}",
+        one.len(),
+        many.len()
+    );
+    assert!(one.len() <= single.max_body_bytes);
+
+    // Hostile bodies and mismatches on the single-input route.
+    let url = format!("{}/v1/models/bars/predict?packing=single", server.url());
+    let key = Some(s1.key_id());
+    let post = reqwest::Method::POST;
+    expect_error(
+        post.clone(),
+        &url,
+        key,
+        b"not a message".to_vec(),
+        400,
+        "bad_ciphertext",
+        "",
+    )
+    .await;
+    let mut cut = one.to_vec();
+    cut.truncate(cut.len() / 2);
+    expect_error(post.clone(), &url, key, cut, 400, "bad_ciphertext", "").await;
+    let big = vec![0u8; single.max_body_bytes + 1];
+    expect_error(post.clone(), &url, key, big, 413, "body_too_large", "").await;
+    // the batch request (of this packing's keys' other directory) is over the body limit
+    expect_error(
+        post.clone(),
+        &url,
+        key,
+        many.to_vec(),
+        413,
+        "body_too_large",
+        "",
+    )
+    .await;
+    let keys = s1.keys();
+    let x1 = stacked(&images[..1]);
+    let layout = plan
+        .layout("x", fhez_nn::LayoutRole::Input)
+        .unwrap()
+        .packing;
+    let fhez_nn::PackingSpec::SingleInput { period } = layout else {
+        panic!("single-input plan with input layout {layout:?}");
+    };
+    let other_period = CtBatch::encrypt_seeded_bytes_packed(
+        keys,
+        &[("x", &x1, Packing::SingleInput { period: 2 * period })],
+    )?;
+    expect_error(
+        post.clone(),
+        &url,
+        key,
+        other_period,
+        400,
+        "packing_mismatch",
+        &format!("single-input (period {period})"),
+    )
+    .await;
+    let two = stacked(&images[..2]);
+    let two_samples = CtBatch::encrypt_seeded_bytes_packed(
+        keys,
+        &[("x", &two, Packing::SingleInput { period: 2 * period })],
+    )?;
+    expect_error(
+        post.clone(),
+        &url,
+        key,
+        two_samples,
+        400,
+        "input_mismatch",
+        "one sample",
+    )
+    .await;
+    // keys of one packing on the other's route
+    let batch_url = format!("{}/v1/models/bars/predict", server.url());
+    expect_error(
+        post.clone(),
+        &batch_url,
+        key,
+        one.to_vec(),
+        409,
+        "mode_mismatch",
+        "single",
+    )
+    .await;
+    expect_error(
+        post.clone(),
+        &url,
+        Some(sb.key_id()),
+        one.to_vec(),
+        409,
+        "mode_mismatch",
+        "",
+    )
+    .await;
+    let both = format!(
+        "{}/v1/models/bars/predict?mode=latency&packing=single",
+        server.url()
+    );
+    expect_error(
+        post.clone(),
+        &both,
+        key,
+        one.to_vec(),
+        400,
+        "bad_mode",
+        "disagree",
+    )
+    .await;
+
+    // The owner token guards the single-input key.
+    let err = client
+        .delete_key(s1.key_id(), &"0".repeat(64))
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_code(), Some("not_owner"), "{err}");
+    server.stop().await;
     Ok(())
 }

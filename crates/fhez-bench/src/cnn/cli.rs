@@ -1,5 +1,5 @@
 //! The command line: `fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] [--out FILE]
-//! [--mode latency|batch|both] [--max-keys K] …` prints a JSON document with the field
+//! [--mode latency|batch|batch-private|both] [--max-keys K] …` prints a JSON document with the field
 //! names of `mnist_cnn.py` where they correspond.
 
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
-[--mode latency|batch|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
+[--mode latency|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
 [--weights FILE] [--max-keys K]";
 
 fn parse_args() -> Result<Args> {
@@ -67,8 +67,11 @@ fn parse_args() -> Result<Args> {
             "--out" => a.out = Some(PathBuf::from(val()?)),
             "--mode" => {
                 a.mode = val()?.clone();
-                if !["latency", "batch", "both"].contains(&a.mode.as_str()) {
-                    bail!("--mode must be latency, batch or both, not {}", a.mode);
+                if !["latency", "batch", "batch-private", "both"].contains(&a.mode.as_str()) {
+                    bail!(
+                        "--mode must be latency, batch, batch-private or both, not {}",
+                        a.mode
+                    );
                 }
             }
             "--epochs" => {
@@ -202,6 +205,11 @@ fn run() -> Result<()> {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
         result["batch"] =
             batch::batch(&model, &imgs, yte, &pred_plain, &logits_te, args.batch_reps)?;
+    }
+    if args.mode == "batch-private" {
+        let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
+        result["batch_private"] =
+            batch::batch_private(&model, &imgs, yte, &pred_plain, &logits_te, args.batch_reps)?;
     }
     result["wall_seconds"] = json!(started.elapsed().as_secs_f64());
     let txt = serde_json::to_string_pretty(&result)?;

@@ -30,6 +30,7 @@ use fhez_ckks::{CkksParams, CkksParamsSpec};
 pub mod batch;
 pub mod cli;
 pub mod data;
+pub mod graph;
 pub mod latency;
 pub mod peer_port;
 pub mod report;

@@ -18,6 +18,7 @@ mod latency;
 mod session;
 
 pub use latency::{LATENCY_KEY_SUBDIR, LatencySession};
+pub use session::SINGLE_KEY_SUBDIR;
 pub use session::{Rotation, SamplePrediction, Session, decrypt_reply, interpret};
 
 /// Largest reply the client reads, in bytes.
@@ -280,6 +281,17 @@ impl Client {
         self.get_json(&format!("/v1/models/{name}")).await
     }
 
+    /// `GET /v1/models/{name}/plan?packing=PACKING`: the plan the server evaluates the
+    /// model with (packing, slot layouts, parameters; no weights).
+    ///
+    /// # Errors
+    /// [`ClientError`] (`mode_unsupported` as [`ClientError::Api`] when the server cannot
+    /// plan the model with that packing).
+    pub async fn plan(&self, name: &str, packing: Mode) -> Result<fhez_nn::Plan, ClientError> {
+        self.get_json(&format!("/v1/models/{name}/plan?packing={packing}"))
+            .await
+    }
+
     /// `POST /v1/keys?model=NAME`: registers a public bundle (idempotent).
     ///
     /// # Errors
@@ -339,8 +351,8 @@ impl Client {
         self.predict_mode(model, key_id, Mode::Batch, request).await
     }
 
-    /// `POST /v1/models/{name}/predict?mode=MODE`: batch mode takes and returns a
-    /// ciphertext batch, latency mode one wire ciphertext.
+    /// `POST /v1/models/{name}/predict?mode=MODE`: batch and single-input modes take and
+    /// return a ciphertext batch, latency mode one wire ciphertext.
     ///
     /// # Errors
     /// [`ClientError`].

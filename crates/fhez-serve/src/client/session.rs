@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use fhez_ckks::{CkksClient, CkksParams, wire};
-use fhez_erray::PlainArray;
+use fhez_erray::{Packing, PlainArray};
 use fhez_model::bundle::{
     PUBLIC_BUNDLE_FILE, SECRET_KEY_FILE, load_client_keys, public_bundle_path, read_limited,
     save_client_keys,
 };
 use fhez_model::{CtBatch, Task};
+use fhez_nn::{LayoutRole, PackingSpec, Plan};
 
 use super::{Client, ClientError, MAX_REPLY_BYTES};
 use crate::api::{Mode, ModelInfo};
@@ -66,11 +67,19 @@ impl SamplePrediction {
     }
 }
 
-/// Keys for one model on one server: the secret key stays in the key directory; the
-/// server only ever receives the public bundle and ciphertexts.
+/// The subdirectory of a key directory that holds the single-input keys (their parameter
+/// set is not the batch one's).
+pub const SINGLE_KEY_SUBDIR: &str = "single";
+
+/// Keys for one model on one server, in batch-in-slots or single-input packing: the secret
+/// key stays in the key directory; the server only ever receives the public bundle and
+/// ciphertexts. Requests are laid out and replies read with the plan the server publishes
+/// (`GET /v1/models/{name}/plan`), never with a copy of the network.
 pub struct Session {
     client: Client,
     info: ModelInfo,
+    mode: Mode,
+    plan: Plan,
     keys: Arc<CkksClient>,
     reg: Registration,
     dir: PathBuf,
@@ -215,36 +224,71 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 impl Session {
-    /// Opens a session for `model`: reads its description, loads the keys of `key_dir`
-    /// (or generates them for the model's parameters and rotation steps and saves them
-    /// there), and registers the public bundle unless a note in `key_dir` says this server
-    /// already has it.
+    /// Opens a batch-in-slots session for `model` ([`Session::open_mode`] with
+    /// [`Mode::Batch`]).
     ///
     /// # Errors
-    /// [`ClientError`], notably [`ClientError::KeysForOtherParams`].
+    /// As [`Session::open_mode`].
     pub async fn open(client: Client, model: &str, key_dir: &Path) -> Result<Self, ClientError> {
+        Self::open_mode(client, model, key_dir, Mode::Batch).await
+    }
+
+    /// Opens a session for `model` in `mode` ([`Mode::Batch`] or [`Mode::Single`]): reads
+    /// its description and its published plan for that packing, loads the keys of
+    /// `key_dir` (single-input: of `key_dir/single`) or generates them for the packing's
+    /// parameters and rotation steps and saves them there, and registers the public
+    /// bundle unless a note in the key directory says this server already has it.
+    ///
+    /// # Errors
+    /// [`ClientError`], notably [`ClientError::KeysForOtherParams`]; [`ClientError::Input`]
+    /// for latency mode (see `LatencySession`) or a model without single-input packing;
+    /// [`ClientError::BadAnswer`] when the published plan is not for the advertised
+    /// packing and parameter set.
+    pub async fn open_mode(
+        client: Client,
+        model: &str,
+        key_dir: &Path,
+        mode: Mode,
+    ) -> Result<Self, ClientError> {
         let info = client.model(model).await?;
-        let dir = key_dir.to_owned();
-        let info2 = info.clone();
-        let keys = blocking(move || {
-            let want = KeySpec {
-                model: &info2.name,
-                params: &info2.params,
-                params_id: &info2.params_id,
-                rotation_steps: &info2.rotation_steps,
-                release: true,
-            };
-            load_or_make_keys(&dir, &want)
-        })
-        .await?;
-        let reg = Registration::read(key_dir, &client.host, model)?;
-        reg.ensure(&client, &info.name, Mode::Batch).await?;
+        let dir = match mode {
+            Mode::Batch => key_dir.to_owned(),
+            Mode::Single => {
+                if info.single.is_none() {
+                    return Err(ClientError::Input {
+                        model: model.to_owned(),
+                        reason: "the server offers no single-input packing for it; use batch"
+                            .to_owned(),
+                    });
+                }
+                let dir = key_dir.join(SINGLE_KEY_SUBDIR);
+                std::fs::create_dir_all(&dir).map_err(|source| ClientError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+                dir
+            }
+            Mode::Latency => {
+                return Err(ClientError::Input {
+                    model: model.to_owned(),
+                    reason: "latency mode has its own session (LatencySession)".to_owned(),
+                });
+            }
+        };
+        let plan = client.plan(model, mode).await?;
+        check_plan(&client, &info, mode, &plan)?;
+        let (dir2, info2) = (dir.clone(), info.clone());
+        let keys = blocking(move || load_or_make_keys(&dir2, &key_spec(&info2, mode)?)).await?;
+        let reg = Registration::read(&dir, &client.host, model)?;
+        reg.ensure(&client, &info.name, mode).await?;
         Ok(Self {
             client,
             info,
+            mode,
+            plan,
             keys: Arc::new(keys),
             reg,
-            dir: key_dir.to_owned(),
+            dir,
         })
     }
 
@@ -266,22 +310,12 @@ impl Session {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
         }
-        let info = self.info.clone();
+        let (info, mode) = (self.info.clone(), self.mode);
         let stage = staging.clone();
-        let keys = blocking(move || {
-            let want = KeySpec {
-                model: &info.name,
-                params: &info.params,
-                params_id: &info.params_id,
-                rotation_steps: &info.rotation_steps,
-                release: true,
-            };
-            load_or_make_keys(&stage, &want)
-        })
-        .await?;
+        let keys = blocking(move || load_or_make_keys(&stage, &key_spec(&info, mode)?)).await?;
         let model = self.info.name.clone();
         let fresh = Registration::read(&staging, &self.client.host, &model)?;
-        fresh.register(&self.client, &model, Mode::Batch).await?;
+        fresh.register(&self.client, &model, self.mode).await?;
         let old_id = self.reg.key_id().to_owned();
         let old_token = self.reg.owner_token();
         for (from, to) in [
@@ -316,6 +350,27 @@ impl Session {
         &self.info
     }
 
+    /// The packing: [`Mode::Batch`] or [`Mode::Single`].
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The plan the server published for this packing.
+    #[must_use]
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Most samples one request holds: the planned batch, or 1 in single-input packing.
+    #[must_use]
+    pub fn max_samples(&self) -> usize {
+        match self.mode {
+            Mode::Batch => self.info.max_batch,
+            Mode::Single | Mode::Latency => 1,
+        }
+    }
+
     /// The registered key id.
     #[must_use]
     pub fn key_id(&self) -> &str {
@@ -342,9 +397,13 @@ impl Session {
     pub async fn encrypt(&self, samples: &[Vec<f64>]) -> Result<Bytes, ClientError> {
         let (name, x) = self.stack(samples)?;
         let keys = Arc::clone(&self.keys);
+        let plan = self.plan.clone();
+        let max = self.max_samples();
         blocking(move || {
-            Ok(Bytes::from(CtBatch::encrypt_seeded_bytes(
+            Ok(Bytes::from(fhez_model::encrypt_seeded_with_plan(
                 &keys,
+                &plan,
+                max,
                 &[(name.as_str(), x)],
             )?))
         })
@@ -363,11 +422,12 @@ impl Session {
             )));
         };
         let size: usize = input.shape.iter().product();
-        if samples.is_empty() || samples.len() > self.info.max_batch {
+        if samples.is_empty() || samples.len() > self.max_samples() {
             return Err(err(format!(
-                "{} samples; one request takes 1 to {}",
+                "{} samples; one {}-mode request takes 1 to {}",
                 samples.len(),
-                self.info.max_batch
+                self.mode,
+                self.max_samples()
             )));
         }
         let mut data = Vec::with_capacity(samples.len() * size);
@@ -397,17 +457,16 @@ impl Session {
     /// # Errors
     /// [`ClientError`].
     pub async fn call(&self, request: Bytes) -> Result<Bytes, ClientError> {
+        let (name, mode) = (&self.info.name, self.mode);
         match self
             .client
-            .predict(&self.info.name, self.reg.key_id(), request.clone())
+            .predict_mode(name, self.reg.key_id(), mode, request.clone())
             .await
         {
             Err(e) if e.api_code() == Some("unknown_key") => {
-                self.reg
-                    .register(&self.client, &self.info.name, Mode::Batch)
-                    .await?;
+                self.reg.register(&self.client, name, mode).await?;
                 self.client
-                    .predict(&self.info.name, self.reg.key_id(), request)
+                    .predict_mode(name, self.reg.key_id(), mode, request)
                     .await
             }
             other => other,
@@ -423,7 +482,36 @@ impl Session {
         let keys = Arc::clone(&self.keys);
         let output = self.info.output.clone();
         let model = self.info.name.clone();
-        blocking(move || decrypt_reply(&keys, &reply, &output, &model)).await
+        let want = self
+            .plan
+            .layout(&output, LayoutRole::Output)
+            .map(|l| l.packing);
+        blocking(move || {
+            let batch = CtBatch::from_bytes(&keys.server(), &reply, MAX_REPLY_BYTES)?;
+            if let (Some(want), Some(entry)) =
+                (want, batch.entries.iter().find(|e| e.name == output))
+            {
+                let fits = matches!(
+                    (want, entry.packing),
+                    (
+                        PackingSpec::BatchInSlots { .. },
+                        Packing::BatchInSlots { .. }
+                    ) | (PackingSpec::SingleInput { .. }, Packing::SingleInput { .. })
+                        | (PackingSpec::Flat, Packing::Flat)
+                );
+                if !fits {
+                    return Err(ClientError::Input {
+                        model: model.clone(),
+                        reason: format!(
+                            "the reply's output `{output}` is packed {:?}, the plan says {want:?}",
+                            entry.packing
+                        ),
+                    });
+                }
+            }
+            decrypt_batch(&keys, &batch, &output, &model)
+        })
+        .await
     }
 
     /// Encrypts, calls the server, decrypts and interprets `samples` (chunked by the
@@ -436,7 +524,7 @@ impl Session {
         samples: &[Vec<f64>],
     ) -> Result<Vec<SamplePrediction>, ClientError> {
         let mut out = Vec::with_capacity(samples.len());
-        for chunk in samples.chunks(self.info.max_batch.max(1)) {
+        for chunk in samples.chunks(self.max_samples().max(1)) {
             let request = self.encrypt(chunk).await?;
             let reply = self.call(request).await?;
             let rows = self.decrypt(reply).await?;
@@ -469,6 +557,79 @@ pub(super) struct KeySpec<'a> {
     /// The latency engine's parameter sets do not budget the flooding; it decrypts through
     /// its own path (`fhez_model::latency`).
     pub(super) release: bool,
+}
+
+/// What the keys of `mode` must be made for, from the model's description.
+fn key_spec(info: &ModelInfo, mode: Mode) -> Result<KeySpec<'_>, ClientError> {
+    match mode {
+        Mode::Batch => Ok(KeySpec {
+            model: &info.name,
+            params: &info.params,
+            params_id: &info.params_id,
+            rotation_steps: &info.rotation_steps,
+            release: true,
+        }),
+        Mode::Single => {
+            let single = info.single.as_ref().ok_or_else(|| ClientError::Input {
+                model: info.name.clone(),
+                reason: "the server offers no single-input packing for it".to_owned(),
+            })?;
+            Ok(KeySpec {
+                model: &info.name,
+                params: &single.params,
+                params_id: &single.params_id,
+                rotation_steps: &single.rotation_steps,
+                release: true,
+            })
+        }
+        Mode::Latency => Err(ClientError::Input {
+            model: info.name.clone(),
+            reason: "latency mode has its own session (LatencySession)".to_owned(),
+        }),
+    }
+}
+
+/// The published plan is for `mode`'s packing and for the advertised parameter set (the
+/// parameters the plan asks for have the advertised id), with layouts for every input.
+fn check_plan(
+    client: &Client,
+    info: &ModelInfo,
+    mode: Mode,
+    plan: &Plan,
+) -> Result<(), ClientError> {
+    let bad = |reason: String| ClientError::BadAnswer {
+        url: client.url(&format!("/v1/models/{}/plan?packing={mode}", info.name)),
+        reason,
+    };
+    let want = match mode {
+        Mode::Single => fhez_nn::PackingChoice::SingleInput,
+        Mode::Batch | Mode::Latency => fhez_nn::PackingChoice::BatchInSlots,
+    };
+    if plan.packing != want {
+        return Err(bad(format!(
+            "the plan is for {:?} packing, {mode} was asked for",
+            plan.packing
+        )));
+    }
+    let spec = key_spec(info, mode)?;
+    let params =
+        CkksParams::new(&fhez_model::spec_from_plan(plan)).map_err(fhez_model::Error::from)?;
+    let found = params.id().to_hex();
+    if found != spec.params_id {
+        return Err(bad(format!(
+            "the plan's parameters are set {found}, the model's description says {}",
+            spec.params_id
+        )));
+    }
+    for input in &info.inputs {
+        if plan.layout(&input.name, LayoutRole::Input).is_none() {
+            return Err(bad(format!(
+                "the plan has no layout for input `{}`",
+                input.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksClient, ClientError> {
@@ -525,6 +686,16 @@ pub fn decrypt_reply(
     model: &str,
 ) -> Result<Vec<Vec<f64>>, ClientError> {
     let batch = CtBatch::from_bytes(&keys.server(), reply, MAX_REPLY_BYTES)?;
+    decrypt_batch(keys, &batch, output, model)
+}
+
+/// **Client.** Decrypts the entry named `output` of a reply to one row per sample.
+fn decrypt_batch(
+    keys: &CkksClient,
+    batch: &CtBatch,
+    output: &str,
+    model: &str,
+) -> Result<Vec<Vec<f64>>, ClientError> {
     let bound = batch.bind(keys)?;
     let Some((_, x)) = bound.into_iter().find(|(n, _)| n == output) else {
         return Err(ClientError::Input {

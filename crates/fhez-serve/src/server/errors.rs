@@ -228,16 +228,32 @@ pub(super) fn unknown_key(key_id: &str) -> ApiError {
     )
 }
 
-/// The `mode` query parameter (`batch` when absent).
+/// The `mode` query parameter, or its `packing` spelling (`packing=batch|single`);
+/// `batch` when both are absent. Both present and different: 400 `bad_mode`.
 pub(super) fn request_mode(uri: &Uri) -> Result<Mode, ApiError> {
-    match query_param(uri, "mode") {
-        None => Ok(Mode::Batch),
-        Some(s) => Mode::parse(s).ok_or_else(|| {
-            ApiError::bad(
-                "bad_mode",
-                "mode is `batch` (the default) or `latency`".to_owned(),
-            )
-        }),
+    let bad = || {
+        ApiError::bad(
+            "bad_mode",
+            "mode is `batch` (the default), `latency` or `single`; packing is `batch` or `single`"
+                .to_owned(),
+        )
+    };
+    let mode = query_param(uri, "mode")
+        .map(|s| Mode::parse(s).ok_or_else(bad))
+        .transpose()?;
+    let packing = match query_param(uri, "packing") {
+        None => None,
+        Some("batch") => Some(Mode::Batch),
+        Some("single") => Some(Mode::Single),
+        Some(_) => return Err(bad()),
+    };
+    match (mode, packing) {
+        (Some(m), Some(p)) if m != p => Err(ApiError::bad(
+            "bad_mode",
+            format!("mode={m} and packing={p} disagree"),
+        )),
+        (Some(m), _) | (None, Some(m)) => Ok(m),
+        (None, None) => Ok(Mode::Batch),
     }
 }
 

@@ -12,6 +12,7 @@ mod limits;
 mod routes_keys;
 mod routes_latency;
 mod routes_predict;
+mod routes_single;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -201,6 +202,8 @@ struct Served {
     info: ModelInfo,
     /// Latency mode, when the graph has a latency form.
     latency: Option<latency::LatencyServed>,
+    /// Single-input packing, when the graph can be planned with it.
+    single: Option<routes_single::SingleServed>,
 }
 
 impl Served {
@@ -226,6 +229,7 @@ impl Served {
             rotation_steps: model.plan().rotation_steps.iter().copied().collect(),
             metrics: file.metrics.clone(),
             latency: None,
+            single: None,
         };
         let mut served = Self {
             model,
@@ -234,9 +238,12 @@ impl Served {
             params_id,
             info,
             latency: None,
+            single: None,
         };
         served.latency = latency::LatencyServed::new(&served.file, max_body)?;
         served.info.latency = served.latency.as_ref().map(|l| l.info.clone());
+        served.single = routes_single::SingleServed::new(&served.file, max_body)?;
+        served.info.single = served.single.as_ref().map(|s| s.info.clone());
         Ok(served)
     }
 }
@@ -424,6 +431,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health))
         .route("/v1/models", get(list_models))
         .route("/v1/models/{name}", get(get_model))
+        .route("/v1/models/{name}/plan", get(routes_single::get_plan))
         .route("/v1/models/{name}/predict", post(predict))
         .route("/v1/keys", post(register_key))
         .route("/v1/keys/{id}", get(key_info).delete(delete_key))

@@ -15,6 +15,7 @@ use super::errors::{
 };
 use super::limits::{admit, blocking, drain, read_body};
 use super::routes_latency::latency_of;
+use super::routes_single::single_of;
 use super::{AppState, Served, model_of, path_param};
 use crate::api::Mode;
 use crate::api::{KeyRegistered, OWNER_TOKEN_HEADER};
@@ -36,8 +37,14 @@ pub(super) async fn register_key(
     };
     let model = model.and_then(|m| {
         let mode = request_mode(&uri)?;
-        if mode == Mode::Latency {
-            latency_of(&m)?;
+        match mode {
+            Mode::Latency => {
+                latency_of(&m)?;
+            }
+            Mode::Single => {
+                single_of(&m)?;
+            }
+            Mode::Batch => {}
         }
         Ok((m, mode))
     });
@@ -50,7 +57,7 @@ pub(super) async fn register_key(
     };
     let gate = match mode {
         Mode::Batch => &st.batch_gate,
-        Mode::Latency => &st.latency_gate,
+        Mode::Latency | Mode::Single => &st.latency_gate,
     };
     // The body first: a slow sender holds only its bytes of the receiving budget, never
     // an evaluation slot.
@@ -100,6 +107,10 @@ pub(super) fn register_blocking(
             let lat = latency_of(served)?;
             (&lat.params, lat.info.rotation_steps.clone())
         }
+        Mode::Single => {
+            let single = single_of(served)?;
+            (&single.params, single.info.rotation_steps.clone())
+        }
     };
     let keys = public_bundle_for_params(bytes, st.max_body, want).map_err(|e| match e {
         BundleRefusal::Insecure => ApiError::bad("insecure_params", e.to_string()),
@@ -107,6 +118,7 @@ pub(super) fn register_blocking(
             let hint = match mode {
                 Mode::Batch => format!("GET /v1/models/{name}"),
                 Mode::Latency => format!("the `latency` section of GET /v1/models/{name}"),
+                Mode::Single => format!("the `single` section of GET /v1/models/{name}"),
             };
             ApiError::new(
                 StatusCode::CONFLICT,

@@ -18,6 +18,7 @@ use super::errors::{
 };
 use super::limits::{admit, blocking, drain, read_body};
 use super::routes_latency::{evaluate_latency, latency_of};
+use super::routes_single::{evaluate_single, single_of};
 use super::{AppState, Served, model_of, path_param};
 use crate::api::Mode;
 
@@ -34,8 +35,14 @@ pub(super) async fn predict(
         .and_then(|m| {
             let key_id = request_key_id(&uri, &headers)?;
             let mode = request_mode(&uri)?;
-            if mode == Mode::Latency {
-                latency_of(&m)?;
+            match mode {
+                Mode::Latency => {
+                    latency_of(&m)?;
+                }
+                Mode::Single => {
+                    single_of(&m)?;
+                }
+                Mode::Batch => {}
             }
             Ok((m, key_id, mode))
         });
@@ -81,6 +88,13 @@ pub(super) async fn predict_inner(
                 .as_ref()
                 .map_or(st.max_body, |l| l.info.max_body_bytes),
         ),
+        Mode::Single => (
+            &st.latency_gate,
+            model
+                .single
+                .as_ref()
+                .map_or(st.max_body, |s| s.info.max_body_bytes),
+        ),
     };
     // The body first: a slow sender holds only its bytes of the receiving budget, never
     // an evaluation slot.
@@ -90,6 +104,7 @@ pub(super) async fn predict_inner(
     blocking(st, permit, deadline, move || match mode {
         Mode::Batch => evaluate_request(&state, &model, &key_id, &received.bytes),
         Mode::Latency => evaluate_latency(&state, &model, &key_id, &received.bytes),
+        Mode::Single => evaluate_single(&state, &model, &key_id, &received.bytes),
     })
     .await
 }
@@ -191,10 +206,14 @@ pub(super) fn check_inputs(served: &Served, batch: &CtBatch) -> Result<(), ApiEr
             )));
         }
         if entry.packing != (Packing::BatchInSlots { batch: n }) {
-            return Err(mismatch(format!(
-                "input `{}` must be packed batch-in-slots with batch {n}",
-                entry.name
-            )));
+            return Err(ApiError::bad(
+                "packing_mismatch",
+                format!(
+                    "input `{}` is packed {}; batch mode takes batch-in-slots with batch {n} (single-input messages go to ?packing=single)",
+                    entry.name,
+                    super::routes_single::describe(entry.packing)
+                ),
+            ));
         }
         if n == 0 || n > served.model.batch() {
             return Err(mismatch(format!(
