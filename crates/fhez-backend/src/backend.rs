@@ -302,9 +302,35 @@ pub trait Backend: Clone + Send + Sync + 'static {
 
 /// Client role: backends that hold the secret key.
 pub trait Decrypt: Backend {
-    /// Decrypts all `slots` values of `a`.
+    /// Decrypts all `slots` values of `a` as the backend's client is configured to: a
+    /// CKKS client made for a plan decrypts for release (noise flooding, rounding, the
+    /// reply check: `fhez_ckks::CkksClient::decrypt_exact` is the named exact opt-in).
     ///
     /// # Errors
     /// Engine errors.
     fn decrypt(&self, a: &Self::Ct) -> Result<Vec<f64>>;
+
+    /// Decrypts a reply whose values sit in its first `used` slots, the others being
+    /// empty, for release: a backend whose decryption reveals secret noise floods it,
+    /// rounds to its promised precision and refuses a reply carrying more than the
+    /// expected noise in its unused slots or imaginary parts. Returns at least `used`
+    /// values. The default (backends with no secret noise: `Plain`, `Sim`) is
+    /// [`Decrypt::decrypt`].
+    ///
+    /// # Errors
+    /// Engine errors, among them the engine's reply rejection.
+    fn decrypt_release(&self, a: &Self::Ct, used: usize) -> Result<Vec<f64>> {
+        let _ = used;
+        self.decrypt(a)
+    }
+
+    /// Decrypts all slots exactly, whatever the client's release policy: debugging and
+    /// precision measurements only (a CKKS exact decryption reveals the noise). The
+    /// default is [`Decrypt::decrypt`].
+    ///
+    /// # Errors
+    /// Engine errors.
+    fn decrypt_exact(&self, a: &Self::Ct) -> Result<Vec<f64>> {
+        self.decrypt(a)
+    }
 }

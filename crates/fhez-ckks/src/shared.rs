@@ -19,6 +19,20 @@
 //!
 //! Flooding costs precision: each decoded value receives Gaussian noise of standard deviation
 //! `σ·sqrt(N/2)/Δ` ([`SharedDecryption::output_std`]); choose `s` and the scale together.
+//!
+//! **Key recovery over many decryptions.** Recovering the secret key is a search problem,
+//! for which the Rényi divergence of order 2 gives a tighter bound than the statistical
+//! distance (Bai, Langlois, Lepoint, Stehlé, Steinfeld, "Improved security proofs in
+//! lattice-based cryptography: using the Rényi divergence rather than the statistical
+//! distance", Asiacrypt 2015): an attack succeeding with probability `ε'` on outputs drawn
+//! from `P` succeeds with at least `ε'²/R₂(P‖Q)` on outputs from `Q`. Take `Q` the
+//! flooding of the message alone (no `e`, so simulatable without the key): for one
+//! decryption `R₂ = exp(‖e‖₂²/σ²) <= exp(N·B²/σ²) = exp(2^(2−2s))`, and over `k`
+//! decryptions the divergences multiply, `R₂ <= exp(k·2^(2−2s))`. Up to `k = 2^(2s−2)`
+//! decryptions under one key therefore give `R₂ <= e`: a key-recovery attack using them
+//! succeeds with probability at most `sqrt(e·ε)`, `ε` its best probability using no
+//! decryption at all. The planner's default (`fhez_nn::plan::STAT_SECURITY_BITS`) is chosen
+//! by this count; rotate keys before it is reached.
 
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
@@ -119,6 +133,34 @@ impl SharedDecryption {
     /// Slots carrying values.
     pub fn used_slots(&self) -> usize {
         self.used_slots
+    }
+
+    /// The statistical security parameter `s`, in bits.
+    pub fn stat_security_bits(&self) -> u32 {
+        self.stat_security_bits
+    }
+
+    /// The noise bound `B`, in coefficient units.
+    pub fn noise_bound(&self) -> f64 {
+        self.noise_bound
+    }
+
+    /// Bits kept after the binary point.
+    pub fn precision_bits(&self) -> u32 {
+        self.precision_bits
+    }
+
+    /// The same policy for a reply carrying values in its first `used_slots` slots.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `used_slots` of 0.
+    pub fn with_used_slots(self, used_slots: usize) -> Result<Self> {
+        Self::new(
+            self.stat_security_bits,
+            self.noise_bound,
+            self.precision_bits,
+            used_slots,
+        )
     }
 }
 

@@ -164,3 +164,67 @@ fn policies_out_of_range_and_oversized_flooding_are_errors() {
         Err(Error::TooManyValues { .. })
     ));
 }
+
+/// Whether a backend error is the engine's reply rejection.
+fn rejected(e: &fhez_backend::Error) -> bool {
+    matches!(
+        e,
+        fhez_backend::Error::Engine(inner)
+            if matches!(inner.downcast_ref::<Error>(), Some(Error::ReplyRejected { .. }))
+    )
+}
+
+#[test]
+fn a_releasing_client_floods_every_decrypt_and_refuses_probes() {
+    use fhez_backend::{Backend, Decrypt};
+    let f = tiny();
+    let client = fhez_ckks::CkksClient::generate_with_rng(&f.params, &[], &mut rng(90)).unwrap();
+    let n = f.params.n();
+    let used = 4;
+    let policy = SharedDecryption::new(4, 1024.0, 12, f.params.slots()).unwrap();
+    // Without a policy the engine client is exact; with one, `Decrypt` is for release.
+    assert!(client.release().is_none());
+    let releasing = client.clone().with_release(policy);
+    let x = [0.5, -0.25, 0.75, 1.0];
+    let ct = releasing.encrypt(&x).unwrap();
+    let exact = releasing.decrypt_exact(&ct).unwrap();
+    let out = Decrypt::decrypt(&releasing, &ct).unwrap();
+    assert_eq!(out.len(), f.params.slots());
+    let four = releasing.decrypt_release(&ct, used).unwrap();
+    assert_eq!(four.len(), used);
+    let step = 2f64.powi(12);
+    let tolerance = 6.0 * policy.output_std(n, ct.scale()) + 0.5 / step + 1e-6;
+    for (i, v) in x.iter().enumerate() {
+        assert_eq!((four[i] * step).fract(), 0.0, "{} not rounded", four[i]);
+        assert!((four[i] - v).abs() < tolerance, "{} vs {v}", four[i]);
+        assert!((exact[i] - v).abs() < 1e-6, "{} vs {v}", exact[i]);
+    }
+    assert!(
+        out.iter().zip(&exact).any(|(a, b)| a != b),
+        "release equals the exact decryption"
+    );
+    // A server adds four times the reply bound to an unused slot, then to an imaginary part.
+    let bound = policy.reply_bound(n, ct.scale());
+    let server = client.server();
+    let level = ct.level();
+    for (slot, value) in [
+        (used, fhez_ckks::Complex64::new(4.0 * bound, 0.0)),
+        (1, fhez_ckks::Complex64::new(0.0, 4.0 * bound)),
+    ] {
+        let mut delta = vec![fhez_ckks::Complex64::new(0.0, 0.0); slot + 1];
+        delta[slot] = value;
+        let d = f.enc.encode_complex(&delta, ct.scale(), level).unwrap();
+        let probed = server
+            .import(f.eval.add_plain(ct.ciphertext(), &d).unwrap())
+            .unwrap();
+        let e = releasing.decrypt_release(&probed, used).unwrap_err();
+        assert!(rejected(&e), "slot {slot}: {e}");
+        // The exact opt-in does not check.
+        releasing.decrypt_exact(&probed).unwrap();
+        if slot == 1 {
+            // Every slot in use: the imaginary parts are still checked.
+            let e = Decrypt::decrypt(&releasing, &probed).unwrap_err();
+            assert!(rejected(&e), "{e}");
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! Model (embedded, a file, or trained in plaintext) → data (fetched if missing) → plan →
 //! client keygen → the public bundle through its wire format → a server built from those
 //! bytes alone → per batch: client encrypts (seeded upload bytes), server reads the request
-//! and evaluates node by node, client decrypts → plaintext vs encrypted accuracy, agreement,
+//! and evaluates node by node, client decrypts for release (reply check, noise flooding,
+//! rounding) → plaintext vs encrypted accuracy, agreement,
 //! logit error, latency split and sizes.
 
 use std::path::{Path, PathBuf};
@@ -181,6 +182,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let t = Instant::now();
     let raw = data::load(&dataset, 1)?;
     let test = data::prepare(&dataset, &raw.test, &input.shape, &file.task)?;
+    // Only the prepared test set is used from here on: the raw training set (hundreds of
+    // megabytes) is not kept for the encrypted run.
+    drop(raw);
     say(format!(
         "data: {dataset}, {} test images ({:.1} s)",
         test.len(),
@@ -209,6 +213,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         util::ms(keygen),
         bundle.len()
     ));
+    if let Some(r) = client.release() {
+        say(format!(
+            "decryption for release: reply check, noise flooding (statistical security {} bits, noise bound 2^{:.0}), outputs rounded to 2^-{}",
+            r.stat_security_bits(),
+            r.noise_bound().log2(),
+            r.precision_bits()
+        ));
+    }
 
     let n = if args.full {
         test.len()
@@ -254,9 +266,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         request_bytes += request.len();
         drop(request);
         let t = Instant::now();
-        let (reply, timings) = p.model.evaluate_timed(&server, &received)?;
+        // The server consumes the request: each input ciphertext is freed after the last
+        // node reading it, like every intermediate.
+        let (reply, timings) = p.model.evaluate_timed_owned(&server, received)?;
         let eval = t.elapsed();
-        drop(received);
         let t = Instant::now();
         let reply = reply.to_bytes()?;
         let ser = t.elapsed();

@@ -336,11 +336,14 @@ pub struct DecryptArgs {
     /// is refused.
     #[arg(long, value_enum)]
     pub packing: Option<PackingArg>,
-    /// Print the exact decrypted values. They carry the ciphertexts' noise, which next to
-    /// the ciphertexts reveals the secret key: never share them. Default: values rounded to
-    /// the precision the parameters promise (`fhez_model::promised_precision_bits`).
-    #[arg(long)]
-    pub full_precision: bool,
+    /// Debugging only: decrypt exactly (no noise flooding, rounding or reply check). Exact
+    /// values carry the ciphertexts' noise, which next to the ciphertexts reveals the
+    /// secret key: never share them. Default: decryption for release — the reply is
+    /// checked (a reply carrying more than the expected noise in its unused slots or
+    /// imaginary parts is refused), flooded and rounded to the precision the parameters
+    /// promise (`fhez_model::promised_precision_bits`).
+    #[arg(long, alias = "full-precision")]
+    pub exact_decrypt: bool,
 }
 
 /// The model and its plan, with the parameters the plan asks for.
@@ -524,6 +527,15 @@ pub fn print_params(p: &Planned) {
         p.params.security(),
         p.params.id()
     );
+    if let Some(r) = plan.release() {
+        outln!(
+            "decryption for release: noise flooding at {} bits of statistical security (noise bound 2^{}), outputs rounded to 2^-{} ({} bits promised after flooding)",
+            r.stat_security_bits,
+            r.noise_bound_bits,
+            r.precision_bits,
+            r.precision_bits
+        );
+    }
 }
 
 /// Prints key and ciphertext sizes.
@@ -862,19 +874,24 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
         .unwrap_or(PackingChoice::BatchInSlots);
     check_message_packing(&reply, packing)?;
     let precision =
-        (!args.full_precision).then(|| fhez_model::promised_precision_bits(client.params()));
+        (!args.exact_decrypt).then(|| fhez_model::promised_precision_bits(client.params()));
+    if args.exact_decrypt {
+        errln!(
+            "warning: --exact-decrypt prints the exact decryption, noise included; next to the ciphertexts it reveals the secret key: never share it"
+        );
+    }
     let mut outputs = Vec::new();
     for (name, x) in reply.bind(&client)? {
-        let plain = x.decrypt()?;
-        let per: usize = plain.shape().get(1..).unwrap_or(&[]).iter().product();
-        let values: Vec<f64> = match precision {
-            Some(bits) => plain
-                .data()
-                .iter()
-                .map(|&v| fhez_model::round_to_bits(v, bits))
-                .collect(),
-            None => plain.data().to_vec(),
+        // Release decryption: reply check, flooding, rounding (`load_client_keys` gives a
+        // releasing client); exact only on request.
+        let plain = if args.exact_decrypt {
+            x.decrypt_exact()?
+        } else {
+            x.decrypt()
+                .with_context(|| format!("decrypting {} for release", args.input.display()))?
         };
+        let per: usize = plain.shape().get(1..).unwrap_or(&[]).iter().product();
+        let values: Vec<f64> = plain.data().to_vec();
         let samples: Vec<serde_json::Value> = values
             .chunks(per.max(1))
             .map(|v| match file.as_ref().map(|f| &f.task) {

@@ -23,6 +23,28 @@ use fhez_model::{ModelFile, Task};
 use fhez_nn::{PlanRequest, Tensor, prefab};
 use serde_json::Value;
 
+/// The reply `y_ct` with four times the reply bound added to the imaginary part of slot 1
+/// of its first ciphertext: what a server probing the client's decryption sends.
+fn probe_reply(keys: &Path, y_ct: &Path) -> Vec<u8> {
+    use fhez_ckks::{CkksServer, Complex64, Encoder, Evaluator};
+    let bundle = std::fs::read(keys.join("public/keys.fhez")).unwrap();
+    let server_keys = fhez_model::bundle::public_bundle_from_bytes(&bundle, 1 << 30).unwrap();
+    let server = CkksServer::new(server_keys);
+    let params = server.params().clone();
+    let policy = fhez_model::release_policy(&params).unwrap();
+    let mut reply =
+        fhez_model::CtBatch::from_bytes(&server, &std::fs::read(y_ct).unwrap(), 1 << 30).unwrap();
+    let ct = reply.entries[0].cts[0].ciphertext().clone();
+    let bound = policy.reply_bound(params.n(), ct.scale());
+    let delta = [Complex64::new(0.0, 0.0), Complex64::new(0.0, 4.0 * bound)];
+    let pt = Encoder::new(&params)
+        .encode_complex(&delta, ct.scale(), ct.level())
+        .unwrap();
+    let probed = Evaluator::new(&params).add_plain(&ct, &pt).unwrap();
+    reply.entries[0].cts[0] = server.import(probed).unwrap();
+    reply.to_bytes().unwrap()
+}
+
 fn dir(name: &str) -> PathBuf {
     common::dir("cli", name)
 }
@@ -243,18 +265,29 @@ fn client_server_flow_and_errors() {
         .unwrap();
     let v0 = got[0]["values"][0].as_f64().unwrap();
     assert!((v1 - v0).abs() < 1e-3, "npy {v1} vs json {v0}");
-    // Values are rounded to the 20 bits the plan promises unless --full-precision is given;
-    // the exact values carry noise below that (so almost surely off the 2^-20 grid).
-    assert_eq!(dec["precision_bits"], 20);
-    let step = 20f64.exp2();
-    let full = json(&ok(&[
+    // Values are decrypted for release: flooded and rounded to the bits the plan promises
+    // after flooding (20 requested: the scale is capped, 12 hold at N = 2^14), unless
+    // --exact-decrypt is given (with a warning); the exact values carry noise below that
+    // (so almost surely off the grid), and the release is within one step of them (six
+    // flooding deviations and the rounding, each at most half a step).
+    let bits = u32::try_from(dec["precision_bits"].as_u64().unwrap()).unwrap();
+    assert_eq!(plan["plan"]["release"]["precision_bits"], bits);
+    assert!((8..20).contains(&bits), "{bits}");
+    let step = f64::from(bits).exp2();
+    let exact_args = [
         "decrypt",
         "--keys",
         p(&keys),
         "--input",
         p(&y_ct),
-        "--full-precision",
-    ]));
+        "--exact-decrypt",
+    ];
+    let full = json(&ok(&exact_args));
+    let warned = fhez(&exact_args);
+    assert!(
+        String::from_utf8_lossy(&warned.stderr).contains("warning: --exact-decrypt"),
+        "no warning"
+    );
     assert!(full["precision_bits"].is_null());
     let mut off_grid = 0;
     for (r, f) in got
@@ -265,11 +298,27 @@ fn client_server_flow_and_errors() {
             r["values"][0].as_f64().unwrap(),
             f["values"][0].as_f64().unwrap(),
         );
-        assert_eq!((r * step).fract(), 0.0, "{r} not a multiple of 2^-20");
-        assert!((r - f).abs() <= 0.5 / step, "{r} vs {f}");
+        assert_eq!((r * step).fract(), 0.0, "{r} not a multiple of 2^-{bits}");
+        assert!((r - f).abs() <= 1.0 / step, "{r} vs {f}");
         off_grid += usize::from((f * step).fract() != 0.0);
     }
-    assert!(off_grid > 0, "the exact values are all on the 2^-20 grid");
+    assert!(off_grid > 0, "the exact values are all on the grid");
+
+    // A server probing the client: four times the reply bound added to the imaginary part
+    // of a slot. `fhez decrypt` refuses it (one error line, exit 1); --exact-decrypt does not
+    // check.
+    let probed = d.join("y-probed.ct");
+    std::fs::write(&probed, probe_reply(&keys, &y_ct)).unwrap();
+    let err = fails(&["decrypt", "--keys", p(&keys), "--input", p(&probed)]);
+    assert!(err.contains("reply rejected"), "{err}");
+    ok(&[
+        "decrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&probed),
+        "--exact-decrypt",
+    ]);
 
     // inspect every kind
     let client = fhez_model::bundle::load_client_keys(&keys).unwrap();
@@ -357,9 +406,9 @@ fn client_server_flow_and_errors() {
     std::fs::write(d.join("junk.json"), "{\"format\": \"fhez-model\"").unwrap();
     fails(&["inspect", p(&d.join("junk.json"))]);
     fails(&["plan", p(&d.join("junk.json"))]);
-    // a model planned differently than the keys
+    // a model planned differently than the keys (8 bits: a smaller scale than the capped 20)
     let other = d.join("other.json");
-    model(30).save(&other).unwrap();
+    model(8).save(&other).unwrap();
     let e = fails(&[
         "eval",
         "--model",

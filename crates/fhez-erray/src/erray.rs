@@ -238,15 +238,51 @@ impl<B: Backend> Erray<B> {
 }
 
 impl<B: Decrypt> Erray<B> {
-    /// Decrypts to a [`PlainArray`] of the logical shape.
+    /// Decrypts to a [`PlainArray`] of the logical shape, for release
+    /// ([`Decrypt::decrypt_release`]): a CKKS client made for a plan floods, rounds, and
+    /// refuses a reply whose padding slots (when they are known to be zero) or imaginary
+    /// parts carry more than the expected noise.
+    ///
+    /// # Errors
+    /// Backend errors, among them the engine's reply rejection.
+    pub fn decrypt(&self) -> Result<PlainArray> {
+        let slots = self.backend.slots();
+        let vectors = map_range(self.cts.len(), |c| {
+            Ok(self
+                .backend
+                .decrypt_release(self.ct(c)?, self.release_slots(c))?)
+        })?;
+        let data = self.packing.unlayout(&self.shape, slots, &vectors)?;
+        PlainArray::new(self.shape.clone(), data)
+    }
+
+    /// Decrypts **exactly** ([`Decrypt::decrypt_exact`]): debugging and precision
+    /// measurements only; a CKKS exact decryption reveals the noise.
     ///
     /// # Errors
     /// Backend errors.
-    pub fn decrypt(&self) -> Result<PlainArray> {
-        let vectors = map_range(self.cts.len(), |c| Ok(self.backend.decrypt(self.ct(c)?)?))?;
+    pub fn decrypt_exact(&self) -> Result<PlainArray> {
+        let vectors = map_range(self.cts.len(), |c| {
+            Ok(self.backend.decrypt_exact(self.ct(c)?)?)
+        })?;
         let data = self
             .packing
             .unlayout(&self.shape, self.backend.slots(), &vectors)?;
         PlainArray::new(self.shape.clone(), data)
+    }
+
+    /// The slots of ciphertext `c` a release decryption returns and checks as used: the
+    /// packing's used slots when the padding is known to be zero (and the packing has no
+    /// copies), otherwise every slot (only imaginary parts are checked).
+    fn release_slots(&self, c: usize) -> usize {
+        let slots = self.backend.slots();
+        match self.packing {
+            Packing::BatchInSlots { .. } | Packing::Flat if self.clean => self
+                .packing
+                .used_slots(&self.shape, slots, c)
+                .max(1)
+                .min(slots),
+            Packing::BatchInSlots { .. } | Packing::Flat | Packing::SingleInput { .. } => slots,
+        }
     }
 }

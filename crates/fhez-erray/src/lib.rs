@@ -25,6 +25,7 @@ pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, PreparedTransform, Rotat
 pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
 pub use plain_array::PlainArray;
+pub use poly::POLYVAL_CHUNK;
 pub use single::WindowGeometry;
 pub use wire::{FORMAT as WIRE_FORMAT, KIND_ERRAY, MAX_NDIM};
 

@@ -11,7 +11,13 @@
 
 use fhez_backend::Backend;
 
-use crate::{Erray, Result};
+use crate::{Erray, Packing, Result};
+
+/// Ciphertexts a batch-in-slots [`Erray::polyval`] evaluates at a time: the polynomial is
+/// elementwise, so a large array is evaluated in chunks of this many ciphertexts, and the
+/// temporaries (powers, scaled terms, partial sums) exist for one chunk at a time instead
+/// of for the whole array.
+pub const POLYVAL_CHUNK: usize = 64;
 
 /// A partial result: a constant (no ciphertext needed) or an erray.
 enum Term<B: Backend> {
@@ -59,6 +65,26 @@ impl<B: Backend> Erray<B> {
     /// # Errors
     /// Backend errors (`LevelExhausted`, non-finite coefficients).
     pub fn polyval(&self, coeffs: &[f64]) -> Result<Self> {
+        match self.packing {
+            Packing::BatchInSlots { batch } if self.cts.len() > POLYVAL_CHUNK => {
+                let mut cts = Vec::with_capacity(self.cts.len());
+                let mut clean = true;
+                for chunk in self.cts.chunks(POLYVAL_CHUNK) {
+                    let part = self.with_cts(vec![batch, chunk.len()], chunk.to_vec(), self.clean);
+                    let out = part.polyval_whole(coeffs)?;
+                    clean &= out.clean;
+                    cts.extend(out.cts);
+                }
+                Ok(self.with_cts(self.shape.clone(), cts, clean))
+            }
+            Packing::BatchInSlots { .. } | Packing::Flat | Packing::SingleInput { .. } => {
+                self.polyval_whole(coeffs)
+            }
+        }
+    }
+
+    /// [`Erray::polyval`] on the whole array at once.
+    fn polyval_whole(&self, coeffs: &[f64]) -> Result<Self> {
         let degree = coeffs.iter().rposition(|&c| c != 0.0).unwrap_or(0);
         let coeffs = coeffs.get(..=degree).unwrap_or(&[]);
         let mut powers = vec![self.clone()]; // powers[k] = self^(2^k)

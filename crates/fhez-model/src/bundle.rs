@@ -361,11 +361,12 @@ fn load_bundle(path: &Path, limit: usize, allow_insecure: bool) -> Result<Arc<Se
 }
 
 /// Reads a client's keys written by [`save_client_keys`]. Insecure parameter sets are
-/// refused, as by [`public_bundle_from_bytes`].
+/// refused, as by [`public_bundle_from_bytes`]. The client decrypts for release
+/// ([`crate::releasing`]).
 ///
 /// # Errors
 /// [`Error::Io`], wire errors, [`fhez_ckks::Error::ParamsMismatch`] when the secret key
-/// belongs to another parameter set than the bundle.
+/// belongs to another parameter set than the bundle, [`Error::NoReleasePrecision`].
 pub fn load_client_keys(dir: &Path) -> Result<CkksClient> {
     client_keys(dir, false)
 }
@@ -379,7 +380,23 @@ pub fn load_client_keys_insecure_for_testing(dir: &Path) -> Result<CkksClient> {
     client_keys(dir, true)
 }
 
+/// As [`load_client_keys`] without the release policy: the client's [`Decrypt`] is exact.
+/// Only for the latency engine ([`crate::latency`]), whose parameter sets do not budget the
+/// decryption's flooding; every other client path uses [`load_client_keys`].
+///
+/// [`Decrypt`]: fhez_backend::Decrypt
+///
+/// # Errors
+/// As [`load_client_keys`], without [`Error::NoReleasePrecision`].
+pub fn load_client_keys_exact(dir: &Path) -> Result<CkksClient> {
+    exact_client_keys(dir, false)
+}
+
 fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
+    crate::releasing(exact_client_keys(dir, allow_insecure)?)
+}
+
+fn exact_client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
     let keys = load_bundle(
         &public_bundle_path(dir),
         wire::DEFAULT_LIMIT as usize,

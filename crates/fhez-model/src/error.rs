@@ -85,6 +85,19 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// Parameters whose scale cannot pay for the decryption's noise flooding
+    /// ([`fhez_nn::plan::released_precision_bits`]).
+    #[error(
+        "parameters with scale 2^{log_scale} at N = 2^{log_n} leave no bit of precision after the decryption's noise flooding (the planner's rule needs a scale above 2^{needed})"
+    )]
+    NoReleasePrecision {
+        /// `log2 N`.
+        log_n: u32,
+        /// `log2` of the scale.
+        log_scale: u32,
+        /// `log2` of the scale flooding alone uses up.
+        needed: u32,
+    },
     /// A message names an input or boundary node the graph does not have.
     #[error("no node named `{name}` in the graph")]
     UnknownNode {

@@ -40,12 +40,13 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
         })
 }
 
-/// Bits after the binary point a decrypted value under `params` is promised to hold: the
-/// planner's rule read backwards (`crates/fhez-nn/src/plan.rs`, module docs). The planner
-/// sets the scale to `precision_bits + log_n + NOISE_BITS`, the `log_n + NOISE_BITS` bits
-/// under the requested precision covering rescaling, encoding and encryption noise; so the
-/// promise is `log_scale − log_n − NOISE_BITS` (at least 0). Decrypted outputs shown to
-/// anyone are rounded to it ([`round_to_bits`]): the digits below carry the noise.
+/// Bits after the binary point a decrypted value under `params` is promised to hold after
+/// the decryption's noise flooding: the planner's rule read backwards
+/// ([`fhez_nn::plan::released_precision_bits`]; `crates/fhez-nn/src/plan.rs`, module docs).
+/// The planner sets the scale to `precision_bits + log_n + NOISE_BITS + flooding_bits`,
+/// the bits under the requested precision covering rescaling, encoding and encryption
+/// noise and the flooding; so the promise is what is left (0 when nothing is). Decrypted
+/// outputs are rounded to it ([`release_policy`]).
 ///
 /// # Examples
 ///
@@ -54,15 +55,49 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
 /// let graph = fhez_nn::prefab::cnn_classifier(10, 1)?;
 /// let plan = fhez_nn::plan(&graph, 256, 30)?;
 /// let params = fhez_ckks::CkksParams::new(&fhez_model::spec_from_plan(&plan))?;
-/// assert_eq!(fhez_model::promised_precision_bits(&params), 30);
+/// // 30 bits do not fit with flooding under 60-bit primes at N = 2^14: the scale is
+/// // capped at 2^52 and 12 bits are promised (the plan records the same).
+/// assert_eq!(fhez_model::promised_precision_bits(&params), 12);
+/// assert_eq!(plan.release().map(|r| r.precision_bits), Some(12));
 /// # Ok(()) }
 /// ```
 #[must_use]
 pub fn promised_precision_bits(params: &CkksParams) -> u32 {
-    params
-        .log_scale()
-        .saturating_sub(params.log_n())
-        .saturating_sub(fhez_nn::plan::NOISE_BITS)
+    fhez_nn::plan::released_precision_bits(params.log_n(), params.log_scale()).unwrap_or(0)
+}
+
+/// The release policy of every client decryption under `params`
+/// ([`fhez_ckks::SharedDecryption`]): the planner's statistical security parameter
+/// ([`fhez_nn::plan::STAT_SECURITY_BITS`]) and noise bound
+/// ([`fhez_nn::plan::noise_bound_bits`]), rounding to [`promised_precision_bits`]. Its
+/// used-slot count (all slots) is replaced by each reply's.
+///
+/// # Errors
+/// [`Error::NoReleasePrecision`] when the scale cannot pay for the flooding.
+pub fn release_policy(params: &CkksParams) -> Result<fhez_ckks::SharedDecryption> {
+    let (log_n, log_scale) = (params.log_n(), params.log_scale());
+    let release =
+        fhez_nn::Release::for_scale(log_n, log_scale).ok_or(Error::NoReleasePrecision {
+            log_n,
+            log_scale,
+            needed: log_n + fhez_nn::plan::NOISE_BITS + fhez_nn::plan::flooding_bits(log_n),
+        })?;
+    Ok(fhez_ckks::SharedDecryption::new(
+        release.stat_security_bits,
+        f64::from(release.noise_bound_bits).exp2(),
+        release.precision_bits,
+        params.slots(),
+    )?)
+}
+
+/// `client` decrypting for release under its parameters' [`release_policy`]: what every
+/// client path of the workspace uses.
+///
+/// # Errors
+/// As [`release_policy`].
+pub fn releasing(client: CkksClient) -> Result<CkksClient> {
+    let policy = release_policy(client.params())?;
+    Ok(client.with_release(policy))
 }
 
 /// `x` rounded to the nearest multiple of `2^-bits` (`bits` above 1000 are taken as 1000,
@@ -116,12 +151,13 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
 
 /// Client key generation for a plan: secret, public and relinearization keys, and Galois
 /// keys for **exactly** the plan's rotation steps (none at all for batch-in-slots dense and
-/// CC layers).
+/// CC layers). The client decrypts for release ([`releasing`]).
 ///
 /// # Errors
-/// [`Error::PlanMismatch`] (see [`check_params`]) and key-generation errors.
+/// [`Error::PlanMismatch`] (see [`check_params`]), [`Error::NoReleasePrecision`] and
+/// key-generation errors.
 pub fn keygen(plan: &Plan, params: &Arc<CkksParams>, batch: usize) -> Result<CkksClient> {
     check_params(plan, params, batch)?;
     let steps: Vec<i64> = plan.rotation_steps.iter().copied().collect();
-    Ok(CkksClient::generate(params, &steps)?)
+    releasing(CkksClient::generate(params, &steps)?)
 }

@@ -15,10 +15,13 @@ pub mod prefab;
 pub mod timed;
 
 pub use error::{Error, Result};
-pub use glue::{check_params, keygen, promised_precision_bits, round_to_bits, spec_from_plan};
+pub use glue::{
+    check_params, keygen, promised_precision_bits, release_policy, releasing, round_to_bits,
+    spec_from_plan,
+};
 pub use graph_view::{graph_view, graph_view_of, graph_view_with};
 pub use message::{CtBatch, CtEntry};
 pub use model::{EncryptedModel, encrypt_seeded_with_plan, input_packing_of};
 pub use model_file::{EncryptedInput, ModelFile, Task};
 pub use prefab::CnnConfig;
-pub use timed::{NodeTiming, forward_enc_timed, forward_enc_timed_cached};
+pub use timed::{NodeTiming, forward_enc_timed, forward_enc_timed_cached, forward_enc_timed_owned};

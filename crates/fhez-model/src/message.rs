@@ -61,6 +61,24 @@ impl CtBatch {
             .collect()
     }
 
+    /// As [`CtBatch::bind`], consuming the message: the errays hold the only handles on
+    /// its ciphertexts, so they are freed as soon as the errays are.
+    ///
+    /// # Errors
+    /// As [`CtBatch::bind`].
+    pub fn into_bound<B: Backend<Ct = CkksCt>>(
+        self,
+        backend: &B,
+    ) -> Result<Vec<(String, Erray<B>)>> {
+        self.entries
+            .into_iter()
+            .map(|e| {
+                let x = Erray::from_parts(backend, e.shape, e.packing, e.cts)?;
+                Ok((e.name, x))
+            })
+            .collect()
+    }
+
     /// Total number of ciphertexts.
     #[must_use]
     pub fn num_cts(&self) -> usize {

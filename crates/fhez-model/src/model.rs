@@ -11,7 +11,7 @@ use fhez_nn::{
 };
 
 use crate::message::CtBatch;
-use crate::timed::{NodeTiming, forward_enc_timed_cached};
+use crate::timed::{NodeTiming, forward_enc_timed_owned};
 use crate::{Error, Result, check_params, keygen, spec_from_plan};
 
 /// The server's transform cache and the parameter set it was filled under.
@@ -310,11 +310,36 @@ impl EncryptedModel {
         server: &CkksServer,
         inputs: &CtBatch,
     ) -> Result<(CtBatch, Vec<NodeTiming>)> {
+        self.evaluate_timed_owned(server, inputs.clone())
+    }
+
+    /// **Server.** As [`EncryptedModel::evaluate`], consuming the inputs: each input
+    /// ciphertext is freed once the last node reading it ran, as every intermediate is, so
+    /// the peak memory is that of the live ciphertexts only (the borrowing form keeps every
+    /// input alive in the caller's message).
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::evaluate`].
+    pub fn evaluate_owned(&self, server: &CkksServer, inputs: CtBatch) -> Result<CtBatch> {
+        Ok(self.evaluate_timed_owned(server, inputs)?.0)
+    }
+
+    /// **Server.** As [`EncryptedModel::evaluate_timed`], consuming the inputs
+    /// ([`EncryptedModel::evaluate_owned`]).
+    ///
+    /// # Errors
+    /// As [`EncryptedModel::evaluate`].
+    pub fn evaluate_timed_owned(
+        &self,
+        server: &CkksServer,
+        inputs: CtBatch,
+    ) -> Result<(CtBatch, Vec<NodeTiming>)> {
         check_params(&self.plan, server.params(), self.batch)?;
-        self.check_message(inputs, LayoutRole::Input)?;
-        let bound = inputs.bind(server)?;
+        self.check_message(&inputs, LayoutRole::Input)?;
+        let (names, arrays): (Vec<String>, Vec<Erray<CkksServer>>) =
+            inputs.into_bound(server)?.into_iter().unzip();
         let named: Vec<(&str, Erray<CkksServer>)> =
-            bound.iter().map(|(n, x)| (n.as_str(), x.clone())).collect();
+            names.iter().map(String::as_str).zip(arrays).collect();
         let mut refresh = |_: &Erray<CkksServer>| -> fhez_nn::Result<Erray<CkksServer>> {
             Err(fhez_nn::Error::NotEncryptable {
                 node: String::new(),
@@ -322,7 +347,8 @@ impl EncryptedModel {
             })
         };
         let cache = self.transform_cache(server.params().id());
-        let (run, timings) = forward_enc_timed_cached(&self.graph, &named, &mut refresh, &cache)?;
+        let (run, timings) =
+            forward_enc_timed_owned(&self.graph, named, &mut refresh, Some(&cache))?;
         Ok((self.boundary(&run), timings))
     }
 
@@ -330,14 +356,43 @@ impl EncryptedModel {
         CtBatch::from_errays(run.boundary.iter().map(|(id, x)| (self.graph.name(*id), x)))
     }
 
-    /// **Client.** Decrypts the boundary values returned by the server.
+    /// **Client.** Decrypts the boundary values returned by the server for release
+    /// ([`Erray::decrypt`] with the client's release policy, which [`EncryptedModel::keygen`]
+    /// sets): noise flooding, rounding to the promised precision, and the reply check —
+    /// a reply whose unused slots or imaginary parts carry more than the expected noise
+    /// (a server probing the client) is refused with the engine's
+    /// [`ReplyRejected`](fhez_ckks::Error::ReplyRejected) before anything is revealed.
     ///
     /// # Errors
-    /// [`Error::UnknownNode`], decryption errors.
+    /// [`Error::UnknownNode`], decryption errors, the reply rejection.
     pub fn decrypt(
         &self,
         client: &CkksClient,
         outputs: &CtBatch,
+    ) -> Result<Vec<(NodeId, PlainArray)>> {
+        self.decrypt_with(client, outputs, Erray::decrypt)
+    }
+
+    /// **Client, debugging only.** Decrypts the boundary values **exactly**
+    /// ([`Erray::decrypt_exact`]): no flooding, rounding or reply check. Exact decryptions
+    /// reveal the noise, and enough of them the secret key: never show them to anyone who
+    /// may see the ciphertexts.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], decryption errors.
+    pub fn decrypt_exact(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+    ) -> Result<Vec<(NodeId, PlainArray)>> {
+        self.decrypt_with(client, outputs, Erray::decrypt_exact)
+    }
+
+    fn decrypt_with(
+        &self,
+        client: &CkksClient,
+        outputs: &CtBatch,
+        decrypt: fn(&Erray<CkksClient>) -> fhez_erray::Result<PlainArray>,
     ) -> Result<Vec<(NodeId, PlainArray)>> {
         self.check_message(outputs, LayoutRole::Output)?;
         outputs
@@ -348,7 +403,7 @@ impl EncryptedModel {
                     .graph
                     .id(&name)
                     .map_err(|_| Error::UnknownNode { name })?;
-                Ok((id, x.decrypt()?))
+                Ok((id, decrypt(&x)?))
             })
             .collect()
     }

@@ -34,7 +34,8 @@ pub fn forward_enc_timed<B: Backend>(
     inputs: &[(&str, Erray<B>)],
     refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
 ) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
-    timed(graph, inputs, refresh, None)
+    let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+    forward_enc_timed_owned(graph, owned, refresh, None)
 }
 
 /// [`forward_enc_timed`] on [`Graph::forward_enc_cached`]: single-input linear maps are
@@ -48,12 +49,19 @@ pub fn forward_enc_timed_cached<B: Backend>(
     refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
     cache: &TransformCache<B>,
 ) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
-    timed(graph, inputs, refresh, Some(cache))
+    let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+    forward_enc_timed_owned(graph, owned, refresh, Some(cache))
 }
 
-fn timed<B: Backend>(
+/// [`forward_enc_timed`] taking the inputs by value ([`Graph::forward_enc_owned`]): each
+/// input is dropped once its last consumer ran; with a `cache`, single-input linear maps
+/// are encoded once.
+///
+/// # Errors
+/// As [`Graph::forward_enc`].
+pub fn forward_enc_timed_owned<B: Backend>(
     graph: &Graph,
-    inputs: &[(&str, Erray<B>)],
+    inputs: Vec<(&str, Erray<B>)>,
     refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
     cache: Option<&TransformCache<B>>,
 ) -> Result<(EncRun<B>, Vec<NodeTiming>)> {
@@ -75,9 +83,6 @@ fn timed<B: Backend>(
             cts_out,
         }),
     };
-    let run = match cache {
-        Some(c) => graph.forward_enc_cached(inputs, refresh, &mut hook, c)?,
-        None => graph.forward_enc_with_hook(inputs, refresh, &mut hook)?,
-    };
+    let run = graph.forward_enc_owned(inputs, refresh, &mut hook, cache)?;
     Ok((run, timings))
 }

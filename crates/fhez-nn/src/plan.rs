@@ -16,6 +16,18 @@
 //!   depends on N, and N on the total bits: the planner tries each N from the smallest.
 //!   (The first prime is capped at 60 bits, so large scales leave less than
 //!   `magnitude_bits` of integer headroom, never less than [`MIN_MAGNITUDE_BITS`].)
+//! - **Flooding** (decryption safe to share, `fhez_ckks::SharedDecryption`): the client adds
+//!   Gaussian noise to every decryption, so the scale also pays for it. With `B` the
+//!   plan's own bound on a reply's noise in coefficient units ([`noise_bound_bits`]: the
+//!   scale rule's slot error `2^(log_n + NOISE_BITS)` taken as four standard deviations
+//!   of a slot, `sqrt(N/2)` coefficient deviations each, and six of those as the bound) and
+//!   `s` = [`STAT_SECURITY_BITS`], flooding adds to each decoded value a Gaussian of
+//!   standard deviation `½·sqrt(N)·B·2^s·sqrt(N/2)/Δ = 2^(log_n − 1.5 + log B + s)/Δ`. Six
+//!   of them stay under half the promised step `2^-(p+1)` when
+//!   `log_scale ≥ p + log_n + NOISE_BITS + `[`flooding_bits`]`(log_n)`, which is the rule.
+//!   When that scale would leave the first prime less than [`MIN_MAGNITUDE_BITS`] of
+//!   headroom, the scale is capped there and the plan promises fewer bits:
+//!   [`Plan::release`] records the flooding policy and the precision that holds after it.
 //! - **Chain** `log_q = [log_scale + magnitude_bits, log_scale × d]`: one rescaling prime per
 //!   level plus a first prime that holds the message (`|x| < 2^(magnitude_bits−1)`) at the
 //!   last level. **Special primes** `log_p`: one 60-bit prime, two for `N ≥ 2^15` (hybrid
@@ -33,7 +45,8 @@
 //! (`CC` uses 1, `RELU` 2, `ANN` 1), and its last 60-bit prime plays the special prime. For
 //! `cnn_classifier(10)` the original encrypted only the CC (cost 6, N = 2^14, 360 bits);
 //! fhez encrypts the whole network up to the softmax and measures depth 6 (CC 1 + ReLU 2 +
-//! Dense 1 + ReLU 2), which fits the same N = 2^14 (360 bits at 30-bit precision), whereas
+//! Dense 1 + ReLU 2), which fits the same N = 2^14 (432 bits with the flooding-capped
+//! 52-bit scale, 12 bits promised after flooding), whereas
 //! the original's heuristic on the fully encrypted graph would ask for cost 16, 760 bits and
 //! N = 2^15. The tests pin these numbers (`planner_vs_original_*`).
 
@@ -119,8 +132,69 @@ impl SecurityStandard {
 }
 
 /// Bits of margin on top of the ring's own `log_n` bits of rescaling noise (see the module
-/// docs): the scale is `precision_bits + log_n + NOISE_BITS`.
+/// docs): the scale is `precision_bits + log_n + NOISE_BITS + flooding_bits(log_n)`.
 pub const NOISE_BITS: u32 = 2;
+
+/// The statistical security parameter `s` of the flooding every client decryption applies
+/// (`fhez_ckks::SharedDecryption`; its module docs give the bounds): a statistical
+/// distance of at most `2^(1−s)` per decryption, and for key recovery (a search problem)
+/// a Rényi divergence of order 2 of at most `e` over `2^(2s−2)` decryptions under one key,
+/// so such an attack succeeds with at most `sqrt(e·ε)` where `ε` bounds it without any
+/// decryption. 12 bits (over four million decryptions per key) is what 60-bit primes
+/// allow at N = 2^14 while keeping 12 bits of released precision (see the module docs:
+/// flooding costs `s + log_n/2 + NOISE_BITS + 3` bits of the scale); rotate keys before
+/// that many decryptions.
+pub const STAT_SECURITY_BITS: u32 = 12;
+
+/// `log2` of the plan's bound `B` on the infinity norm of a reply's noise in coefficient
+/// units at ring degree `2^log_n`: `⌈log_n/2⌉ + NOISE_BITS + 2` (module docs).
+#[must_use]
+pub fn noise_bound_bits(log_n: u32) -> u32 {
+    log_n.div_ceil(2) + NOISE_BITS + 2
+}
+
+/// Bits of the scale the decryption flooding costs at ring degree `2^log_n` with
+/// [`STAT_SECURITY_BITS`]: `noise_bound_bits(log_n) + s + 1` (module docs).
+#[must_use]
+pub fn flooding_bits(log_n: u32) -> u32 {
+    noise_bound_bits(log_n) + STAT_SECURITY_BITS + 1
+}
+
+/// Bits after the binary point that hold after flooding for a scale of `2^log_scale` at
+/// ring degree `2^log_n`: `log_scale − log_n − NOISE_BITS − flooding_bits(log_n)`, or
+/// `None` when the flooding leaves no bit.
+#[must_use]
+pub fn released_precision_bits(log_n: u32, log_scale: u32) -> Option<u32> {
+    log_scale
+        .checked_sub(log_n + NOISE_BITS + flooding_bits(log_n))
+        .filter(|&p| p > 0)
+}
+
+/// How the client decrypts a plan's outputs for release (noise flooding, rounding, the
+/// reply check): recorded in the plan so client and server agree on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The statistical security parameter `s` of the flooding ([`STAT_SECURITY_BITS`]).
+    pub stat_security_bits: u32,
+    /// `log2` of the bound on a reply's noise in coefficient units ([`noise_bound_bits`]).
+    pub noise_bound_bits: u32,
+    /// Bits after the binary point promised after flooding; outputs are rounded to them
+    /// (at most the requested precision).
+    pub precision_bits: u32,
+}
+
+impl Release {
+    /// The release policy of a scale of `2^log_scale` at ring degree `2^log_n`, or `None`
+    /// when flooding leaves no bit of precision ([`released_precision_bits`]).
+    #[must_use]
+    pub fn for_scale(log_n: u32, log_scale: u32) -> Option<Self> {
+        released_precision_bits(log_n, log_scale).map(|precision_bits| Self {
+            stat_security_bits: STAT_SECURITY_BITS,
+            noise_bound_bits: noise_bound_bits(log_n),
+            precision_bits,
+        })
+    }
+}
 
 /// Fewest bits of integer headroom the first prime keeps above the scale.
 pub const MIN_MAGNITUDE_BITS: u32 = 8;
@@ -208,6 +282,10 @@ pub struct Plan {
     /// node, so a client encrypts and decrypts with the plan alone (no weights).
     #[serde(default)]
     pub layouts: Vec<TensorLayout>,
+    /// The flooding policy of the client's decryptions and the precision promised after
+    /// it (absent in older plans: [`Release::for_scale`] of the plan's numbers).
+    #[serde(default)]
+    pub release: Option<Release>,
 }
 
 /// Which packing a plan is made for.
@@ -283,6 +361,14 @@ pub struct TensorLayout {
 }
 
 impl Plan {
+    /// The release policy: the recorded one, or for an older plan the one its scale
+    /// allows ([`Release::for_scale`]); `None` when flooding leaves no bit of precision.
+    #[must_use]
+    pub fn release(&self) -> Option<Release> {
+        self.release
+            .or_else(|| Release::for_scale(self.log_n, self.log_scale))
+    }
+
     /// The layout of input or decrypt node `node`, if the plan has one.
     #[must_use]
     pub fn layout(&self, node: &str, role: LayoutRole) -> Option<&TensorLayout> {
@@ -352,6 +438,7 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 standard: request.standard,
                 packing: PackingChoice::BatchInSlots,
                 layouts,
+                release: Release::for_scale(log_n, log_scale),
             });
         }
     }
@@ -364,10 +451,13 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
 /// The modulus chain for `depth` levels at ring degree `2^log_n` (see the module docs):
 /// `(log_scale, log_q, log_p, log_qp)`.
 fn chain(request: &PlanRequest, log_n: u32, depth: u32) -> Result<(u32, Vec<u32>, Vec<u32>, u32)> {
-    let log_scale = request.precision_bits + log_n + NOISE_BITS;
-    if log_scale + MIN_MAGNITUDE_BITS > MAX_PRIME_BITS {
+    // The flooding of the client's decryption is paid for in the scale (module docs); a
+    // scale the first prime cannot hold is capped and the plan promises fewer bits.
+    let floor = log_n + NOISE_BITS + flooding_bits(log_n);
+    let log_scale = (request.precision_bits + floor).min(MAX_PRIME_BITS - MIN_MAGNITUDE_BITS);
+    if log_scale <= floor {
         return Err(Error::PrimeTooLarge {
-            bits: log_scale + MIN_MAGNITUDE_BITS,
+            bits: floor + 1 + MIN_MAGNITUDE_BITS,
             max: MAX_PRIME_BITS,
         });
     }
@@ -432,6 +522,7 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 standard: request.standard,
                 packing: PackingChoice::SingleInput,
                 layouts,
+                release: Release::for_scale(log_n, log_scale),
             });
         }
     }

@@ -338,13 +338,30 @@ fn adam_matches_the_original_definition() -> TestResult {
 
 #[test]
 fn planner_cnn_classifier_and_regressor() -> TestResult {
-    // 24 bits of precision at N = 2^14 need a 24 + 14 + 2 = 40-bit scale.
+    // 24 bits of precision at N = 2^14 would need a 24 + 14 + 2 + 24 = 64-bit scale with
+    // the decryption's flooding (`flooding_bits(14)` = 11 + 12 + 1): capped at 52 bits
+    // (60-bit first prime, 8 bits of headroom), which promises 52 − 40 = 12 bits.
     let p = plan(&prefab::cnn_classifier(10, 1)?, 4096, 24)?;
     assert_eq!(p.depth, 6);
-    assert_eq!((p.log_n, p.log_scale), (14, 40));
-    assert_eq!(p.log_q, vec![60, 40, 40, 40, 40, 40, 40]);
+    assert_eq!((p.log_n, p.log_scale), (14, 52));
+    assert_eq!(p.log_q, vec![60, 52, 52, 52, 52, 52, 52]);
     assert_eq!(p.log_p, vec![60]);
-    assert_eq!(p.log_qp, 360);
+    assert_eq!(p.log_qp, 432);
+    let release = p.release.ok_or("no release policy")?;
+    assert_eq!(
+        (
+            release.stat_security_bits,
+            release.noise_bound_bits,
+            release.precision_bits
+        ),
+        (12, 11, 12)
+    );
+    // A request that fits is kept: 10 bits need 10 + 40 = 50.
+    let p10 = plan(&prefab::cnn_classifier(10, 1)?, 4096, 10)?;
+    assert_eq!(
+        (p10.log_scale, p10.release().map(|r| r.precision_bits)),
+        (50, Some(10))
+    );
     assert_eq!(p.slots, 8192);
     assert!(
         p.rotation_steps.is_empty(),
@@ -360,12 +377,13 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
         vec![("CC", 1), ("CNN-RELU", 2), ("Dense", 1), ("Dense-RELU", 2)]
     );
     let r = plan(&prefab::cnn_regressor((20, 7), 5, 3, 1)?, 1024, 24)?;
-    assert_eq!((r.depth, r.log_n, r.log_qp), (6, 14, 360));
+    assert_eq!((r.depth, r.log_n, r.log_qp), (6, 14, 432));
     // A batch that needs more slots forces a larger ring (and two special primes).
     let big = plan(&prefab::cnn_classifier(10, 1)?, 16384, 24)?;
     assert_eq!((big.log_n, big.log_p.clone()), (15, vec![60, 60]));
     // Lower precision (10 bits, values below 2^9): depth 6 fits no ring below 2^14, where
-    // the scale is 10 + 14 + 2 = 26 bits: a 36-bit first prime, 252 bits in all.
+    // the scale is 10 + 14 + 2 + 24 (flooding) = 50 bits: a 60-bit first prime, 420 bits
+    // in all.
     let low = plan_with(
         &prefab::cnn_classifier(10, 1)?,
         &PlanRequest {
@@ -377,7 +395,7 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
     )?;
     assert_eq!(
         (low.log_scale, low.log_q[0], low.log_n, low.log_qp),
-        (26, 36, 14, 252)
+        (50, 60, 14, 420)
     );
     Ok(())
 }
@@ -423,15 +441,21 @@ fn planner_reports_levels_and_key_switches_per_node() -> TestResult {
 fn planner_basic_counts_the_rotate_refresh_as_a_new_segment() -> TestResult {
     let p = plan(&prefab::basic(1)?, 8, 25)?;
     assert_eq!(p.depth, 2);
-    assert_eq!((p.log_q.clone(), p.log_n), (vec![60, 40, 40], 13));
+    // The flooding-capped 52-bit scale: 60 + 2·52 + 60 = 224 bits, over the 218 of N = 2^13.
+    assert_eq!((p.log_q.clone(), p.log_n), (vec![60, 52, 52], 14));
     Ok(())
 }
 
 #[test]
 fn planner_rejects_impossible_requests() -> TestResult {
-    let hi = plan(&prefab::basic(1)?, 8, 55).unwrap_err();
-    // 55 + 10 + 2 = 67-bit scale at the smallest ring, plus 8 bits of headroom.
-    assert!(matches!(hi, Error::PrimeTooLarge { bits: 75, max: 60 }));
+    let hi = plan(&prefab::basic(1)?, 8, 61).unwrap_err();
+    // More bits than a prime holds.
+    assert!(matches!(hi, Error::PrimeTooLarge { bits: 61, max: 60 }));
+    // 55 bits do not fit with the flooding: the scale is capped and the plan says how
+    // many bits hold after it.
+    let capped = plan(&prefab::basic(1)?, 8, 55)?;
+    assert_eq!(capped.log_scale, 52);
+    assert_eq!(capped.release().map(|r| r.precision_bits), Some(12));
     let mut b = GraphBuilder::new();
     let x = b.add("x", Input::new(&[40, 2]))?;
     let rnn = b.add(
@@ -510,7 +534,7 @@ fn planner_vs_original_heuristic() -> TestResult {
         (16384, vec![60, 40, 40, 40, 40, 60])
     );
     let ours = plan(&basic, 8, 25)?;
-    assert_eq!((1usize << ours.log_n, ours.log_qp), (8192, 200));
+    assert_eq!((1usize << ours.log_n, ours.log_qp), (16384, 224));
 
     // cnn_classifier(10): the original encrypted only the CC: cost 6 → N = 2^14, 360 bits.
     let o = original_heuristic(6);
@@ -520,11 +544,12 @@ fn planner_vs_original_heuristic() -> TestResult {
     assert_eq!(original_groups(&cls, &[cls.id("x")?]), vec![16]);
     let o = original_heuristic(16);
     assert_eq!((o.poly_modulus_degree, o.total_bits()), (32768, 760));
-    // fhez measures depth 6 for the whole network and fits it in N = 2^14, 360 bits.
+    // fhez measures depth 6 for the whole network and fits it in N = 2^14, 432 bits
+    // (with the flooding-capped 52-bit scale).
     let ours = plan(&cls, 4096, 24)?;
     assert_eq!(
         (1usize << ours.log_n, ours.log_qp, ours.depth),
-        (16384, 360, 6)
+        (16384, 432, 6)
     );
 
     // cnn_regressor((20,7),5,3): same story, cost 16 vs depth 6.

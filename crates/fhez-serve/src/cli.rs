@@ -145,9 +145,9 @@ pub struct ClientPredictArgs {
     /// `--mode single`).
     #[arg(long, value_parser = ["batch", "single"])]
     pub packing: Option<String>,
-    /// Print the exact decrypted logits or values. They carry the ciphertexts' noise, which
-    /// next to the ciphertexts reveals the secret key: never share them. Default: rounded to
-    /// the precision the parameters promise (`fhez_model::promised_precision_bits`).
+    /// Skip the display rounding of the logits or values. They are decrypted for release
+    /// either way (reply check, noise flooding, rounding to the precision the plan promises
+    /// after flooding: `fhez_model::promised_precision_bits`), so no exact value is shown.
     #[arg(long)]
     pub full_precision: bool,
 }

@@ -179,7 +179,16 @@ fn infer_and_compare(model: &EncryptedModel, params: &Arc<CkksParams>) -> TestRe
         config().filters + 3,
         "CC-f…, stack, ReLU, Dense"
     );
-    let decrypted = model.decrypt(&client, &reply)?;
+    // The engine's precision is measured on the exact decryption (the named opt-in); the
+    // release decryption every client path uses is within one step of the promised
+    // precision of it (six flooding deviations and the rounding, each at most half a step).
+    let decrypted = model.decrypt_exact(&client, &reply)?;
+    let released = model.decrypt(&client, &reply)?;
+    let step = f64::from(fhez::model::promised_precision_bits(params)).exp2();
+    for (r, e) in released[0].1.data().iter().zip(decrypted[0].1.data()) {
+        assert!((r - e).abs() <= 1.0 / step, "release {r} vs exact {e}");
+        assert_eq!((r * step).fract(), 0.0, "{r} not rounded");
+    }
     let outputs = model.graph().finish(&decrypted, &[])?;
 
     let want = plain_logits(model.graph(), &images)?;

@@ -16,10 +16,17 @@ use crate::params::CkksParams;
 ///
 /// [`CkksClient::server_keys`] is what is sent to a server; [`CkksClient::server`] is an
 /// in-process server value (sharing this client's counters) for code that must not decrypt.
+///
+/// A client given a release policy ([`CkksClient::with_release`]; model clients always
+/// are) decrypts through [`Decrypt`] for release only: reply check, noise flooding and
+/// rounding ([`SecretKey::decrypt_shared`]). Without one (an engine client made by
+/// [`CkksClient::generate`], which has no plan to take a noise bound from), [`Decrypt`]
+/// is exact. [`CkksClient::decrypt_exact`] is the named exact opt-in either way.
 #[derive(Clone, Debug)]
 pub struct CkksClient {
     sk: Arc<SecretKey>,
     server: CkksServer,
+    release: Option<crate::SharedDecryption>,
 }
 
 impl CkksClient {
@@ -60,7 +67,24 @@ impl CkksClient {
         Ok(Self {
             sk,
             server: CkksServer::new(keys),
+            release: None,
         })
+    }
+
+    /// The same client decrypting for release under `policy` (its used-slot count is
+    /// replaced by each reply's) in every [`Decrypt`] call.
+    #[must_use]
+    pub fn with_release(self, policy: crate::SharedDecryption) -> Self {
+        Self {
+            release: Some(policy),
+            ..self
+        }
+    }
+
+    /// The release policy [`Decrypt`] applies, if any.
+    #[must_use]
+    pub fn release(&self) -> Option<&crate::SharedDecryption> {
+        self.release.as_ref()
     }
 
     /// The evaluation keys to send to a server (no secret inside).
@@ -82,6 +106,7 @@ impl CkksClient {
         Self {
             sk: Arc::clone(&self.sk),
             server: self.server.with_fresh_stats(),
+            release: self.release,
         }
     }
 
@@ -228,11 +253,40 @@ impl CkksClient {
     ) -> Result<Vec<f64>> {
         self.sk.decrypt_shared(&ct.0, policy, &mut crate::os_rng()?)
     }
+
+    /// Decrypts all slots **exactly** (`m + e` at full precision), whatever the release
+    /// policy: for debugging and precision measurements only. Never show its output to
+    /// anyone who may see the ciphertext: exact decryptions reveal the noise, and enough
+    /// of them the secret key ([module docs of `shared`](crate::shared)).
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn decrypt_exact(&self, a: &CkksCt) -> BResult<Vec<f64>> {
+        let pt = self.sk.decrypt(&a.0)?;
+        Ok(self.server.encoder().decode(&pt)?)
+    }
 }
 
 impl Decrypt for CkksClient {
+    /// With a release policy: [`Decrypt::decrypt_release`] with every slot used (the
+    /// imaginary parts are checked); without one, [`CkksClient::decrypt_exact`].
     fn decrypt(&self, a: &CkksCt) -> BResult<Vec<f64>> {
-        let pt = self.sk.decrypt(&a.0)?;
-        Ok(self.server.encoder().decode(&pt)?)
+        match self.release {
+            Some(_) => self.decrypt_release(a, self.server.caps().slots),
+            None => self.decrypt_exact(a),
+        }
+    }
+
+    /// With a release policy: [`CkksClient::decrypt_shared`] with that policy for `used`
+    /// slots (`used` values, rounded); without one, [`CkksClient::decrypt_exact`].
+    fn decrypt_release(&self, a: &CkksCt, used: usize) -> BResult<Vec<f64>> {
+        match self.release {
+            Some(policy) => Ok(self.decrypt_shared(a, &policy.with_used_slots(used)?)?),
+            None => self.decrypt_exact(a),
+        }
+    }
+
+    fn decrypt_exact(&self, a: &CkksCt) -> BResult<Vec<f64>> {
+        Self::decrypt_exact(self, a)
     }
 }

@@ -175,7 +175,8 @@ impl Graph {
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
         hook: &mut dyn FnMut(NodeEvent<'_>),
     ) -> Result<EncRun<B>> {
-        self.walk(inputs, refresh, hook, None)
+        let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+        self.forward_enc_owned(owned, refresh, hook, None)
     }
 
     /// [`Graph::forward_enc_with_hook`] keeping the single-input linear maps
@@ -193,12 +194,21 @@ impl Graph {
         hook: &mut dyn FnMut(NodeEvent<'_>),
         cache: &TransformCache<B>,
     ) -> Result<EncRun<B>> {
-        self.walk(inputs, refresh, hook, Some(cache))
+        let owned = inputs.iter().map(|(n, x)| (*n, x.clone())).collect();
+        self.forward_enc_owned(owned, refresh, hook, Some(cache))
     }
 
-    fn walk<B: Backend>(
+    /// The one walk, taking the inputs by value: each input is dropped once its last
+    /// consumer ran, like every node output, so a caller that keeps no other handle on them
+    /// (ciphertexts are shared, not copied, between handles) holds only the live ciphertexts
+    /// at every step. With a `cache`, single-input linear maps are encoded once
+    /// ([`Graph::forward_enc_cached`]).
+    ///
+    /// # Errors
+    /// As [`Graph::forward_enc`].
+    pub fn forward_enc_owned<B: Backend>(
         &self,
-        inputs: &[(&str, Erray<B>)],
+        inputs: Vec<(&str, Erray<B>)>,
         refresh: &mut dyn FnMut(&Erray<B>) -> Result<Erray<B>>,
         hook: &mut dyn FnMut(NodeEvent<'_>),
         cache: Option<&TransformCache<B>>,
@@ -225,7 +235,7 @@ impl Graph {
                 .at_node(name, "input"));
             }
             if let Some(v) = values.get_mut(id) {
-                *v = Some(vec![x.clone()]);
+                *v = Some(vec![x]);
             }
         }
         // Edges still to be read from each node: a node's outputs are dropped once its last

@@ -70,6 +70,7 @@ impl LatencySession {
                 params: &lat2.params,
                 params_id: &lat2.params_id,
                 rotation_steps: &lat2.rotation_steps,
+                release: false,
             };
             let keys = load_or_make_keys(&dir2, &want)?;
             let codec = client_codec(&lat2.geometry, keys.params())?;

@@ -553,6 +553,10 @@ pub(super) struct KeySpec<'a> {
     pub(super) params: &'a fhez_ckks::CkksParamsSpec,
     pub(super) params_id: &'a str,
     pub(super) rotation_steps: &'a [i64],
+    /// Whether the keys decrypt for release (flooding, rounding, reply check): batch mode.
+    /// The latency engine's parameter sets do not budget the flooding; it decrypts through
+    /// its own path (`fhez_model::latency`).
+    pub(super) release: bool,
 }
 
 /// What the keys of `mode` must be made for, from the model's description.
@@ -563,6 +567,7 @@ fn key_spec(info: &ModelInfo, mode: Mode) -> Result<KeySpec<'_>, ClientError> {
             params: &info.params,
             params_id: &info.params_id,
             rotation_steps: &info.rotation_steps,
+            release: true,
         }),
         Mode::Single => {
             let single = info.single.as_ref().ok_or_else(|| ClientError::Input {
@@ -574,6 +579,7 @@ fn key_spec(info: &ModelInfo, mode: Mode) -> Result<KeySpec<'_>, ClientError> {
                 params: &single.params,
                 params_id: &single.params_id,
                 rotation_steps: &single.rotation_steps,
+                release: true,
             })
         }
         Mode::Latency => Err(ClientError::Input {
@@ -628,7 +634,11 @@ fn check_plan(
 
 pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksClient, ClientError> {
     if dir.join(SECRET_KEY_FILE).is_file() {
-        let keys = load_client_keys(dir)?;
+        let keys = if want.release {
+            load_client_keys(dir)?
+        } else {
+            fhez_model::bundle::load_client_keys_exact(dir)?
+        };
         let found = keys.params().id().to_hex();
         if found != want.params_id {
             return Err(ClientError::KeysForOtherParams {
@@ -653,6 +663,13 @@ pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksCl
     }
     let keys =
         CkksClient::generate(&params, want.rotation_steps).map_err(fhez_model::Error::from)?;
+    // Every decryption of a batch-mode client is for release (flooding, rounding, reply
+    // check).
+    let keys = if want.release {
+        fhez_model::releasing(keys)?
+    } else {
+        keys
+    };
     save_client_keys(dir, &keys)?;
     debug_assert!(public_bundle_path(dir).ends_with(PUBLIC_BUNDLE_FILE));
     Ok(keys)
