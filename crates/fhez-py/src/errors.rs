@@ -288,6 +288,18 @@ fn model(e: &fhez_model::Error, r: &mut Raised) {
             Class::InvalidBytes,
             vec![("what", text(*what)), ("reason", text(reason))],
         ),
+        E::NoReleasePrecision {
+            log_n,
+            log_scale,
+            needed,
+        } => r.set(
+            Class::PlanMismatch,
+            vec![
+                ("log_n", int(i64::from(*log_n))),
+                ("log_scale", int(i64::from(*log_scale))),
+                ("needed", int(i64::from(*needed))),
+            ],
+        ),
         E::GraphView(_) | E::Io { .. } => r.set(Class::Fhez, Vec::new()),
         _ => r.set(Class::Fhez, Vec::new()),
     }
@@ -408,6 +420,18 @@ fn backend(e: &fhez_backend::Error, r: &mut Raised) {
             Some(c) => ckks(c, r),
             None => r.set(Class::Fhez, Vec::new()),
         },
+        E::LevelMismatch {
+            op,
+            expected,
+            found,
+        } => r.set(
+            Class::LevelExhausted,
+            vec![
+                ("op", text(*op)),
+                ("expected", int(i64::from(*expected))),
+                ("found", int(i64::from(*found))),
+            ],
+        ),
         E::Unsupported { .. } => r.set(Class::Fhez, Vec::new()),
         _ => r.set(Class::Fhez, Vec::new()),
     }
