@@ -794,6 +794,34 @@ pub fn check_keys(p: &Planned, keys: &ServerKeys) -> Result<()> {
 }
 
 /// Runs `fhez eval` (server: public bundle only).
+/// The error of reading a ciphertext message: a message made under another parameter set
+/// says which keys it needs (batch and single-input keys of one model differ in N or chain).
+fn read_error(e: anyhow::Error, path: &std::path::Path) -> anyhow::Error {
+    use fhez_backend::frame::FrameError;
+    let is_params = |f: Option<&FrameError>| matches!(f, Some(FrameError::ParamsMismatch { .. }));
+    let other_params = e.chain().any(|c| {
+        is_params(c.downcast_ref::<FrameError>())
+            || is_params(
+                c.downcast_ref::<fhez_backend::Error>()
+                    .and_then(fhez_backend::Error::as_frame),
+            )
+            || matches!(
+                c.downcast_ref::<fhez_model::Error>(),
+                Some(fhez_model::Error::Backend(b)) if is_params(b.as_frame())
+            )
+    });
+    if other_params {
+        e.context(format!(
+            "reading {}: the message was encrypted under another parameter set than these keys \
+             (keys made with --packing batch and --packing single differ; use the keys the \
+             message was encrypted for)",
+            path.display()
+        ))
+    } else {
+        e.context(format!("reading {}", path.display()))
+    }
+}
+
 pub fn eval(args: &EvalArgs) -> Result<()> {
     let file = util::load_model(&args.model)?;
     let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
@@ -802,7 +830,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let t = Instant::now();
     let request = CtBatch::from_bytes(&server, &bytes, MESSAGE_LIMIT)
-        .with_context(|| format!("reading {}", args.input.display()))?;
+        .map_err(|e| read_error(e.into(), &args.input))?;
     let read = t.elapsed();
     let packing = match (args.packing, message_packing(&request)) {
         (Some(asked), _) => asked.into(),
@@ -868,7 +896,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     };
     let bytes = util::read(&args.input, MESSAGE_LIMIT)?;
     let reply = CtBatch::from_bytes(&client.server(), &bytes, MESSAGE_LIMIT)
-        .with_context(|| format!("reading {}", args.input.display()))?;
+        .map_err(|e| read_error(e.into(), &args.input))?;
     let packing = client_packing(&args.keys, args.packing)?
         .or_else(|| message_packing(&reply).map(|(kind, _)| kind))
         .unwrap_or(PackingChoice::BatchInSlots);
