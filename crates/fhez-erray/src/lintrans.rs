@@ -29,10 +29,11 @@
 //! ([`PreparedTransform`]), so applying it again encodes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use fhez_backend::Backend;
 
-use crate::{Error, Result};
+use crate::{Error, Gather, Result};
 
 /// Upper bound on `n · m` (coefficient evaluations while building one transform) and on the
 /// number of stored diagonal slots, so hostile shapes fail before allocating.
@@ -58,6 +59,8 @@ pub struct LinearTransform {
     tree: Vec<usize>,
     bias: Option<Vec<f64>>,
     windowed: bool,
+    /// The input gather this transform reads (`None`: the row-major single-input layout).
+    pub(crate) gather: Option<Arc<Gather>>,
 }
 
 /// Which stored Galois keys each rotation step is made of, decided at plan time.
@@ -341,6 +344,7 @@ impl LinearTransform {
             tree,
             bias,
             windowed,
+            gather: None,
         })
     }
 
@@ -350,7 +354,7 @@ impl LinearTransform {
     /// The input period is the largest of the parts'; a part reads its own period only.
     ///
     /// # Errors
-    /// [`Error::InvalidShape`] for no parts, windowed parts, parts planned for other slot
+    /// [`Error::InvalidShape`] for no parts, windowed or gathered parts, parts planned for other slot
     /// counts, `rows` above a part's output period, or a stack that overflows; as
     /// [`LinearTransform::new`].
     pub fn stack(parts: &[&Self], rows: usize) -> Result<Self> {
@@ -362,7 +366,7 @@ impl LinearTransform {
         let first = parts.first().ok_or_else(|| invalid("nothing to stack"))?;
         if parts
             .iter()
-            .any(|p| p.windowed || p.slots != first.slots || rows > p.m)
+            .any(|p| p.windowed || p.gather.is_some() || p.slots != first.slots || rows > p.m)
         {
             return Err(invalid(
                 "parts must be periodic, on one slot count, with at least `rows` outputs",
@@ -404,6 +408,52 @@ impl LinearTransform {
             }
         }
         DiagonalLookup { t: self, by_b }
+    }
+
+    /// The input gather this transform reads ([`LinearTransform::gathered`],
+    /// [`LinearTransform::compose_gather`]); `None` for the row-major single-input layout.
+    #[must_use]
+    pub fn gather(&self) -> Option<&Gather> {
+        self.gather.as_deref()
+    }
+
+    /// The non-zero coefficients `(i, j, M[i][j])` (`i < m`, `j <` the input period), read
+    /// from the stored diagonals, ordered by diagonal.
+    #[must_use]
+    pub fn entries(&self) -> Vec<(usize, usize, f64)> {
+        let n = self.n_in;
+        let mut out = Vec::new();
+        for (g, list) in &self.groups {
+            let shift = g * self.giant;
+            for (bi, diag) in list {
+                let Some(&r) = self.baby.get(*bi) else {
+                    continue;
+                };
+                let b = shift + r;
+                for s in 0..n {
+                    // The diagonal was pre-rotated by −G·g: D_b[s] sits at slot s + G·g.
+                    let v = if self.windowed {
+                        diag.get((s + shift) % self.slots).copied().unwrap_or(0.0)
+                    } else {
+                        diag.get((s + shift) % n).copied().unwrap_or(0.0)
+                    };
+                    if v != 0.0 {
+                        out.push((s % self.m, (s + b) % n, v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The bias of output `i` (`i <` the output period; zero without a bias).
+    #[must_use]
+    pub fn bias_at(&self, i: usize) -> f64 {
+        self.bias
+            .as_ref()
+            .and_then(|b| b.get(i % self.m))
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// Whether this is a [windowed](LinearTransform::windowed) transform (output valid on
@@ -558,6 +608,7 @@ impl LinearTransform {
             tree: self.tree.clone(),
             bias: self.bias.clone(),
             windowed: self.windowed,
+            gather: self.gather.clone(),
         }
     }
 
@@ -656,6 +707,12 @@ impl<B: Backend> PreparedTransform<B> {
     #[must_use]
     pub fn input_period(&self) -> usize {
         self.shape.n_in
+    }
+
+    /// The input gather the transform reads ([`LinearTransform::gather`]).
+    #[must_use]
+    pub fn gather(&self) -> Option<&Gather> {
+        self.shape.gather()
     }
 
     /// Output period `m`.

@@ -166,3 +166,129 @@ fn gathered_transform_rejects_what_it_cannot_place() -> TestResult {
     assert!(matches!(wide, Err(Error::InvalidShape { .. })), "{wide:?}");
     Ok(())
 }
+
+/// The conv bank of `gathered_conv_bank_matches_the_oracle_with_fewer_key_switches`,
+/// planned row-major: `(transform, coefficient oracle inputs)`.
+fn conv_bank(slots: usize) -> Result<(LinearTransform, Vec<f64>, Vec<f64>, usize)> {
+    let (side, k, filters) = (8usize, 3usize, 4usize);
+    let out = side - k + 1;
+    let windows = out * out;
+    let rows = filters * windows;
+    let kernels = values(filters * k * k, 3);
+    let bias = values(filters, 5);
+    let pixel = |p: usize, w: usize| (w / out + p / k) * side + (w % out + p % k);
+    let coef = |i: usize, j: usize| {
+        let (f, w) = (i / windows, i % windows);
+        (0..k * k)
+            .find(|&p| pixel(p, w) == j)
+            .map_or(0.0, |p| kernels[f * k * k + p])
+    };
+    let b = |i: usize| bias[i / windows];
+    let t = LinearTransform::new(slots, (side * side).next_power_of_two(), rows, coef, b)?;
+    let x = values(side * side, 7);
+    let oracle: Vec<f64> = (0..rows)
+        .map(|i| (0..side * side).map(|j| coef(i, j) * x[j]).sum::<f64>() + b(i))
+        .collect();
+    Ok((t, x, oracle, side * side))
+}
+
+/// The gather chosen from the row-major transform alone ([`Gather::for_transform`]) and the
+/// transform composed with it ([`LinearTransform::compose_gather`]): the oracle's values on
+/// `Plain`, the predicted key switches on `Plain` and `Sim`, fewer diagonals and key
+/// switches than row-major (the im2col bound: one diagonal per tap − filter offset).
+#[test]
+fn composed_conv_bank_from_the_chosen_gather() -> TestResult {
+    let slots = 1024;
+    let (natural, x, oracle, len) = conv_bank(slots)?;
+    let gather = Gather::for_transform(&natural, len)?.ok_or("a conv bank has windows")?;
+    assert_eq!(gather.source_len(), len);
+    let t = natural.compose_gather(&gather)?;
+    assert_eq!(t.gather(), Some(&gather));
+    let y = run(&t, &gather.apply(&x)?, gather.period())?;
+    close(&y[..oracle.len()], &oracle, 1e-9);
+    // 9 taps, 4 filters: tap − filter takes 12 values.
+    assert!(t.diagonals() <= 12, "{} diagonals", t.diagonals());
+    assert!(
+        t.key_switches() < natural.key_switches(),
+        "composed {} vs natural {}",
+        t.key_switches(),
+        natural.key_switches()
+    );
+    // Entries read back from the diagonals are the matrix.
+    let entries = natural.entries();
+    assert_eq!(entries.len(), 4 * 36 * 9);
+    Ok(())
+}
+
+/// An erray encrypted with a gather runs only the transform composed with that gather, and
+/// gives the row-major result; layouts that do not match are errors, not wrong values.
+#[test]
+fn gathered_erray_reads_only_its_composed_transform() -> TestResult {
+    let slots = 1024;
+    let (natural, x, oracle, len) = conv_bank(slots)?;
+    let gather = Gather::for_transform(&natural, len)?.ok_or("a conv bank has windows")?;
+    let t = natural.compose_gather(&gather)?;
+    let be = Plain::new(slots).with_max_level(3);
+    let data = PlainArray::new(vec![1, 8, 8], x)?;
+    let g = Erray::encrypt_gathered(&be, &data, &gather)?;
+    assert_eq!(g.gather(), Some(&gather));
+    let rows = oracle.len();
+    let y = g.linear_transform(&t, vec![rows], &RotationTable::exact())?;
+    close(y.decrypt()?.data(), &oracle, 1e-9);
+    let prepared = t.prepare(&be, g.level())?;
+    let y = g.linear_transform_prepared(&prepared, vec![rows], &RotationTable::exact())?;
+    close(y.decrypt()?.data(), &oracle, 1e-9);
+
+    let wrong = g.linear_transform(&natural, vec![rows], &RotationTable::exact());
+    assert!(
+        matches!(wrong, Err(Error::InvalidShape { .. })),
+        "{wrong:?}"
+    );
+    let plain = Erray::encrypt(&be, &data, Packing::single_input(len))?;
+    let wrong = plain.linear_transform(&t, vec![rows], &RotationTable::exact());
+    assert!(
+        matches!(wrong, Err(Error::InvalidShape { .. })),
+        "{wrong:?}"
+    );
+    let peek = g.decrypt();
+    assert!(
+        matches!(peek, Err(Error::PackingUnsupported { .. })),
+        "{peek:?}"
+    );
+    let mixed = &g + &plain;
+    assert!(
+        matches!(mixed, Err(Error::PackingUnsupported { .. })),
+        "{mixed:?}"
+    );
+
+    // A received input (no gather on the wire) takes the plan's gather back.
+    let bound = Erray::from_parts(&be, vec![1, 8, 8], g.packing(), g.cts().to_vec())?
+        .with_gather(std::sync::Arc::new(gather.clone()))?;
+    let y = bound.linear_transform(&t, vec![rows], &RotationTable::exact())?;
+    close(y.decrypt()?.data(), &oracle, 1e-9);
+    let short = Erray::from_parts(&be, vec![1, 8, 4], g.packing(), g.cts().to_vec())?
+        .with_gather(std::sync::Arc::new(gather.clone()));
+    assert!(
+        matches!(short, Err(Error::ShapeMismatch { .. })),
+        "{short:?}"
+    );
+    let other_period = plain.with_gather(std::sync::Arc::new(gather));
+    assert!(
+        matches!(other_period, Err(Error::ShapeMismatch { .. })),
+        "{other_period:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn dense_maps_keep_the_row_major_layout() -> TestResult {
+    let t = LinearTransform::new(256, 16, 10, |i, j| (i + j) as f64 + 1.0, |_| 0.0)?;
+    assert_eq!(Gather::for_transform(&t, 16)?, None);
+    let too_short = Gather::new(8, 8, (0..8).map(Some).collect())?;
+    let composed = t.compose_gather(&too_short);
+    assert!(
+        matches!(composed, Err(Error::IndexOutOfBounds { ref index, .. }) if index[0] >= 8),
+        "{composed:?}"
+    );
+    Ok(())
+}
