@@ -3,7 +3,7 @@
 //! no secret key); the client decrypts and finishes in plaintext.
 
 use fhez_backend::{Backend, Decrypt};
-use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_erray::{Erray, Gather, Packing, PlainArray};
 
 use super::{Graph, NodeId, Outputs, SingleLinear, Tape, TransformCache};
 use crate::nodes::Node;
@@ -91,6 +91,18 @@ fn folded_quadratic<B: Backend>(u: &Erray<B>, c: [f64; 3]) -> Result<Erray<B>> {
     let prod = (u * &shifted)?;
     let signed = if sign < 0.0 { prod.neg()? } else { prod };
     Ok(signed.add_scalar(c0)?)
+}
+
+/// `l` reading `x`'s layout: composed with `x`'s gather when `x` is a gathered input
+/// ([`fhez_erray::LinearTransform::compose_gather`]), unchanged otherwise.
+fn read_layout<B: Backend>(l: SingleLinear, x: &Erray<B>) -> Result<SingleLinear> {
+    match x.gather() {
+        Some(g) => Ok(SingleLinear {
+            transform: l.transform.compose_gather(g)?,
+            ..l
+        }),
+        None => Ok(l),
+    }
 }
 
 fn is_single<B: Backend>(x: &Erray<B>) -> bool {
@@ -380,6 +392,78 @@ impl Graph {
         }
     }
 
+    /// The single-input map that first reads encrypted input `id` when every consumer of
+    /// the input is a linear map: its one consumer, a `cc`, `avg_pool` or `dense` node not
+    /// fused into an `Enqueue`, or the fusing `Enqueue` ([`Graph::fuses_enqueue`]) all its
+    /// consumers are parts of; each scaled as the walk scales it (a folded activation).
+    /// `None` otherwise (a gather would not serve every reader).
+    ///
+    /// # Errors
+    /// The node's lowering errors.
+    pub fn first_linear<B: Backend>(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+    ) -> Result<Option<SingleLinear>> {
+        let outs: Vec<_> = self.edges().iter().filter(|e| e.from == id).collect();
+        let linear = |to: NodeId| {
+            matches!(
+                self.node(to),
+                Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+            ) && self.sources(to).len() == 1
+        };
+        match outs.as_slice() {
+            [] => Ok(None),
+            [e] if e.from_port == 0 && linear(e.to) && !self.fused_into_enqueue(e.to) => {
+                let (_, node) = self.entry(e.to)?;
+                node.single_linear(x, self.fold_scale(e.to))
+            }
+            [first, ..] => {
+                let enqueue = |to: NodeId| {
+                    let mut o = self.edges().iter().filter(|e| e.from == to);
+                    match (o.next(), o.next()) {
+                        (Some(e), None) if self.fuses_enqueue(e.to) => Some(e.to),
+                        _ => None,
+                    }
+                };
+                let Some(q) = enqueue(first.to) else {
+                    return Ok(None);
+                };
+                let all = outs
+                    .iter()
+                    .all(|e| e.from_port == 0 && linear(e.to) && enqueue(e.to) == Some(q));
+                if !all || self.sources(q).len() != outs.len() {
+                    return Ok(None);
+                }
+                self.fused_linear(q, x, self.fold_scale(q)).map(Some)
+            }
+        }
+    }
+
+    /// The layout the planner chooses for single-input encrypted input `id` (`x` its
+    /// row-major single-input erray): the im2col-style [`Gather::for_transform`] of the
+    /// first map ([`Graph::first_linear`]) when that map, composed with it, needs fewer key
+    /// switches (ties: fewer diagonals) than on the row-major layout; `None` keeps the
+    /// row-major layout. This is the cost model's decision, recorded in the plan's input
+    /// layout.
+    ///
+    /// # Errors
+    /// As [`Graph::first_linear`]; transform errors.
+    pub fn input_gather<B: Backend>(&self, id: NodeId, x: &Erray<B>) -> Result<Option<Gather>> {
+        if x.gather().is_some() || !is_single(x) {
+            return Ok(None);
+        }
+        let Some(l) = self.first_linear(id, x)? else {
+            return Ok(None);
+        };
+        let Some(g) = Gather::for_transform(&l.transform, x.len())? else {
+            return Ok(None);
+        };
+        let composed = l.transform.compose_gather(&g)?;
+        let cost = |t: &fhez_erray::LinearTransform| (t.key_switches(), t.diagonals());
+        Ok((cost(&composed) < cost(&l.transform)).then_some(g))
+    }
+
     /// The stacked single-input map of a fusing `Enqueue` `id` on `x` (the value all its
     /// parts read): each part's [`Node::single_linear`] scaled by `scale`, stacked row-wise.
     fn fused_linear<B: Backend>(
@@ -547,7 +631,10 @@ impl Graph {
         let cached = match single_x {
             Some(x) if fused_inputs => {
                 let scale = self.fold_scale(id);
-                let plan = || self.fused_linear(id, x, scale);
+                let plan = || {
+                    self.fused_linear(id, x, scale)
+                        .and_then(|l| read_layout(l, x))
+                };
                 match cache {
                     Some(c) => c.apply(id, x, || plan().map(Some)),
                     None => plan().and_then(|l| l.apply(x)).map(Some),
@@ -565,7 +652,11 @@ impl Graph {
                     && matches!(node, Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_)) =>
             {
                 let scale = self.fold_scale(id);
-                let plan = || node.single_linear(x, scale);
+                let plan = || {
+                    node.single_linear(x, scale)?
+                        .map(|l| read_layout(l, x))
+                        .transpose()
+                };
                 match cache {
                     Some(c) => c.apply(id, x, plan),
                     None => plan().and_then(|l| l.map(|l| l.apply(x)).transpose()),

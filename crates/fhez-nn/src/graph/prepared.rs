@@ -49,8 +49,8 @@ struct Entry<B: Backend> {
     node_shape: Vec<usize>,
 }
 
-/// `(node, input level, input period)`.
-type Key = (NodeId, u32, usize);
+/// `(node, input level, input period, whether the input is gathered)`.
+type Key = (NodeId, u32, usize, bool);
 
 /// Encoded single-input transforms of one graph for one backend, keyed by node, input level
 /// and input period, filled on first use by [`Graph::forward_enc_cached`](super::Graph::forward_enc_cached)
@@ -136,7 +136,7 @@ impl<B: Backend> TransformCache<B> {
                 return Ok(None);
             }
         };
-        let key = (id, level, period);
+        let key = (id, level, period, x.gather().is_some());
         let cached = self.lock().get(&key).cloned();
         let entry = match cached {
             Some(e) => e,
