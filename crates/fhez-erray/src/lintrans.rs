@@ -174,6 +174,29 @@ impl RotationTable {
     }
 }
 
+/// Marks "choose the giant stride" for [`LinearTransform::build`] (not a power of two).
+const AUTO_GIANT: usize = 0;
+
+/// The giant stride `G` (a power of two `≤ m`) that evaluates the non-zero diagonals `used`
+/// (indices `b < m`) with the fewest rotations: the distinct non-zero baby offsets
+/// `b mod G` (hoisted) plus the Horner giant steps (one per giant group after the first,
+/// one more when the lowest group is not 0). Ties go to the stride nearest
+/// `2^⌈log2(m)/2⌉` (the balanced split of a dense matrix), then to the smaller.
+fn best_giant(used: &[usize], m: usize) -> usize {
+    let balanced = 1usize << m.max(1).trailing_zeros().div_ceil(2);
+    let cost = |giant: usize| {
+        let babies: BTreeSet<usize> = used.iter().map(|b| b % giant).filter(|&r| r != 0).collect();
+        let groups: BTreeSet<usize> = used.iter().map(|b| b / giant).collect();
+        let first = groups.first().copied().unwrap_or(0);
+        babies.len() + groups.len().saturating_sub(1) + usize::from(first > 0)
+    };
+    let distance = |g: usize| g.trailing_zeros().abs_diff(balanced.trailing_zeros());
+    (0..=m.max(1).trailing_zeros())
+        .map(|k| 1usize << k)
+        .min_by_key(|&g| (cost(g), distance(g), g))
+        .unwrap_or(balanced)
+}
+
 fn to_step(s: usize) -> Result<i64> {
     i64::try_from(s).map_err(|_| Error::SlotsNotPowerOfTwo {
         op: "linear transform",
@@ -185,7 +208,10 @@ impl LinearTransform {
     /// Plans `y = M·x + bias` for an input of period `n_in` and an output of `rows` values
     /// (output period `m = rows.next_power_of_two()`; the input period is raised to `m` when
     /// smaller, which a periodic input allows). `coef(i, j)` is `M[i][j]` for `i < rows`,
-    /// `j < n_in`; `bias(i)` for `i < rows`. Giant stride `G = 2^⌈log2(m)/2⌉`.
+    /// `j < n_in`; `bias(i)` for `i < rows`. The giant stride `G` is the power of two that
+    /// needs the fewest rotations for the non-zero diagonals ([`best_giant`]; a dense
+    /// matrix gets `2^⌈log2(m)/2⌉`, a sparse one — a filter bank on an im2col layout, whose
+    /// diagonals are multiples of its window count — a stride that fits its spacing).
     ///
     /// # Errors
     /// [`Error::SlotsNotPowerOfTwo`]; [`Error::InvalidShape`] when `n_in` is not a power of
@@ -197,9 +223,7 @@ impl LinearTransform {
         coef: impl Fn(usize, usize) -> f64,
         bias: impl Fn(usize) -> f64,
     ) -> Result<Self> {
-        let m = rows.max(1).next_power_of_two();
-        let bits = m.trailing_zeros();
-        Self::build(slots, n_in, rows, 1 << bits.div_ceil(2), false, coef, bias)
+        Self::build(slots, n_in, rows, AUTO_GIANT, false, coef, bias)
     }
 
     /// As [`LinearTransform::new`] for an input that is only periodic on the window
@@ -256,7 +280,7 @@ impl LinearTransform {
                 slots,
             });
         }
-        if !n_in.is_power_of_two() || !giant.is_power_of_two() {
+        if !n_in.is_power_of_two() || !(giant.is_power_of_two() || giant == AUTO_GIANT) {
             return Err(invalid(
                 "input period and giant stride must be powers of two",
             ));
@@ -271,10 +295,9 @@ impl LinearTransform {
             Some(_) | None => return Err(invalid("transform too large")),
         }
         let reps = slots / n;
-        let mut raw: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+        let mut bases: Vec<(usize, Vec<f64>)> = Vec::new();
         let mut stored = 0usize;
         for b in 0..m {
-            let (g, r) = (b / giant, b % giant);
             // D_b[s] = M[s mod m][(s + b) mod n] on one period s < n.
             let base: Vec<f64> = (0..n)
                 .map(|s| {
@@ -289,6 +312,17 @@ impl LinearTransform {
             if stored > MAX_TRANSFORM_WORK {
                 return Err(invalid("transform too large"));
             }
+            bases.push((b, base));
+        }
+        let giant = if giant == AUTO_GIANT {
+            let used: Vec<usize> = bases.iter().map(|(b, _)| *b).collect();
+            best_giant(&used, m)
+        } else {
+            giant
+        };
+        let mut raw: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+        for (b, base) in bases {
+            let (g, r) = (b / giant, b % giant);
             // Pre-rotated by −G·g: D'_{g,r}[s] = D_b[s − G·g] (periodic, or on the window).
             let shift = g * giant;
             let full: Vec<f64> = if windowed {

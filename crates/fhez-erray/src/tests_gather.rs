@@ -292,3 +292,31 @@ fn dense_maps_keep_the_row_major_layout() -> TestResult {
     );
     Ok(())
 }
+
+/// Diagonals spaced like an im2col filter bank's (`64·t`, `t < 16`, `m = 1024`): the giant
+/// stride is chosen for them (256: babies 64, 128, 192 and three giant steps, 6 key
+/// switches) instead of the balanced 32 (16 giant groups, 15 key switches); values equal
+/// the reference on `Plain` and the key switches the prediction on `Plain` and `Sim`.
+#[test]
+fn giant_stride_fits_spaced_diagonals() -> TestResult {
+    let (slots, m) = (1024usize, 1024usize);
+    let coef = |i: usize, j: usize| {
+        let b = (j + m - i) % m;
+        if b.is_multiple_of(64) {
+            1.0 + (i % 7) as f64 * 0.125 + (b / 64) as f64
+        } else {
+            0.0
+        }
+    };
+    let t = LinearTransform::new(slots, m, m, coef, |i| 0.5 * (i % 3) as f64)?;
+    assert_eq!(t.diagonals(), 16);
+    assert_eq!(t.key_switches(), 6);
+    let x = values(m, 17);
+    let y = run(&t, &x, m)?;
+    let want = t.reference(&x, m, coef, |i| 0.5 * (i % 3) as f64);
+    close(&y, &want, 1e-9);
+    // A dense matrix keeps the balanced split.
+    let dense = LinearTransform::new(256, 16, 16, |i, j| (i * 16 + j) as f64 + 1.0, |_| 0.0)?;
+    assert_eq!(dense.key_switches(), 3 + 3, "babies, giant steps");
+    Ok(())
+}
