@@ -397,3 +397,68 @@ impl LinearTransform {
         Self::new(slots, n, rows, |i, s| matrix.coef(i, s), bias)
     }
 }
+
+impl LinearTransform {
+    /// `self ∘ inner`: the one map `x ↦ M·(N·x + c) + b = (M·N)·x + (M·c + b)` for this
+    /// transform `M, b` applied to the output of `inner` (`N, c`), one level instead of
+    /// two. This transform reads `inner`'s periodic output: its column `k` is `inner`'s row
+    /// `k mod m_inner`. The result reads `inner`'s input (and its gather).
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for windowed transforms, transforms planned for other slot
+    /// counts, a gathered `self`, or a product whose work exceeds [`MAX_TRANSFORM_WORK`].
+    pub fn compose(&self, inner: &Self) -> Result<Self> {
+        let invalid = |reason| Error::InvalidShape {
+            op: "compose transforms",
+            shape: vec![
+                inner.input_period(),
+                inner.output_period(),
+                self.input_period(),
+                self.output_period(),
+            ],
+            reason,
+        };
+        if self.is_windowed()
+            || inner.is_windowed()
+            || self.gather.is_some()
+            || self.slots() != inner.slots()
+        {
+            return Err(invalid(
+                "only periodic transforms on one slot count compose (the outer not gathered)",
+            ));
+        }
+        let m_inner = inner.output_period();
+        let mut by_row: Vec<Vec<(usize, f64)>> = vec![Vec::new(); m_inner];
+        for (k, j, v) in inner.entries() {
+            if let Some(r) = by_row.get_mut(k) {
+                r.push((j, v));
+            }
+        }
+        let mut product: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+        let mut bias: Vec<f64> = (0..self.output_period()).map(|i| self.bias_at(i)).collect();
+        let mut work = 0usize;
+        for (i, k, a) in self.entries() {
+            let k = k % m_inner;
+            let row = by_row.get(k).map_or(&[][..], Vec::as_slice);
+            work = work.saturating_add(row.len());
+            if work > MAX_TRANSFORM_WORK {
+                return Err(invalid("product too large"));
+            }
+            for &(j, b) in row {
+                *product.entry((i, j)).or_insert(0.0) += a * b;
+            }
+            if let Some(c) = bias.get_mut(i) {
+                *c += a * inner.bias_at(k);
+            }
+        }
+        let mut t = Self::new(
+            self.slots(),
+            inner.input_period(),
+            self.output_period(),
+            |i, j| product.get(&(i, j)).copied().unwrap_or(0.0),
+            |i| bias.get(i).copied().unwrap_or(0.0),
+        )?;
+        t.gather.clone_from(&inner.gather);
+        Ok(t)
+    }
+}

@@ -320,3 +320,68 @@ fn giant_stride_fits_spaced_diagonals() -> TestResult {
     assert_eq!(dense.key_switches(), 3 + 3, "babies, giant steps");
     Ok(())
 }
+
+/// Two consecutive maps (a 2×2 average pool of a 6×6 plane, then a dense 9 → 5) composed
+/// into one transform equal the two applied in turn (values on `Plain`, one level instead
+/// of two, key switches as predicted on `Plain` and `Sim`); composed after a gather, the
+/// result reads the gathered input.
+#[test]
+fn composed_maps_equal_the_maps_in_turn() -> TestResult {
+    let slots = 256;
+    let pool = |i: usize, j: usize| {
+        let (oy, ox, y, x) = (i / 3, i % 3, j / 6, j % 6);
+        if y / 2 == oy && x / 2 == ox {
+            0.25
+        } else {
+            0.0
+        }
+    };
+    let inner = LinearTransform::new(
+        slots,
+        64,
+        9,
+        |i, j| if j < 36 { pool(i, j) } else { 0.0 },
+        |i| 0.1 * i as f64,
+    )?;
+    let w = values(5 * 9, 23);
+    let outer = LinearTransform::new(
+        slots,
+        inner.output_period(),
+        5,
+        |i, k| if k < 9 { w[i * 9 + k] } else { 0.0 },
+        |i| -0.2 * i as f64,
+    )?;
+    let both = outer.compose(&inner)?;
+    let x = values(36, 29);
+    let mut padded = x.clone();
+    padded.resize(64, 0.0);
+    let y1 = run(&inner, &padded, 64)?;
+    let plain = Plain::new(slots).with_max_level(3);
+    let y2 = outer.apply(&plain, &plain.encrypt(&y1)?)?;
+    let y = run(&both, &padded, 64)?;
+    close(&y[..5], &y2.values()[..5], 1e-9);
+    let oracle: Vec<f64> = (0..5)
+        .map(|i| {
+            (0..9)
+                .map(|k| {
+                    w[i * 9 + k]
+                        * ((0..36).map(|j| pool(k, j) * x[j]).sum::<f64>() + 0.1 * k as f64)
+                })
+                .sum::<f64>()
+                - 0.2 * i as f64
+        })
+        .collect();
+    close(&y[..5], &oracle, 1e-9);
+    // Gathered inner: the composition keeps its gather and reads the gathered input.
+    let gather = Gather::new(36, 64, (0..36).rev().map(Some).collect())?;
+    let gathered = outer.compose(&inner.compose_gather(&gather)?)?;
+    assert_eq!(gathered.gather(), Some(&gather));
+    let g = run(&gathered, &gather.apply(&x)?, 64)?;
+    close(&g[..5], &oracle, 1e-9);
+    // A gathered transform reads the client's layout, not another map's output.
+    assert!(matches!(
+        gathered.compose(&inner),
+        Err(Error::InvalidShape { .. })
+    ));
+    Ok(())
+}
