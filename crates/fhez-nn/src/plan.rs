@@ -248,6 +248,11 @@ pub struct NodeCost {
     /// Level of its lowest output in the planned chain.
     #[serde(default)]
     pub level_out: u32,
+    /// Single-input plans: the linear node this linear map was composed into (one
+    /// transform, one level for both: [`Graph::composes_into`], decided by
+    /// [`Graph::compose_is_cheaper`]); absent when it runs on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composed_into: Option<String>,
 }
 
 /// A CKKS parameter plan. Field names match `fhez_ckks::CkksParamsSpec` (`log_n`, `log_q`,
@@ -629,6 +634,10 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     }
 }
 
+fn is_single_packing(p: PackingChoice) -> bool {
+    matches!(p, PackingChoice::SingleInput)
+}
+
 /// Runs the graph on `sim` with zero inputs of every input's shape in `packing`, returning
 /// the depth, the per-node costs and the input/output layouts.
 fn simulate(
@@ -691,6 +700,13 @@ fn simulate(
             key_switches: levels.key_switches,
             level_in: depth.saturating_sub(max.saturating_sub(levels.input)),
             level_out: depth.saturating_sub(max.saturating_sub(levels.output)),
+            composed_into: graph
+                .composes_into(id)
+                .filter(|&c| {
+                    matches!(run.levels.get(c), Some(Some(l)) if l.consumed() == 0)
+                        && is_single_packing(packing)
+                })
+                .map(|c| graph.name(c).to_owned()),
         });
     }
     Ok((depth, nodes, layouts))

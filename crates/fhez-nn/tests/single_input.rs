@@ -72,11 +72,12 @@ fn single_input_graph_equals_the_plain_forward() -> TestResult {
         }
     }
     // cc 1 (the fused bank: the stack applies all filters as one transform, no mask level),
-    // relu 1 (its x² coefficient folded into the bank), pool 1, dense 1.
+    // relu 1 (its x² coefficient folded into the bank), pool and dense 1 together (two
+    // consecutive linear maps composed into one transform at the dense).
     let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
     assert_eq!(
         ["cc0", "stack", "relu", "pool", "dense"].map(consumed),
-        [1, 0, 1, 1, 1]
+        [1, 0, 1, 1, 0]
     );
     Ok(())
 }
@@ -144,10 +145,10 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
     assert_eq!(
-        plan.depth, 4,
-        "fused cc bank 1 + folded relu 1 + pool 1 + dense 1"
+        plan.depth, 3,
+        "fused cc bank 1 + folded relu 1 + pool∘dense 1"
     );
-    assert_eq!(plan.log_q.len(), 5);
+    assert_eq!(plan.log_q.len(), 4);
     let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
     assert_eq!(input.shape, vec![1, 8, 8]);
     // Every reader of x is a part of the fused bank: the planner lays x out im2col (9 taps
@@ -241,8 +242,8 @@ fn cached_walk_encodes_once_and_matches_the_walk() -> TestResult {
             &sim_cache,
         )?;
         assert_eq!(s.levels, plain_run.levels);
-        // The fused bank (at the Enqueue), pool and dense.
-        assert_eq!(cache.len(), 3);
+        // The fused bank (at the Enqueue) and dense∘pool.
+        assert_eq!(cache.len(), 2);
         assert_eq!(
             *bytes.get_or_insert(cache.plain_bytes()),
             cache.plain_bytes()
@@ -421,5 +422,85 @@ fn hostile_plan_gathers_are_errors() -> TestResult {
     }
     let old: fhez_nn::Plan = serde_json::from_value(json)?;
     assert!(old.layouts.iter().all(|l| l.gather.is_none()));
+    Ok(())
+}
+
+/// `x (8, 8)` → CC(3×3) → AvgPool(2×2, stride 2) → Dense(9 → 3) → Decrypt: the conv and
+/// the pool (two consecutive linear maps) run as one composed transform, one level for
+/// both: `Plain` equals the plaintext forward, `Sim` mirrors its levels and key switches,
+/// the cached walk matches, and the plan records the composition and one level less.
+#[test]
+fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
+    let mut r = rng(41);
+    let mut b = GraphBuilder::new();
+    let x = b.add("x", Input::new(&[8, 8]))?;
+    let cc = b.add(
+        "cc",
+        CrossCorrelationConfig {
+            kernel: vec![3, 3],
+            stride: vec![1, 1],
+        }
+        .init(&mut r),
+    )?;
+    let pool = b.add(
+        "pool",
+        AvgPool {
+            kernel: vec![2, 2],
+            stride: vec![2, 2],
+        },
+    )?;
+    let dense = b.add("dense", DenseConfig { d_in: 9, d_out: 3 }.init(&mut r))?;
+    let dec = b.add("dec", Decrypt {})?;
+    b.chain(&[x, cc, pool, dense, dec])?;
+    let g = b.build()?;
+    assert_eq!(g.composes_into(g.id("cc")?), Some(g.id("pool")?));
+    assert_eq!(g.composes_into(g.id("pool")?), None, "pairs only");
+    let xs = rand_tensor(&mut rng(42), &[8, 8], -1.0, 1.0);
+    let plain = Plain::new(1024).with_max_level(8);
+    let sim = Sim::new(SimConfig::planning(1024, 8, 40.0))?;
+    let mut rp = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let p = g.forward_enc(&[("x", single_input(&plain, &xs)?)], &mut rp)?;
+    let s = g.forward_enc(&[("x", single_input(&sim, &xs)?)], &mut rs)?;
+    assert_eq!(p.levels, s.levels);
+    let consumed = |n: &str| p.levels[g.id(n).unwrap()].unwrap().consumed();
+    assert_eq!(["cc", "pool", "dense"].map(consumed), [1, 0, 1]);
+    assert_eq!(p.boundary[0].1.level(), 8 - 2);
+    let (id, y) = &p.boundary[0];
+    let got = g.finish(&[(*id, y.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", xs.clone())])?;
+    for (a, w) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
+        assert!((a - w).abs() <= 1e-9 * (1.0 + w.abs()), "{a} vs {w}");
+    }
+    let cache = fhez_nn::TransformCache::<Plain>::new();
+    for _ in 0..2 {
+        let c = g.forward_enc_cached(
+            &[("x", single_input(&plain, &xs)?)],
+            &mut rp,
+            &mut |_| {},
+            &cache,
+        )?;
+        assert_eq!(c.levels, p.levels);
+        let (a, b) = (c.boundary[0].1.decrypt()?, y.decrypt()?);
+        for (u, v) in a.data().iter().zip(b.data()) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+    // The composed map and the dense: two transforms encoded.
+    assert_eq!(cache.len(), 2);
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    assert_eq!(plan.depth, 2, "cc∘pool 1 + dense 1");
+    let node = |n: &str| plan.nodes.iter().find(|c| c.name == n).unwrap();
+    assert_eq!(node("cc").composed_into.as_deref(), Some("pool"));
+    assert_eq!(node("pool").composed_into, None);
+    // Batch-in-slots runs each map on its own.
+    let batch = fhez_nn::plan(&g, 4, 20)?;
+    assert!(batch.nodes.iter().all(|c| c.composed_into.is_none()));
     Ok(())
 }
