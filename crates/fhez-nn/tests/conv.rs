@@ -15,7 +15,7 @@ mod common;
 use common::{check_node, rand_tensor, rng, single};
 use fhez_backend::{Backend, Plain, Sim, SimConfig};
 use fhez_erray::{Erray, Packing, PlainArray};
-use fhez_nn::nodes::{AvgPool, Conv, Decrypt, DenseConfig, Input, Poly};
+use fhez_nn::nodes::{AvgPool, Conv, Decrypt, DenseConfig, Input, Poly, Reshape};
 use fhez_nn::{Error, Graph, GraphBuilder, Node, Tensor};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -109,6 +109,12 @@ fn conv_and_poly_gradients() -> TestResult {
         coeffs: vec![0.1, 0.5, 0.25, -0.03, 0.002],
     };
     check_node(p.into(), vec![rand_tensor(&mut r, &[7], -3.0, 3.0)], 9)?;
+    let flat = Reshape { shape: vec![6] };
+    check_node(
+        flat.into(),
+        vec![rand_tensor(&mut r, &[2, 3], -1.0, 1.0)],
+        10,
+    )?;
     Ok(())
 }
 
@@ -152,7 +158,7 @@ impl ValidateNode for Conv {
 }
 
 /// `x (2, 6, 6)` → conv(3 filters, 3×3, pad 1) → poly(deg 2) → avg_pool(1×2×2) →
-/// conv(4 filters, 2×2, stride 1) → poly(deg 3) → dense(16 → 3) → decrypt.
+/// conv(4 filters, 2×2, stride 1) → poly(deg 3) → reshape(16) → dense(16 → 3) → decrypt.
 fn net() -> fhez_nn::Result<Graph> {
     let mut r = rng(34);
     let mut g = GraphBuilder::new();
@@ -178,16 +184,17 @@ fn net() -> fhez_nn::Result<Graph> {
             coeffs: vec![0.0, 0.6, 0.1, -0.02],
         },
     )?;
+    let flat = g.add("flat", Reshape { shape: vec![16] })?;
     let d = g.add("dense", DenseConfig { d_in: 16, d_out: 3 }.init(&mut r))?;
     let dec = g.add("dec", Decrypt {})?;
-    g.chain(&[x, c1, a1, pool, c2, a2, d, dec])?;
+    g.chain(&[x, c1, a1, pool, c2, a2, flat, d, dec])?;
     g.build()
 }
 
 fn run<B: Backend>(g: &Graph, e: Erray<B>) -> fhez_nn::Result<(Erray<B>, Vec<u32>)> {
     let mut refresh = |e: &Erray<B>| -> fhez_nn::Result<Erray<B>> { Ok(e.clone()) };
     let out = g.forward_enc(&[("x", e)], &mut refresh)?;
-    let consumed = ["conv1", "act1", "pool", "conv2", "act2", "dense"]
+    let consumed = ["conv1", "act1", "pool", "conv2", "act2", "flat", "dense"]
         .map(|n| out.levels[g.id(n).unwrap()].unwrap().consumed())
         .to_vec();
     let (_, y) = &out.boundary[0];
@@ -211,8 +218,8 @@ fn single_input_conv_net_equals_the_plain_forward_and_sim_mirrors_it() -> TestRe
         assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
     }
     // conv1 1; act1 (degree 2) folded into conv1: 1; pool 1; conv2 1; act2 (degree 3) 2;
-    // dense 1.
-    assert_eq!(levels, vec![1, 1, 1, 1, 2, 1]);
+    // reshape 0; dense 1.
+    assert_eq!(levels, vec![1, 1, 1, 1, 2, 0, 1]);
     let sim = Sim::new(SimConfig::planning(1024, 12, 40.0))?;
     let (_, sim_levels) = run(&g, Erray::encrypt(&sim, &data, Packing::single_input(128))?)?;
     assert_eq!(sim_levels, levels);
@@ -241,7 +248,7 @@ fn batch_in_slots_conv_net_equals_the_plain_forward() -> TestResult {
             assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
         }
     }
-    assert_eq!(levels, vec![1, 2, 1, 1, 2, 1]);
+    assert_eq!(levels, vec![1, 2, 1, 1, 2, 0, 1]);
     let sim = Sim::new(SimConfig::planning(8, 12, 40.0))?;
     let (_, sim_levels) = run(
         &g,

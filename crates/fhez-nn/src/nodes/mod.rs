@@ -19,6 +19,7 @@ mod poly;
 mod pool;
 mod queue;
 mod relu;
+mod reshape;
 mod rnn;
 mod sigmoid;
 mod softmax;
@@ -38,6 +39,7 @@ pub use poly::{MAX_POLY_DEGREE, Poly};
 pub use pool::AvgPool;
 pub use queue::{Dequeue, Enqueue};
 pub use relu::Relu;
+pub use reshape::Reshape;
 pub use rnn::{Rnn, RnnConfig};
 pub use sigmoid::Sigmoid;
 pub use softmax::Softmax;
@@ -350,6 +352,7 @@ node_enum! {
     Sigmoid(Sigmoid),
     Square(Square),
     Poly(Poly),
+    Reshape(Reshape),
     Linear(Linear),
     Softmax(Softmax),
     Argmax(Argmax),
