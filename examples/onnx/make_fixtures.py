@@ -172,7 +172,8 @@ def cnn_small(act):
                  "fc2.weight": w(rng, 10, 16), "fc2.bias": w(rng, 10, scale=0.1)}
         for k, v in bn_params(rng, 4).items():
             inits["bn1." + k] = v
-        inits["pow.exponent"] = np.asarray(np.float32(2.0))
+        if act == "square":
+            inits["pow.exponent"] = np.asarray(np.float32(2.0))
         inits["drop.ratio"] = np.asarray(np.float32(0.25))
 
         def a(i, src, dst):
@@ -545,6 +546,30 @@ def write_ok_case(case: Case, out: Path):
     return entry
 
 
+def cross_check_onnxruntime(out: Path, entries) -> str:
+    """Run every ok case in onnxruntime too, when it is installed (a second, independent
+    implementation of the operators); any output outside the case's atol stops the script."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "onnxruntime not installed: no cross-check"
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    for e in entries:
+        if e["expect"] != "ok":
+            continue
+        sess = ort.InferenceSession(str(out / e["file"]), opts,
+                                    providers=["CPUExecutionProvider"])
+        x = np.load(out / e["input"]["file"])
+        want = np.load(out / e["output"]["file"])
+        got = sess.run(None, {e["input"]["name"]: x})[0]
+        dev = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+        if dev > e["atol"]:
+            raise SystemExit(f"{e['name']}: onnxruntime differs from the reference evaluator "
+                             f"by {dev} > atol {e['atol']}")
+    return f"onnxruntime {ort.__version__} agrees on every ok case within its atol"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -579,6 +604,7 @@ def main():
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     if total > MAX_DIR_BYTES:
         raise SystemExit(f"fixtures take {total} bytes, over the {MAX_DIR_BYTES} budget")
+    print(cross_check_onnxruntime(out, entries))
     n_ok = sum(e["expect"] == "ok" for e in entries)
     print(f"wrote {n_ok} ok and {len(entries) - n_ok} error cases, {total} bytes, "
           f"to {os.path.relpath(out, ROOT)}")
