@@ -6,7 +6,7 @@
 //! ```sh
 //! scripts/fetch-datasets.sh mnist
 //! RAYON_NUM_THREADS=1 cargo run --release -p fhez-onnx --example onnx_mnist -- \
-//!     examples/onnx/lenet_poly.onnx --images 1000 [--degree D] [--json out.json]
+//!     examples/onnx/lenet_poly.onnx --images 1000 [--degree D] [--json out.json] [--plain-only]
 //! ```
 //!
 //! Calibration: `examples/onnx/calibration.npy` (the first 256 training images) with their
@@ -44,6 +44,47 @@ fn argmax(v: &[f64]) -> usize {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Plaintext only: the exact graph against the imported one (fitted polynomials) on the
+/// first `images` test images.
+fn plain_only(
+    imported: &fhez_onnx::Imported,
+    test: &fhez_data::Split,
+    images: usize,
+    json: &Option<String>,
+) -> Result<()> {
+    let n = images.min(test.len());
+    let (mut right_exact, mut right_imported, mut agree) = (0, 0, 0);
+    for i in 0..n {
+        let x: Vec<f64> = test.sample(i).unwrap().iter().map(|p| p / 255.0).collect();
+        let t = Tensor::new(vec![x.len()], x)?;
+        let (e, p) = (imported.forward_exact(&t)?, imported.forward(&t)?);
+        let label = usize::from(test.labels[i]);
+        right_exact += usize::from(argmax(&e) == label);
+        right_imported += usize::from(argmax(&p) == label);
+        agree += usize::from(argmax(&e) == argmax(&p));
+    }
+    let pct = |k: usize| 100.0 * k as f64 / n.max(1) as f64;
+    let summary = serde_json::json!({
+        "images": n,
+        "accuracy_plaintext_exact": pct(right_exact),
+        "accuracy_plaintext_imported": pct(right_imported),
+        "agreement_exact_vs_imported": pct(agree),
+        "depth": fhez_nn::plan_single_input(imported.graph(), &PlanRequest {
+            batch: 1, precision_bits: 20, magnitude_bits: 10,
+            standard: SecurityStandard::Standard2018,
+        }).map(|p| p.depth).ok(),
+        "replaced": imported.report().replaced.iter().map(|r| serde_json::json!({
+            "node": r.node, "ops": r.ops, "range": [r.range.0, r.range.1],
+            "degree": r.degree, "max_error": r.max_error,
+        })).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")?;
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -88,6 +129,9 @@ fn main() -> Result<()> {
     println!("imported {} in {import_s:.2} s", model_path.display());
     print!("{}", imported.report());
 
+    if args.iter().any(|a| a == "--plain-only") {
+        return plain_only(&imported, &data.test, images, &opt("--json"));
+    }
     let request = PlanRequest {
         batch: 1,
         precision_bits: precision,
