@@ -17,7 +17,7 @@ logits with torch's, and writes beside this script:
                          training time; entries of variants not trained this run are kept
 
 Variants (see build()): lenet_poly (square activations), lenet_relu, and, on request,
-lenet_poly3 (three dense layers) and mlp_gelu / mlp_sigmoid (one hidden layer of 128).
+lenet_poly3 (three dense layers) and mlp_gelu / mlp_sigmoid (one hidden layer of 64).
 
 Usage: python examples/onnx/train_lenet.py [--variants lenet_poly,lenet_relu] [--epochs 8]
        [--data DIR] [--threads N] [--seed 0]
@@ -116,13 +116,13 @@ class LeNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """Flatten -> Linear(784->128) -> act -> Linear(128->10)."""
+    """Flatten -> Linear(784->64) -> act -> Linear(64->10)."""
 
     def __init__(self, kind: str):
         super().__init__()
-        self.fc1 = nn.Linear(784, 128)
+        self.fc1 = nn.Linear(784, 64)
         self.act1 = act(kind)
-        self.fc2 = nn.Linear(128, 10)
+        self.fc2 = nn.Linear(64, 10)
 
     def forward(self, x):
         return self.fc2(self.act1(self.fc1(torch.flatten(x, 1))))
@@ -133,8 +133,8 @@ VARIANTS = {
     "lenet_relu": ("LeNet-5, ReLU activations, dense 400->84->10", lambda: LeNet("relu", (84, 10))),
     "lenet_poly3": ("LeNet-5, square activations, dense 400->120->84->10",
                     lambda: LeNet("square", (120, 84, 10))),
-    "mlp_gelu": ("MLP 784->128->10, GELU (exact, exported in its Erf form)", lambda: MLP("gelu")),
-    "mlp_sigmoid": ("MLP 784->128->10, Sigmoid", lambda: MLP("sigmoid")),
+    "mlp_gelu": ("MLP 784->64->10, GELU (exact, exported in its Erf form)", lambda: MLP("gelu")),
+    "mlp_sigmoid": ("MLP 784->64->10, Sigmoid", lambda: MLP("sigmoid")),
 }
 
 
