@@ -89,6 +89,16 @@ def make_model(name, nodes, inputs, outputs, inits, opset, elem=F32, check=True)
         if a.dtype.kind == "f":
             a = a.astype(np_t)
         tensors.append(numpy_helper.from_array(a, iname))
+    if elem != F32:  # widen float Constant nodes too (the float64 twin)
+        widened = []
+        for n in nodes:
+            if n.op_type == "Constant":
+                v = numpy_helper.to_array(next(a.t for a in n.attribute if a.name == "value"))
+                if v.dtype.kind == "f":
+                    n = helper.make_node("Constant", [], list(n.output), name=n.name,
+                                         value=numpy_helper.from_array(v.astype(np_t)))
+            widened.append(n)
+        nodes = widened
     vin = [helper.make_tensor_value_info(n, elem, s) for n, s in inputs]
     vout = [helper.make_tensor_value_info(n, t if t is not None else elem, s) for n, t, s in outputs]
     graph = helper.make_graph(nodes, name, vin, vout, initializer=tensors)
@@ -355,6 +365,28 @@ def ok_cases():
              opset=13, approximated=["Erf"], calibrate=True,
              notes="GELU as older exporters write it: x * (1 + Erf(x / sqrt 2)) * 0.5; an "
                    "importer may match the five nodes as one GELU or replace Erf alone"),
+        Case("gemm_gelu_erf_constant_nodes", gemm_then(lambda h, y: [
+            helper.make_node("Constant", [], ["k_sqrt2"], name="gelu/Constant",
+                             value=numpy_helper.from_array(np.asarray(sqrt2))),
+            helper.make_node("Div", [h, "k_sqrt2"], ["g_div"], name="gelu/Div"),
+            helper.make_node("Erf", ["g_div"], ["g_erf"], name="gelu/Erf"),
+            helper.make_node("Constant", [], ["k_one"], name="gelu/Constant_1",
+                             value=numpy_helper.from_array(np.asarray(np.float32(1.0)))),
+            helper.make_node("Add", ["g_erf", "k_one"], ["g_add"], name="gelu/Add"),
+            helper.make_node("Mul", [h, "g_add"], ["g_mul"], name="gelu/Mul"),
+            helper.make_node("Constant", [], ["k_half"], name="gelu/Constant_2",
+                             value=numpy_helper.from_array(np.asarray(np.float32(0.5)))),
+            helper.make_node("Mul", ["g_mul", "k_half"], [y], name="gelu/Mul_1")]),
+             opset=17, approximated=["Erf"], calibrate=True,
+             notes="the Erf form of GELU exactly as torch.onnx.export (TorchScript, opset 17) "
+                   "writes nn.GELU: the scalars are Constant nodes, not initializers "
+                   "(examples/onnx/mlp_gelu.onnx has the same nodes)"),
+        Case("reshape_constant_node", lambda rng: (
+            [helper.make_node("Constant", [], ["shape"], name="Constant",
+                              value=numpy_helper.from_array(np.array([1, -1], dtype=np.int64))),
+             helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")],
+            [("x", [1, 2, 3, 3])], [("y", None, None)], {}),
+             notes="the target shape comes from a Constant node, as exporters write it"),
         Case("gemm_silu", gemm_then(lambda h, y: [
             helper.make_node("Sigmoid", [h], ["s"], name="silu/Sigmoid"),
             helper.make_node("Mul", [h, "s"], [y], name="silu/Mul")]),
