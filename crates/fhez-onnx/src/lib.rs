@@ -399,15 +399,29 @@ impl Imported {
             }
         };
         let mut file = ModelFile::new(name, &self.graph, &[&self.input], &self.output, task, plan)?;
+        let mut m = BTreeMap::new();
+        #[expect(clippy::cast_precision_loss, reason = "node counts are small")]
+        m.insert(
+            "replaced_activations".to_owned(),
+            self.report.replaced.len() as f64,
+        );
+        if let Some(e) = self
+            .report
+            .replaced
+            .iter()
+            .map(|r| r.max_error)
+            .reduce(f64::max)
+        {
+            m.insert("max_fit_error".to_owned(), e);
+        }
         if let Some(c) = &self.report.calibration {
-            let mut m = BTreeMap::new();
             m.insert("calibration_agreement".to_owned(), c.agreement);
             if let (Some(a), Some(b)) = (c.accuracy_exact, c.accuracy_imported) {
                 m.insert("calibration_accuracy_exact".to_owned(), a);
                 m.insert("calibration_accuracy_imported".to_owned(), b);
             }
-            file.metrics = m;
         }
+        file.metrics = m;
         Ok(file)
     }
 }
