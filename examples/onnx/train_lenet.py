@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from onnx.reference import ReferenceEvaluator
+from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
