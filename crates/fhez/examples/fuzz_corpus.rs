@@ -191,6 +191,24 @@ fn main() -> Result<()> {
     u1.extend_from_slice(&[1, 2, 3, 4, 5, 255]);
     put("npy", "u1.npy", &u1)?;
 
+    // ONNX models: importer fixtures (crates/fhez-onnx/tests/fixtures, made by
+    // examples/onnx/make_fixtures.py) covering each folding path and one refused operator.
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fhez-onnx/tests/fixtures");
+    for name in [
+        "cnn_small",
+        "conv_batchnorm",
+        "transpose_reorder_gemm",
+        "gemm_silu",
+        "avgpool_k3_s1_p1_exclude_pad",
+        "maxpool",
+        "reshape_const",
+    ] {
+        let file = format!("{name}.onnx");
+        let bytes =
+            std::fs::read(onnx.join(&file)).with_context(|| format!("reading fixture {file}"))?;
+        put("onnx_import", &file, &bytes)?;
+    }
+
     println!("wrote {total} bytes of seeds under {}", out.display());
     Ok(())
 }
