@@ -23,66 +23,88 @@ use crate::server::{ServerConfig, serve, shutdown_signal};
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeArgs {
     /// A model file to serve (repeatable; names must differ).
-    #[arg(long = "model", value_name = "FILE", required = true)]
+    #[arg(
+        long = "model",
+        value_name = "FILE",
+        required = true,
+        env = "FHEZ_MODELS",
+        value_delimiter = ','
+    )]
     pub models: Vec<PathBuf>,
     /// Address to listen on (loopback by default; there is no TLS, put a proxy in front
     /// for anything else).
-    #[arg(long, default_value = crate::server::DEFAULT_ADDR)]
+    #[arg(long, default_value = crate::server::DEFAULT_ADDR, env = "FHEZ_ADDR")]
     pub addr: SocketAddr,
     /// The key database (created if missing; registered keys survive restarts).
-    #[arg(long, default_value = crate::server::DEFAULT_DB)]
+    #[arg(long, default_value = crate::server::DEFAULT_DB, env = "FHEZ_DB")]
     pub db: PathBuf,
     /// Largest request body, in MiB.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, env = "FHEZ_MAX_BODY_MB")]
     pub max_body_mb: usize,
     /// Most requests evaluated at once (default: the number of cores); beyond it the
     /// server answers 503 with Retry-After.
-    #[arg(long)]
+    #[arg(long, env = "FHEZ_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
     /// Most requests waiting for an in-flight slot (default: four times the in-flight limit);
     /// beyond it the server answers 503 with Retry-After.
-    #[arg(long)]
+    #[arg(long, env = "FHEZ_MAX_QUEUE")]
     pub max_queue: Option<usize>,
     /// Request deadline in seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, env = "FHEZ_TIMEOUT_S")]
     pub timeout_s: u64,
     /// Most latency-mode requests evaluated at once (default: the number of cores; a pool
     /// separate from `--max-in-flight`).
-    #[arg(long)]
+    #[arg(long, env = "FHEZ_LATENCY_MAX_IN_FLIGHT")]
     pub latency_max_in_flight: Option<usize>,
     /// Most latency-mode requests waiting for a slot (default: 64 per core; each waits
     /// with its body of a few hundred KB read, counted in `--max-receiving-mb`).
-    #[arg(long)]
+    #[arg(long, env = "FHEZ_LATENCY_MAX_QUEUE")]
     pub latency_max_queue: Option<usize>,
     /// Memory for decoded key sets, in MiB (least recently used ones are dropped first; a
     /// key set counts as its bundle's size).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, env = "FHEZ_KEY_CACHE_MB")]
     pub key_cache_mb: usize,
     /// Most open connections; beyond it a new connection is answered 503 and closed.
-    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS, env = "FHEZ_MAX_CONNECTIONS")]
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, env = "FHEZ_HEADER_TIMEOUT_S")]
     pub header_timeout_s: u64,
     /// Seconds a connection may stay open with no request and no traffic.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, env = "FHEZ_IDLE_TIMEOUT_S")]
     pub idle_timeout_s: u64,
     /// Budget on request-body bytes held (being received, queued or evaluated), in MiB
     /// (at least `--max-body-mb`).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, env = "FHEZ_MAX_RECEIVING_MB")]
     pub max_receiving_mb: usize,
     /// Minimum request-body rate in KiB/s, enforced after `--body-grace-s` (0: none).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, env = "FHEZ_MIN_BODY_RATE_KIB")]
     pub min_body_rate_kib: u64,
     /// Seconds a body may take to start arriving before the minimum rate applies.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, env = "FHEZ_BODY_GRACE_S")]
     pub body_grace_s: u64,
     /// Most registered keys (beyond it registrations are answered 507).
-    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_KEYS)]
+    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_KEYS, env = "FHEZ_MAX_KEYS")]
     pub max_keys: u64,
     /// Most MiB of registered bundles (beyond it registrations are answered 507).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, env = "FHEZ_MAX_KEY_STORE_MB")]
     pub max_key_store_mb: u64,
+    /// A PostgreSQL key store shared by several workers, e.g.
+    /// `postgresql://fhez@127.0.0.1:5432/fhez` (instead of `--db`; the table is created
+    /// if missing).
+    #[arg(long, env = "FHEZ_STORE_URL")]
+    pub store_url: Option<String>,
+    /// Most connections to the PostgreSQL key store.
+    #[arg(long, env = "FHEZ_STORE_POOL", default_value_t = 8)]
+    pub store_pool: usize,
+    /// Seconds to keep serving after SIGTERM while `/readyz` answers 503 (so that the load
+    /// balancer stops sending requests), before in-flight requests are finished and the
+    /// worker exits.
+    #[arg(long, env = "FHEZ_DRAIN_S", default_value_t = 0)]
+    pub drain_s: u64,
+    /// Log format on stderr: `text` or `json` (one JSON object per line).
+    #[arg(long, env = "FHEZ_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 /// Which data set `--image` reads.
@@ -217,13 +239,23 @@ pub fn run_client_rotate(args: &ClientRotateArgs) -> anyhow::Result<()> {
 /// Installs a `tracing` subscriber writing to stderr (filter from `RUST_LOG`, default
 /// `info`), unless one is installed already.
 pub fn init_logging() {
+    init_logging_as(false);
+}
+
+/// [`init_logging`], as one JSON object per line when `json`.
+pub fn init_logging_as(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -238,7 +270,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// # Errors
 /// Model files that do not load, a database that does not open, an address in use.
 pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
-    init_logging();
+    init_logging_as(args.log_format == "json");
     let models = args
         .models
         .iter()
@@ -271,6 +303,12 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     config.body_grace = Duration::from_secs(args.body_grace_s);
     config.max_keys = args.max_keys;
     config.max_key_bytes = args.max_key_store_mb.saturating_mul(1 << 20);
+    config.drain_grace = Duration::from_secs(args.drain_s);
+    if let Some(url) = &args.store_url {
+        let mut pg = crate::store::PgConfig::new(url);
+        pg.pool_size = args.store_pool.max(1);
+        config.postgres = Some(pg);
+    }
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without TLS; put a TLS proxy in front");
     }

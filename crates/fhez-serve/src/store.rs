@@ -1,4 +1,5 @@
-//! The key store: registered public bundles in an embedded [`redb`] database, so that they
+//! The key store: registered public bundles in a [`BundleStore`] (an embedded [`redb`]
+//! database by default, or a PostgreSQL database shared by several workers), so that they
 //! survive a restart, with a small in-memory cache of decoded evaluation keys.
 //!
 //! A key id is the lowercase hex SHA-256 of the bundle bytes, so registering the same
@@ -6,24 +7,22 @@
 //! The store keeps only what a client chose to publish (parameters, public,
 //! relinearization and Galois keys); there is no secret to keep here.
 
+mod pg;
+mod redb_store;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fhez_ckks::{CkksParams, CkksServer, ServerKeys};
 use fhez_model::bundle::{BundleRefusal, public_bundle_for_params};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::api::Mode;
 
-/// Bundle bytes by key id.
-const BUNDLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bundles");
-/// Metadata (JSON [`KeyRecord`]) by key id.
-const RECORDS: TableDefinition<'_, &str, &str> = TableDefinition::new("records");
-/// SHA-256 of the owner token by key id (records registered before owner tokens have
-/// none, and cannot be deleted over HTTP).
-const OWNERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("owners");
+pub use pg::{PgConfig, PgStore};
+pub use redb_store::RedbStore;
 
 /// Length of a key id in hex characters.
 pub const KEY_ID_LEN: usize = 64;
@@ -64,6 +63,25 @@ pub enum StoreError {
     /// The operating system's random source failed (making an owner token).
     #[error("the OS random source failed: {0}")]
     Random(String),
+    /// A PostgreSQL statement failed for a reason other than the server being unreachable.
+    #[error("key store {store}: {what}: {source}")]
+    Postgres {
+        /// The database (URL without password).
+        store: String,
+        /// The operation.
+        what: &'static str,
+        /// The client's error.
+        source: Box<postgres::Error>,
+    },
+    /// The store cannot be reached now (connection refused or lost, no pooled connection
+    /// free within the acquire timeout); the request may be retried.
+    #[error("key store {store} is unavailable: {reason}")]
+    Unavailable {
+        /// The database (URL without password).
+        store: String,
+        /// What failed.
+        reason: String,
+    },
     /// A stored bundle no longer decodes under the parameter set it was registered for.
     #[error("key store: bundle of key {key_id} no longer decodes: {source}")]
     Bundle {
@@ -143,16 +161,87 @@ pub enum Removal {
 /// Number of random bytes in an owner token (hex-encoded on the wire).
 pub const OWNER_TOKEN_BYTES: usize = 32;
 
-/// Registered bundles on disk plus a bounded cache of ready-to-use evaluators.
+/// Where registered bundles live: the persistence half of a [`KeyStore`] (which adds the
+/// owner tokens, the quotas' parameters and the cache of decoded keys).
+///
+/// Two implementations: [`RedbStore`] (an embedded database file, one per node; the
+/// default) and [`PgStore`] (a PostgreSQL database shared by every worker). The methods
+/// block; the server calls them from blocking threads. The conformance tests in
+/// `tests/store.rs` run the same checks on both.
+pub trait BundleStore: Send + Sync + std::fmt::Debug {
+    /// What the store is, for logs and errors (a file path, or a database without its
+    /// password).
+    fn describe(&self) -> String;
+
+    /// Stores `bundle` under `record.key_id` with the SHA-256 of its owner token, unless
+    /// that key id is already stored: then nothing changes and the stored record is
+    /// returned. The quota check and the write are one atomic step (across workers for a
+    /// shared store).
+    ///
+    /// # Errors
+    /// [`StoreError::Full`] when `quotas` would be exceeded; the backend's errors.
+    fn insert_new(
+        &self,
+        bundle: &[u8],
+        record: &KeyRecord,
+        owner_hash: &[u8; 32],
+        quotas: Quotas,
+    ) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// The record of `key_id`, if registered.
+    ///
+    /// # Errors
+    /// The backend's errors, [`StoreError::Corrupt`].
+    fn record(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// The bundle bytes of `key_id`, if registered.
+    ///
+    /// # Errors
+    /// The backend's errors.
+    fn bundle(&self, key_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Removes `key_id` if the stored owner hash equals `presented` (compared in constant
+    /// time with [`same_hash`]).
+    ///
+    /// # Errors
+    /// The backend's errors.
+    fn remove_owned(&self, key_id: &str, presented: &[u8; 32]) -> Result<Removal, StoreError>;
+
+    /// Removes `key_id` without an owner check; whether it was registered.
+    ///
+    /// # Errors
+    /// The backend's errors.
+    fn remove(&self, key_id: &str) -> Result<bool, StoreError>;
+
+    /// Keys and bundle bytes stored.
+    ///
+    /// # Errors
+    /// The backend's errors.
+    fn usage(&self) -> Result<(u64, u64), StoreError>;
+
+    /// Whether the store answers now (the readiness check).
+    ///
+    /// # Errors
+    /// The backend's errors ([`StoreError::Unavailable`] when it cannot be reached).
+    fn check(&self) -> Result<(), StoreError>;
+}
+
+/// Registered bundles in a [`BundleStore`] plus a bounded cache of ready-to-use
+/// evaluators.
+///
+/// The cache holds decoded key sets by key id. Because a key id is the SHA-256 of the
+/// bundle, a cached key set can never disagree with the store's bytes; deletion is the
+/// only invalidation. Every request first reads the key's record from the store
+/// ([`KeyStore::record`]), and the cache is consulted only for a key the store still
+/// has, so a `DELETE` committed on any worker is refused by every worker from the next
+/// request on; a deleted key's entry is dropped from the cache when that request misses.
 pub struct KeyStore {
-    db: Database,
-    path: PathBuf,
+    backend: Box<dyn BundleStore>,
     bundle_limit: usize,
     quotas: Quotas,
-    /// Keys and bundle bytes stored; the lock also serializes the quota check with the
-    /// write that follows it.
-    usage: Mutex<(u64, u64)>,
     cache: Mutex<Cache>,
+    cache_hits: Counter,
+    cache_misses: Counter,
 }
 
 /// SHA-256 of an owner token.
@@ -161,7 +250,8 @@ fn token_hash(token: &str) -> [u8; 32] {
 }
 
 /// Equality of two hashes in time independent of where they differ.
-fn same_hash(a: &[u8], b: &[u8; 32]) -> bool {
+#[must_use]
+pub fn same_hash(a: &[u8], b: &[u8; 32]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -183,10 +273,35 @@ fn new_owner_token() -> Result<String, StoreError> {
     Ok(out)
 }
 
+/// The quota check shared by the backends: `Ok` if one more bundle of `len` bytes fits
+/// next to `usage` (keys, bytes).
+///
+/// # Errors
+/// [`StoreError::Full`] naming the quota.
+pub fn check_quotas(usage: (u64, u64), len: usize, quotas: Quotas) -> Result<(), StoreError> {
+    let keys_after = usage.0.saturating_add(1);
+    let bytes_after = usage.1.saturating_add(len as u64);
+    if keys_after > quotas.keys {
+        return Err(StoreError::Full {
+            what: "registered keys",
+            limit: quotas.keys,
+            needed: keys_after,
+        });
+    }
+    if bytes_after > quotas.bytes {
+        return Err(StoreError::Full {
+            what: "bytes of registered bundles",
+            limit: quotas.bytes,
+            needed: bytes_after,
+        });
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyStore")
-            .field("path", &self.path)
+            .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +327,16 @@ struct Cache {
 }
 
 impl Cache {
+    fn new(limits: CacheLimits) -> Self {
+        Self {
+            max_entries: limits.entries,
+            max_bytes: limits.bytes,
+            bytes: 0,
+            tick: 0,
+            entries: Vec::new(),
+        }
+    }
+
     fn get(&mut self, key_id: &str) -> Option<CkksServer> {
         self.tick += 1;
         let tick = self.tick;
@@ -282,8 +407,8 @@ fn now_unix() -> u64 {
 }
 
 impl KeyStore {
-    /// Opens (or creates) the database at `path`. Bundles are decoded with `bundle_limit`;
-    /// the decoded key sets kept in memory are bounded by `cache`.
+    /// Opens (or creates) the embedded database at `path`. Bundles are decoded with
+    /// `bundle_limit`; the decoded key sets kept in memory are bounded by `cache`.
     ///
     /// # Errors
     /// [`StoreError::Db`] (including a database already opened by another process).
@@ -302,59 +427,45 @@ impl KeyStore {
         cache: CacheLimits,
         quotas: Quotas,
     ) -> Result<Self, StoreError> {
-        let db_err = |e: redb::Error| StoreError::Db {
-            path: path.to_owned(),
-            source: Box::new(e),
-        };
-        let db = Database::create(path).map_err(|e| db_err(e.into()))?;
-        // Create the tables once so that read transactions always find them.
-        let tx = db.begin_write().map_err(|e| db_err(e.into()))?;
-        {
-            tx.open_table(BUNDLES).map_err(|e| db_err(e.into()))?;
-            tx.open_table(RECORDS).map_err(|e| db_err(e.into()))?;
-            tx.open_table(OWNERS).map_err(|e| db_err(e.into()))?;
-        }
-        tx.commit().map_err(|e| db_err(e.into()))?;
-        let usage = {
-            use redb::ReadableTable;
-            let tx = db.begin_read().map_err(|e| db_err(e.into()))?;
-            let table = tx.open_table(BUNDLES).map_err(|e| db_err(e.into()))?;
-            let mut keys = 0u64;
-            let mut bytes = 0u64;
-            for entry in table.iter().map_err(|e| db_err(e.into()))? {
-                let (_, value) = entry.map_err(|e| db_err(e.into()))?;
-                keys = keys.saturating_add(1);
-                bytes = bytes.saturating_add(value.value().len() as u64);
-            }
-            (keys, bytes)
-        };
-        Ok(Self {
-            db,
-            path: path.to_owned(),
+        let backend = RedbStore::open(path)?;
+        Ok(Self::with_backend(
+            Box::new(backend),
+            bundle_limit,
+            cache,
+            quotas,
+        ))
+    }
+
+    /// A key store over any [`BundleStore`] (e.g. a [`PgStore`] shared by several
+    /// workers).
+    #[must_use]
+    pub fn with_backend(
+        backend: Box<dyn BundleStore>,
+        bundle_limit: usize,
+        cache: CacheLimits,
+        quotas: Quotas,
+    ) -> Self {
+        Self {
+            backend,
             bundle_limit,
             quotas,
-            usage: Mutex::new(usage),
-            cache: Mutex::new(Cache {
-                max_entries: cache.entries,
-                max_bytes: cache.bytes,
-                bytes: 0,
-                tick: 0,
-                entries: Vec::new(),
-            }),
-        })
-    }
-
-    /// The database file.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
-        StoreError::Db {
-            path: self.path.clone(),
-            source: Box::new(e.into()),
+            cache: Mutex::new(Cache::new(cache)),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
         }
+    }
+
+    /// The persistence backend.
+    #[must_use]
+    pub fn backend(&self) -> &dyn BundleStore {
+        self.backend.as_ref()
+    }
+
+    /// Counters of [`KeyStore::server`] calls answered from the cache and decoded from
+    /// the store (handles sharing the store's counts, for a metrics registry).
+    #[must_use]
+    pub fn cache_counters(&self) -> (Counter, Counter) {
+        (self.cache_hits.clone(), self.cache_misses.clone())
     }
 
     /// Stores a bundle already decoded and validated by the caller as `keys`, registered
@@ -363,7 +474,7 @@ impl KeyStore {
     /// registered before, and the earlier record is returned.
     ///
     /// # Errors
-    /// [`StoreError::Db`], [`StoreError::Full`] when a quota would be exceeded,
+    /// The backend's errors, [`StoreError::Full`] when a quota would be exceeded,
     /// [`StoreError::Random`].
     pub fn insert(
         &self,
@@ -373,26 +484,8 @@ impl KeyStore {
         mode: Mode,
     ) -> Result<(KeyRecord, Option<String>), StoreError> {
         let key_id = key_id_of(bundle);
-        let mut usage = self.lock_usage();
-        if let Some(existing) = self.record(&key_id)? {
+        if let Some(existing) = self.backend.record(&key_id)? {
             return Ok((existing, None));
-        }
-        let (keys_now, bytes_now) = *usage;
-        let keys_after = keys_now.saturating_add(1);
-        let bytes_after = bytes_now.saturating_add(bundle.len() as u64);
-        if keys_after > self.quotas.keys {
-            return Err(StoreError::Full {
-                what: "registered keys",
-                limit: self.quotas.keys,
-                needed: keys_after,
-            });
-        }
-        if bytes_after > self.quotas.bytes {
-            return Err(StoreError::Full {
-                what: "bytes of registered bundles",
-                limit: self.quotas.bytes,
-                needed: bytes_after,
-            });
         }
         let token = new_owner_token()?;
         let record = KeyRecord {
@@ -403,29 +496,12 @@ impl KeyStore {
             registered_unix: now_unix(),
             mode,
         };
-        let json = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            key_id: key_id.clone(),
-            reason: e.to_string(),
-        })?;
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        if let Some(existing) =
+            self.backend
+                .insert_new(bundle, &record, &token_hash(&token), self.quotas)?
         {
-            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            bundles
-                .insert(key_id.as_str(), bundle)
-                .map_err(|e| self.db_err(e))?;
-            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-            records
-                .insert(key_id.as_str(), json.as_str())
-                .map_err(|e| self.db_err(e))?;
-            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
-            owners
-                .insert(key_id.as_str(), token_hash(&token).as_slice())
-                .map_err(|e| self.db_err(e))?;
+            return Ok((existing, None));
         }
-        tx.commit().map_err(|e| self.db_err(e))?;
-        *usage = (keys_after, bytes_after);
-        drop(usage);
         self.lock_cache()
             .put(&key_id, bundle.len(), &CkksServer::new(Arc::clone(keys)));
         Ok((record, Some(token)))
@@ -436,71 +512,35 @@ impl KeyStore {
     /// removed this way.
     ///
     /// # Errors
-    /// [`StoreError::Db`].
+    /// The backend's errors.
     pub fn remove_owned(&self, key_id: &str, owner_token: &str) -> Result<Removal, StoreError> {
-        use redb::ReadableTable;
-        let presented = token_hash(owner_token);
-        let mut usage = self.lock_usage();
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        let (outcome, freed) = {
-            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
-            let known = records.get(key_id).map_err(|e| self.db_err(e))?.is_some();
-            let owned = owners
-                .get(key_id)
-                .map_err(|e| self.db_err(e))?
-                .is_some_and(|stored| same_hash(stored.value(), &presented));
-            if !known {
-                (Removal::Unknown, None)
-            } else if !owned {
-                (Removal::NotOwner, None)
-            } else {
-                let freed = bundles
-                    .remove(key_id)
-                    .map_err(|e| self.db_err(e))?
-                    .map_or(0, |b| b.value().len() as u64);
-                records.remove(key_id).map_err(|e| self.db_err(e))?;
-                owners.remove(key_id).map_err(|e| self.db_err(e))?;
-                (Removal::Removed, Some(freed))
-            }
-        };
-        if let Some(freed) = freed {
-            tx.commit().map_err(|e| self.db_err(e))?;
-            usage.0 = usage.0.saturating_sub(1);
-            usage.1 = usage.1.saturating_sub(freed);
-            drop(usage);
+        let outcome = self
+            .backend
+            .remove_owned(key_id, &token_hash(owner_token))?;
+        if outcome == Removal::Removed {
             self.lock_cache().remove(key_id);
-        } else {
-            tx.abort().map_err(|e| self.db_err(e))?;
         }
         Ok(outcome)
     }
 
-    /// The record of `key_id`, if registered.
+    /// The record of `key_id`, if registered (read from the store on every call).
     ///
     /// # Errors
-    /// [`StoreError::Db`], [`StoreError::Corrupt`].
+    /// The backend's errors, [`StoreError::Corrupt`].
     pub fn record(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-        let Some(guard) = table.get(key_id).map_err(|e| self.db_err(e))? else {
-            return Ok(None);
-        };
-        let record = serde_json::from_str(guard.value()).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            key_id: key_id.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(Some(record))
+        let record = self.backend.record(key_id)?;
+        if record.is_none() {
+            self.lock_cache().remove(key_id);
+        }
+        Ok(record)
     }
 
-    /// An evaluator for the key of `record` (from the cache, or decoded from the database
+    /// An evaluator for the key of `record` (from the cache, or decoded from the store
     /// under `params`, the parameter set the caller checked `record.params_id` against,
     /// and cached); `None` if the key is no longer registered.
     ///
     /// # Errors
-    /// [`StoreError::Db`], [`StoreError::Bundle`].
+    /// The backend's errors, [`StoreError::Bundle`].
     pub fn server(
         &self,
         record: &KeyRecord,
@@ -508,15 +548,12 @@ impl KeyStore {
     ) -> Result<Option<CkksServer>, StoreError> {
         let key_id = record.key_id.as_str();
         if let Some(server) = self.lock_cache().get(key_id) {
+            self.cache_hits.inc();
             return Ok(Some(server));
         }
-        let bytes = {
-            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
-            let table = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            let Some(guard) = table.get(key_id).map_err(|e| self.db_err(e))? else {
-                return Ok(None);
-            };
-            guard.value().to_vec()
+        self.cache_misses.inc();
+        let Some(bytes) = self.backend.bundle(key_id)? else {
+            return Ok(None);
         };
         let keys =
             public_bundle_for_params(&bytes, self.bundle_limit, params).map_err(|source| {
@@ -534,31 +571,9 @@ impl KeyStore {
     /// uses [`KeyStore::remove_owned`]); returns whether it was registered.
     ///
     /// # Errors
-    /// [`StoreError::Db`].
+    /// The backend's errors.
     pub fn remove(&self, key_id: &str) -> Result<bool, StoreError> {
-        let mut usage = self.lock_usage();
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        let (existed, freed) = {
-            let mut bundles = tx.open_table(BUNDLES).map_err(|e| self.db_err(e))?;
-            let freed = bundles
-                .remove(key_id)
-                .map_err(|e| self.db_err(e))?
-                .map(|b| b.value().len() as u64);
-            let mut records = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-            let had_record = records
-                .remove(key_id)
-                .map_err(|e| self.db_err(e))?
-                .is_some();
-            let mut owners = tx.open_table(OWNERS).map_err(|e| self.db_err(e))?;
-            owners.remove(key_id).map_err(|e| self.db_err(e))?;
-            (freed.is_some() || had_record, freed)
-        };
-        tx.commit().map_err(|e| self.db_err(e))?;
-        if let Some(freed) = freed {
-            usage.0 = usage.0.saturating_sub(1);
-            usage.1 = usage.1.saturating_sub(freed);
-        }
-        drop(usage);
+        let existed = self.backend.remove(key_id)?;
         self.lock_cache().remove(key_id);
         Ok(existed)
     }
@@ -566,7 +581,7 @@ impl KeyStore {
     /// Whether no key is registered.
     ///
     /// # Errors
-    /// [`StoreError::Db`].
+    /// The backend's errors.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len()? == 0)
     }
@@ -574,25 +589,31 @@ impl KeyStore {
     /// Number of registered keys.
     ///
     /// # Errors
-    /// [`StoreError::Db`].
+    /// The backend's errors.
     pub fn len(&self) -> Result<u64, StoreError> {
-        use redb::ReadableTableMetadata;
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table = tx.open_table(RECORDS).map_err(|e| self.db_err(e))?;
-        table.len().map_err(|e| self.db_err(e))
+        Ok(self.backend.usage()?.0)
     }
 
     /// Keys and bundle bytes stored (what the quotas are checked against).
-    #[must_use]
-    pub fn usage(&self) -> (u64, u64) {
-        *self.lock_usage()
+    ///
+    /// # Errors
+    /// The backend's errors.
+    pub fn usage(&self) -> Result<(u64, u64), StoreError> {
+        self.backend.usage()
     }
 
-    fn lock_usage(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
-        // As `lock_cache`: the counts stay valid if a holder panicked.
-        self.usage
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Whether the store answers now (see [`BundleStore::check`]).
+    ///
+    /// # Errors
+    /// The backend's errors.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.backend.check()
+    }
+
+    /// Number of decoded key sets in the cache.
+    #[must_use]
+    pub fn cached(&self) -> usize {
+        self.lock_cache().entries.len()
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {

@@ -11,6 +11,13 @@
 //! at the count or the `--time-limit-s`, decrypts every reply and compares it with the
 //! reference answer, and prints one JSON report: count, ok, wrong, lost, throughput,
 //! latency percentiles, peak RSS.
+//!
+//! Behind a load balancer (`--server URL`, `scripts/scale-out-test.sh`): `--model-file`
+//! gives the plaintext model the answers are checked against, `--keys DIR` keeps the
+//! client keys between runs, and a request whose worker died under it (a gateway error
+//! 502/504, or a reset connection) is retried until the time limit, like a 503; such
+//! retries are counted in `retried_gateway`. `--write-model FILE` writes the bars fixture
+//! model file (for `fhez serve --model FILE`) and exits.
 
 #![forbid(unsafe_code)]
 
@@ -76,6 +83,15 @@ struct Args {
     /// the in-flight limit in batch mode, 64 times the cores in latency mode).
     #[arg(long)]
     max_queue: Option<usize>,
+    /// With `--server`: the model file the server serves, for the plaintext reference.
+    #[arg(long, requires = "server")]
+    model_file: Option<PathBuf>,
+    /// Client key directory (kept; default: a temporary one).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Write the bars fixture model file (name `bars`, batch 4) to this path and exit.
+    #[arg(long)]
+    write_model: Option<PathBuf>,
     /// Internal: run as the spawned server, writing `ADDR` then serving until stdin closes.
     #[arg(long, hide = true)]
     serve_child: Option<PathBuf>,
@@ -101,6 +117,13 @@ impl Sess {
         match self {
             Self::Batch(s) => s.info(),
             Self::Latency(s) => s.info(),
+        }
+    }
+
+    fn params(&self) -> &fhez_ckks::CkksParams {
+        match self {
+            Self::Batch(s) => s.keys().params(),
+            Self::Latency(s) => s.keys().params(),
         }
     }
 
@@ -261,6 +284,7 @@ struct Tally {
     wrong: AtomicUsize,
     lost: AtomicUsize,
     refused: AtomicUsize,
+    retried: AtomicUsize,
 }
 
 #[expect(clippy::too_many_lines, reason = "one linear script")]
@@ -268,6 +292,10 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(dir) = &args.serve_child {
         return serve_child(dir, &args);
+    }
+    if let Some(path) = &args.write_model {
+        bars_model("bars", 4)?.save(path)?;
+        return Ok(());
     }
     let dir = std::env::temp_dir().join(format!("fhez-serve-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -277,6 +305,12 @@ fn main() -> anyhow::Result<()> {
     let mut child = None;
     let mut model_file = None;
     let (url, model) = if let Some(url) = &args.server {
+        if let Some(path) = &args.model_file {
+            model_file = Some(
+                ModelFile::load(path)
+                    .with_context(|| format!("loading the model file {}", path.display()))?,
+            );
+        }
         (url.clone(), args.model.clone().context("--model")?)
     } else {
         let file = match &args.model {
@@ -330,7 +364,7 @@ fn main() -> anyhow::Result<()> {
             max_wait: Duration::from_secs(5),
             max_total: Duration::from_secs(args.time_limit_s),
         });
-        let keys = dir.join("client-keys");
+        let keys = args.keys.clone().unwrap_or_else(|| dir.join("client-keys"));
         let session = Arc::new(match args.mode {
             LoadMode::Batch => Sess::Batch(Box::new(Session::open(client, &model, &keys).await?)),
             LoadMode::Latency => {
@@ -338,6 +372,14 @@ fn main() -> anyhow::Result<()> {
             }
         });
         let info = session.info().clone();
+        // Replies are decrypted for release (flooded, rounded to the promised bits): two
+        // decryptions of equal answers agree within two promised steps.
+        let bits = fhez_model::promised_precision_bits(session.params());
+        let tol = if bits == 0 {
+            1e-6
+        } else {
+            2.0 * (-f64::from(bits)).exp2()
+        };
         let size: usize = info.inputs.first().map_or(0, |i| i.shape.iter().product());
         let samples = args.samples.clamp(1, session.max_samples());
 
@@ -365,7 +407,16 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            pool.push((request, reference));
+            let plain = match &model_file {
+                Some(file) => Some(
+                    chunk
+                        .iter()
+                        .map(|image| Ok(Tensor::from_vec(plain_logits(file, image)?).argmax()))
+                        .collect::<anyhow::Result<Vec<usize>>>()?,
+                ),
+                None => None,
+            };
+            pool.push((request, reference, plain));
         }
         let pool = Arc::new(pool);
 
@@ -384,23 +435,47 @@ fn main() -> anyhow::Result<()> {
                 Arc::clone(&latencies),
             );
             let total = args.requests;
+            let task = info.task.clone();
             workers.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= total || Instant::now() >= deadline {
                         break;
                     }
-                    let Some((request, reference)) = pool.get(i % pool.len()) else {
+                    let Some((request, reference, plain)) = pool.get(i % pool.len()) else {
                         break;
                     };
                     let t0 = Instant::now();
-                    let reply = session.call(request.clone()).await;
+                    // A worker killed under a request: the balancer answers 502/504 or the
+                    // connection resets. Evaluation has no side effect, so retry it.
+                    let reply = loop {
+                        let r = session.call(request.clone()).await;
+                        let gateway = match &r {
+                            Err(ClientError::Http { .. }) => true,
+                            Err(ClientError::Api { status, .. }) => {
+                                *status == 502 || *status == 504
+                            }
+                            _ => false,
+                        };
+                        if gateway && Instant::now() < deadline {
+                            tally.retried.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
+                        break r;
+                    };
                     let elapsed = t0.elapsed().as_secs_f64();
                     match reply {
                         Ok(bytes) => {
                             let decoded = session.decrypt(bytes).await;
-                            let good =
-                                matches!(&decoded, Ok(rows) if rows_match(rows, reference, 1e-6));
+                            let good = matches!(&decoded, Ok(rows)
+                            if rows_match(rows, reference, tol)
+                                && plain.as_ref().is_none_or(|p| {
+                                    rows.iter().zip(p).all(|(row, &want)| {
+                                        class_of(&interpret(&task, row.clone()))
+                                            .is_none_or(|got| got == want)
+                                    })
+                                }));
                             if good {
                                 tally.ok.fetch_add(1, Ordering::Relaxed);
                             } else {
@@ -446,7 +521,7 @@ fn main() -> anyhow::Result<()> {
             "mode": format!("{:?}", args.mode).to_lowercase(),
             "params": params,
             "reference_vs_plaintext_class_disagreements": plain_disagreements,
-            "request_bytes": pool.first().map(|(r, _)| r.len()),
+            "request_bytes": pool.first().map(|(r, _, _)| r.len()),
             "samples_per_request": samples,
             "concurrency": args.concurrency,
             "requested": args.requests,
@@ -456,6 +531,8 @@ fn main() -> anyhow::Result<()> {
             "lost": lost,
             "not_started_time_limit": args.requests.saturating_sub(sent),
             "refused_after_retries": tally.refused.load(Ordering::Relaxed),
+            "retried_gateway": tally.retried.load(Ordering::Relaxed),
+            "tolerance": tol,
             "wall_s": wall,
             "throughput_req_per_s": throughput,
             "latency_s": {

@@ -214,6 +214,16 @@ pub(super) fn store_error(e: &StoreError) -> ApiError {
             e.to_string(),
         );
     }
+    if let StoreError::Unavailable { .. } = e {
+        tracing::warn!(error = %e, "key store unavailable");
+        let mut err = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the key store cannot be reached now; retry",
+        );
+        err.retry_after = Some(1);
+        return err;
+    }
     tracing::error!(error = %e, "key store");
     ApiError::internal("the key store failed; see the server log")
 }

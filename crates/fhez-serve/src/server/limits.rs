@@ -195,6 +195,10 @@ pub(super) struct Gate {
     pub(super) permits: Arc<Semaphore>,
     /// Requests waiting for a permit.
     pub(super) queue: Arc<Semaphore>,
+    /// The number of permits (in-flight slots).
+    pub(super) in_flight_cap: usize,
+    /// The number of queue places.
+    pub(super) queue_cap: usize,
 }
 
 impl Gate {
@@ -202,6 +206,18 @@ impl Gate {
         Self {
             permits: Arc::new(Semaphore::new(in_flight.max(1))),
             queue: Arc::new(Semaphore::new(queue)),
+            in_flight_cap: in_flight.max(1),
+            queue_cap: queue,
         }
+    }
+
+    /// Requests evaluating now and requests waiting for a slot.
+    pub(super) fn depth(&self) -> (usize, usize) {
+        (
+            self.in_flight_cap
+                .saturating_sub(self.permits.available_permits()),
+            self.queue_cap
+                .saturating_sub(self.queue.available_permits()),
+        )
     }
 }

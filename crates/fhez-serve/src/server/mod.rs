@@ -9,6 +9,7 @@ mod conn;
 mod errors;
 mod latency;
 mod limits;
+mod metrics;
 mod routes_keys;
 mod routes_latency;
 mod routes_predict;
@@ -19,10 +20,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +34,7 @@ use fhez_model::{EncryptedModel, ModelFile};
 use tokio::net::TcpListener;
 
 use crate::api::{ModelInfo, ModelList};
-use crate::store::{CacheLimits, KeyStore, Quotas, StoreError};
+use crate::store::{CacheLimits, KeyStore, PgConfig, PgStore, Quotas, StoreError};
 use errors::{ApiError, LogCode, LogKeyId};
 use limits::Gate;
 use routes_keys::{delete_key, key_info, register_key};
@@ -73,8 +75,15 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// The models to serve (names must be distinct).
     pub models: Vec<ModelFile>,
-    /// The key database file (created if missing).
+    /// The key database file (created if missing); unused when `postgres` is set.
     pub db_path: PathBuf,
+    /// A PostgreSQL key store shared by several workers instead of the database file
+    /// (`None`: the embedded file, the default).
+    pub postgres: Option<PgConfig>,
+    /// After a shutdown signal, how long the worker keeps serving while `/readyz`
+    /// answers 503 `draining` (so that a load balancer stops sending it requests) before
+    /// it stops accepting connections and finishes the requests in flight.
+    pub drain_grace: Duration,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
     /// Most requests doing CKKS work at once.
@@ -134,6 +143,8 @@ impl ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             models,
             db_path: PathBuf::from(DEFAULT_DB),
+            postgres: None,
+            drain_grace: Duration::ZERO,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: cores,
             max_queue: 4 * cores,
@@ -264,6 +275,9 @@ struct AppState {
     min_body_rate: u64,
     body_grace: Duration,
     retry_after_s: u64,
+    metrics: metrics::Metrics,
+    /// Set when a shutdown signal arrived: `/readyz` answers 503.
+    draining: AtomicBool,
 }
 
 /// A bound server: models planned, key store open, socket listening.
@@ -272,6 +286,7 @@ pub struct Server {
     addr: SocketAddr,
     state: Arc<AppState>,
     conn_limits: conn::ConnLimits,
+    drain_grace: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -302,18 +317,29 @@ impl Server {
                 }
                 models.insert(name, Arc::new(Served::new(file, config.max_body_bytes)?));
             }
-            let store = KeyStore::open_with_quotas(
-                &config.db_path,
-                config.max_body_bytes,
-                CacheLimits {
-                    entries: config.key_cache_entries,
-                    bytes: config.key_cache_bytes,
-                },
-                Quotas {
-                    keys: config.max_keys,
-                    bytes: config.max_key_bytes,
-                },
-            )?;
+            let cache = CacheLimits {
+                entries: config.key_cache_entries,
+                bytes: config.key_cache_bytes,
+            };
+            let quotas = Quotas {
+                keys: config.max_keys,
+                bytes: config.max_key_bytes,
+            };
+            let store = match &config.postgres {
+                Some(pg) => KeyStore::with_backend(
+                    Box::new(PgStore::connect(pg)?),
+                    config.max_body_bytes,
+                    cache,
+                    quotas,
+                ),
+                None => KeyStore::open_with_quotas(
+                    &config.db_path,
+                    config.max_body_bytes,
+                    cache,
+                    quotas,
+                )?,
+            };
+            tracing::info!(store = %store.backend().describe(), "key store open");
             Ok((models, store))
         })
         .await
@@ -343,7 +369,10 @@ impl Server {
             idle_timeout: config.idle_timeout,
             retry_after_s: config.retry_after_s,
         };
+        let (hits, misses) = store.cache_counters();
         let state = Arc::new(AppState {
+            metrics: metrics::Metrics::new(hits, misses),
+            draining: AtomicBool::new(false),
             models,
             store,
             batch_gate: Gate::new(config.max_in_flight, config.max_queue),
@@ -361,6 +390,7 @@ impl Server {
             addr,
             state,
             conn_limits,
+            drain_grace: config.drain_grace,
         })
     }
 
@@ -370,8 +400,9 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then stops accepting connections, lets
-    /// in-flight requests finish and closes idle connections.
+    /// Serves until `shutdown` completes, then drains: `/readyz` answers 503 and the
+    /// worker keeps serving for [`ServerConfig::drain_grace`], then it stops accepting
+    /// connections, lets in-flight requests finish and closes idle connections.
     ///
     /// # Errors
     /// None at present (accept errors, e.g. running out of file descriptors, are logged
@@ -381,6 +412,19 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let addr = self.addr;
+        let state = Arc::clone(&self.state);
+        let grace = self.drain_grace;
+        let shutdown = async move {
+            shutdown.await;
+            state.draining.store(true, Ordering::SeqCst);
+            if !grace.is_zero() {
+                tracing::info!(
+                    grace_ms = grace.as_millis(),
+                    "draining: /readyz answers 503"
+                );
+                tokio::time::sleep(grace).await;
+            }
+        };
         let app = router(self.state);
         tracing::info!(%addr, "listening");
         conn::run(self.listener, app, self.conn_limits, shutdown).await;
@@ -429,6 +473,8 @@ pub async fn shutdown_signal() {
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/models", get(list_models))
         .route("/v1/models/{name}", get(get_model))
         .route("/v1/models/{name}/plan", get(routes_single::get_plan))
@@ -437,18 +483,26 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/keys/{id}", get(key_info).delete(delete_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access_log,
+        ))
         .with_state(state)
 }
 
-async fn access_log(request: Request, next: Next) -> Response {
+async fn access_log(State(st): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     // The path only: queries may be long and carry nothing the log needs.
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let latency_ms = start.elapsed().as_secs_f64() * 1e3;
     let status = response.status().as_u16();
+    st.metrics.request(&route, method.as_str(), status);
     let key_id = response
         .extensions()
         .get::<LogKeyId>()

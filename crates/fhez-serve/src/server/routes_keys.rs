@@ -170,14 +170,24 @@ pub(super) async fn key_info(
     State(st): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let result = path_param(id)
-        .and_then(|id| parse_key_id(&id))
-        .and_then(|id| {
-            st.store
-                .record(&id)
-                .map_err(|e| store_error(&e))?
-                .ok_or_else(|| unknown_key(&id))
-        });
+    let id = match path_param(id).and_then(|id| parse_key_id(&id)) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    // The store may be a database across the network: read it on a blocking thread.
+    let state = Arc::clone(&st);
+    let result = match tokio::task::spawn_blocking(move || {
+        state
+            .store
+            .record(&id)
+            .map_err(|e| store_error(&e))?
+            .ok_or_else(|| unknown_key(&id))
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::internal("the key store task failed")),
+    };
     match result {
         Ok(record) => {
             let log = LogKeyId(record.key_id.clone());

@@ -101,10 +101,17 @@ pub(super) async fn predict_inner(
     let received = read_body(st, body, headers, limit, deadline).await?;
     let permit = admit(st, gate, deadline).await?;
     let state = Arc::clone(st);
-    blocking(st, permit, deadline, move || match mode {
-        Mode::Batch => evaluate_request(&state, &model, &key_id, &received.bytes),
-        Mode::Latency => evaluate_latency(&state, &model, &key_id, &received.bytes),
-        Mode::Single => evaluate_single(&state, &model, &key_id, &received.bytes),
+    blocking(st, permit, deadline, move || {
+        let start = std::time::Instant::now();
+        let out = match mode {
+            Mode::Batch => evaluate_request(&state, &model, &key_id, &received.bytes),
+            Mode::Latency => evaluate_latency(&state, &model, &key_id, &received.bytes),
+            Mode::Single => evaluate_single(&state, &model, &key_id, &received.bytes),
+        };
+        if out.is_ok() {
+            state.metrics.evaluated(mode, start.elapsed());
+        }
+        out
     })
     .await
 }

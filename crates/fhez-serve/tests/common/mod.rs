@@ -4,6 +4,8 @@
 #![allow(
     dead_code,
     clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
     reason = "test fixtures: each test binary uses a subset, and a broken fixture should fail loudly"
 )]
 
@@ -17,6 +19,8 @@ use fhez_serve::fixture::bars_model;
 use fhez_serve::{ServeError, Server, ServerConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod pg;
 
 /// What a test returns.
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -77,6 +81,12 @@ impl Running {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Sends the shutdown signal and returns the server's task, still running its drain.
+    pub fn signal(self) -> JoinHandle<Result<(), ServeError>> {
+        let _ = self.stop.send(());
+        self.handle
     }
 
     /// Graceful shutdown; fails the test if the server returned an error.
