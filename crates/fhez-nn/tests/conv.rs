@@ -217,9 +217,10 @@ fn single_input_conv_net_equals_the_plain_forward_and_sim_mirrors_it() -> TestRe
     for (a, b) in got.iter().zip(&want) {
         assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
     }
-    // conv1 1; act1 (degree 2) folded into conv1: 1; pool 1; conv2 1; act2 (degree 3) 2;
-    // reshape 0; dense 1.
-    assert_eq!(levels, vec![1, 1, 1, 1, 2, 0, 1]);
+    // conv1 1; act1 (degree 2) folded into conv1: 1; pool and conv2 composed into one
+    // transform (`Graph::composes_into`): 1 together; act2 (degree 3) 2; reshape 0; dense 1.
+    assert_eq!(g.composes_into(g.id("pool")?), Some(g.id("conv2")?));
+    assert_eq!(levels, vec![1, 1, 1, 0, 2, 0, 1]);
     let sim = Sim::new(SimConfig::planning(1024, 12, 40.0))?;
     let (_, sim_levels) = run(&g, Erray::encrypt(&sim, &data, Packing::single_input(128))?)?;
     assert_eq!(sim_levels, levels);

@@ -79,9 +79,10 @@ fn cnn_small_runs_single_input_on_plain_sim_and_ckks() -> TestResult {
     };
     let model = EncryptedModel::with_packing(g.clone(), &request, PackingChoice::SingleInput)?;
     assert_eq!(model.plan().depth, levels.iter().sum::<u32>());
-    // DISCLAIMER: toy parameters (the plan's chain on a ring of 2^10), they protect nothing.
+    // DISCLAIMER: toy parameters (the plan's chain on a ring of 2^11, the smallest whose
+    // slots hold the planned im2col input layout), they protect nothing.
     let spec = CkksParamsSpec {
-        log_n: 10,
+        log_n: 11,
         ..model.spec()
     }
     .insecure_for_testing();

@@ -400,7 +400,7 @@ impl Graph {
     }
 
     /// The single-input map that first reads encrypted input `id` when every consumer of
-    /// the input is a linear map: its one consumer, a `cc`, `avg_pool` or `dense` node not
+    /// the input is a linear map: its one consumer, a `cc`, `conv`, `avg_pool` or `dense` node not
     /// fused into an `Enqueue`, or the fusing `Enqueue` ([`Graph::fuses_enqueue`]) all its
     /// consumers are parts of; each scaled as the walk scales it (a folded activation).
     /// `None` otherwise (a gather would not serve every reader).
@@ -416,7 +416,7 @@ impl Graph {
         let linear = |to: NodeId| {
             matches!(
                 self.node(to),
-                Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+                Some(Node::Cc(_) | Node::Conv(_) | Node::AvgPool(_) | Node::Dense(_))
             ) && self.sources(to).len() == 1
         };
         match outs.as_slice() {
@@ -472,7 +472,7 @@ impl Graph {
     }
 
     /// The linear consumer single-input evaluation composes linear node `id` into: `id`
-    /// is a `cc`, `avg_pool` or `dense` with one input, not fused into an `Enqueue`, whose
+    /// is a `cc`, `conv`, `avg_pool` or `dense` with one input, not fused into an `Enqueue`, whose
     /// only output edge goes to such a node `c` (also not fused); `id` is not itself the
     /// consumer of such a pair (pairs only). The walk then applies `c ∘ id` as one transform
     /// at `c` when the cost model finds it no slower ([`Graph::compose_is_cheaper`]),
@@ -492,7 +492,7 @@ impl Graph {
         let linear = |n: NodeId| {
             matches!(
                 self.node(n),
-                Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+                Some(Node::Cc(_) | Node::Conv(_) | Node::AvgPool(_) | Node::Dense(_))
             ) && self.sources(n).len() == 1
                 && !self.fused_into_enqueue(n)
         };
