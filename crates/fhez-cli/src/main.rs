@@ -22,6 +22,7 @@ mod data;
 mod demo;
 mod flow;
 mod graph;
+mod import_cmd;
 mod inspect;
 mod params_cmd;
 mod plot;
@@ -67,6 +68,9 @@ enum Command {
     Eval(flow::EvalArgs),
     /// Client: decrypt a reply and print the values (and classes) as JSON.
     Decrypt(flow::DecryptArgs),
+    /// Import an ONNX network (PyTorch, Keras, scikit-learn exports) as a fhez model file;
+    /// non-polynomial activations are replaced by polynomials fitted on calibration data.
+    Import(import_cmd::ImportArgs),
     /// Print the envelope of any fhez file (never secret material).
     Inspect(inspect::InspectArgs),
     /// Server: serve models over HTTP, evaluating on ciphertexts with registered public
@@ -93,6 +97,7 @@ fn main() -> std::process::ExitCode {
         Command::Encrypt(args) => flow::encrypt(&args),
         Command::Eval(args) => flow::eval(&args),
         Command::Decrypt(args) => flow::decrypt(&args),
+        Command::Import(args) => import_cmd::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => fhez_serve::cli::run_serve(&args),
         Command::Client(cmd) => fhez_serve::cli::run_client(&cmd),

@@ -559,6 +559,42 @@ impl IntoPyErr for fhez_ckks::Error {
     }
 }
 
+impl IntoPyErr for fhez_onnx::Error {
+    fn into_pyerr(self, py: Python<'_>) -> PyErr {
+        use fhez_onnx::Error as E;
+        match &self {
+            E::Nn(e) => from_nn(e).into_py(py),
+            E::Model(e) => from_model(e).into_py(py),
+            E::Limit { what, found, limit } => Raised::new(Class::SizeLimit, self.to_string())
+                .with("what", Attr::Str((*what).to_owned()))
+                .with(
+                    "size",
+                    Attr::Int(i128::try_from(*found).unwrap_or(i128::MAX)),
+                )
+                .with(
+                    "limit",
+                    Attr::Int(i128::try_from(*limit).unwrap_or(i128::MAX)),
+                )
+                .into_py(py),
+            E::Decode { what, reason } => Raised::new(Class::InvalidBytes, self.to_string())
+                .with("what", Attr::Str((*what).to_owned()))
+                .with("reason", Attr::Str(reason.clone()))
+                .into_py(py),
+            E::NoGraph => Raised::new(Class::InvalidBytes, self.to_string())
+                .with("what", Attr::Str("ONNX model".to_owned()))
+                .into_py(py),
+            E::Opset { .. }
+            | E::Input { .. }
+            | E::Unsupported { .. }
+            | E::Node { .. }
+            | E::Initializer { .. }
+            | E::NeedsCalibration { .. }
+            | E::Calibration { .. }
+            | _ => Raised::new(Class::Model, self.to_string()).into_py(py),
+        }
+    }
+}
+
 impl IntoPyErr for Raised {
     fn into_pyerr(self, py: Python<'_>) -> PyErr {
         self.into_py(py)

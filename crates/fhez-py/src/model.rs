@@ -262,6 +262,111 @@ impl Model {
         Ok(Self { file, graph })
     }
 
+    /// Imports an ONNX network (a path or the file's bytes; at most 16 MiB): conv, dense,
+    /// pooling, batch-norm and constant folding, exact polynomials; non-polynomial
+    /// activations are replaced by polynomials fitted over the ranges observed on
+    /// `calibration` (an array `(n, input shape…)`). The comparison with the exact graph on
+    /// the calibration data (and the accuracies, given `labels`) lands in `metrics`.
+    #[staticmethod]
+    #[pyo3(signature = (
+        source, calibration = None, *, labels = None, degree = None, max_error = None,
+        name = "onnx", batch = 256, precision_bits = 25, magnitude_bits = 10
+    ))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a Python constructor with keyword arguments"
+    )]
+    fn from_onnx(
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        calibration: Option<ArrayIn<'_>>,
+        labels: Option<Vec<usize>>,
+        degree: Option<usize>,
+        max_error: Option<f64>,
+        name: &str,
+        batch: usize,
+        precision_bits: u32,
+        magnitude_bits: u32,
+    ) -> PyResult<Self> {
+        let limit = fhez_onnx::limits::MAX_FILE_BYTES;
+        let bytes: Vec<u8> = if let Ok(b) = source.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            let path: PathBuf = source.extract()?;
+            py.detach(|| -> Result<Vec<u8>, Raised> {
+                let size = std::fs::metadata(&path)
+                    .map_err(|e| Raised::new(Class::Fhez, format!("{}: {e}", path.display())))?
+                    .len();
+                if size > limit as u64 {
+                    return Err(Raised::new(
+                        Class::SizeLimit,
+                        format!(
+                            "{} is {size} bytes, over the limit of {limit}",
+                            path.display()
+                        ),
+                    )
+                    .with("size", Attr::Int(i128::from(size)))
+                    .with(
+                        "limit",
+                        Attr::Int(i128::try_from(limit).unwrap_or(i128::MAX)),
+                    ));
+                }
+                std::fs::read(&path)
+                    .map_err(|e| Raised::new(Class::Fhez, format!("{}: {e}", path.display())))
+            })
+            .or_raise(py)?
+        };
+        if bytes.len() > limit {
+            return Err(Raised::new(
+                Class::SizeLimit,
+                format!("ONNX bytes: {} over the limit of {limit}", bytes.len()),
+            )
+            .into_py(py));
+        }
+        let calibration = match calibration {
+            Some(a) => {
+                let (shape, data) = arrays::read(&a);
+                let Some((&n, per)) = shape.split_first() else {
+                    return Err(
+                        shape_error("calibration needs a sample axis first".to_owned()).into_py(py),
+                    );
+                };
+                let size: usize = per.iter().product();
+                if n == 0 || size == 0 {
+                    return Err(
+                        shape_error(format!("calibration of shape {shape:?} is empty")).into_py(py),
+                    );
+                }
+                Some(
+                    data.chunks(size)
+                        .map(|c| Tensor::new(vec![size], c.to_vec()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .or_raise(py)?,
+                )
+            }
+            None => None,
+        };
+        let options = fhez_onnx::ImportOptions {
+            calibration,
+            labels,
+            degree,
+            max_error,
+            ..fhez_onnx::ImportOptions::default()
+        };
+        let request = PlanRequest {
+            batch,
+            precision_bits,
+            magnitude_bits,
+            standard: fhez_nn::SecurityStandard::Standard2018,
+        };
+        let file = py
+            .detach(|| {
+                fhez_onnx::import(&bytes, &options).and_then(|m| m.model_file(name, request))
+            })
+            .or_raise(py)?;
+        Self::from_file(py, file)
+    }
+
     /// The model file as JSON text.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
         self.file.to_json().or_raise(py)

@@ -351,7 +351,7 @@ impl Graph {
             && parts.iter().all(|&(src, port)| {
                 let linear = matches!(
                     self.node(src),
-                    Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+                    Some(Node::Cc(_) | Node::Conv(_) | Node::AvgPool(_) | Node::Dense(_))
                 );
                 let single_out =
                     port == 0 && self.edges().iter().filter(|e| e.from == src).count() == 1;
@@ -437,7 +437,10 @@ impl Graph {
         let src = *src;
         let single_out = self.edges().iter().filter(|e| e.from == src).count() == 1;
         let producer = self.node(src)?;
-        let linear = if matches!(producer, Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_)) {
+        let linear = if matches!(
+            producer,
+            Node::Cc(_) | Node::Conv(_) | Node::AvgPool(_) | Node::Dense(_)
+        ) {
             !self.fused_into_enqueue(src)
         } else {
             self.fuses_enqueue(src)
@@ -562,7 +565,10 @@ impl Graph {
             }
             Some(x)
                 if ins.len() == 1
-                    && matches!(node, Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_)) =>
+                    && matches!(
+                        node,
+                        Node::Cc(_) | Node::Conv(_) | Node::AvgPool(_) | Node::Dense(_)
+                    ) =>
             {
                 let scale = self.fold_scale(id);
                 let plan = || node.single_linear(x, scale);

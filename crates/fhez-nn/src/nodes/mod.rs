@@ -11,12 +11,15 @@ mod activation;
 mod argmax;
 mod boundary;
 mod cc;
+mod conv;
 mod dense;
 mod input;
 mod onehot;
+mod poly;
 mod pool;
 mod queue;
 mod relu;
+mod reshape;
 mod rnn;
 mod sigmoid;
 mod softmax;
@@ -28,12 +31,15 @@ pub use activation::Linear;
 pub use argmax::Argmax;
 pub use boundary::{Decrypt, Encrypt, Io, Rotate};
 pub use cc::{CrossCorrelation, CrossCorrelationConfig};
+pub use conv::{Conv, MAX_CONV_MATRIX};
 pub use dense::{Dense, DenseConfig};
 pub use input::Input;
 pub use onehot::{OneHotDecode, OneHotEncode};
+pub use poly::{MAX_POLY_DEGREE, Poly};
 pub use pool::AvgPool;
 pub use queue::{Dequeue, Enqueue};
 pub use relu::Relu;
+pub use reshape::Reshape;
 pub use rnn::{Rnn, RnnConfig};
 pub use sigmoid::Sigmoid;
 pub use softmax::Softmax;
@@ -290,7 +296,7 @@ macro_rules! node_enum {
             }
 
             /// The node's single-input lowering as one linear map, scaled by `scale`, for the
-            /// nodes that are one ([`Dense`], [`CrossCorrelation`], [`AvgPool`]) on a
+            /// nodes that are one ([`Dense`], [`CrossCorrelation`], [`Conv`], [`AvgPool`]) on a
             /// single-input `x`; `None` otherwise. Their [`Layer::forward_enc`] applies
             /// exactly this map with `scale = 1`.
             ///
@@ -304,13 +310,14 @@ macro_rules! node_enum {
                 match self {
                     Self::Dense(n) => n.single_linear(x, scale),
                     Self::Cc(n) => n.single_linear(x, scale),
+                    Self::Conv(n) => n.single_linear(x, scale),
                     Self::AvgPool(n) => n.single_linear(x, scale),
                     _ => Ok(None),
                 }
             }
 
             /// The ascending coefficients `[c0, c1, c2]` of a quadratic activation
-            /// ([`Relu`]) with `c2 ≠ 0`, which single-input evaluation folds into the linear
+            /// ([`Relu`], or a [`Poly`] of exactly three coefficients) with `c2 ≠ 0`, which single-input evaluation folds into the linear
             /// map before it ([`Graph::folds_activation`](crate::Graph::folds_activation));
             /// `None` for every other node.
             #[must_use]
@@ -320,6 +327,12 @@ macro_rules! node_enum {
                         let c = n.coefficients();
                         (c[2] != 0.0 && c.iter().all(|v| v.is_finite())).then_some(c)
                     }
+                    Self::Poly(n) => match n.coeffs.as_slice() {
+                        &[c0, c1, c2] if c2 != 0.0 && [c0, c1, c2].iter().all(|v| v.is_finite()) => {
+                            Some([c0, c1, c2])
+                        }
+                        _ => None,
+                    },
                     _ => None,
                 }
             }
@@ -332,11 +345,14 @@ node_enum! {
     Io(Io),
     Dense(Dense),
     Cc(CrossCorrelation),
+    Conv(Conv),
     AvgPool(AvgPool),
     Rnn(Rnn),
     Relu(Relu),
     Sigmoid(Sigmoid),
     Square(Square),
+    Poly(Poly),
+    Reshape(Reshape),
     Linear(Linear),
     Softmax(Softmax),
     Argmax(Argmax),

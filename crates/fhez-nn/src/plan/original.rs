@@ -66,7 +66,12 @@ pub fn original_cost(node: &Node) -> u32 {
         Node::Relu(_) | Node::Softmax(_) => 4,
         Node::Sigmoid(_) => 5,
         Node::Cc(_) => 6,
-        Node::AvgPool(_) | Node::Rnn(_) | Node::Square(_) => node.cost().depth,
+        Node::AvgPool(_)
+        | Node::Conv(_)
+        | Node::Poly(_)
+        | Node::Reshape(_)
+        | Node::Rnn(_)
+        | Node::Square(_) => node.cost().depth,
         Node::Input(_)
         | Node::Io(_)
         | Node::Argmax(_)

@@ -109,6 +109,22 @@ class Model:
         name: str = "cnn",
     ) -> Model:
         """The prefab classifier: cross-correlations, a quadratic ReLU, a dense layer."""
+    @staticmethod
+    def from_onnx(
+        source: Union[str, Path, bytes],
+        calibration: Optional[np.ndarray] = None,
+        *,
+        labels: Optional[List[int]] = None,
+        degree: Optional[int] = None,
+        max_error: Optional[float] = None,
+        name: str = "onnx",
+        batch: int = 256,
+        precision_bits: int = 25,
+        magnitude_bits: int = 10,
+    ) -> Model:
+        """Imports an ONNX network (path or bytes, at most 16 MiB); non-polynomial
+        activations are fitted over the ranges seen on `calibration` `(n, input shape…)`.
+        Unsupported operators raise `ModelError` naming the node; bad bytes `InvalidBytes`."""
     def to_json(self) -> str:
         """The model file as JSON text."""
     def to_bytes(self) -> bytes:
