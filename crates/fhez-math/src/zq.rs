@@ -400,21 +400,50 @@ pub fn mul_sum2_slices_scalar(
         .chain(as_.iter().take(digits))
         .map(|s| s.len())
         .fold(out0.len().min(out1.len()), usize::min);
-    for (c, (o0, o1)) in out0.iter_mut().zip(out1.iter_mut()).take(len).enumerate() {
-        let (mut s0, mut s1) = (0u128, 0u128);
+    // Blocks of coefficients, digit by digit inside a block: contiguous streams and
+    // accumulators that stay in the L1 cache, no allocation.
+    const BLOCK: usize = 256;
+    let (mut acc0, mut acc1) = ([0u128; BLOCK], [0u128; BLOCK]);
+    let mut start = 0;
+    while start < len {
+        let end = len.min(start + BLOCK);
+        let (Some(s0), Some(s1)) = (acc0.get_mut(..end - start), acc1.get_mut(..end - start))
+        else {
+            break;
+        };
+        s0.fill(0);
+        s1.fill(0);
         for (j, ((x, b), a)) in xs.iter().zip(bs).zip(as_).enumerate() {
             if j > 0 && j % terms == 0 {
-                s0 = u128::from(q.reduce_u128(s0));
-                s1 = u128::from(q.reduce_u128(s1));
+                for (v0, v1) in s0.iter_mut().zip(s1.iter_mut()) {
+                    *v0 = u128::from(q.reduce_u128(*v0));
+                    *v1 = u128::from(q.reduce_u128(*v1));
+                }
             }
-            let (Some(&x), Some(&b), Some(&a)) = (x.get(c), b.get(c), a.get(c)) else {
+            let (Some(x), Some(b), Some(a)) =
+                (x.get(start..end), b.get(start..end), a.get(start..end))
+            else {
                 continue;
             };
-            s0 += mul_wide(x, b);
-            s1 += mul_wide(x, a);
+            for (((v0, v1), &xv), (&bv, &av)) in
+                s0.iter_mut().zip(s1.iter_mut()).zip(x).zip(b.iter().zip(a))
+            {
+                *v0 += mul_wide(xv, bv);
+                *v1 += mul_wide(xv, av);
+            }
         }
-        *o0 = q.reduce_u128(s0);
-        *o1 = q.reduce_u128(s1);
+        let (Some(o0), Some(o1)) = (out0.get_mut(start..end), out1.get_mut(start..end)) else {
+            break;
+        };
+        for ((o, &v0), (p, &v1)) in o0
+            .iter_mut()
+            .zip(s0.iter())
+            .zip(o1.iter_mut().zip(s1.iter()))
+        {
+            *o = q.reduce_u128(v0);
+            *p = q.reduce_u128(v1);
+        }
+        start = end;
     }
 }
 
