@@ -11,13 +11,18 @@ logits with torch's, and writes beside this script:
   NAME.onnx              the model
   NAME.first16.out.npy   torch's logits for the first 16 test images, float32 (16, 10)
   first16.in.npy         the first 16 test images, float32 (16, 1, 28, 28)
+  first16.labels.npy     their labels, int64 (16,)
   calibration.npy        the first 256 training images, float32 (256, 1, 28, 28)
+  calibration.labels.npy their labels, int64 (256,)
   reference.json         per model: torch accuracy on the first 1,000 and all 10,000 test
                          images, the reference evaluator's agreement, opset, versions, seed,
                          training time; entries of variants not trained this run are kept
 
 Variants (see build()): lenet_poly (square activations), lenet_relu, and, on request,
-lenet_poly3 (three dense layers) and mlp_gelu / mlp_sigmoid (one hidden layer of 128).
+lenet_poly3 (three dense layers) and mlp_gelu / mlp_sigmoid (one hidden layer of 64).
+
+`--variants ""` trains nothing and writes only the data files and reference.json's
+data fields.
 
 Usage: python examples/onnx/train_lenet.py [--variants lenet_poly,lenet_relu] [--epochs 8]
        [--data DIR] [--threads N] [--seed 0]
@@ -34,9 +39,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from onnx.reference import ReferenceEvaluator
+from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -116,13 +121,13 @@ class LeNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """Flatten -> Linear(784->128) -> act -> Linear(128->10)."""
+    """Flatten -> Linear(784->64) -> act -> Linear(64->10)."""
 
     def __init__(self, kind: str):
         super().__init__()
-        self.fc1 = nn.Linear(784, 128)
+        self.fc1 = nn.Linear(784, 64)
         self.act1 = act(kind)
-        self.fc2 = nn.Linear(128, 10)
+        self.fc2 = nn.Linear(64, 10)
 
     def forward(self, x):
         return self.fc2(self.act1(self.fc1(torch.flatten(x, 1))))
@@ -133,8 +138,8 @@ VARIANTS = {
     "lenet_relu": ("LeNet-5, ReLU activations, dense 400->84->10", lambda: LeNet("relu", (84, 10))),
     "lenet_poly3": ("LeNet-5, square activations, dense 400->120->84->10",
                     lambda: LeNet("square", (120, 84, 10))),
-    "mlp_gelu": ("MLP 784->128->10, GELU (exact, exported in its Erf form)", lambda: MLP("gelu")),
-    "mlp_sigmoid": ("MLP 784->128->10, Sigmoid", lambda: MLP("sigmoid")),
+    "mlp_gelu": ("MLP 784->64->10, GELU (exact, exported in its Erf form)", lambda: MLP("gelu")),
+    "mlp_sigmoid": ("MLP 784->64->10, Sigmoid", lambda: MLP("sigmoid")),
 }
 
 
@@ -232,7 +237,9 @@ def main():
     xtr, ytr, xte, yte = load_mnist(args.data)
     out: Path = args.out
     np.save(out / "calibration.npy", np.ascontiguousarray(xtr[:256]))
+    np.save(out / "calibration.labels.npy", np.ascontiguousarray(ytr[:256]))
     np.save(out / "first16.in.npy", np.ascontiguousarray(xte[:16]))
+    np.save(out / "first16.labels.npy", np.ascontiguousarray(yte[:16]))
 
     ref_path = out / "reference.json"
     ref = json.loads(ref_path.read_text()) if ref_path.exists() else {}
@@ -243,8 +250,10 @@ def main():
         "input": {"name": "input", "shape": [1, 1, 28, 28], "dtype": "float32"},
         "output": {"name": "logits", "shape": [1, 10], "dtype": "float32"},
         "first16_labels": [int(v) for v in yte[:16]],
-        "calibration": "calibration.npy: the first 256 training images, float32 (256, 1, 28, 28)",
+        "calibration": "calibration.npy: the first 256 training images, float32 "
+                       "(256, 1, 28, 28); calibration.labels.npy: their labels, int64",
     })
+    ref_path.write_text(json.dumps(ref, indent=1) + "\n")
 
     for name in names:
         desc, make = VARIANTS[name]

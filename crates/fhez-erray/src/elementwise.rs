@@ -75,6 +75,10 @@ impl<B: Backend> Erray<B> {
     }
 
     fn zip_erray(&self, other: &Self, op: BinOp) -> Result<Self> {
+        if self.gather != other.gather {
+            self.check_not_gathered(op.name())?;
+            other.check_not_gathered(op.name())?;
+        }
         if self.packing.name() != other.packing.name() {
             return Err(Error::PackingMismatch {
                 op: op.name(),
@@ -109,6 +113,7 @@ impl<B: Backend> Erray<B> {
     }
 
     fn zip_plain(&self, other: &PlainArray, op: BinOp) -> Result<Self> {
+        self.check_not_gathered(op.name())?;
         let shape = broadcast_shapes(op.name(), &self.shape, other.shape())?;
         let a = self.broadcast_to(&shape)?;
         let p = other.broadcast_to(&shape)?;

@@ -1,12 +1,13 @@
 //! The [`Erray`] type: construction, accessors, padding hygiene.
 
 use std::fmt;
+use std::sync::Arc;
 
 use fhez_backend::{Backend, Decrypt};
 
 use crate::par::map_range;
 use crate::shape::size_of;
-use crate::{Error, Packing, PlainArray, Result};
+use crate::{Error, Gather, Packing, PlainArray, Result};
 
 /// An n-dimensional array of reals encrypted (or simulated) on backend `B`.
 ///
@@ -33,6 +34,10 @@ pub struct Erray<B: Backend> {
     pub(crate) cts: Vec<B::Ct>,
     /// Whether padding slots are known to be zero.
     pub(crate) clean: bool,
+    /// The input layout of a single-input erray whose slots hold a [`Gather`] of its
+    /// elements instead of the row-major layout: only a transform composed with this
+    /// gather reads it ([`crate::LinearTransform::compose_gather`]).
+    pub(crate) gather: Option<Arc<Gather>>,
 }
 
 impl<B: Backend> Clone for Erray<B> {
@@ -43,6 +48,7 @@ impl<B: Backend> Clone for Erray<B> {
             packing: self.packing,
             cts: self.cts.clone(),
             clean: self.clean,
+            gather: self.gather.clone(),
         }
     }
 }
@@ -55,6 +61,7 @@ impl<B: Backend> fmt::Debug for Erray<B> {
             .field("packing", &self.packing)
             .field("cts", &self.cts.len())
             .field("level", &self.level())
+            .field("gathered", &self.gather.is_some())
             .finish()
     }
 }
@@ -77,7 +84,72 @@ impl<B: Backend> Erray<B> {
             packing,
             cts,
             clean: true,
+            gather: None,
         })
+    }
+
+    /// Encrypts one sample `data` (shape `(1, …)`) laid out by `gather`: one period of
+    /// [`Gather::apply`] of its row-major elements, repeated over the slots, as
+    /// [`Packing::SingleInput`] with the gather's period. Only a transform composed with the
+    /// same gather ([`crate::LinearTransform::compose_gather`]) reads the result.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `data` does not hold `gather.source_len()` values;
+    /// [`Error::InvalidShape`] when the period exceeds the slots; backend errors.
+    pub fn encrypt_gathered(backend: &B, data: &PlainArray, gather: &Gather) -> Result<Self> {
+        let slots = gather.layout(data.data(), backend.slots())?;
+        let packing = Packing::SingleInput {
+            period: gather.period(),
+        };
+        packing.validate(data.shape(), backend.slots())?;
+        Ok(Self {
+            backend: backend.clone(),
+            shape: data.shape().to_vec(),
+            packing,
+            cts: vec![backend.encrypt(&slots)?],
+            clean: true,
+            gather: Some(Arc::new(gather.clone())),
+        })
+    }
+
+    /// Marks this single-input erray as laid out by `gather` (an input received from a
+    /// client that encrypted with [`Erray::encrypt_gathered`], rebuilt by
+    /// [`Erray::from_parts`]).
+    ///
+    /// # Errors
+    /// [`Error::PackingUnsupported`] unless the erray is single-input;
+    /// [`Error::ShapeMismatch`] unless its period is the gather's and it holds
+    /// `gather.source_len()` elements.
+    pub fn with_gather(mut self, gather: Arc<Gather>) -> Result<Self> {
+        let Packing::SingleInput { period } = self.packing else {
+            return Err(Error::PackingUnsupported {
+                op: "with_gather",
+                packing: self.packing.name(),
+            });
+        };
+        if period != gather.period() {
+            return Err(Error::ShapeMismatch {
+                op: "with_gather (period)",
+                lhs: vec![period],
+                rhs: vec![gather.period()],
+            });
+        }
+        if self.size()? != gather.source_len() {
+            return Err(Error::ShapeMismatch {
+                op: "with_gather",
+                lhs: self.shape.clone(),
+                rhs: vec![gather.source_len()],
+            });
+        }
+        self.gather = Some(gather);
+        Ok(self)
+    }
+
+    /// The gather laying out this erray's elements, when it is a gathered input
+    /// ([`Erray::encrypt_gathered`], [`Erray::with_gather`]).
+    #[must_use]
+    pub fn gather(&self) -> Option<&Gather> {
+        self.gather.as_deref()
     }
 
     /// Assembles an erray from ciphertexts already laid out with `packing` (padding slots
@@ -105,10 +177,12 @@ impl<B: Backend> Erray<B> {
             packing,
             cts,
             clean: false,
+            gather: None,
         })
     }
 
     /// Same packing and backend, new shape and ciphertexts.
+    /// A gathered erray stays gathered (its slots keep the gather's layout).
     pub(crate) fn with_cts(&self, shape: Vec<usize>, cts: Vec<B::Ct>, clean: bool) -> Self {
         Self {
             backend: self.backend.clone(),
@@ -116,6 +190,7 @@ impl<B: Backend> Erray<B> {
             packing: self.packing,
             cts,
             clean,
+            gather: self.gather.clone(),
         }
     }
 
@@ -196,6 +271,7 @@ impl<B: Backend> Erray<B> {
     /// # Errors
     /// `LevelExhausted` when masking is needed at level 0.
     pub fn clean_padding(&self) -> Result<Self> {
+        self.check_not_gathered("clean_padding")?;
         if self.is_padding_clean() {
             return Ok(self.clone());
         }
@@ -231,6 +307,17 @@ impl<B: Backend> Erray<B> {
         Ok(self.with_cts(self.shape.clone(), cts, true))
     }
 
+    /// [`Error::PackingUnsupported`] for a gathered erray: `op` reads the row-major layout.
+    pub(crate) fn check_not_gathered(&self, op: &'static str) -> Result<()> {
+        match self.gather {
+            Some(_) => Err(Error::PackingUnsupported {
+                op,
+                packing: "gathered single-input",
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Number of elements checked for overflow (internal).
     pub(crate) fn size(&self) -> Result<usize> {
         size_of(&self.shape)
@@ -246,6 +333,7 @@ impl<B: Decrypt> Erray<B> {
     /// # Errors
     /// Backend errors, among them the engine's reply rejection.
     pub fn decrypt(&self) -> Result<PlainArray> {
+        self.check_not_gathered("decrypt")?;
         let slots = self.backend.slots();
         let vectors = map_range(self.cts.len(), |c| {
             Ok(self
@@ -262,6 +350,7 @@ impl<B: Decrypt> Erray<B> {
     /// # Errors
     /// Backend errors.
     pub fn decrypt_exact(&self) -> Result<PlainArray> {
+        self.check_not_gathered("decrypt_exact")?;
         let vectors = map_range(self.cts.len(), |c| {
             Ok(self.backend.decrypt_exact(self.ct(c)?)?)
         })?;

@@ -11,6 +11,9 @@
 //! `(s − i) mod m`, see [`crate::LinearTransform`]), so the slot is picked to reuse the
 //! diagonals most other entries can use: fewer diagonals, fewer key switches.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use crate::{Error, LinearTransform, MAX_TRANSFORM_WORK, Result};
 
 /// A slot layout of one input vector (see the module docs).
@@ -96,6 +99,99 @@ impl Gather {
         Ok(out)
     }
 
+    /// The slot vector of `x` laid out by the gather on `slots` slots: one period of
+    /// [`Gather::apply`], repeated.
+    ///
+    /// # Errors
+    /// As [`Gather::apply`]; [`Error::InvalidShape`] when the period exceeds `slots` or
+    /// does not divide it.
+    pub fn layout(&self, x: &[f64], slots: usize) -> Result<Vec<f64>> {
+        if self.period > slots || !slots.is_multiple_of(self.period) {
+            return Err(Error::InvalidShape {
+                op: "gather layout",
+                shape: vec![self.period, slots],
+                reason: "the period must divide the slots",
+            });
+        }
+        let one = self.apply(x)?;
+        Ok(one.iter().copied().cycle().take(slots).collect())
+    }
+
+    /// The im2col-style gather for the rows of `t` (a map over a row-major input of
+    /// `source_len` values): rows reading the same input indices share a *window*; window
+    /// `w` takes slot offset `o(w) < W` (`W` the window count; the index of its first row
+    /// modulo `W` when free) and its `k`-th index (ascending) sits at slot `k·W + o(w)`. A row `i` then reads its `k`-th coefficient on diagonal
+    /// `(k·W + o(w) − i) mod m`, the same for every row of a filter bank whose rows are laid
+    /// out filter-major: one diagonal per (tap, filter) offset instead of one per distinct
+    /// index difference. `None` when every row reads one window (a dense map: the
+    /// row-major layout is already that) or the gathered period exceeds `t`'s slots.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] when `t` reads an index `≥ source_len` or the layout exceeds
+    /// [`MAX_TRANSFORM_WORK`].
+    pub fn for_transform(t: &LinearTransform, source_len: usize) -> Result<Option<Self>> {
+        let invalid = |reason| Error::InvalidShape {
+            op: "gather for transform",
+            shape: vec![source_len, t.input_period(), t.output_period()],
+            reason,
+        };
+        let m = t.output_period();
+        let mut rows: Vec<Vec<usize>> = vec![Vec::new(); m];
+        for (i, j, _) in t.entries() {
+            if j >= source_len {
+                return Err(invalid("the transform reads beyond the source"));
+            }
+            if let Some(r) = rows.get_mut(i) {
+                r.push(j);
+            }
+        }
+        let mut windows: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
+        let mut firsts: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, mut r) in rows.into_iter().enumerate() {
+            if r.is_empty() {
+                continue;
+            }
+            r.sort_unstable();
+            r.dedup();
+            if !windows.contains_key(&r) {
+                windows.insert(r.clone(), firsts.len());
+                firsts.push((i, r));
+            }
+        }
+        if firsts.len() <= 1 {
+            return Ok(None);
+        }
+        let width = firsts.len();
+        let taps = firsts.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        let period = match taps.checked_mul(width) {
+            Some(p) if p <= MAX_TRANSFORM_WORK => p.next_power_of_two(),
+            Some(_) | None => return Err(invalid("layout too large")),
+        };
+        if period > t.slots() {
+            return Ok(None);
+        }
+        let mut offset_taken = vec![false; width];
+        let mut slots: Vec<Option<usize>> = vec![None; taps * width];
+        for (first_row, r) in &firsts {
+            let want = first_row % width;
+            let free = (0..width)
+                .map(|d| (want + d) % width)
+                .find(|&o| !offset_taken.get(o).copied().unwrap_or(true));
+            let Some(o) = free else {
+                return Err(invalid("no free window offset"));
+            };
+            if let Some(t) = offset_taken.get_mut(o) {
+                *t = true;
+            }
+            for (k, &j) in r.iter().enumerate() {
+                if let Some(s) = slots.get_mut(k * width + o) {
+                    *s = Some(j);
+                }
+            }
+        }
+        Self::new(source_len, period, slots).map(Some)
+    }
+
     /// The slots holding each input index: `(offsets, slots)` in compressed rows, the
     /// slots of index `j` at `slots[offsets[j]..offsets[j + 1]]`.
     fn occurrences(&self) -> (Vec<usize>, Vec<usize>) {
@@ -172,6 +268,68 @@ impl LinearTransform {
             Some(w) if w <= MAX_TRANSFORM_WORK => {}
             Some(_) | None => return Err(invalid("transform too large")),
         }
+        let mut entries: Vec<(usize, usize, f64)> = Vec::new();
+        for i in 0..rows {
+            for j in 0..gather.source_len {
+                let v = coef(i, j);
+                if v != 0.0 {
+                    entries.push((i, j, v));
+                }
+            }
+        }
+        let mut t = Self::gathered_entries(slots, gather, rows, &entries, bias)?;
+        t.gather = Some(Arc::new(gather.clone()));
+        Ok(t)
+    }
+
+    /// This map (over the row-major single-input layout) composed with `gather`: the
+    /// same `y = M·x + bias` reading `x` laid out by the gather ([`LinearTransform::gathered`]
+    /// of this transform's coefficients, [`LinearTransform::entries`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for a windowed or already gathered transform, one planned
+    /// for other slots, or a coefficient on an index outside the gather; as
+    /// [`LinearTransform::gathered`].
+    pub fn compose_gather(&self, gather: &Gather) -> Result<Self> {
+        if self.is_windowed() || self.gather.is_some() {
+            return Err(Error::InvalidShape {
+                op: "compose gather",
+                shape: vec![self.input_period(), self.output_period()],
+                reason: "only a periodic row-major transform composes with a gather",
+            });
+        }
+        let entries = self.entries();
+        if let Some(&(_, j, _)) = entries.iter().find(|&&(_, j, _)| j >= gather.source_len) {
+            return Err(Error::IndexOutOfBounds {
+                index: vec![j],
+                shape: vec![gather.source_len],
+            });
+        }
+        let rows = self.output_period();
+        let mut t =
+            Self::gathered_entries(self.slots(), gather, rows, &entries, |i| self.bias_at(i))?;
+        t.gather = Some(Arc::new(gather.clone()));
+        Ok(t)
+    }
+
+    /// [`LinearTransform::gathered`] from the non-zero `(i, j, M[i][j])`.
+    fn gathered_entries(
+        slots: usize,
+        gather: &Gather,
+        rows: usize,
+        entries: &[(usize, usize, f64)],
+        bias: impl Fn(usize) -> f64,
+    ) -> Result<Self> {
+        let invalid = |reason| Error::InvalidShape {
+            op: "gathered transform",
+            shape: vec![gather.source_len, gather.period, rows, slots],
+            reason,
+        };
+        let m = rows.max(1).next_power_of_two();
+        let n = gather.period.max(m);
+        if n > slots {
+            return Err(invalid("period exceeds the slots"));
+        }
         let (offsets, at) = gather.occurrences();
         // A periodic input of period p < n repeats: slot s also sits at s + p·k.
         let copies = n / gather.period;
@@ -183,30 +341,22 @@ impl LinearTransform {
                 .iter()
                 .flat_map(move |&s| (0..copies).map(move |k| s + gather.period * k))
         };
-        let mut entries: Vec<(usize, usize, f64)> = Vec::new();
         let mut work = 0usize;
-        for i in 0..rows {
-            for j in 0..gather.source_len {
-                let v = coef(i, j);
-                if v == 0.0 {
-                    continue;
-                }
-                let count = candidates(j).count();
-                if count == 0 {
-                    return Err(invalid("a used input index has no slot in the gather"));
-                }
-                work = work.saturating_add(count);
-                if work > MAX_TRANSFORM_WORK {
-                    return Err(invalid("transform too large"));
-                }
-                entries.push((i, j, v));
+        for &(_, j, _) in entries {
+            let count = candidates(j).count();
+            if count == 0 {
+                return Err(invalid("a used input index has no slot in the gather"));
+            }
+            work = work.saturating_add(count);
+            if work > MAX_TRANSFORM_WORK {
+                return Err(invalid("transform too large"));
             }
         }
         // Score every diagonal by the entries that can use it, place each entry on its
         // best-scored candidate, then once more scoring only the diagonals chosen.
         let diagonal = |i: usize, s: usize| (s + m - i % m) % m;
         let mut score = vec![0usize; m];
-        for &(i, j, _) in &entries {
+        for &(i, j, _) in entries {
             for s in candidates(j) {
                 if let Some(c) = score.get_mut(diagonal(i, s)) {
                     *c += 1;
@@ -245,5 +395,70 @@ impl LinearTransform {
             r.sort_by_key(|&(s, _)| s);
         }
         Self::new(slots, n, rows, |i, s| matrix.coef(i, s), bias)
+    }
+}
+
+impl LinearTransform {
+    /// `self ∘ inner`: the one map `x ↦ M·(N·x + c) + b = (M·N)·x + (M·c + b)` for this
+    /// transform `M, b` applied to the output of `inner` (`N, c`), one level instead of
+    /// two. This transform reads `inner`'s periodic output: its column `k` is `inner`'s row
+    /// `k mod m_inner`. The result reads `inner`'s input (and its gather).
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for windowed transforms, transforms planned for other slot
+    /// counts, a gathered `self`, or a product whose work exceeds [`MAX_TRANSFORM_WORK`].
+    pub fn compose(&self, inner: &Self) -> Result<Self> {
+        let invalid = |reason| Error::InvalidShape {
+            op: "compose transforms",
+            shape: vec![
+                inner.input_period(),
+                inner.output_period(),
+                self.input_period(),
+                self.output_period(),
+            ],
+            reason,
+        };
+        if self.is_windowed()
+            || inner.is_windowed()
+            || self.gather.is_some()
+            || self.slots() != inner.slots()
+        {
+            return Err(invalid(
+                "only periodic transforms on one slot count compose (the outer not gathered)",
+            ));
+        }
+        let m_inner = inner.output_period();
+        let mut by_row: Vec<Vec<(usize, f64)>> = vec![Vec::new(); m_inner];
+        for (k, j, v) in inner.entries() {
+            if let Some(r) = by_row.get_mut(k) {
+                r.push((j, v));
+            }
+        }
+        let mut product: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+        let mut bias: Vec<f64> = (0..self.output_period()).map(|i| self.bias_at(i)).collect();
+        let mut work = 0usize;
+        for (i, k, a) in self.entries() {
+            let k = k % m_inner;
+            let row = by_row.get(k).map_or(&[][..], Vec::as_slice);
+            work = work.saturating_add(row.len());
+            if work > MAX_TRANSFORM_WORK {
+                return Err(invalid("product too large"));
+            }
+            for &(j, b) in row {
+                *product.entry((i, j)).or_insert(0.0) += a * b;
+            }
+            if let Some(c) = bias.get_mut(i) {
+                *c += a * inner.bias_at(k);
+            }
+        }
+        let mut t = Self::new(
+            self.slots(),
+            inner.input_period(),
+            self.output_period(),
+            |i, j| product.get(&(i, j)).copied().unwrap_or(0.0),
+            |i| bias.get(i).copied().unwrap_or(0.0),
+        )?;
+        t.gather.clone_from(&inner.gather);
+        Ok(t)
     }
 }

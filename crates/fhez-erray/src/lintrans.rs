@@ -29,10 +29,11 @@
 //! ([`PreparedTransform`]), so applying it again encodes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use fhez_backend::Backend;
 
-use crate::{Error, Result};
+use crate::{Error, Gather, Result};
 
 /// Upper bound on `n · m` (coefficient evaluations while building one transform) and on the
 /// number of stored diagonal slots, so hostile shapes fail before allocating.
@@ -58,6 +59,8 @@ pub struct LinearTransform {
     tree: Vec<usize>,
     bias: Option<Vec<f64>>,
     windowed: bool,
+    /// The input gather this transform reads (`None`: the row-major single-input layout).
+    pub(crate) gather: Option<Arc<Gather>>,
 }
 
 /// Which stored Galois keys each rotation step is made of, decided at plan time.
@@ -171,6 +174,29 @@ impl RotationTable {
     }
 }
 
+/// Marks "choose the giant stride" for [`LinearTransform::build`] (not a power of two).
+const AUTO_GIANT: usize = 0;
+
+/// The giant stride `G` (a power of two `≤ m`) that evaluates the non-zero diagonals `used`
+/// (indices `b < m`) with the fewest rotations: the distinct non-zero baby offsets
+/// `b mod G` (hoisted) plus the Horner giant steps (one per giant group after the first,
+/// one more when the lowest group is not 0). Ties go to the stride nearest
+/// `2^⌈log2(m)/2⌉` (the balanced split of a dense matrix), then to the smaller.
+fn best_giant(used: &[usize], m: usize) -> usize {
+    let balanced = 1usize << m.max(1).trailing_zeros().div_ceil(2);
+    let cost = |giant: usize| {
+        let babies: BTreeSet<usize> = used.iter().map(|b| b % giant).filter(|&r| r != 0).collect();
+        let groups: BTreeSet<usize> = used.iter().map(|b| b / giant).collect();
+        let first = groups.first().copied().unwrap_or(0);
+        babies.len() + groups.len().saturating_sub(1) + usize::from(first > 0)
+    };
+    let distance = |g: usize| g.trailing_zeros().abs_diff(balanced.trailing_zeros());
+    (0..=m.max(1).trailing_zeros())
+        .map(|k| 1usize << k)
+        .min_by_key(|&g| (cost(g), distance(g), g))
+        .unwrap_or(balanced)
+}
+
 fn to_step(s: usize) -> Result<i64> {
     i64::try_from(s).map_err(|_| Error::SlotsNotPowerOfTwo {
         op: "linear transform",
@@ -182,7 +208,10 @@ impl LinearTransform {
     /// Plans `y = M·x + bias` for an input of period `n_in` and an output of `rows` values
     /// (output period `m = rows.next_power_of_two()`; the input period is raised to `m` when
     /// smaller, which a periodic input allows). `coef(i, j)` is `M[i][j]` for `i < rows`,
-    /// `j < n_in`; `bias(i)` for `i < rows`. Giant stride `G = 2^⌈log2(m)/2⌉`.
+    /// `j < n_in`; `bias(i)` for `i < rows`. The giant stride `G` is the power of two that
+    /// needs the fewest rotations for the non-zero diagonals ([`best_giant`]; a dense
+    /// matrix gets `2^⌈log2(m)/2⌉`, a sparse one — a filter bank on an im2col layout, whose
+    /// diagonals are multiples of its window count — a stride that fits its spacing).
     ///
     /// # Errors
     /// [`Error::SlotsNotPowerOfTwo`]; [`Error::InvalidShape`] when `n_in` is not a power of
@@ -194,9 +223,7 @@ impl LinearTransform {
         coef: impl Fn(usize, usize) -> f64,
         bias: impl Fn(usize) -> f64,
     ) -> Result<Self> {
-        let m = rows.max(1).next_power_of_two();
-        let bits = m.trailing_zeros();
-        Self::build(slots, n_in, rows, 1 << bits.div_ceil(2), false, coef, bias)
+        Self::build(slots, n_in, rows, AUTO_GIANT, false, coef, bias)
     }
 
     /// As [`LinearTransform::new`] for an input that is only periodic on the window
@@ -253,7 +280,7 @@ impl LinearTransform {
                 slots,
             });
         }
-        if !n_in.is_power_of_two() || !giant.is_power_of_two() {
+        if !n_in.is_power_of_two() || !(giant.is_power_of_two() || giant == AUTO_GIANT) {
             return Err(invalid(
                 "input period and giant stride must be powers of two",
             ));
@@ -268,10 +295,9 @@ impl LinearTransform {
             Some(_) | None => return Err(invalid("transform too large")),
         }
         let reps = slots / n;
-        let mut raw: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+        let mut bases: Vec<(usize, Vec<f64>)> = Vec::new();
         let mut stored = 0usize;
         for b in 0..m {
-            let (g, r) = (b / giant, b % giant);
             // D_b[s] = M[s mod m][(s + b) mod n] on one period s < n.
             let base: Vec<f64> = (0..n)
                 .map(|s| {
@@ -286,6 +312,17 @@ impl LinearTransform {
             if stored > MAX_TRANSFORM_WORK {
                 return Err(invalid("transform too large"));
             }
+            bases.push((b, base));
+        }
+        let giant = if giant == AUTO_GIANT {
+            let used: Vec<usize> = bases.iter().map(|(b, _)| *b).collect();
+            best_giant(&used, m)
+        } else {
+            giant
+        };
+        let mut raw: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+        for (b, base) in bases {
+            let (g, r) = (b / giant, b % giant);
             // Pre-rotated by −G·g: D'_{g,r}[s] = D_b[s − G·g] (periodic, or on the window).
             let shift = g * giant;
             let full: Vec<f64> = if windowed {
@@ -341,6 +378,7 @@ impl LinearTransform {
             tree,
             bias,
             windowed,
+            gather: None,
         })
     }
 
@@ -350,7 +388,7 @@ impl LinearTransform {
     /// The input period is the largest of the parts'; a part reads its own period only.
     ///
     /// # Errors
-    /// [`Error::InvalidShape`] for no parts, windowed parts, parts planned for other slot
+    /// [`Error::InvalidShape`] for no parts, windowed or gathered parts, parts planned for other slot
     /// counts, `rows` above a part's output period, or a stack that overflows; as
     /// [`LinearTransform::new`].
     pub fn stack(parts: &[&Self], rows: usize) -> Result<Self> {
@@ -362,7 +400,7 @@ impl LinearTransform {
         let first = parts.first().ok_or_else(|| invalid("nothing to stack"))?;
         if parts
             .iter()
-            .any(|p| p.windowed || p.slots != first.slots || rows > p.m)
+            .any(|p| p.windowed || p.gather.is_some() || p.slots != first.slots || rows > p.m)
         {
             return Err(invalid(
                 "parts must be periodic, on one slot count, with at least `rows` outputs",
@@ -404,6 +442,52 @@ impl LinearTransform {
             }
         }
         DiagonalLookup { t: self, by_b }
+    }
+
+    /// The input gather this transform reads ([`LinearTransform::gathered`],
+    /// [`LinearTransform::compose_gather`]); `None` for the row-major single-input layout.
+    #[must_use]
+    pub fn gather(&self) -> Option<&Gather> {
+        self.gather.as_deref()
+    }
+
+    /// The non-zero coefficients `(i, j, M[i][j])` (`i < m`, `j <` the input period), read
+    /// from the stored diagonals, ordered by diagonal.
+    #[must_use]
+    pub fn entries(&self) -> Vec<(usize, usize, f64)> {
+        let n = self.n_in;
+        let mut out = Vec::new();
+        for (g, list) in &self.groups {
+            let shift = g * self.giant;
+            for (bi, diag) in list {
+                let Some(&r) = self.baby.get(*bi) else {
+                    continue;
+                };
+                let b = shift + r;
+                for s in 0..n {
+                    // The diagonal was pre-rotated by −G·g: D_b[s] sits at slot s + G·g.
+                    let v = if self.windowed {
+                        diag.get((s + shift) % self.slots).copied().unwrap_or(0.0)
+                    } else {
+                        diag.get((s + shift) % n).copied().unwrap_or(0.0)
+                    };
+                    if v != 0.0 {
+                        out.push((s % self.m, (s + b) % n, v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The bias of output `i` (`i <` the output period; zero without a bias).
+    #[must_use]
+    pub fn bias_at(&self, i: usize) -> f64 {
+        self.bias
+            .as_ref()
+            .and_then(|b| b.get(i % self.m))
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// Whether this is a [windowed](LinearTransform::windowed) transform (output valid on
@@ -558,6 +642,7 @@ impl LinearTransform {
             tree: self.tree.clone(),
             bias: self.bias.clone(),
             windowed: self.windowed,
+            gather: self.gather.clone(),
         }
     }
 
@@ -656,6 +741,12 @@ impl<B: Backend> PreparedTransform<B> {
     #[must_use]
     pub fn input_period(&self) -> usize {
         self.shape.n_in
+    }
+
+    /// The input gather the transform reads ([`LinearTransform::gather`]).
+    #[must_use]
+    pub fn gather(&self) -> Option<&Gather> {
+        self.shape.gather()
     }
 
     /// Output period `m`.

@@ -263,6 +263,7 @@ impl<B: Backend> Erray<B> {
             packing: Packing::Flat,
             cts: vec![acc],
             clean: false,
+            gather: None,
         })
     }
 }

@@ -106,6 +106,7 @@ impl<B: Backend> Erray<B> {
             packing: Packing::Flat,
             cts: vec![ct],
             clean: false,
+            gather: None,
         })
     }
 
@@ -139,6 +140,7 @@ impl<B: Backend> Erray<B> {
                     packing: Packing::BatchInSlots { batch: 1 },
                     cts,
                     clean: false,
+                    gather: None,
                 })
             }
             Packing::BatchInSlots { .. } => self.sum_inner_axis(axis, d),

@@ -155,7 +155,7 @@ impl<B: Backend> Erray<B> {
         shape: Vec<usize>,
         table: &RotationTable,
     ) -> Result<Self> {
-        self.check_transform(t.input_period(), t.output_period(), &shape)?;
+        self.check_transform(t.input_period(), t.output_period(), &shape, t.gather())?;
         let ct = t.apply_with(&self.backend, self.ct(0)?, table)?;
         Ok(self.single_output(ct, shape, t.output_period()))
     }
@@ -173,7 +173,7 @@ impl<B: Backend> Erray<B> {
         shape: Vec<usize>,
         table: &RotationTable,
     ) -> Result<Self> {
-        self.check_transform(t.input_period(), t.output_period(), &shape)?;
+        self.check_transform(t.input_period(), t.output_period(), &shape, t.gather())?;
         let ct = t.apply_with(&self.backend, self.ct(0)?, table)?;
         Ok(self.single_output(ct, shape, t.output_period()))
     }
@@ -183,8 +183,19 @@ impl<B: Backend> Erray<B> {
         input_period: usize,
         output_period: usize,
         shape: &[usize],
+        gather: Option<&crate::Gather>,
     ) -> Result<()> {
         let period = single_period(self, "linear_transform")?;
+        if self.gather() != gather {
+            return Err(Error::InvalidShape {
+                op: "linear_transform",
+                shape: vec![
+                    self.gather().map_or(0, crate::Gather::period),
+                    gather.map_or(0, crate::Gather::period),
+                ],
+                reason: "the transform is not composed with the erray's input gather (periods: erray's, transform's; 0 = row-major)",
+            });
+        }
         let invalid = |reason| Error::InvalidShape {
             op: "linear_transform",
             shape: shape.to_vec(),
@@ -208,6 +219,7 @@ impl<B: Backend> Erray<B> {
             packing: Packing::SingleInput { period },
             cts: vec![ct],
             clean: true,
+            gather: None,
         }
     }
 
@@ -404,6 +416,7 @@ impl<B: Backend> Erray<B> {
         })?;
         let period = single_period(first, "stack")?;
         for p in parts {
+            p.check_not_gathered("stack")?;
             if p.packing != first.packing {
                 return Err(Error::PackingMismatch {
                     op: "stack",
@@ -464,6 +477,7 @@ impl<B: Backend> Erray<B> {
             packing: Packing::SingleInput { period: q },
             cts: vec![ct],
             clean: true,
+            gather: None,
         })
     }
 }

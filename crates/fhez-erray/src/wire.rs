@@ -119,6 +119,8 @@ impl<B: Backend> Erray<B> {
             packing,
             cts,
             clean,
+            // The bytes carry no gather: the receiver attaches its plan's (`with_gather`).
+            gather: None,
         })
     }
 }

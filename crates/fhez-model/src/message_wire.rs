@@ -146,11 +146,39 @@ impl CtBatch {
         client: &CkksClient,
         inputs: &[(&str, &PlainArray, Packing)],
     ) -> Result<Vec<u8>> {
+        let laid: Vec<_> = inputs.iter().map(|&(n, x, p)| (n, x, p, None)).collect();
+        Self::encrypt_seeded_bytes_gathered(client, &laid)
+    }
+
+    /// As [`CtBatch::encrypt_seeded_bytes_packed`], an input with a gather laid out by it
+    /// ([`fhez_erray::Erray::encrypt_gathered`]; its packing must be single-input with the
+    /// gather's period, which the message records).
+    ///
+    /// # Errors
+    /// As [`CtBatch::encrypt_seeded_bytes_packed`]; the gather's layout errors.
+    pub fn encrypt_seeded_bytes_gathered(
+        client: &CkksClient,
+        inputs: &[(&str, &PlainArray, Packing, Option<fhez_erray::Gather>)],
+    ) -> Result<Vec<u8>> {
         let mut w = start(inputs.len(), &client.params().id().0)?;
         let out = w.payload();
-        for &(name, x, packing) in inputs {
+        for (name, x, packing, gather) in inputs {
+            let (name, packing) = (*name, *packing);
             check_name(name)?;
-            let vectors = packing.layout(x.shape(), client.slots(), x.data())?;
+            let vectors = match gather {
+                Some(g) => {
+                    if packing != (Packing::SingleInput { period: g.period() }) {
+                        return Err(fhez_erray::Error::PackingUnsupported {
+                            op: "gathered message entry",
+                            packing: packing.name(),
+                        }
+                        .into());
+                    }
+                    packing.validate(x.shape(), client.slots())?;
+                    vec![g.layout(x.data(), client.slots())?]
+                }
+                None => packing.layout(x.shape(), client.slots(), x.data())?,
+            };
             put_entry_header(out, name, x.shape(), packing, vectors.len());
             for v in &vectors {
                 let ct = client.encrypt_seeded(v)?;

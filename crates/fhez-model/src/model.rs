@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use fhez_backend::Backend;
 use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, CkksServer, ParamsId};
-use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_erray::{Erray, Gather, Packing, PlainArray};
 use fhez_nn::{
     EncRun, Graph, LayoutRole, NodeId, Outputs, PackingChoice, PackingSpec, Plan, PlanRequest,
     TransformCache,
@@ -209,7 +210,11 @@ impl EncryptedModel {
         let mut errays = Vec::with_capacity(inputs.len());
         for (name, x) in inputs {
             let packing = self.input_packing(name, x)?;
-            errays.push((*name, Erray::encrypt(client, x, packing)?));
+            let e = match input_gather_of(&self.plan, name, client.slots())? {
+                Some(g) => Erray::encrypt_gathered(client, x, &g)?,
+                None => Erray::encrypt(client, x, packing)?,
+            };
+            errays.push((*name, e));
         }
         Ok(CtBatch::from_errays(errays.iter().map(|(n, x)| (*n, x))))
     }
@@ -336,8 +341,21 @@ impl EncryptedModel {
     ) -> Result<(CtBatch, Vec<NodeTiming>)> {
         check_params(&self.plan, server.params(), self.batch)?;
         self.check_message(&inputs, LayoutRole::Input)?;
-        let (names, arrays): (Vec<String>, Vec<Erray<CkksServer>>) =
-            inputs.into_bound(server)?.into_iter().unzip();
+        let slots = server.slots();
+        let (names, arrays): (Vec<String>, Vec<Erray<CkksServer>>) = inputs
+            .into_bound(server)?
+            .into_iter()
+            .map(|(name, x)| {
+                // A gathered input carries no gather on the wire: the plan's is attached.
+                let x = match input_gather_of(&self.plan, &name, slots)? {
+                    Some(g) => x.with_gather(Arc::new(g))?,
+                    None => x,
+                };
+                Ok((name, x))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let named: Vec<(&str, Erray<CkksServer>)> =
             names.iter().map(String::as_str).zip(arrays).collect();
         let mut refresh = |_: &Erray<CkksServer>| -> fhez_nn::Result<Erray<CkksServer>> {
@@ -478,8 +496,24 @@ pub fn input_packing_of(
     })
 }
 
+/// **Client and server, with the plan alone.** The gather input `name` is laid out by under
+/// `plan` on a ring of `slots` slots (the plan's input layout's
+/// [`gather`](fhez_nn::TensorLayout::gather), checked: a hostile plan's index out of
+/// range, layout longer than its period or period beyond the ring is an error here, before
+/// anything is allocated for it); `None` for a row-major input or a plan without one.
+///
+/// # Errors
+/// [`Error::Nn`] wrapping the gather's check.
+pub fn input_gather_of(plan: &Plan, name: &str, slots: usize) -> Result<Option<Gather>> {
+    match plan.layout(name, LayoutRole::Input) {
+        Some(l) => Ok(l.checked_gather(slots)?),
+        None => Ok(None),
+    }
+}
+
 /// **Client, with the plan alone.** Encrypts batched inputs `(batch, shape…)` by name as
-/// a seed-compressed message laid out as `plan` says ([`input_packing_of`]); what a client
+/// a seed-compressed message laid out as `plan` says ([`input_packing_of`],
+/// [`input_gather_of`]); what a client
 /// that holds the published plan but no weights sends.
 ///
 /// # Errors
@@ -497,8 +531,9 @@ pub fn encrypt_seeded_with_plan(
                 *name,
                 x,
                 input_packing_of(plan, planned_batch, name, x.shape())?,
+                input_gather_of(plan, name, client.slots())?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    CtBatch::encrypt_seeded_bytes_packed(client, &packed)
+    CtBatch::encrypt_seeded_bytes_gathered(client, &packed)
 }

@@ -88,16 +88,16 @@ fn single_input_runs_through_the_model_api_on_ckks() -> TestResult {
         "nothing encoded before the first evaluation"
     );
     let first = model.evaluate(&server, &sent)?;
-    // The server encoded the linear maps (the fused 2-filter bank, pool, dense) once, at the
+    // The server encoded the linear maps (the fused 2-filter bank, dense∘pool) once, at the
     // levels the plan meets: (level + 1) limbs of N = 2^10 residues per diagonal.
     let bytes = model.prepared_bytes();
-    assert_eq!(model.prepared_transforms(), 3);
+    assert_eq!(model.prepared_transforms(), 2);
     assert!(bytes > 0 && bytes % (1 << 13) == 0, "{bytes}");
     // A second request reuses them (a clone of the model shares the cache).
     let back = model.clone().evaluate(&server, &sent)?;
     assert_eq!(
         (model.prepared_transforms(), model.prepared_bytes()),
-        (3, bytes)
+        (2, bytes)
     );
     assert_eq!(first.num_cts(), back.num_cts());
     let out = model.decrypt_finish(&client, &back, &[])?;
@@ -130,9 +130,9 @@ fn the_same_calls_plan_batch_in_slots() -> TestResult {
     assert_eq!(model.batch(), 4);
     let single = EncryptedModel::with_packing(graph()?, &req, PackingChoice::SingleInput)?;
     assert_eq!(
-        single.plan().depth + 1,
+        single.plan().depth + 2,
         model.plan().depth,
-        "the filter bank fused at the stack (no mask level), the ReLU folded into it (1 level)"
+        "the filter bank fused at the stack (no mask level), the ReLU folded into it (1 level), pool and dense composed (1 level)"
     );
     Ok(())
 }
@@ -170,7 +170,8 @@ fn packing_mismatches_are_typed_errors_with_the_numbers() -> TestResult {
     let fhez_nn::PackingSpec::SingleInput { period } = layout else {
         panic!("single-input plan with input layout {layout:?}");
     };
-    assert_eq!(period, 64);
+    // The fused bank reads x im2col: 9 taps × 36 windows in 512 slots.
+    assert_eq!(period, 512);
 
     // batch-in-slots message → single-input plan
     let xs = PlainArray::full(vec![3, 8, 8], 0.1)?;
@@ -185,9 +186,9 @@ fn packing_mismatches_are_typed_errors_with_the_numbers() -> TestResult {
         panic!("expected PackingMismatch, got {e:?}");
     };
     assert_eq!(node, "x");
-    assert_eq!(planned, "single-input (period 64)");
+    assert_eq!(planned, "single-input (period 512)");
     assert_eq!(found, "batch-in-slots (batch 3)");
-    assert!(e.to_string().contains("period 64"), "{e}");
+    assert!(e.to_string().contains("period 512"), "{e}");
 
     // single-input message → batch-in-slots plan (server and client side)
     let x1 = PlainArray::full(vec![1, 8, 8], 0.1)?;
@@ -196,7 +197,7 @@ fn packing_mismatches_are_typed_errors_with_the_numbers() -> TestResult {
     assert_eq!(sent1.num_cts(), 1, "one seeded ciphertext per sample");
     assert_eq!(
         sent1.entries[0].packing,
-        fhez_erray::Packing::SingleInput { period: 64 }
+        fhez_erray::Packing::SingleInput { period: 512 }
     );
     assert!(matches!(
         batch.evaluate(&server, &sent1),
@@ -226,7 +227,87 @@ fn packing_mismatches_are_typed_errors_with_the_numbers() -> TestResult {
     let Error::PackingMismatch { planned, found, .. } = &e else {
         panic!("expected PackingMismatch, got {e:?}");
     };
-    assert_eq!(planned, "single-input (period 64)");
+    assert_eq!(planned, "single-input (period 512)");
     assert_eq!(found, "single-input (period 128)");
+    Ok(())
+}
+
+/// The planner's input gather through the model API on CKKS: a client holding only the plan
+/// encrypts (seeded message), the server re-attaches the plan's gather, and the reply
+/// decrypts to the plaintext forward; every node's key switches on CKKS are those of the
+/// `Plain` walk on the same layout; a plan whose gather is hostile is refused by the
+/// client's encrypt and by the server's evaluate.
+#[test]
+fn gathered_input_on_ckks_with_the_plan_alone() -> TestResult {
+    let model = EncryptedModel::with_packing(graph()?, &request(), PackingChoice::SingleInput)?;
+    let plan = model.plan().clone();
+    let input = plan.layout("x", LayoutRole::Input).unwrap().clone();
+    assert!(input.gather.is_some());
+    // DISCLAIMER: toy parameters, they protect nothing.
+    let spec = CkksParamsSpec {
+        log_n: 10,
+        ..model.spec()
+    }
+    .insecure_for_testing();
+    let client = model.keygen(&CkksParams::new(&spec)?)?;
+    let server = CkksServer::new(client.server_keys());
+    let mut rng = ChaCha20Rng::seed_from_u64(41);
+    let data: Vec<f64> = (0..64)
+        .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+        .collect();
+    let x = PlainArray::new(vec![1, 8, 8], data.clone())?;
+    let bytes = fhez_model::encrypt_seeded_with_plan(&client, &plan, 1, &[("x", x.clone())])?;
+    let sent = fhez_model::CtBatch::from_bytes(&server, &bytes, 1 << 30)?;
+    let (reply, timings) = model.evaluate_timed(&server, &sent)?;
+    let out = model.decrypt_finish(&client, &reply, &[])?;
+    let want = model
+        .graph()
+        .infer(&[("x", Tensor::new(vec![8, 8], data)?)])?;
+    for (a, b) in out[0]["Decrypt"].data().iter().zip(want["Decrypt"].data()) {
+        assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let plain = fhez_backend::Plain::new(1 << 9).with_max_level(plan.depth);
+    let mut refresh =
+        |e: &fhez_erray::Erray<fhez_backend::Plain>| -> fhez_nn::Result<_> { Ok(e.clone()) };
+    let run = model
+        .graph()
+        .forward_enc(&[("x", input.encrypt(&plain, &x)?)], &mut refresh)?;
+    for t in &timings {
+        let id = model.graph().id(&t.name)?;
+        assert_eq!(
+            t.levels.key_switches,
+            run.levels[id].unwrap().key_switches,
+            "{}",
+            t.name
+        );
+    }
+    let stack = timings.iter().find(|t| t.name == "stack").unwrap();
+    assert!(stack.levels.key_switches > 0);
+
+    // A hostile plan: an index beyond the input.
+    let mut bad = plan.clone();
+    let layout = bad
+        .layouts
+        .iter_mut()
+        .find(|l| l.role == LayoutRole::Input)
+        .unwrap();
+    layout.gather.as_mut().unwrap().slots[0] = Some(1 << 20);
+    let hostile = EncryptedModel::with_plan(graph()?, bad.clone(), 1);
+    let e = hostile.encrypt(&client, &[("x", x.clone())]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Nn(fhez_nn::Error::Erray(fhez_erray::Error::IndexOutOfBounds { ref index, .. }))
+                if index == &[1 << 20]
+        ),
+        "{e:?}"
+    );
+    assert!(fhez_model::encrypt_seeded_with_plan(&client, &bad, 1, &[("x", x)]).is_err());
+    assert!(matches!(
+        hostile.evaluate(&server, &sent),
+        Err(Error::Nn(fhez_nn::Error::Erray(
+            fhez_erray::Error::IndexOutOfBounds { .. }
+        )))
+    ));
     Ok(())
 }

@@ -57,7 +57,7 @@ pub use original::{OriginalParams, original_cost, original_groups, original_heur
 use std::collections::BTreeSet;
 
 use fhez_backend::{Backend, Sim, SimConfig};
-use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_erray::{Erray, Gather, Packing, PlainArray};
 use serde::{Deserialize, Serialize};
 
 use crate::nodes::with_batch;
@@ -248,6 +248,11 @@ pub struct NodeCost {
     /// Level of its lowest output in the planned chain.
     #[serde(default)]
     pub level_out: u32,
+    /// Single-input plans: the linear node this linear map was composed into (one
+    /// transform, one level for both: [`Graph::composes_into`], decided by
+    /// [`Graph::compose_is_cheaper`]); absent when it runs on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composed_into: Option<String>,
 }
 
 /// A CKKS parameter plan. Field names match `fhez_ckks::CkksParamsSpec` (`log_n`, `log_q`,
@@ -358,6 +363,100 @@ pub struct TensorLayout {
     pub shape: Vec<usize>,
     /// How the elements sit in the slots.
     pub packing: PackingSpec,
+    /// For a single-input encrypted input whose readers are all linear maps: the gather
+    /// the planner chose for it ([`Graph::input_gather`]): the client lays the input out
+    /// by it ([`Erray::encrypt_gathered`]) and the first map reads it. Absent (older plans
+    /// too): the packing's row-major layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather: Option<GatherSpec>,
+}
+
+impl TensorLayout {
+    /// The gather of this layout, checked for a ring of `ring_slots` slots
+    /// ([`GatherSpec::to_gather`]); `None` for a row-major layout.
+    ///
+    /// # Errors
+    /// As [`GatherSpec::to_gather`].
+    pub fn checked_gather(&self, ring_slots: usize) -> Result<Option<Gather>> {
+        self.gather
+            .as_ref()
+            .map(|g| g.to_gather(ring_slots))
+            .transpose()
+    }
+
+    /// **Client, with the plan alone.** Encrypts one input `data` as this input layout
+    /// says: by its gather ([`Erray::encrypt_gathered`]) when it has one, otherwise with
+    /// its packing (a batch-in-slots layout takes the data's batch).
+    ///
+    /// # Errors
+    /// As [`TensorLayout::checked_gather`]; layout and encryption errors.
+    pub fn encrypt<B: Backend>(&self, backend: &B, data: &PlainArray) -> Result<Erray<B>> {
+        match self.checked_gather(backend.slots())? {
+            Some(g) => Ok(Erray::encrypt_gathered(backend, data, &g)?),
+            None => {
+                let packing = match self.packing {
+                    PackingSpec::BatchInSlots { .. } => Packing::BatchInSlots {
+                        batch: data.shape().first().copied().unwrap_or(1),
+                    },
+                    p @ (PackingSpec::Flat | PackingSpec::SingleInput { .. }) => p.into(),
+                };
+                Ok(Erray::encrypt(backend, data, packing)?)
+            }
+        }
+    }
+}
+
+/// The serialized form of a [`Gather`]: slot `s < period` holds input element
+/// `slots[s]` (`null`: empty), repeated every `period` slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatherSpec {
+    /// Elements of the input (its row-major length).
+    pub source_len: usize,
+    /// Repetition period in slots (a power of two).
+    pub period: usize,
+    /// The element each slot of one period holds.
+    pub slots: Vec<Option<usize>>,
+}
+
+impl GatherSpec {
+    /// The checked gather for a ring of `ring_slots` slots, read from a plan that may be
+    /// hostile: every bound is checked before anything is allocated for it.
+    ///
+    /// # Errors
+    /// [`Error::LimitExceeded`] when the period exceeds `ring_slots` or the layout is
+    /// longer than its period; [`Error::Erray`] (`IndexOutOfBounds`, `InvalidShape`) for
+    /// an element index out of range or a period that is not a power of two.
+    pub fn to_gather(&self, ring_slots: usize) -> Result<Gather> {
+        if self.period > ring_slots {
+            return Err(Error::LimitExceeded {
+                what: "gather period (slots)",
+                found: self.period,
+                limit: ring_slots,
+            });
+        }
+        if self.slots.len() > self.period {
+            return Err(Error::LimitExceeded {
+                what: "gather layout length (its period)",
+                found: self.slots.len(),
+                limit: self.period,
+            });
+        }
+        Ok(Gather::new(
+            self.source_len,
+            self.period,
+            self.slots.clone(),
+        )?)
+    }
+}
+
+impl From<&Gather> for GatherSpec {
+    fn from(g: &Gather) -> Self {
+        Self {
+            source_len: g.source_len(),
+            period: g.period(),
+            slots: g.slots().to_vec(),
+        }
+    }
 }
 
 impl Plan {
@@ -535,6 +634,10 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     }
 }
 
+fn is_single_packing(p: PackingChoice) -> bool {
+    matches!(p, PackingChoice::SingleInput)
+}
+
 /// Runs the graph on `sim` with zero inputs of every input's shape in `packing`, returning
 /// the depth, the per-node costs and the input/output layouts.
 fn simulate(
@@ -552,12 +655,16 @@ fn simulate(
             PackingChoice::BatchInSlots => Packing::BatchInSlots { batch },
             PackingChoice::SingleInput => Packing::single_input(zeros.len()),
         };
-        let x = Erray::encrypt(sim, &zeros, p)?;
+        let mut x = Erray::encrypt(sim, &zeros, p)?;
+        if let Some(g) = graph.input_gather(id, &x)? {
+            x = Erray::encrypt_gathered(sim, &zeros, &g)?;
+        }
         layouts.push(TensorLayout {
             node: graph.name(id).to_owned(),
             role: LayoutRole::Input,
             shape: x.shape().to_vec(),
             packing: x.packing().into(),
+            gather: x.gather().map(GatherSpec::from),
         });
         inputs.push((graph.name(id), x));
     }
@@ -572,6 +679,7 @@ fn simulate(
             role: LayoutRole::Output,
             shape: x.shape().to_vec(),
             packing: x.packing().into(),
+            gather: None,
         });
     }
     let max = sim.caps().max_level;
@@ -592,6 +700,13 @@ fn simulate(
             key_switches: levels.key_switches,
             level_in: depth.saturating_sub(max.saturating_sub(levels.input)),
             level_out: depth.saturating_sub(max.saturating_sub(levels.output)),
+            composed_into: graph
+                .composes_into(id)
+                .filter(|&c| {
+                    matches!(run.levels.get(c), Some(Some(l)) if l.consumed() == 0)
+                        && is_single_packing(packing)
+                })
+                .map(|c| graph.name(c).to_owned()),
         });
     }
     Ok((depth, nodes, layouts))

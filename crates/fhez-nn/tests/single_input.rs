@@ -72,11 +72,12 @@ fn single_input_graph_equals_the_plain_forward() -> TestResult {
         }
     }
     // cc 1 (the fused bank: the stack applies all filters as one transform, no mask level),
-    // relu 1 (its x² coefficient folded into the bank), pool 1, dense 1.
+    // relu 1 (its x² coefficient folded into the bank), pool and dense 1 together (two
+    // consecutive linear maps composed into one transform at the dense).
     let consumed = |n: &str| run.levels[g.id(n).unwrap()].unwrap().consumed();
     assert_eq!(
         ["cc0", "stack", "relu", "pool", "dense"].map(consumed),
-        [1, 0, 1, 1, 1]
+        [1, 0, 1, 1, 0]
     );
     Ok(())
 }
@@ -144,15 +145,19 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
     assert_eq!(
-        plan.depth, 4,
-        "fused cc bank 1 + folded relu 1 + pool 1 + dense 1"
+        plan.depth, 3,
+        "fused cc bank 1 + folded relu 1 + pool∘dense 1"
     );
-    assert_eq!(plan.log_q.len(), 5);
+    assert_eq!(plan.log_q.len(), 4);
     let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
     assert_eq!(input.shape, vec![1, 8, 8]);
+    // Every reader of x is a part of the fused bank: the planner lays x out im2col (9 taps
+    // of 36 windows in 512 slots), cheaper for the bank than the row-major 64 slots.
+    let gather = input.gather.as_ref().unwrap();
+    assert_eq!((gather.source_len, gather.period), (64, 512));
     assert_eq!(
         input.packing,
-        fhez_nn::PackingSpec::SingleInput { period: 64 }
+        fhez_nn::PackingSpec::SingleInput { period: 512 }
     );
     let output = plan.layout("dec", fhez_nn::LayoutRole::Output).unwrap();
     assert_eq!(output.shape, vec![1, 4]);
@@ -168,7 +173,7 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
         .with_max_level(plan.depth)
         .with_rotations(keys);
     let data = PlainArray::new(input.shape.clone(), x.data().to_vec())?;
-    let e = Erray::encrypt(&b, &data, input.packing.into())?;
+    let e = input.encrypt(&b, &data)?;
     let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
     let run = g.forward_enc(&[("x", e.clone())], &mut refresh)?;
     let (id, out) = &run.boundary[0];
@@ -182,7 +187,7 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     let first = *fewer.iter().next().unwrap();
     fewer.remove(&first);
     let b2 = Plain::new(plan.slots).with_rotations(fhez_backend::RotationSet::Steps(fewer));
-    let e2 = Erray::encrypt(&b2, &data, input.packing.into())?;
+    let e2 = input.encrypt(&b2, &data)?;
     let mut refresh2 = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
     assert!(g.forward_enc(&[("x", e2)], &mut refresh2).is_err());
     Ok(())
@@ -237,8 +242,8 @@ fn cached_walk_encodes_once_and_matches_the_walk() -> TestResult {
             &sim_cache,
         )?;
         assert_eq!(s.levels, plain_run.levels);
-        // The fused bank (at the Enqueue), pool and dense.
-        assert_eq!(cache.len(), 3);
+        // The fused bank (at the Enqueue) and dense∘pool.
+        assert_eq!(cache.len(), 2);
         assert_eq!(
             *bytes.get_or_insert(cache.plain_bytes()),
             cache.plain_bytes()
@@ -288,5 +293,214 @@ fn quadratic_activation_folds_only_after_a_linear_map() -> TestResult {
     for (a, w) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
         assert!((a - w).abs() <= 1e-9 * (1.0 + w.abs()), "{a} vs {w}");
     }
+    Ok(())
+}
+
+/// The planner's input gather on the filter-bank graph: `Plain` equals the plaintext
+/// forward through it, `Sim` mirrors `Plain`'s levels and key switches node by node, the
+/// bank's key switches drop below the row-major walk's, the cached walk matches, and the
+/// plan's per-node key switches are the gathered walk's.
+#[test]
+fn gathered_input_conformance_on_plain_and_sim() -> TestResult {
+    let g = graph()?;
+    let slots = 1024;
+    let plain = Plain::new(slots).with_max_level(8);
+    let sim = Sim::new(SimConfig::planning(slots, 8, 40.0))?;
+    let x = rand_tensor(&mut rng(31), &[8, 8], -1.0, 1.0);
+    let row_major = single_input(&plain, &x)?;
+    let gather = g.input_gather(g.id("x")?, &row_major)?.unwrap();
+    assert_eq!(
+        g.input_gather(g.id("x")?, &single_input(&sim, &x)?)?,
+        Some(gather.clone())
+    );
+    let data = PlainArray::new(vec![1, 8, 8], x.data().to_vec())?;
+    let mut rp = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let gathered = g.forward_enc(
+        &[("x", Erray::encrypt_gathered(&plain, &data, &gather)?)],
+        &mut rp,
+    )?;
+    let natural = g.forward_enc(&[("x", row_major)], &mut rp)?;
+    let simulated = g.forward_enc(
+        &[("x", Erray::encrypt_gathered(&sim, &data, &gather)?)],
+        &mut rs,
+    )?;
+    assert_eq!(simulated.levels, gathered.levels);
+    let (id, out) = &gathered.boundary[0];
+    let got = g.finish(&[(*id, out.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", x)])?;
+    for (a, b) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
+        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let ks =
+        |run: &fhez_nn::EncRun<Plain>, n: &str| run.levels[g.id(n).unwrap()].unwrap().key_switches;
+    assert!(
+        ks(&gathered, "stack") < ks(&natural, "stack"),
+        "gathered {} vs row-major {}",
+        ks(&gathered, "stack"),
+        ks(&natural, "stack")
+    );
+    for n in ["relu", "pool", "dense"] {
+        assert_eq!(ks(&gathered, n), ks(&natural, n), "{n}");
+    }
+    // The cached walk keys its entries by the gathered layout too.
+    let cache = fhez_nn::TransformCache::<Plain>::new();
+    let e = Erray::encrypt_gathered(&plain, &data, &gather)?;
+    let cached = g.forward_enc_cached(&[("x", e)], &mut rp, &mut |_| {}, &cache)?;
+    assert_eq!(cached.levels, gathered.levels);
+    // The plan records what the gathered walk does.
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    let stack = plan.nodes.iter().find(|n| n.name == "stack").unwrap();
+    let gathered_at = |slots: usize| -> fhez_nn::Result<u64> {
+        let sim = Sim::new(SimConfig::planning(slots, 8, 40.0))?;
+        let zeros = single_input(&sim, &Tensor::zeros(&[8, 8]))?;
+        let gather = g.input_gather(g.id("x")?, &zeros)?.unwrap();
+        let e = Erray::encrypt_gathered(&sim, &PlainArray::full(vec![1, 8, 8], 0.0)?, &gather)?;
+        let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+        let run = g.forward_enc(&[("x", e)], &mut rs)?;
+        Ok(run.levels[g.id("stack")?].unwrap().key_switches)
+    };
+    assert_eq!(stack.key_switches, gathered_at(plan.slots)?);
+    Ok(())
+}
+
+/// A plan read from anywhere is hostile: a gather index out of range, a layout longer than
+/// its period, or a period beyond the ring is an error before anything is encrypted.
+#[test]
+fn hostile_plan_gathers_are_errors() -> TestResult {
+    let g = graph()?;
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    let input = plan
+        .layout("x", fhez_nn::LayoutRole::Input)
+        .unwrap()
+        .clone();
+    let b = Plain::new(plan.slots);
+    let data = PlainArray::full(vec![1, 8, 8], 0.5)?;
+    assert!(input.encrypt(&b, &data).is_ok());
+
+    let mut out_of_range = input.clone();
+    out_of_range.gather.as_mut().unwrap().slots[3] = Some(64);
+    let e = out_of_range.encrypt(&b, &data);
+    assert!(
+        matches!(
+            e,
+            Err(fhez_nn::Error::Erray(fhez_erray::Error::IndexOutOfBounds { ref index, .. })) if index == &[64]
+        ),
+        "{e:?}"
+    );
+    let mut too_long = input.clone();
+    let spec = too_long.gather.as_mut().unwrap();
+    spec.slots.resize(spec.period + 1, None);
+    let e = too_long.encrypt(&b, &data);
+    assert!(
+        matches!(e, Err(fhez_nn::Error::LimitExceeded { found, limit, .. }) if found == limit + 1),
+        "{e:?}"
+    );
+    let mut huge = input.clone();
+    huge.gather.as_mut().unwrap().period = 1 << 40;
+    let e = huge.encrypt(&b, &data);
+    assert!(
+        matches!(e, Err(fhez_nn::Error::LimitExceeded { found, .. }) if found == 1 << 40),
+        "{e:?}"
+    );
+    // An older plan (no gather field) reads as row-major.
+    let mut json: serde_json::Value = serde_json::to_value(&plan)?;
+    for l in json["layouts"].as_array_mut().unwrap() {
+        l.as_object_mut().unwrap().remove("gather");
+    }
+    let old: fhez_nn::Plan = serde_json::from_value(json)?;
+    assert!(old.layouts.iter().all(|l| l.gather.is_none()));
+    Ok(())
+}
+
+/// `x (8, 8)` → CC(3×3) → AvgPool(2×2, stride 2) → Dense(9 → 3) → Decrypt: the conv and
+/// the pool (two consecutive linear maps) run as one composed transform, one level for
+/// both: `Plain` equals the plaintext forward, `Sim` mirrors its levels and key switches,
+/// the cached walk matches, and the plan records the composition and one level less.
+#[test]
+fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
+    let mut r = rng(41);
+    let mut b = GraphBuilder::new();
+    let x = b.add("x", Input::new(&[8, 8]))?;
+    let cc = b.add(
+        "cc",
+        CrossCorrelationConfig {
+            kernel: vec![3, 3],
+            stride: vec![1, 1],
+        }
+        .init(&mut r),
+    )?;
+    let pool = b.add(
+        "pool",
+        AvgPool {
+            kernel: vec![2, 2],
+            stride: vec![2, 2],
+        },
+    )?;
+    let dense = b.add("dense", DenseConfig { d_in: 9, d_out: 3 }.init(&mut r))?;
+    let dec = b.add("dec", Decrypt {})?;
+    b.chain(&[x, cc, pool, dense, dec])?;
+    let g = b.build()?;
+    assert_eq!(g.composes_into(g.id("cc")?), Some(g.id("pool")?));
+    assert_eq!(g.composes_into(g.id("pool")?), None, "pairs only");
+    let xs = rand_tensor(&mut rng(42), &[8, 8], -1.0, 1.0);
+    let plain = Plain::new(1024).with_max_level(8);
+    let sim = Sim::new(SimConfig::planning(1024, 8, 40.0))?;
+    let mut rp = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let mut rs = |e: &Erray<Sim>| -> fhez_nn::Result<Erray<Sim>> { Ok(e.clone()) };
+    let p = g.forward_enc(&[("x", single_input(&plain, &xs)?)], &mut rp)?;
+    let s = g.forward_enc(&[("x", single_input(&sim, &xs)?)], &mut rs)?;
+    assert_eq!(p.levels, s.levels);
+    let consumed = |n: &str| p.levels[g.id(n).unwrap()].unwrap().consumed();
+    assert_eq!(["cc", "pool", "dense"].map(consumed), [1, 0, 1]);
+    assert_eq!(p.boundary[0].1.level(), 8 - 2);
+    let (id, y) = &p.boundary[0];
+    let got = g.finish(&[(*id, y.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", xs.clone())])?;
+    for (a, w) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
+        assert!((a - w).abs() <= 1e-9 * (1.0 + w.abs()), "{a} vs {w}");
+    }
+    let cache = fhez_nn::TransformCache::<Plain>::new();
+    for _ in 0..2 {
+        let c = g.forward_enc_cached(
+            &[("x", single_input(&plain, &xs)?)],
+            &mut rp,
+            &mut |_| {},
+            &cache,
+        )?;
+        assert_eq!(c.levels, p.levels);
+        let (a, b) = (c.boundary[0].1.decrypt()?, y.decrypt()?);
+        for (u, v) in a.data().iter().zip(b.data()) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+    // The composed map and the dense: two transforms encoded.
+    assert_eq!(cache.len(), 2);
+    let request = fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+    };
+    let plan = fhez_nn::plan_single_input(&g, &request)?;
+    assert_eq!(plan.depth, 2, "cc∘pool 1 + dense 1");
+    let node = |n: &str| plan.nodes.iter().find(|c| c.name == n).unwrap();
+    assert_eq!(node("cc").composed_into.as_deref(), Some("pool"));
+    assert_eq!(node("pool").composed_into, None);
+    // Batch-in-slots runs each map on its own.
+    let batch = fhez_nn::plan(&g, 4, 20)?;
+    assert!(batch.nodes.iter().all(|c| c.composed_into.is_none()));
     Ok(())
 }

@@ -233,3 +233,108 @@ pub(crate) fn tensor(t: &Tensor, name: &str) -> Result<Const> {
     }
     Ok(Const { shape, data })
 }
+
+#[cfg(test)]
+#[allow(clippy::panic, reason = "test code")]
+mod tests {
+    use super::*;
+    use crate::proto::OperatorSetId;
+
+    fn model(graph: &GraphShallow) -> Vec<u8> {
+        ModelShallow {
+            ir_version: 8,
+            graph: Some(graph.encode_to_vec()),
+            opset_import: vec![OperatorSetId {
+                domain: String::new(),
+                version: 17,
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    fn limit_of(r: Result<RawGraph>) -> (&'static str, usize, usize) {
+        match r {
+            Err(Error::Limit { what, found, limit }) => (what, found, limit),
+            Err(e) => panic!("expected a limit error, got {e}"),
+            Ok(_) => panic!("expected a limit error, got a graph"),
+        }
+    }
+
+    #[test]
+    fn counts_are_refused_before_their_elements_are_decoded() {
+        let g = GraphShallow {
+            node: vec![Vec::new(); limits::MAX_NODES + 1],
+            ..GraphShallow::default()
+        };
+        assert_eq!(
+            limit_of(graph(&model(&g))),
+            ("graph nodes", limits::MAX_NODES + 1, limits::MAX_NODES)
+        );
+        let node = NodeShallow {
+            attribute: vec![Vec::new(); limits::MAX_ATTRIBUTES + 1],
+            ..NodeShallow::default()
+        };
+        let g = GraphShallow {
+            node: vec![node.encode_to_vec()],
+            ..GraphShallow::default()
+        };
+        assert_eq!(limit_of(graph(&model(&g))).0, "node attributes");
+        let big = vec![0u8; limits::MAX_FILE_BYTES + 1];
+        assert_eq!(limit_of(graph(&big)).0, "file bytes");
+    }
+
+    #[test]
+    fn tensors_are_checked_against_their_dims_before_conversion() {
+        let t = Tensor {
+            dims: vec![1 << 40, 1 << 40],
+            data_type: FLOAT,
+            ..Tensor::default()
+        };
+        assert!(matches!(
+            tensor(&t, "w"),
+            Err(Error::Initializer { .. } | Error::Limit { .. })
+        ));
+        let t = Tensor {
+            dims: vec![4096, 4097],
+            data_type: FLOAT,
+            ..Tensor::default()
+        };
+        assert!(matches!(
+            tensor(&t, "w"),
+            Err(Error::Limit {
+                what: "tensor elements",
+                ..
+            })
+        ));
+        let t = Tensor {
+            dims: vec![2, 3],
+            data_type: FLOAT,
+            raw_data: vec![0; 23],
+            ..Tensor::default()
+        };
+        let Err(e) = tensor(&t, "fc.weight") else {
+            panic!("23 bytes for 6 floats must be refused");
+        };
+        assert_eq!(
+            e.to_string(),
+            "initializer `fc.weight`: dims [2, 3] declare 6 values (24 bytes), raw_data holds 23 bytes"
+        );
+        let t = Tensor {
+            dims: vec![2],
+            data_type: FLOAT,
+            float_data: vec![1.0, f32::NAN],
+            ..Tensor::default()
+        };
+        assert!(tensor(&t, "b").is_err());
+        let t = Tensor {
+            dims: vec![2],
+            data_type: INT64,
+            raw_data: [3i64, -1].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Tensor::default()
+        };
+        assert_eq!(
+            tensor(&t, "shape").ok().map(|c| c.data),
+            Some(vec![3.0, -1.0])
+        );
+    }
+}

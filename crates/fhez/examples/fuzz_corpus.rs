@@ -145,6 +145,42 @@ fn main() -> Result<()> {
         put("model_file", name, &bytes)?;
     }
 
+    // A single-input plan of a two-filter bank (its input layout carries the im2col
+    // gather), and the same plan with a gather index beyond the input.
+    let bank = {
+        use fhez::nn::nodes::{CrossCorrelationConfig, Decrypt, Enqueue, Input};
+        let mut rng = ChaCha20Rng::seed_from_u64(16);
+        let mut g = fhez::nn::GraphBuilder::new();
+        let x = g.add("x", Input::new(&[6, 6]))?;
+        let stack = g.add("stack", Enqueue { length: 2 })?;
+        for f in 0..2 {
+            let cc = CrossCorrelationConfig {
+                kernel: vec![3, 3],
+                stride: vec![1, 1],
+            }
+            .init(&mut rng);
+            let id = g.add(&format!("cc{f}"), cc)?;
+            g.chain(&[x, id])?;
+            g.connect_ports(id, 0, stack, f)?;
+        }
+        let dec = g.add("Decrypt", Decrypt {})?;
+        g.chain(&[stack, dec])?;
+        g.build()?
+    };
+    let single = fhez::nn::plan_single_input(&bank, &request)?;
+    put("plan", "single-input.json", &serde_json::to_vec(&single)?)?;
+    let mut hostile = serde_json::to_value(&single)?;
+    if let Some(layouts) = hostile.get_mut("layouts").and_then(|l| l.as_array_mut()) {
+        for l in layouts {
+            l["gather"] = serde_json::json!({"source_len": 4, "period": 4, "slots": [0, 9]});
+        }
+    }
+    put(
+        "plan",
+        "hostile-gather.json",
+        &serde_json::to_vec(&hostile)?,
+    )?;
+
     // .npy arrays: f8, and the same header as u1 with a one-byte-per-element body.
     let f8 = npy::write_f64(&[2, 3], &[1.0, -2.0, 3.5, 4.0, 0.0, 255.0])?;
     put("npy", "f8.npy", &f8)?;
@@ -154,6 +190,24 @@ fn main() -> Result<()> {
         .into_bytes();
     u1.extend_from_slice(&[1, 2, 3, 4, 5, 255]);
     put("npy", "u1.npy", &u1)?;
+
+    // ONNX models: importer fixtures (crates/fhez-onnx/tests/fixtures, made by
+    // examples/onnx/make_fixtures.py) covering each folding path and one refused operator.
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fhez-onnx/tests/fixtures");
+    for name in [
+        "cnn_small",
+        "conv_batchnorm",
+        "transpose_reorder_gemm",
+        "gemm_silu",
+        "avgpool_k3_s1_p1_exclude_pad",
+        "maxpool",
+        "reshape_const",
+    ] {
+        let file = format!("{name}.onnx");
+        let bytes =
+            std::fs::read(onnx.join(&file)).with_context(|| format!("reading fixture {file}"))?;
+        put("onnx_import", &file, &bytes)?;
+    }
 
     println!("wrote {total} bytes of seeds under {}", out.display());
     Ok(())

@@ -1,5 +1,5 @@
 //! The command line: `fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] [--out FILE]
-//! [--mode latency|batch|batch-private|both] [--max-keys K] …` prints a JSON document with the field
+//! [--mode latency|single|batch|batch-private|both] [--max-keys K] …` prints a JSON document with the field
 //! names of `mnist_cnn.py` where they correspond.
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::data::load_weights;
 use super::peer_port::train;
-use super::{SIDE, argmax, batch, im2col, latency};
+use super::{SIDE, argmax, batch, im2col, latency, single};
 
 struct Args {
     data: PathBuf,
@@ -26,7 +26,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
-[--mode latency|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
+[--mode latency|single|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
 [--weights FILE] [--max-keys K]";
 
 fn parse_args() -> Result<Args> {
@@ -67,9 +67,11 @@ fn parse_args() -> Result<Args> {
             "--out" => a.out = Some(PathBuf::from(val()?)),
             "--mode" => {
                 a.mode = val()?.clone();
-                if !["latency", "batch", "batch-private", "both"].contains(&a.mode.as_str()) {
+                if !["latency", "single", "batch", "batch-private", "both"]
+                    .contains(&a.mode.as_str())
+                {
                     bail!(
-                        "--mode must be latency, batch, batch-private or both, not {}",
+                        "--mode must be latency, single, batch, batch-private or both, not {}",
                         a.mode
                     );
                 }
@@ -200,6 +202,10 @@ fn run() -> Result<()> {
             n,
             args.max_keys,
         )?;
+    }
+    if args.mode == "single" {
+        let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
+        result["single"] = single::single(&model, &imgs, yte, &pred_plain, &logits_te, n)?;
     }
     if args.mode == "batch" || args.mode == "both" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();

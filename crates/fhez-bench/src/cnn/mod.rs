@@ -34,6 +34,7 @@ pub mod graph;
 pub mod latency;
 pub mod peer_port;
 pub mod report;
+pub mod single;
 
 // ------------------------------------------------------------------ network shape
 

@@ -3,7 +3,7 @@
 //! no secret key); the client decrypts and finishes in plaintext.
 
 use fhez_backend::{Backend, Decrypt};
-use fhez_erray::{Erray, Packing, PlainArray};
+use fhez_erray::{Erray, Gather, Packing, PlainArray};
 
 use super::{Graph, NodeId, Outputs, SingleLinear, Tape, TransformCache};
 use crate::nodes::Node;
@@ -49,6 +49,8 @@ pub struct EncState {
     deferred: Vec<bool>,
     /// Linear nodes passed through to the `Enqueue` that fuses them.
     fused: Vec<bool>,
+    /// Linear nodes passed through to the linear consumer they compose into.
+    composed: Vec<bool>,
 }
 
 impl EncState {
@@ -58,6 +60,7 @@ impl EncState {
         Self {
             deferred: vec![false; graph.len()],
             fused: vec![false; graph.len()],
+            composed: vec![false; graph.len()],
         }
     }
 
@@ -67,6 +70,10 @@ impl EncState {
 
     fn is_fused(&self, id: NodeId) -> bool {
         self.fused.get(id).copied().unwrap_or(false)
+    }
+
+    fn is_composed(&self, id: NodeId) -> bool {
+        self.composed.get(id).copied().unwrap_or(false)
     }
 }
 
@@ -91,6 +98,18 @@ fn folded_quadratic<B: Backend>(u: &Erray<B>, c: [f64; 3]) -> Result<Erray<B>> {
     let prod = (u * &shifted)?;
     let signed = if sign < 0.0 { prod.neg()? } else { prod };
     Ok(signed.add_scalar(c0)?)
+}
+
+/// `l` reading `x`'s layout: composed with `x`'s gather when `x` is a gathered input
+/// ([`fhez_erray::LinearTransform::compose_gather`]), unchanged otherwise.
+fn read_layout<B: Backend>(l: SingleLinear, x: &Erray<B>) -> Result<SingleLinear> {
+    match x.gather() {
+        Some(g) => Ok(SingleLinear {
+            transform: l.transform.compose_gather(g)?,
+            ..l
+        }),
+        None => Ok(l),
+    }
 }
 
 fn is_single<B: Backend>(x: &Erray<B>) -> bool {
@@ -380,6 +399,211 @@ impl Graph {
         }
     }
 
+    /// The single-input map that first reads encrypted input `id` when every consumer of
+    /// the input is a linear map: its one consumer, a `cc`, `avg_pool` or `dense` node not
+    /// fused into an `Enqueue`, or the fusing `Enqueue` ([`Graph::fuses_enqueue`]) all its
+    /// consumers are parts of; each scaled as the walk scales it (a folded activation).
+    /// `None` otherwise (a gather would not serve every reader).
+    ///
+    /// # Errors
+    /// The node's lowering errors.
+    pub fn first_linear<B: Backend>(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+    ) -> Result<Option<SingleLinear>> {
+        let outs: Vec<_> = self.edges().iter().filter(|e| e.from == id).collect();
+        let linear = |to: NodeId| {
+            matches!(
+                self.node(to),
+                Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+            ) && self.sources(to).len() == 1
+        };
+        match outs.as_slice() {
+            [] => Ok(None),
+            [e] if e.from_port == 0 && linear(e.to) && !self.fused_into_enqueue(e.to) => {
+                let (_, node) = self.entry(e.to)?;
+                node.single_linear(x, self.fold_scale(e.to))
+            }
+            [first, ..] => {
+                let enqueue = |to: NodeId| {
+                    let mut o = self.edges().iter().filter(|e| e.from == to);
+                    match (o.next(), o.next()) {
+                        (Some(e), None) if self.fuses_enqueue(e.to) => Some(e.to),
+                        _ => None,
+                    }
+                };
+                let Some(q) = enqueue(first.to) else {
+                    return Ok(None);
+                };
+                let all = outs
+                    .iter()
+                    .all(|e| e.from_port == 0 && linear(e.to) && enqueue(e.to) == Some(q));
+                if !all || self.sources(q).len() != outs.len() {
+                    return Ok(None);
+                }
+                self.fused_linear(q, x, self.fold_scale(q)).map(Some)
+            }
+        }
+    }
+
+    /// The layout the planner chooses for single-input encrypted input `id` (`x` its
+    /// row-major single-input erray): the im2col-style [`Gather::for_transform`] of the
+    /// first map ([`Graph::first_linear`]) when that map, composed with it, needs fewer key
+    /// switches (ties: fewer diagonals) than on the row-major layout; `None` keeps the
+    /// row-major layout. This is the cost model's decision, recorded in the plan's input
+    /// layout.
+    ///
+    /// # Errors
+    /// As [`Graph::first_linear`]; transform errors.
+    pub fn input_gather<B: Backend>(&self, id: NodeId, x: &Erray<B>) -> Result<Option<Gather>> {
+        if x.gather().is_some() || !is_single(x) {
+            return Ok(None);
+        }
+        let Some(l) = self.first_linear(id, x)? else {
+            return Ok(None);
+        };
+        let Some(g) = Gather::for_transform(&l.transform, x.len())? else {
+            return Ok(None);
+        };
+        let composed = l.transform.compose_gather(&g)?;
+        let cost = |t: &fhez_erray::LinearTransform| (t.key_switches(), t.diagonals());
+        Ok((cost(&composed) < cost(&l.transform)).then_some(g))
+    }
+
+    /// The linear consumer single-input evaluation composes linear node `id` into: `id`
+    /// is a `cc`, `avg_pool` or `dense` with one input, not fused into an `Enqueue`, whose
+    /// only output edge goes to such a node `c` (also not fused); `id` is not itself the
+    /// consumer of such a pair (pairs only). The walk then applies `c ∘ id` as one transform
+    /// at `c` when the cost model finds it no slower ([`Graph::compose_is_cheaper`]),
+    /// otherwise both maps at `c`.
+    #[must_use]
+    pub fn composes_into(&self, id: NodeId) -> Option<NodeId> {
+        let [(src, _)] = self.sources(id) else {
+            return None;
+        };
+        let outer = self.linear_pair(id)?;
+        (self.linear_pair(*src) != Some(id)).then_some(outer)
+    }
+
+    /// The linear consumer of linear node `id` (see [`Graph::composes_into`]), without the
+    /// pairs-only rule.
+    fn linear_pair(&self, id: NodeId) -> Option<NodeId> {
+        let linear = |n: NodeId| {
+            matches!(
+                self.node(n),
+                Some(Node::Cc(_) | Node::AvgPool(_) | Node::Dense(_))
+            ) && self.sources(n).len() == 1
+                && !self.fused_into_enqueue(n)
+        };
+        if !linear(id) {
+            return None;
+        }
+        let mut outs = self.edges().iter().filter(|e| e.from == id);
+        match (outs.next(), outs.next()) {
+            (Some(e), None) if e.from_port == 0 && linear(e.to) => Some(e.to),
+            _ => None,
+        }
+    }
+
+    /// The cost model's decision on composing two consecutive maps: the composed transform
+    /// `both` is used when it needs no more key switches and no more diagonals (plaintext
+    /// products) than `first` and `second` together; it always saves a level.
+    #[must_use]
+    pub fn compose_is_cheaper(
+        first: &fhez_erray::LinearTransform,
+        second: &fhez_erray::LinearTransform,
+        both: &fhez_erray::LinearTransform,
+    ) -> bool {
+        both.key_switches() <= first.key_switches() + second.key_switches()
+            && both.diagonals() <= first.diagonals() + second.diagonals()
+    }
+
+    /// Applies linear node `id` after the linear node it composes ([`Graph::composes_into`])
+    /// to `x`, the inner node's input: one composed transform, or both in turn when the
+    /// composition is not cheaper. With a `cache`, the decision and the transforms are
+    /// kept per level.
+    fn apply_composed<B: Backend>(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+        cache: Option<&TransformCache<B>>,
+    ) -> Result<Option<Erray<B>>> {
+        let (_, outer) = self.entry(id)?;
+        let [(src, _)] = self.sources(id) else {
+            return Ok(None);
+        };
+        let src = *src;
+        let (_, inner) = self.entry(src)?;
+        let scale = self.fold_scale(id);
+        let not_linear = |n: NodeId, node: &Node| Error::NotEncryptable {
+            node: self.name(n).to_owned(),
+            kind: node.kind(),
+        };
+        let first = || -> Result<SingleLinear> {
+            let l = inner
+                .single_linear(x, 1.0)?
+                .ok_or_else(|| not_linear(src, inner))?;
+            read_layout(l, x)
+        };
+        let second = |y: &Erray<B>| -> Result<SingleLinear> {
+            outer
+                .single_linear(y, scale)?
+                .ok_or_else(|| not_linear(id, outer))
+        };
+        let pair = || -> Result<(SingleLinear, SingleLinear)> {
+            let l1 = first()?;
+            // The outer map is planned on the shape and period of the inner map's output
+            // (only those are read): the input's ciphertexts stand in for it.
+            let shaped = Erray::from_parts(
+                x.backend(),
+                l1.node_shape.clone(),
+                Packing::SingleInput {
+                    period: l1.transform.output_period(),
+                },
+                x.cts().to_vec(),
+            )?;
+            let l2 = second(&shaped)?;
+            Ok((l1, l2))
+        };
+        let compose = |l1: SingleLinear, l2: SingleLinear| -> Result<Option<SingleLinear>> {
+            let both = l2.transform.compose(&l1.transform)?;
+            let cheaper = Self::compose_is_cheaper(&l1.transform, &l2.transform, &both);
+            Ok(cheaper.then_some(SingleLinear {
+                transform: both,
+                input_shape: l1.input_shape,
+                output_shape: l2.output_shape,
+                node_shape: l2.node_shape,
+            }))
+        };
+        match cache {
+            None => {
+                let (l1, l2) = pair()?;
+                match compose(l1.clone(), l2.clone())? {
+                    Some(l) => l.apply(x).map(Some),
+                    None => l2.apply(&l1.apply(x)?).map(Some),
+                }
+            }
+            Some(c) => {
+                let composed = c.decide(id, x, || {
+                    let (l1, l2) = pair()?;
+                    Ok(compose(l1, l2)?.is_some())
+                })?;
+                if composed {
+                    c.apply(id, x, || {
+                        let (l1, l2) = pair()?;
+                        compose(l1, l2)
+                    })
+                } else {
+                    let y = c
+                        .apply(src, x, || first().map(Some))?
+                        .ok_or_else(|| not_linear(src, inner))?;
+                    c.apply(id, &y, || second(&y).map(Some))
+                }
+            }
+        }
+    }
+
     /// The stacked single-input map of a fusing `Enqueue` `id` on `x` (the value all its
     /// parts read): each part's [`Node::single_linear`] scaled by `scale`, stacked row-wise.
     fn fused_linear<B: Backend>(
@@ -499,9 +723,14 @@ impl Graph {
             .is_some_and(|&(src, _)| state.is_deferred(src));
         let fused_inputs = !self.sources(id).is_empty()
             && self.sources(id).iter().all(|&(src, _)| state.is_fused(src));
+        let composed_input = match self.sources(id) {
+            [(src, _)] => state.is_composed(*src),
+            _ => false,
+        };
         let input_level = level_of(ins)
             .saturating_sub(u32::from(squared_input))
-            .saturating_sub(u32::from(fused_inputs));
+            .saturating_sub(u32::from(fused_inputs))
+            .saturating_sub(u32::from(composed_input));
         let first = ins.first().copied();
         let step = |outputs: Vec<Erray<B>>| {
             let output_level = level_of(&outputs.iter().collect::<Vec<_>>());
@@ -546,11 +775,35 @@ impl Graph {
                 output_level: input_level - 1,
             });
         }
+        // A linear map whose only consumer is a linear map passes its input through
+        // (reported one level down, as if applied); the consumer applies both, composed
+        // into one transform when the cost model finds that no slower.
+        if let Some(x) = first
+            && is_single(x)
+            && !squared_input
+            && !fused_inputs
+            && !composed_input
+            && input_level >= 1
+            && self.composes_into(id).is_some()
+        {
+            if let Some(f) = state.composed.get_mut(id) {
+                *f = true;
+            }
+            return Ok(EncStep {
+                outputs: vec![x.clone()],
+                input_level,
+                output_level: input_level - 1,
+            });
+        }
         let single_x = first.filter(|x| is_single(x) && !squared_input);
         let cached = match single_x {
+            Some(x) if composed_input => self.apply_composed(id, x, cache),
             Some(x) if fused_inputs => {
                 let scale = self.fold_scale(id);
-                let plan = || self.fused_linear(id, x, scale);
+                let plan = || {
+                    self.fused_linear(id, x, scale)
+                        .and_then(|l| read_layout(l, x))
+                };
                 match cache {
                     Some(c) => c.apply(id, x, || plan().map(Some)),
                     None => plan().and_then(|l| l.apply(x)).map(Some),
@@ -571,7 +824,11 @@ impl Graph {
                     ) =>
             {
                 let scale = self.fold_scale(id);
-                let plan = || node.single_linear(x, scale);
+                let plan = || {
+                    node.single_linear(x, scale)?
+                        .map(|l| read_layout(l, x))
+                        .transpose()
+                };
                 match cache {
                     Some(c) => c.apply(id, x, plan),
                     None => plan().and_then(|l| l.map(|l| l.apply(x)).transpose()),

@@ -49,8 +49,8 @@ struct Entry<B: Backend> {
     node_shape: Vec<usize>,
 }
 
-/// `(node, input level, input period)`.
-type Key = (NodeId, u32, usize);
+/// `(node, input level, input period, whether the input is gathered)`.
+type Key = (NodeId, u32, usize, bool);
 
 /// Encoded single-input transforms of one graph for one backend, keyed by node, input level
 /// and input period, filled on first use by [`Graph::forward_enc_cached`](super::Graph::forward_enc_cached)
@@ -58,12 +58,15 @@ type Key = (NodeId, u32, usize);
 /// set it was filled with.
 pub struct TransformCache<B: Backend> {
     entries: Arc<Mutex<BTreeMap<Key, Arc<Entry<B>>>>>,
+    /// Per outer node of a composed pair: whether the composition was found cheaper.
+    decisions: Arc<Mutex<BTreeMap<Key, bool>>>,
 }
 
 impl<B: Backend> Clone for TransformCache<B> {
     fn clone(&self) -> Self {
         Self {
             entries: Arc::clone(&self.entries),
+            decisions: Arc::clone(&self.decisions),
         }
     }
 }
@@ -89,6 +92,7 @@ impl<B: Backend> TransformCache<B> {
     pub fn new() -> Self {
         Self {
             entries: Arc::new(Mutex::new(BTreeMap::new())),
+            decisions: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -117,6 +121,41 @@ impl<B: Backend> TransformCache<B> {
             .fold(0, usize::saturating_add)
     }
 
+    /// The decision kept for node `id` on inputs like `x` (level, period, gathered), made
+    /// by `decide` on first use.
+    ///
+    /// # Errors
+    /// Errors of `decide`.
+    pub fn decide(
+        &self,
+        id: NodeId,
+        x: &Erray<B>,
+        decide: impl FnOnce() -> Result<bool>,
+    ) -> Result<bool> {
+        let period = match x.packing() {
+            fhez_erray::Packing::SingleInput { period } => period,
+            fhez_erray::Packing::Flat | fhez_erray::Packing::BatchInSlots { .. } => 0,
+        };
+        let key = (id, x.level(), period, x.gather().is_some());
+        let known = self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied();
+        match known {
+            Some(d) => Ok(d),
+            None => {
+                let d = decide()?;
+                self.decisions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key, d);
+                Ok(d)
+            }
+        }
+    }
+
     /// Applies node `id`'s single-input map to `x`: the encoded transform for `x`'s level and
     /// period, built by `plan` and encoded on first use. `Ok(None)` when `plan` gives none
     /// (the node is not a single-input linear map).
@@ -136,7 +175,7 @@ impl<B: Backend> TransformCache<B> {
                 return Ok(None);
             }
         };
-        let key = (id, level, period);
+        let key = (id, level, period, x.gather().is_some());
         let cached = self.lock().get(&key).cloned();
         let entry = match cached {
             Some(e) => e,

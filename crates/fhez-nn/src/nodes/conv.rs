@@ -80,8 +80,8 @@ impl Conv {
         }
     }
 
-    /// The geometry and taps for a per-sample input shape `(C, d…)`.
-    fn taps(&self, input: &[usize]) -> Result<Taps> {
+    /// The checked geometry for a per-sample input shape `(C, d…)` and the filter count.
+    fn geometry(&self, input: &[usize]) -> Result<(WindowGeometry, usize)> {
         let (filters, channels, kernel) = self.dims()?;
         let geo = WindowGeometry::new(input, kernel, &self.stride, &self.padding)?;
         if geo.channels != channels {
@@ -91,6 +91,12 @@ impl Conv {
                 found: input.to_vec(),
             });
         }
+        Ok((geo, filters))
+    }
+
+    /// The geometry and taps for a per-sample input shape `(C, d…)`.
+    fn taps(&self, input: &[usize]) -> Result<Taps> {
+        let (geo, filters) = self.geometry(input)?;
         let out_plane: usize = geo.output.iter().product();
         let klen: usize = geo.kernel.iter().product();
         let count = out_plane.saturating_mul(klen);
@@ -200,7 +206,10 @@ impl Layer for Conv {
     }
 
     fn out_shapes(&self, inputs: &[&[usize]]) -> Result<Vec<Vec<usize>>> {
-        Ok(vec![self.taps(one(inputs)?)?.out_shape()])
+        let (geo, filters) = self.geometry(one(inputs)?)?;
+        let mut s = vec![filters];
+        s.extend(&geo.output);
+        Ok(vec![s])
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Forward> {
