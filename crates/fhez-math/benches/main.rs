@@ -1,4 +1,5 @@
-//! Criterion benchmarks for `fhez-math`: `cargo bench -p fhez-math -- ntt`.
+//! Criterion benchmarks for `fhez-math`: `cargo bench -p fhez-math -- ntt` (or `rns`,
+//! `slices`).
 
 #![allow(
     clippy::unwrap_used,
@@ -8,4 +9,8 @@
 
 mod bench;
 
-criterion::criterion_main!(bench::ntt::benches, bench::rns::benches);
+criterion::criterion_main!(
+    bench::ntt::benches,
+    bench::rns::benches,
+    bench::slices::benches
+);

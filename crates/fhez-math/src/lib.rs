@@ -12,8 +12,12 @@
 //!
 //! On x86-64 CPUs with AVX-512 the NTT runs a vector kernel (detected at run time,
 //! [`NttKernel`]): IFMA52 for primes `q < 2^50`, 64-bit words (AVX-512DQ) for larger ones;
-//! the scalar kernel is the fallback and the test oracle. Setting the environment variable
-//! `FHEZ_SIMD=scalar` disables the vector kernels.
+//! the scalar kernel is the fallback and the test oracle. The slice kernels of key switching,
+//! rescale and plaintext products ([`zq::mul_slices_assign`], [`zq::mul_add_slices_assign`],
+//! [`zq::sub_scale_slices_assign`], [`zq::mul_sum2_slices`] and the conversion from one prime,
+//! [`rns::convert_centered`]) dispatch the same way, each with a `_scalar` specification (or
+//! the scalar branch of the conversion) that gives bit-for-bit the same outputs. Setting the
+//! environment variable `FHEZ_SIMD=scalar` disables the vector kernels.
 //!
 //! Public fallible functions return [`Result`]; kernels whose preconditions the caller has
 //! already validated only `debug_assert!` them.

@@ -16,7 +16,9 @@
 mod convert;
 mod words;
 
-pub use convert::BasisConverter;
+#[cfg(test)]
+pub(crate) use convert::convert_one_scalar;
+pub use convert::{BasisConverter, convert_centered};
 
 use core::fmt;
 use std::sync::Arc;

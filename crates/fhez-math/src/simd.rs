@@ -1,5 +1,6 @@
 //! Vector NTT kernels: AVX-512 IFMA52 (`vpmadd52luq` / `vpmadd52huq`) for primes `q < 2^50`,
-//! AVX-512F/DQ 64-bit words for the larger primes (`q < 2^62`).
+//! AVX-512F/DQ 64-bit words for the larger primes (`q < 2^62`). The slice kernels of key
+//! switching, rescale and plaintext products are in [`slices`], on the same lanes.
 //!
 //! This is the only module of `fhez-math` that contains `unsafe` code; the rest of the crate
 //! denies it and every other crate of the workspace forbids it.
@@ -167,6 +168,14 @@ pub(crate) trait Lanes: Copy {
     fn mullo64(self, o: Self) -> Self;
     /// High 64 bits of the 128-bit product of each lane.
     fn mulhi64(self, o: Self) -> Self;
+    /// `self + mul52lo(a, b)` (wrapping), one `vpmadd52luq`.
+    fn madd52lo(self, a: Self, b: Self) -> Self;
+    /// `self + mul52hi(a, b)` (wrapping), one `vpmadd52huq`.
+    fn madd52hi(self, a: Self, b: Self) -> Self;
+    /// Lane-wise logical right shift by 52 bits.
+    fn shr52(self) -> Self;
+    /// Lane `i` is lane `i` of `yes` where `self > thr` (unsigned), else lane `i` of `no`.
+    fn select_gt(self, thr: Self, yes: Self, no: Self) -> Self;
 }
 
 /// Lanes as a plain array: the portable model of the AVX-512 operations.
@@ -237,6 +246,28 @@ impl Lanes for Emu {
     #[inline(always)]
     fn mulhi64(self, o: Self) -> Self {
         self.zip_with(o, |x, y| ((u128::from(x) * u128::from(y)) >> 64) as u64)
+    }
+    #[inline(always)]
+    fn madd52lo(self, a: Self, b: Self) -> Self {
+        self.add(a.mul52lo(b))
+    }
+    #[inline(always)]
+    fn madd52hi(self, a: Self, b: Self) -> Self {
+        self.add(a.mul52hi(b))
+    }
+    #[inline(always)]
+    fn shr52(self) -> Self {
+        Self(self.0.map(|x| x >> 52))
+    }
+    #[inline(always)]
+    fn select_gt(self, thr: Self, yes: Self, no: Self) -> Self {
+        let mut out = no.0;
+        for (((o, &x), &t), &y) in out.iter_mut().zip(&self.0).zip(&thr.0).zip(&yes.0) {
+            if x > t {
+                *o = y;
+            }
+        }
+        Self(out)
     }
     #[inline(always)]
     fn permute2(self, idx: Self, o: Self) -> Self {
@@ -648,18 +679,20 @@ fn in_register_inv_stage<S: Lanes, const W64: bool>(
 ///
 /// A value of type `Avx` is only ever created inside `forward_ifma` / `inverse_ifma` (entered
 /// only after [`features`] reported IFMA), `forward_dq` / `inverse_dq` (entered only after it
-/// reported DQ) and the test helper `apply` (which checks both). All of them need AVX-512F,
-/// which every method uses; `mul52lo`/`mul52hi` (IFMA) are only reached from the W52 kernels
+/// reported DQ), the slice kernels' entry points of `slices::avx` (the `*_ifma` ones entered
+/// only after IFMA was reported, the `*_dq` ones only after DQ) and the test helper `apply`
+/// (which checks both). All of them need AVX-512F, which every method uses;
+/// `mul52lo`/`mul52hi`/`madd52lo`/`madd52hi` (IFMA) are only reached from the W52 kernels
 /// and `mullo64` (DQ) only from the W64 kernels, whose entry points check those features. The
 /// memory intrinsics additionally read or write exactly the 64 bytes of a `[u64; 8]`
 /// reference, which is valid and (for stores) exclusively borrowed.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod avx {
     use core::arch::x86_64::{
-        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_madd52hi_epu64,
-        _mm512_madd52lo_epu64, _mm512_min_epu64, _mm512_mul_epu32, _mm512_mullo_epi64,
-        _mm512_permutex2var_epi64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_srli_epi64,
-        _mm512_storeu_si512, _mm512_sub_epi64,
+        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_cmpgt_epu64_mask, _mm512_loadu_si512,
+        _mm512_madd52hi_epu64, _mm512_madd52lo_epu64, _mm512_mask_blend_epi64, _mm512_min_epu64,
+        _mm512_mul_epu32, _mm512_mullo_epi64, _mm512_permutex2var_epi64, _mm512_set1_epi64,
+        _mm512_setzero_si512, _mm512_srli_epi64, _mm512_storeu_si512, _mm512_sub_epi64,
     };
 
     use super::{Lanes, VecTables};
@@ -728,6 +761,29 @@ mod avx {
             Self(unsafe { _mm512_mullo_epi64(self.0, o.0) })
         }
         #[inline(always)]
+        fn madd52lo(self, a: Self, b: Self) -> Self {
+            // SAFETY: module invariant (AVX-512F and AVX-512IFMA present).
+            Self(unsafe { _mm512_madd52lo_epu64(self.0, a.0, b.0) })
+        }
+        #[inline(always)]
+        fn madd52hi(self, a: Self, b: Self) -> Self {
+            // SAFETY: module invariant (AVX-512F and AVX-512IFMA present).
+            Self(unsafe { _mm512_madd52hi_epu64(self.0, a.0, b.0) })
+        }
+        #[inline(always)]
+        fn shr52(self) -> Self {
+            // SAFETY: module invariant (AVX-512F present).
+            Self(unsafe { _mm512_srli_epi64::<52>(self.0) })
+        }
+        #[inline(always)]
+        fn select_gt(self, thr: Self, yes: Self, no: Self) -> Self {
+            // SAFETY: module invariant (AVX-512F present); the blend takes `yes` where the
+            // unsigned comparison set the mask bit.
+            Self(unsafe {
+                _mm512_mask_blend_epi64(_mm512_cmpgt_epu64_mask(self.0, thr.0), no.0, yes.0)
+            })
+        }
+        #[inline(always)]
         fn mulhi64(self, o: Self) -> Self {
             // SAFETY: module invariant (AVX-512F present). With a = a1·2^32 + a0 and
             // b = b1·2^32 + b0: mid = ⌊a0·b0/2^32⌋ + lo32(a0·b1) + lo32(a1·b0) < 3·2^32 holds
@@ -791,6 +847,12 @@ mod avx {
         Some(out)
     }
 }
+
+mod slices;
+pub(crate) use slices::{
+    convert_one_prime, mul_add_slices, mul_slices, mul_sum2_slices, one_prime_consts,
+    sub_scale_slices,
+};
 
 #[cfg(test)]
 mod tests;

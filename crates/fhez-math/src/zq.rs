@@ -299,16 +299,171 @@ pub fn neg_slice_assign(q: &Modulus, a: &mut [u64]) {
     a.iter_mut().for_each(|x| *x = csub(qv - *x, qv));
 }
 
-/// `a[i] = a[i] · b[i] mod q` (Barrett) for inputs in `[0, q)`.
+/// `a[i] = a[i] · b[i] mod q` for inputs in `[0, q)`.
+///
+/// Runs an AVX-512 kernel when the CPU has one for `q` (IFMA52 for `q < 2^50`, 64-bit words
+/// otherwise; see the crate documentation); the result equals
+/// [`mul_slices_assign_scalar`]'s.
 #[inline]
 pub fn mul_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64]) {
+    debug_assert_eq!(a.len(), b.len());
+    let done = crate::simd::mul_slices(q, a, b);
+    if let (Some(a), Some(b)) = (a.get_mut(done..), b.get(done..)) {
+        mul_slices_assign_scalar(q, a, b);
+    }
+}
+
+/// The scalar [`mul_slices_assign`] (Barrett; the specification of the vector kernels),
+/// whatever the CPU: inputs in `[0, q)`.
+#[inline]
+pub fn mul_slices_assign_scalar(q: &Modulus, a: &mut [u64], b: &[u64]) {
     debug_assert_eq!(a.len(), b.len());
     a.iter_mut().zip(b).for_each(|(x, &y)| *x = q.mul(*x, y));
 }
 
-/// `acc[i] = acc[i] + a[i] · b[i] mod q` (Barrett) for inputs in `[0, q)`.
+/// `a[i] = (a[i] − b[i]) · w mod q` for `a[i]` in `[0, q)`, `b[i]` in `[0, 4q)` (a lazy NTT
+/// output) and any `w`: the subtract-and-scale step of ModDown and rescale. Outputs in
+/// `[0, q)`, equal to [`sub_scale_slices_assign_scalar`]'s (vector kernel when the CPU has
+/// one for `q`).
+#[inline]
+pub fn sub_scale_slices_assign(q: &Modulus, a: &mut [u64], b: &[u64], w: u64) {
+    debug_assert_eq!(a.len(), b.len());
+    let w = q.reduce(w);
+    let done = crate::simd::sub_scale_slices(q, w, a, b);
+    if let (Some(a), Some(b)) = (a.get_mut(done..), b.get(done..)) {
+        sub_scale_slices_assign_scalar(q, a, b, w);
+    }
+}
+
+/// The scalar [`sub_scale_slices_assign`] (Shoup), whatever the CPU.
+#[inline]
+pub fn sub_scale_slices_assign_scalar(q: &Modulus, a: &mut [u64], b: &[u64], w: u64) {
+    debug_assert_eq!(a.len(), b.len());
+    let w = q.reduce(w);
+    let ws = q.shoup(w);
+    let two_q = 2 * q.value();
+    // b mod 2q < 2q, so a + 2q − (b mod 2q) lies in (0, 3q) and does not wrap (3q < 2^64
+    // for q < 2^62, where a + 4q − b could); Shoup takes any u64.
+    a.iter_mut()
+        .zip(b)
+        .for_each(|(x, &y)| *x = q.mul_shoup(*x + two_q - csub(y, two_q), w, ws));
+}
+
+/// The operands of [`mul_sum2_slices`] for one limb: the digits' residues `xs`, the key's
+/// `b` residues `bs` and its `a` residues `as_`, one slice per digit.
+pub type DigitSlices<'a> = (&'a [&'a [u64]], &'a [&'a [u64]], &'a [&'a [u64]]);
+
+/// The two inner products of a key switch over its digits, for one limb:
+/// `out0[c] = Σ_j xs[j][c] · bs[j][c] mod q` and `out1[c] = Σ_j xs[j][c] · as_[j][c] mod q`,
+/// for `xs[j][c]` in `[0, 4q)` (lazy NTT outputs) and `bs[j][c]`, `as_[j][c]` in `[0, q)`.
+/// Digits beyond the shortest of `xs`, `bs`, `as_` are ignored, and so are coefficients
+/// beyond the shortest slice. Outputs in `[0, q)`, equal to [`mul_sum2_slices_scalar`]'s
+/// (IFMA52 kernel for `q < 2^50` on CPUs that have it).
+pub fn mul_sum2_slices(
+    q: &Modulus,
+    (xs, bs, as_): DigitSlices<'_>,
+    out0: &mut [u64],
+    out1: &mut [u64],
+) {
+    let done = crate::simd::mul_sum2_slices(q, (xs, bs, as_), out0, out1);
+    if done == 0 {
+        mul_sum2_slices_scalar(q, (xs, bs, as_), out0, out1);
+        return;
+    }
+    fn tail<'a>(v: &[&'a [u64]], done: usize) -> Vec<&'a [u64]> {
+        v.iter()
+            .map(|s| s.get(done..).unwrap_or_default())
+            .collect()
+    }
+    let (xt, bt, at) = (tail(xs, done), tail(bs, done), tail(as_, done));
+    if let (Some(o0), Some(o1)) = (out0.get_mut(done..), out1.get_mut(done..)) {
+        mul_sum2_slices_scalar(q, (&xt, &bt, &at), o0, o1);
+    }
+}
+
+/// The scalar [`mul_sum2_slices`] (products accumulated in `u128`, reduced every few digits),
+/// whatever the CPU.
+pub fn mul_sum2_slices_scalar(
+    q: &Modulus,
+    (xs, bs, as_): DigitSlices<'_>,
+    out0: &mut [u64],
+    out1: &mut [u64],
+) {
+    // Products of x < 4q and b < q are below 4q²; t of them plus a reduced value stay below
+    // 2^128 for t = 8 when q < 2^61 (4q² < 2^124) and t = 3 when q < 2^62.
+    let terms = if q.bits() <= 61 { 8 } else { 3 };
+    let digits = xs.len().min(bs.len()).min(as_.len());
+    let len = xs
+        .iter()
+        .take(digits)
+        .chain(bs.iter().take(digits))
+        .chain(as_.iter().take(digits))
+        .map(|s| s.len())
+        .fold(out0.len().min(out1.len()), usize::min);
+    // Blocks of coefficients, digit by digit inside a block: contiguous streams and
+    // accumulators that stay in the L1 cache, no allocation.
+    const BLOCK: usize = 256;
+    let (mut acc0, mut acc1) = ([0u128; BLOCK], [0u128; BLOCK]);
+    let mut start = 0;
+    while start < len {
+        let end = len.min(start + BLOCK);
+        let (Some(s0), Some(s1)) = (acc0.get_mut(..end - start), acc1.get_mut(..end - start))
+        else {
+            break;
+        };
+        s0.fill(0);
+        s1.fill(0);
+        for (j, ((x, b), a)) in xs.iter().zip(bs).zip(as_).enumerate() {
+            if j > 0 && j % terms == 0 {
+                for (v0, v1) in s0.iter_mut().zip(s1.iter_mut()) {
+                    *v0 = u128::from(q.reduce_u128(*v0));
+                    *v1 = u128::from(q.reduce_u128(*v1));
+                }
+            }
+            let (Some(x), Some(b), Some(a)) =
+                (x.get(start..end), b.get(start..end), a.get(start..end))
+            else {
+                continue;
+            };
+            for (((v0, v1), &xv), (&bv, &av)) in
+                s0.iter_mut().zip(s1.iter_mut()).zip(x).zip(b.iter().zip(a))
+            {
+                *v0 += mul_wide(xv, bv);
+                *v1 += mul_wide(xv, av);
+            }
+        }
+        let (Some(o0), Some(o1)) = (out0.get_mut(start..end), out1.get_mut(start..end)) else {
+            break;
+        };
+        for ((o, &v0), (p, &v1)) in o0
+            .iter_mut()
+            .zip(s0.iter())
+            .zip(o1.iter_mut().zip(s1.iter()))
+        {
+            *o = q.reduce_u128(v0);
+            *p = q.reduce_u128(v1);
+        }
+        start = end;
+    }
+}
+
+/// `acc[i] = acc[i] + a[i] · b[i] mod q` for inputs in `[0, q)`.
+///
+/// Runs an AVX-512 kernel when the CPU has one for `q` (as [`mul_slices_assign`]); the result
+/// equals [`mul_add_slices_assign_scalar`]'s.
 #[inline]
 pub fn mul_add_slices_assign(q: &Modulus, acc: &mut [u64], a: &[u64], b: &[u64]) {
+    debug_assert_eq!(acc.len(), a.len());
+    debug_assert_eq!(acc.len(), b.len());
+    let done = crate::simd::mul_add_slices(q, acc, a, b);
+    if let (Some(z), Some(a), Some(b)) = (acc.get_mut(done..), a.get(done..), b.get(done..)) {
+        mul_add_slices_assign_scalar(q, z, a, b);
+    }
+}
+
+/// The scalar [`mul_add_slices_assign`] (Barrett), whatever the CPU: inputs in `[0, q)`.
+#[inline]
+pub fn mul_add_slices_assign_scalar(q: &Modulus, acc: &mut [u64], a: &[u64], b: &[u64]) {
     debug_assert_eq!(acc.len(), a.len());
     debug_assert_eq!(acc.len(), b.len());
     let qv = q.value();

@@ -31,7 +31,6 @@ impl Evaluator {
             });
         };
         let q_last = *q_last;
-        let half = q_last.value() >> 1;
         let inv = self.params.rescale_inv(level);
         let mut last = vec![0u64; n];
         let mut t = vec![0u64; n];
@@ -41,27 +40,20 @@ impl Evaluator {
                 last.copy_from_slice(src);
             }
             last_table.inverse(&mut last);
-            // Adding q_l/2 before the floor division turns it into rounding.
-            for x in last.iter_mut() {
-                *x = q_last.add(*x, half);
-            }
             let mut data = Vec::with_capacity(l * n);
             for ((table, &inv_i), src) in basis.tables().iter().zip(inv).zip(p.limbs_iter()).take(l)
             {
                 let m = table.modulus();
-                let half_i = m.reduce(half);
-                for (ti, &x) in t.iter_mut().zip(&last) {
-                    *ti = m.sub(m.reduce(x), half_i);
-                }
+                // The centered representative r of the last limb, modulo q_i: (x − r)/q_l is
+                // x/q_l rounded to the nearest integer (q_l is odd: no ties).
+                fhez_math::rns::convert_centered(&q_last, m, &last, &mut t);
                 table.forward_lazy(&mut t);
-                let inv_shoup = m.shoup(inv_i);
-                let four_q = 4 * m.value();
-                // x < q, y < 4q: x + 4q − y does not wrap; Shoup reduces any u64.
-                data.extend(
-                    src.iter()
-                        .zip(&t)
-                        .map(|(&x, &y)| m.mul_shoup(x + four_q - y, inv_i, inv_shoup)),
-                );
+                // x < q, y < 4q (lazy NTT): x ← (x − y)·q_l⁻¹.
+                let start = data.len();
+                data.extend_from_slice(src);
+                if let Some(dst) = data.get_mut(start..) {
+                    fhez_math::zq::sub_scale_slices_assign(m, dst, &t, inv_i);
+                }
             }
             polys.push(fhez_math::Poly::from_vec(n, data)?);
         }

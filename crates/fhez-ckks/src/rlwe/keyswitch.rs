@@ -9,17 +9,12 @@
 //! loop computed for its limb or digit, so the results do not depend on the thread count;
 //! with one thread the tasks run inline in order.
 
-use fhez_math::{Modulus, Ntt, Poly};
+use fhez_math::{Ntt, Poly, zq};
 use rayon::prelude::*;
 
 use super::{KeySwitchKey, scratch};
 use crate::params::CkksParams;
 use crate::{Error, Result};
-
-/// Digits accumulated in u128 before a reduction: digit residues are lazy (< 4q <
-/// 2^63) and key residues < q < 2^61, so products are < 2^124 and 8 of them stay
-/// below 2^127.
-const LAZY_TERMS: usize = 8;
 
 /// The digits of a polynomial at some level, each extended to Q_l·P (NTT form).
 #[derive(Clone, Debug)]
@@ -79,6 +74,27 @@ fn mod_up_digit(
             expected: digit.end,
             found: coeff.len() / n.max(1),
         }))?;
+    let own = d
+        .as_slice()
+        .get(digit.start * n..digit.end * n)
+        .unwrap_or_default();
+    if let (true, Some(q)) = (digit.end == digit.start + 1, qlp.moduli().get(digit.start)) {
+        // One prime per digit (one special prime, as in SEAL): each complement limb is the
+        // exact conversion from that prime, written in place (no intermediate buffer).
+        let mut out = scratch::zeroed(qlp.len() * n);
+        out.par_chunks_mut(n)
+            .zip(qlp.tables().par_iter())
+            .enumerate()
+            .for_each(|(i, (limb, table))| {
+                if i == digit.start {
+                    limb.iter_mut().zip(own).for_each(|(o, &x)| *o = x);
+                } else {
+                    fhez_math::rns::convert_centered(q, table.modulus(), input, limb);
+                    table.forward_lazy(limb);
+                }
+            });
+        return Ok(Poly::from_vec(n, out)?);
+    }
     // The digit's centered representative, extended exactly: an approximate extension
     // would add u·D (0 <= u < digit size) and with it the key noise u·D·e/P.
     let mut converted = scratch::zeroed(digit.complement.len() * n);
@@ -95,10 +111,6 @@ fn mod_up_digit(
     // Complement limbs are [0, start) then [end, len): splice the digit's own
     // limbs (`d` itself, already in NTT form) in between.
     let (before, after) = converted.split_at(digit.start * n);
-    let own = d
-        .as_slice()
-        .get(digit.start * n..digit.end * n)
-        .unwrap_or_default();
     let mut out = scratch::take(qlp.len() * n);
     out.extend_from_slice(before);
     out.extend_from_slice(own);
@@ -149,35 +161,41 @@ pub(crate) fn inner_product(
     let mut acc0 = scratch::zeroed(qlp.len() * n);
     let mut acc1 = scratch::zeroed(qlp.len() * n);
     let digits = dec.digits.len();
-    // Limb by limb in parallel; each task reuses one pair of u128 accumulators.
+    // Limb by limb in parallel; with a permutation each task reuses one buffer for the
+    // permuted digits.
     acc0.par_chunks_mut(n)
         .zip(acc1.par_chunks_mut(n))
         .zip(qlp.moduli().par_iter())
         .enumerate()
-        .try_for_each_init(
-            || (vec![0u128; n], vec![0u128; n]),
-            |wide, (i, ((out0, out1), m))| {
-                // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
-                let ki = if i < l1 { i } else { max_l1 + (i - l1) };
-                let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
-                let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
-                let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
-                for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
-                    let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki))
-                    else {
-                        return Err(Error::Math(fhez_math::Error::LimbMismatch {
-                            expected: ki + 1,
-                            found: kb.limbs(),
-                        }));
-                    };
-                    xs.push(x);
-                    bs.push(b);
-                    as_.push(a);
+        .try_for_each_init(Vec::new, |permuted, (i, ((out0, out1), m))| {
+            // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
+            let ki = if i < l1 { i } else { max_l1 + (i - l1) };
+            let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
+            let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
+            let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
+            for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
+                let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki)) else {
+                    return Err(Error::Math(fhez_math::Error::LimbMismatch {
+                        expected: ki + 1,
+                        found: kb.limbs(),
+                    }));
+                };
+                xs.push(x);
+                bs.push(b);
+                as_.push(a);
+            }
+            // Digit residues are lazy NTT outputs (< 4q) or reduced, key residues < q: the
+            // preconditions of `mul_sum2_slices`.
+            match perm {
+                None => zq::mul_sum2_slices(m, (&xs, &bs, &as_), out0, out1),
+                Some(p) => {
+                    permute_digits(&xs, p, n, permuted);
+                    let px: Vec<&[u64]> = permuted.chunks_exact(n).collect();
+                    zq::mul_sum2_slices(m, (&px, &bs, &as_), out0, out1);
                 }
-                inner_product_limb(m, (&xs, &bs, &as_), perm, wide, out0, out1);
-                Ok(())
-            },
-        )?;
+            }
+            Ok(())
+        })?;
     Ok((acc0, acc1))
 }
 
@@ -212,7 +230,7 @@ pub(crate) fn mod_down_rescale(
     }
     let mut conv = scratch::zeroed((l + 1) * n);
     plan.moddown.convert_exact(&p_part, &mut conv);
-    // y = round(x/P) mod q_l, in coefficient form, shifted by ⌊q_l/2⌋ for the rescale.
+    // y = round(x/P) mod q_l, in coefficient form.
     let mut top = scratch::take(n);
     top.extend_from_slice(data.get(l * n..).unwrap_or_default());
     data.truncate(l * n);
@@ -228,34 +246,28 @@ pub(crate) fn mod_down_rescale(
     };
     top_table.inverse(&mut top);
     let mq = top_table.modulus();
-    let half_q = mq.value() >> 1;
     let pis = mq.shoup(p_inv_top);
     for (y, &c) in top.iter_mut().zip(conv_top) {
-        *y = mq.add(mq.mul_shoup(mq.sub(*y, c), p_inv_top, pis), half_q);
+        *y = mq.mul_shoup(mq.sub(*y, c), p_inv_top, pis);
     }
-    // Lower limbs: out = (x·P⁻¹ − NTT(t))·q_l⁻¹ with t = conv_P·P⁻¹ + ([y]_{q_i} − ⌊q_l/2⌋).
+    // Lower limbs: out = (x·P⁻¹ − NTT(t))·q_l⁻¹ with t = conv_P·P⁻¹ + r_i, where r_i is the
+    // centered representative of y modulo q_i; computed as (x − NTT(t'))·(P⁻¹·q_l⁻¹) with
+    // t' = P·t = conv_P + P·r_i, so that one subtract-and-scale pass finishes each limb.
     let q_inv = params.rescale_inv(level);
     let mut t = scratch::zeroed(n);
-    for ((((limb, c), table), &p_inv), &ql_inv) in data
+    for (((((limb, c), table), &p_inv), &ql_inv), &p_mod) in data
         .chunks_exact_mut(n)
-        .zip(conv.chunks_exact(n))
+        .zip(conv.chunks_exact_mut(n))
         .zip(ql.tables())
         .zip(params.p_inv_mod_q())
         .zip(q_inv)
+        .zip(params.p_mod_q())
     {
         let m = table.modulus();
-        let (pis, qis) = (m.shoup(p_inv), m.shoup(ql_inv));
-        let half_i = m.reduce(half_q);
-        for ((ti, &ci), &y) in t.iter_mut().zip(c).zip(&top) {
-            let lifted = m.sub(m.reduce(y), half_i);
-            *ti = m.add(m.mul_shoup(ci, p_inv, pis), lifted);
-        }
-        table.forward_lazy(&mut t);
-        let four_q = 4 * m.value();
-        for (x, &y) in limb.iter_mut().zip(&t) {
-            let xp = m.mul_shoup(*x, p_inv, pis);
-            *x = m.mul_shoup(xp + four_q - y, ql_inv, qis);
-        }
+        fhez_math::rns::convert_centered(mq, m, &top, &mut t);
+        zq::mul_scalar_add_slices_assign(m, c, &t, p_mod);
+        table.forward_lazy(c);
+        zq::sub_scale_slices_assign(m, limb, c, m.mul(p_inv, ql_inv));
     }
     scratch::give(top);
     scratch::give(t);
@@ -264,72 +276,16 @@ pub(crate) fn mod_down_rescale(
     Ok(Poly::from_vec(n, data)?)
 }
 
-/// For one limb: the digits' residues, and the key's `b` and `a` residues.
-type LimbSet<'a> = (&'a [&'a [u64]], &'a [&'a [u64]], &'a [&'a [u64]]);
-
-/// Writes limb `Σ_j x_j·b_j` to `out0` and `Σ_j x_j·a_j` to `out1` (mod `m`),
-/// accumulating in the caller's `u128` buffers. With `perm`, `x_j` is read through
-/// the Galois permutation (hoisted rotation).
-fn inner_product_limb(
-    m: &Modulus,
-    (xs, bs, as_): LimbSet<'_>,
-    perm: Option<&[usize]>,
-    (s0, s1): &mut (Vec<u128>, Vec<u128>),
-    out0: &mut [u64],
-    out1: &mut [u64],
-) {
-    s0.iter_mut().for_each(|v| *v = 0);
-    s1.iter_mut().for_each(|v| *v = 0);
-    for (j, ((x, b), a)) in xs.iter().zip(bs).zip(as_).enumerate() {
-        if j > 0 && j % LAZY_TERMS == 0 {
-            for (v0, v1) in s0.iter_mut().zip(s1.iter_mut()) {
-                *v0 = u128::from(m.reduce_u128(*v0));
-                *v1 = u128::from(m.reduce_u128(*v1));
-            }
+/// Writes the digits `xs` read through the Galois permutation `perm` (hoisted rotation) to
+/// `out`, `n` coefficients per digit (out-of-range entries read 0, which cannot happen for a
+/// permutation of `0..n`).
+fn permute_digits(xs: &[&[u64]], perm: &[usize], n: usize, out: &mut Vec<u64>) {
+    out.clear();
+    out.resize(xs.len() * n, 0);
+    for (dst, x) in out.chunks_exact_mut(n).zip(xs) {
+        for (d, &src) in dst.iter_mut().zip(perm) {
+            *d = x.get(src).copied().unwrap_or(0);
         }
-        match perm {
-            Some(p) => accumulate_permuted(s0, s1, x, b, a, p),
-            None => accumulate(s0, s1, x, b, a),
-        }
-    }
-    for (o, &v) in out0.iter_mut().zip(s0.iter()) {
-        *o = m.reduce_u128(v);
-    }
-    for (o, &v) in out1.iter_mut().zip(s1.iter()) {
-        *o = m.reduce_u128(v);
-    }
-}
-
-/// `s0 += x·b`, `s1 += x·a`, elementwise in `u128`.
-fn accumulate(s0: &mut [u128], s1: &mut [u128], x: &[u64], b: &[u64], a: &[u64]) {
-    for (((v0, v1), &xv), (&bv, &av)) in
-        s0.iter_mut().zip(s1.iter_mut()).zip(x).zip(b.iter().zip(a))
-    {
-        let xv = u128::from(xv);
-        *v0 += xv * u128::from(bv);
-        *v1 += xv * u128::from(av);
-    }
-}
-
-/// As [`accumulate`] with `x` read through `perm` (out-of-range entries read 0, which
-/// cannot happen for a permutation of `0..n`).
-fn accumulate_permuted(
-    s0: &mut [u128],
-    s1: &mut [u128],
-    x: &[u64],
-    b: &[u64],
-    a: &[u64],
-    perm: &[usize],
-) {
-    for (((v0, v1), &src), (&bv, &av)) in s0
-        .iter_mut()
-        .zip(s1.iter_mut())
-        .zip(perm)
-        .zip(b.iter().zip(a))
-    {
-        let xv = u128::from(x.get(src).copied().unwrap_or(0));
-        *v0 += xv * u128::from(bv);
-        *v1 += xv * u128::from(av);
     }
 }
 
@@ -358,13 +314,8 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
         .zip(params.p_inv_mod_q().par_iter());
     limbs.for_each(|(((limb, c), table), &p_inv)| {
         table.forward_lazy(c);
-        let m = table.modulus();
-        let p_inv_shoup = m.shoup(p_inv);
-        let four_q = 4 * m.value();
-        // x < q and y < 4q, so x + 4q − y never wraps; Shoup takes any u64 input.
-        for (x, &y) in limb.iter_mut().zip(c.iter()) {
-            *x = m.mul_shoup(*x + four_q - y, p_inv, p_inv_shoup);
-        }
+        // x < q (reduced inner product) and y < 4q (lazy NTT): x ← (x − y)·P⁻¹.
+        zq::sub_scale_slices_assign(table.modulus(), limb, c, p_inv);
     });
     scratch::give(p_part);
     scratch::give(conv);

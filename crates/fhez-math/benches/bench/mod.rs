@@ -2,6 +2,7 @@
 
 pub mod ntt;
 pub mod rns;
+pub mod slices;
 
 use std::sync::Arc;
 

@@ -134,28 +134,12 @@ impl BasisConverter {
         debug_assert_eq!(input.len(), k * n);
         debug_assert_eq!(out.len(), self.to_moduli.len() * n);
         if let [q] = self.from.moduli() {
-            // One input prime: the centered value is x or x − q.
-            let half = q.value() >> 1;
             for ((out_limb, p), &qp) in out
                 .chunks_exact_mut(n)
                 .zip(&self.to_moduli)
                 .zip(&self.q_mod_p)
             {
-                if q.value() < p.value() {
-                    // x < q < p needs no reduction, and x − q + p lies in (0, p).
-                    let shift = p.value() - q.value();
-                    for (o, &x) in out_limb.iter_mut().zip(input) {
-                        *o = if x > half { x + shift } else { x };
-                    }
-                } else {
-                    // x mod p as the Shoup product x·1 (one high and two low multiplies,
-                    // against Barrett's two wide ones).
-                    let one_shoup = p.shoup(1);
-                    for (o, &x) in out_limb.iter_mut().zip(input) {
-                        let r = p.mul_shoup(x, 1, one_shoup);
-                        *o = if x > half { p.sub(r, qp) } else { r };
-                    }
-                }
+                convert_one(q, p, qp, input, out_limb);
             }
             return;
         }
@@ -224,6 +208,54 @@ impl BasisConverter {
                 }
                 None => limb_products(p, k, row, ys, core::iter::repeat(0), out_limb),
             }
+        }
+    }
+}
+
+/// Exact conversion from one prime: `out[c]` is the centered representative of `input[c]`
+/// modulo `q` (the integer in `(-q/2, q/2)` congruent to it, for `input[c] < q`) reduced
+/// modulo `p`. The conversion of [`BasisConverter::convert_exact`] from a one-prime basis,
+/// without its tables: ModUp of a one-prime digit, ModDown from one special prime, and the
+/// rescale's correction term. Coefficients beyond the shorter slice are left untouched.
+///
+/// Runs an AVX-512 kernel when the CPU has one; the result does not depend on it.
+pub fn convert_centered(q: &Modulus, p: &Modulus, input: &[u64], out: &mut [u64]) {
+    convert_one(q, p, p.reduce(q.value()), input, out);
+}
+
+/// [`convert_centered`] with `qp = q mod p` given: the vector kernel on the leading whole
+/// vectors, the scalar one on the rest.
+fn convert_one(q: &Modulus, p: &Modulus, qp: u64, input: &[u64], out: &mut [u64]) {
+    let (k, word) = crate::simd::one_prime_consts(q, p);
+    let done = crate::simd::convert_one_prime(p, &k, word, input, out);
+    if let (Some(o), Some(x)) = (out.get_mut(done..), input.get(done..)) {
+        convert_one_scalar(q, p, qp, x, o);
+    }
+}
+
+/// The exact conversion from one prime `q` to `p` (`qp = q mod p`): the centered value of
+/// `x < q` is `x` or `x − q`. The specification of the vector kernel.
+pub(crate) fn convert_one_scalar(
+    q: &Modulus,
+    p: &Modulus,
+    qp: u64,
+    input: &[u64],
+    out: &mut [u64],
+) {
+    let half = q.value() >> 1;
+    if q.value() < p.value() {
+        // x < q < p needs no reduction, and x − q + p lies in (0, p).
+        let shift = p.value() - q.value();
+        for (o, &x) in out.iter_mut().zip(input) {
+            *o = if x > half { x + shift } else { x };
+        }
+    } else {
+        // x mod p as the Shoup product x·1 (one high and two low multiplies, against
+        // Barrett's two wide ones).
+        let one_shoup = p.shoup(1);
+        for (o, &x) in out.iter_mut().zip(input) {
+            let r = p.mul_shoup(x, 1, one_shoup);
+            *o = if x > half { p.sub(r, qp) } else { r };
         }
     }
 }
