@@ -238,19 +238,7 @@ pub(crate) fn tensor(t: &Tensor, name: &str) -> Result<Const> {
 #[allow(clippy::panic, reason = "test code")]
 mod tests {
     use super::*;
-    use crate::proto::OperatorSetId;
-
-    fn model(graph: &GraphShallow) -> Vec<u8> {
-        ModelShallow {
-            ir_version: 8,
-            graph: Some(graph.encode_to_vec()),
-            opset_import: vec![OperatorSetId {
-                domain: String::new(),
-                version: 17,
-            }],
-        }
-        .encode_to_vec()
-    }
+    use crate::proto::model_bytes as model;
 
     fn limit_of(r: Result<RawGraph>) -> (&'static str, usize, usize) {
         match r {

@@ -586,16 +586,7 @@ impl<'a> Importer<'a> {
                 format!("auto_pad {} (use explicit pads)", auto.unwrap_or_default()),
             ));
         }
-        let stride = to_usizes(
-            n,
-            "stride",
-            &attr_ints(n, "strides").unwrap_or_else(|| vec![1; k]),
-        )?;
-        let pads = to_usizes(
-            n,
-            "pad",
-            &attr_ints(n, "pads").unwrap_or_else(|| vec![0; 2 * k]),
-        )?;
+        let (stride, pads) = stride_and_pads(n, k)?;
         let padding = symmetric(n, &pads, k)?;
         let a = self.materialize(n, a, false)?;
         self.shaped(&a)?;
@@ -770,16 +761,7 @@ impl<'a> Importer<'a> {
                 "kernel",
                 &attr_ints(n, "kernel_shape").ok_or_else(|| node_err(n, "no kernel_shape"))?,
             )?;
-            let stride = to_usizes(
-                n,
-                "stride",
-                &attr_ints(n, "strides").unwrap_or_else(|| vec![1; k]),
-            )?;
-            let pads = to_usizes(
-                n,
-                "pad",
-                &attr_ints(n, "pads").unwrap_or_else(|| vec![0; 2 * k]),
-            )?;
+            let (stride, pads) = stride_and_pads(n, k)?;
             if attr_i(n, "ceil_mode", 0) != 0 {
                 return Err(node_err(n, "ceil_mode = 1 (only 0)"));
             }
@@ -1224,6 +1206,22 @@ fn limits_check(what: &'static str, found: usize, limit: usize) -> Result<()> {
     }
 }
 
+/// A windowed node's `strides` (default 1 per spatial axis) and `pads` (default 0 at both
+/// ends of each of the `k` axes), as read by Conv and AveragePool.
+fn stride_and_pads(n: &RawNode, k: usize) -> Result<(Vec<usize>, Vec<usize>)> {
+    let stride = to_usizes(
+        n,
+        "stride",
+        &attr_ints(n, "strides").unwrap_or_else(|| vec![1; k]),
+    )?;
+    let pads = to_usizes(
+        n,
+        "pad",
+        &attr_ints(n, "pads").unwrap_or_else(|| vec![0; 2 * k]),
+    )?;
+    Ok((stride, pads))
+}
+
 /// Symmetric padding from ONNX `pads` (`[begin…, end…]`).
 fn symmetric(n: &RawNode, pads: &[usize], k: usize) -> Result<Vec<usize>> {
     if pads.len() != 2 * k {
@@ -1546,8 +1544,8 @@ mod tests {
 
     use super::*;
     use crate::proto::{
-        Dimension, GraphShallow, ModelShallow, NodeShallow, OperatorSetId, Tensor as TensorProto,
-        TensorShape, TensorType, TypeProto, ValueInfo,
+        Dimension, GraphShallow, NodeShallow, Tensor as TensorProto, TensorShape, TensorType,
+        TypeProto, ValueInfo,
     };
 
     fn value(name: &str, dims: &[i64]) -> Vec<u8> {
@@ -1607,15 +1605,7 @@ mod tests {
             input: vec![value("x", &[1, 1, side, side])],
             output: vec![value("y", &[1, filters, side, side])],
         };
-        ModelShallow {
-            ir_version: 8,
-            graph: Some(graph.encode_to_vec()),
-            opset_import: vec![OperatorSetId {
-                domain: String::new(),
-                version: 17,
-            }],
-        }
-        .encode_to_vec()
+        crate::proto::model_bytes(&graph)
     }
 
     #[test]

@@ -183,3 +183,18 @@ pub(crate) struct Dimension {
     #[prost(string, optional, tag = "2")]
     pub dim_param: Option<String>,
 }
+
+/// Test support: `graph` as a whole ONNX file (IR 8, default domain at opset 17).
+#[cfg(test)]
+pub(crate) fn model_bytes(graph: &GraphShallow) -> Vec<u8> {
+    use prost::Message;
+    ModelShallow {
+        ir_version: 8,
+        graph: Some(graph.encode_to_vec()),
+        opset_import: vec![OperatorSetId {
+            domain: String::new(),
+            version: 17,
+        }],
+    }
+    .encode_to_vec()
+}
