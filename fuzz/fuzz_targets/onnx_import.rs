@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
             precision_bits: 20,
             magnitude_bits: 10,
             standard: SecurityStandard::Standard2018,
+            key_budget: None,
         };
         let _ = imported.model_file("fuzz", request);
     }

@@ -3,7 +3,7 @@
 //! every input layout's gather checked for the corpus ring (`TensorLayout::checked_gather`)
 //! and, for a small input, the client's encryption from the plan alone: a hostile gather
 //! (index out of range, longer than its period, period beyond the ring) must be an error
-//! before anything is allocated for it.
+//! before anything is allocated for it; the key-budget rotation table is checked too.
 
 use fhez::backend::Backend;
 use fhez::erray::PlainArray;
@@ -18,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let client = fhez_fuzz::client();
+    // A key-budget table naming steps it does not generate, cycles, wrong sums or huge
+    // lists is an error, never a panic.
+    let _ = plan.rotation_table(client.slots());
     for layout in plan.layouts.iter().filter(|l| l.role == LayoutRole::Input) {
         let checked = layout.checked_gather(client.slots());
         let from_plan = fhez::input_gather_of(&plan, &layout.node, client.slots());

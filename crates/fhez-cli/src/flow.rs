@@ -238,6 +238,11 @@ pub struct PlanArgs {
     /// ciphertext).
     #[arg(long, value_enum, default_value_t = PackingArg::Batch)]
     pub packing: PackingArg,
+    /// Single-input packing: at most K Galois keys, the other rotation steps composed
+    /// from them (decided by the planner, recorded in the plan). Default: the model file's
+    /// `plan.key_budget`, itself one key per step when absent.
+    #[arg(long, value_name = "K")]
+    pub key_budget: Option<usize>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -256,6 +261,11 @@ pub struct KeygenArgs {
     /// per ciphertext); recorded in DIR/plan.json for encrypt and decrypt.
     #[arg(long, value_enum, default_value_t = PackingArg::Batch)]
     pub packing: PackingArg,
+    /// Single-input packing: at most K Galois keys, the other rotation steps composed
+    /// from them (decided by the planner, recorded in the plan). Default: the model file's
+    /// `plan.key_budget`, itself one key per step when absent.
+    #[arg(long, value_name = "K")]
+    pub key_budget: Option<usize>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -312,6 +322,10 @@ pub struct EvalArgs {
     /// refused.
     #[arg(long, value_enum)]
     pub packing: Option<PackingArg>,
+    /// Single-input packing: the key budget the keys were made with (fhez keygen
+    /// --key-budget). Default: the model file's `plan.key_budget`.
+    #[arg(long, value_name = "K")]
+    pub key_budget: Option<usize>,
     /// Output ciphertext message.
     #[arg(long)]
     pub out: PathBuf,
@@ -445,6 +459,7 @@ pub fn output_shape(file: &ModelFile) -> Result<Vec<usize>> {
 /// Runs `fhez plan`.
 pub fn plan(args: &PlanArgs) -> Result<()> {
     let mut file = util::load_model(&args.model)?;
+    file.plan.key_budget = args.key_budget.or(file.plan.key_budget);
     match args.standard.as_deref() {
         Some("2018") => file.plan.standard = SecurityStandard::Standard2018,
         Some("2024") => file.plan.standard = SecurityStandard::Guideline2024,
@@ -507,8 +522,28 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
             format!("{:?}", plan.rotation_steps)
         }
     );
+    print_keys(plan, &sizes);
     print_sizes(&sizes);
     Ok(())
+}
+
+/// Prints the Galois key count and size, and the steps composed from them.
+fn print_keys(plan: &fhez_nn::Plan, sizes: &Sizes) {
+    let switches: u64 = plan.nodes.iter().map(|n| n.rotations).sum();
+    outln!(
+        "Galois keys: {} ({}){}; {} rotation key switches per evaluation",
+        plan.rotation_steps.len(),
+        util::bytes(sizes.galois_keys),
+        match plan.key_budget {
+            Some(k) => format!(
+                ", key budget {k}: {} more step(s) composed from them {:?}",
+                plan.rotation_compose.len(),
+                plan.rotation_compose
+            ),
+            None => String::new(),
+        },
+        switches
+    );
 }
 
 /// Prints N, chain, scale, depth and security.
@@ -570,7 +605,9 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
         );
     }
     let text = util::read(&args.model, fhez_model::model_file::MODEL_FILE_LIMIT)?;
-    let p = planned_with(util::load_model(&args.model)?, args.packing.into())?;
+    let mut file = util::load_model(&args.model)?;
+    file.plan.key_budget = args.key_budget.or(file.plan.key_budget);
+    let p = planned_with(file, args.packing.into())?;
     let t = Instant::now();
     let client = p.model.keygen(&p.params)?;
     let elapsed = t.elapsed();
@@ -823,7 +860,8 @@ fn read_error(e: anyhow::Error, path: &std::path::Path) -> anyhow::Error {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let file = util::load_model(&args.model)?;
+    let mut file = util::load_model(&args.model)?;
+    file.plan.key_budget = args.key_budget.or(file.plan.key_budget);
     let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
         .with_context(|| format!("reading the public bundle from {}", args.keys.display()))?;
     let server = CkksServer::new(keys.clone());

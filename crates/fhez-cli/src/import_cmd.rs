@@ -120,6 +120,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         precision_bits: args.precision_bits,
         magnitude_bits: args.magnitude_bits,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let file = imported.model_file(&name, plan)?;
     let json = file.to_json()?;

@@ -344,6 +344,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
             precision_bits: args.precision,
             magnitude_bits: args.magnitude,
             standard: fhez_nn::SecurityStandard::Standard2018,
+            key_budget: None,
         },
     };
     let inputs_names: Vec<&str> = file

@@ -61,6 +61,7 @@ fn model(precision_bits: u32) -> ModelFile {
         precision_bits,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = Task::Regressor {
         scale: 2.0,
@@ -95,6 +96,7 @@ fn single_model() -> ModelFile {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = Task::Regressor {
         scale: 1.0,

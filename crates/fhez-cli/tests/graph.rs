@@ -162,6 +162,7 @@ fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = fhez_model::Task::Regressor {
         scale: 1.0,

@@ -65,6 +65,26 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// No choice of at most `budget` Galois keys serves the rotation steps
+    /// ([`RotationTable::choose`](crate::RotationTable::choose)).
+    #[error("key budget {budget} for {steps} rotation steps: {reason}")]
+    KeyBudget {
+        /// The key budget.
+        budget: usize,
+        /// The distinct steps (or the steps that need their own key).
+        steps: usize,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A rotation table read from a plan breaks a rule
+    /// ([`RotationTable::from_parts`](crate::RotationTable::from_parts)).
+    #[error("rotation table refused at step {step}: {reason}")]
+    RotationTable {
+        /// The step (or part) at fault (0 for the size limit).
+        step: i64,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
     /// A rotation-based algorithm needs a power-of-two slot count.
     #[error("`{op}` needs a power-of-two slot count, the backend has {slots}")]
     SlotsNotPowerOfTwo {

@@ -5,6 +5,7 @@ mod elementwise;
 mod erray;
 mod error;
 pub mod gather;
+mod keybudget;
 mod layout;
 mod lintrans;
 mod matmul;
@@ -21,6 +22,7 @@ mod wire;
 pub use erray::Erray;
 pub use error::{Error, Result};
 pub use gather::Gather;
+pub use keybudget::{MAX_COMPOSE_PARTS, MAX_TABLE_STEPS};
 pub use lintrans::{LinearTransform, MAX_TRANSFORM_WORK, PreparedTransform, RotationTable};
 pub use matmul::{COLUMN_GROUP, FlatMatmulPlan};
 pub use packing::Packing;
@@ -38,5 +40,7 @@ pub type SimErray = Erray<fhez_backend::Sim>;
 mod tests;
 #[cfg(test)]
 mod tests_gather;
+#[cfg(test)]
+mod tests_keybudget;
 #[cfg(test)]
 mod tests_single;

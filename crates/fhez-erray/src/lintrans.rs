@@ -70,7 +70,10 @@ pub struct LinearTransform {
 /// never composes on its own: the table is the whole rotation policy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RotationTable {
-    compose: BTreeMap<i64, Vec<i64>>,
+    /// Composed step (normalized to `[0, slots)` when `slots > 0`) → its key steps.
+    pub(crate) compose: BTreeMap<i64, Vec<i64>>,
+    /// The slot count steps are normalized by (0: steps are looked up as given).
+    pub(crate) slots: usize,
 }
 
 impl RotationTable {
@@ -126,14 +129,22 @@ impl RotationTable {
                 .collect();
             compose.insert(s, parts);
         }
-        Ok(Self { compose })
+        Ok(Self { compose, slots: 0 })
+    }
+
+    /// `step` as the table's entries are keyed (left rotation modulo the slots).
+    fn key_of(&self, step: i64) -> i64 {
+        match i64::try_from(self.slots) {
+            Ok(n) if n > 0 => step.rem_euclid(n),
+            Ok(_) | Err(_) => step,
+        }
     }
 
     /// The key steps `step` is made of (itself unless composed).
     #[must_use]
     pub fn parts(&self, step: i64) -> Vec<i64> {
         self.compose
-            .get(&step)
+            .get(&self.key_of(step))
             .cloned()
             .unwrap_or_else(|| vec![step])
     }
@@ -141,7 +152,7 @@ impl RotationTable {
     /// Whether `step` is evaluated with its own key.
     #[must_use]
     pub fn is_exact(&self, step: i64) -> bool {
-        !self.compose.contains_key(&step)
+        !self.compose.contains_key(&self.key_of(step))
     }
 
     /// The composed entries, step → key steps (empty for [`RotationTable::exact`]).
@@ -161,7 +172,7 @@ impl RotationTable {
     /// # Errors
     /// Backend errors (`MissingGaloisKey`).
     pub fn rotate<B: Backend>(&self, be: &B, a: &B::Ct, step: i64) -> Result<B::Ct> {
-        match self.compose.get(&step) {
+        match self.compose.get(&self.key_of(step)) {
             None => Ok(be.rotate(a, step)?),
             Some(parts) => {
                 let mut out = a.clone();
@@ -771,6 +782,13 @@ impl<B: Backend> PreparedTransform<B> {
     #[must_use]
     pub fn key_switches(&self) -> usize {
         self.shape.key_switches()
+    }
+
+    /// The rotation steps one application uses with exact keys, each with its number of
+    /// uses ([`LinearTransform::rotation_uses`]).
+    #[must_use]
+    pub fn rotation_uses(&self) -> BTreeMap<usize, usize> {
+        self.shape.rotation_uses()
     }
 
     /// `M·x + bias` for `x` at [`PreparedTransform::level`], every rotation with its own key.

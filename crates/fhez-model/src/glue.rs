@@ -158,6 +158,7 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
 /// key-generation errors.
 pub fn keygen(plan: &Plan, params: &Arc<CkksParams>, batch: usize) -> Result<CkksClient> {
     check_params(plan, params, batch)?;
+    plan.rotation_table(params.slots())?;
     let steps: Vec<i64> = plan.rotation_steps.iter().copied().collect();
     releasing(CkksClient::generate(params, &steps)?)
 }

@@ -122,18 +122,24 @@ impl EncryptedModel {
     }
 
     /// The server's transform cache for `params`: the one filled so far when it was filled
-    /// under the same parameter set, otherwise a new, empty one (replacing it).
-    fn transform_cache(&self, params: ParamsId) -> TransformCache<CkksServer> {
+    /// under the same parameter set, otherwise a new, empty one (replacing it) rotating
+    /// through the plan's checked rotation table ([`Plan::rotation_table`]).
+    fn transform_cache(
+        &self,
+        params: ParamsId,
+        slots: usize,
+    ) -> Result<TransformCache<CkksServer>> {
+        let table = self.plan.rotation_table(slots)?;
         let mut slot = self
             .transforms
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match &*slot {
-            Some((id, cache)) if *id == params => cache.clone(),
+            Some((id, cache)) if *id == params => Ok(cache.clone()),
             Some(_) | None => {
-                let cache = TransformCache::new();
+                let cache = TransformCache::with_rotations(table);
                 *slot = Some((params, cache.clone()));
-                cache
+                Ok(cache)
             }
         }
     }
@@ -364,7 +370,7 @@ impl EncryptedModel {
                 kind: "rotate",
             })
         };
-        let cache = self.transform_cache(server.params().id());
+        let cache = self.transform_cache(server.params().id(), server.slots())?;
         let (run, timings) =
             forward_enc_timed_owned(&self.graph, named, &mut refresh, Some(&cache))?;
         Ok((self.boundary(&run), timings))

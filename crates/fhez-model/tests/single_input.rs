@@ -57,6 +57,7 @@ fn request() -> PlanRequest {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     }
 }
 

@@ -50,11 +50,12 @@
 //! the original's heuristic on the fully encrypted graph would ask for cost 16, 760 bits and
 //! N = 2^15. The tests pin these numbers (`planner_vs_original_*`).
 
+mod keys;
 mod original;
 
 pub use original::{OriginalParams, original_cost, original_groups, original_heuristic};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fhez_backend::{Backend, Sim, SimConfig};
 use fhez_erray::{Erray, Gather, Packing, PlainArray};
@@ -218,6 +219,11 @@ pub struct PlanRequest {
     /// file: [`SecurityStandard::Standard2018`]).
     #[serde(default)]
     pub standard: SecurityStandard,
+    /// Single-input plans: at most this many Galois keys, the other rotation steps composed
+    /// from them (decided here, recorded in [`Plan::rotation_compose`]). Absent: one key per
+    /// step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_budget: Option<usize>,
 }
 
 /// The cost of one node as measured on `Sim`.
@@ -273,7 +279,8 @@ pub struct Plan {
     pub slots: usize,
     /// `Σ log_q + Σ log_p`.
     pub log_qp: u32,
-    /// Every rotation step the server uses (generate exactly these Galois keys).
+    /// Every Galois key step the server uses (generate exactly these keys); under a key
+    /// budget the other steps it rotates by are composed of them ([`Plan::rotation_compose`]).
     pub rotation_steps: BTreeSet<i64>,
     /// Per node evaluated on ciphertexts, in execution order.
     pub nodes: Vec<NodeCost>,
@@ -291,6 +298,15 @@ pub struct Plan {
     /// it (absent in older plans: [`Release::for_scale`] of the plan's numbers).
     #[serde(default)]
     pub release: Option<Release>,
+    /// Under a key budget: every rotation step the server uses that has no key of its own,
+    /// with the key steps (from [`Plan::rotation_steps`]) it is made of, one key switch
+    /// each. Empty: every step has its own key. Read through [`Plan::rotation_table`],
+    /// which checks it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rotation_compose: BTreeMap<i64, Vec<i64>>,
+    /// The key budget the plan was made under ([`PlanRequest::key_budget`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_budget: Option<usize>,
 }
 
 /// Which packing a plan is made for.
@@ -489,6 +505,7 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
             precision_bits,
             magnitude_bits: 20,
             standard: SecurityStandard::Standard2018,
+            key_budget: None,
         },
     )
 }
@@ -516,7 +533,8 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let slots = batch.next_power_of_two();
     let nominal = request.precision_bits + 16 + NOISE_BITS;
     let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
-    let (depth, nodes, layouts) = simulate(graph, &sim, PackingChoice::BatchInSlots, batch)?;
+    let (depth, nodes, layouts) =
+        simulate(graph, &sim, PackingChoice::BatchInSlots, batch, None)?;
     let report = sim.report();
     let mut smallest_total = u32::MAX;
     for &(log_n, bound) in request.standard.table() {
@@ -538,6 +556,8 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 packing: PackingChoice::BatchInSlots,
                 layouts,
                 release: Release::for_scale(log_n, log_scale),
+                rotation_compose: BTreeMap::new(),
+                key_budget: None,
             });
         }
     }
@@ -598,7 +618,8 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     for &(log_n, bound) in request.standard.table() {
         let slots = 1usize << (log_n - 1);
         let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
-        let (depth, nodes, layouts) = match simulate(graph, &sim, PackingChoice::SingleInput, 1) {
+        let run = simulate(graph, &sim, PackingChoice::SingleInput, 1, None);
+        let (depth, nodes, layouts) = match run {
             Ok(r) => r,
             Err(e) => {
                 last_error = Some(e);
@@ -608,7 +629,7 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
         let (log_scale, log_q, log_p, log_qp) = chain(request, log_n, depth)?;
         smallest_total = smallest_total.min(log_qp);
         if log_qp <= bound {
-            return Ok(Plan {
+            let plan = Plan {
                 log_n,
                 log_q,
                 log_p,
@@ -622,7 +643,13 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 packing: PackingChoice::SingleInput,
                 layouts,
                 release: Release::for_scale(log_n, log_scale),
-            });
+                rotation_compose: BTreeMap::new(),
+                key_budget: None,
+            };
+            return match request.key_budget {
+                Some(budget) => keys::with_key_budget(graph, plan, budget, nominal),
+                None => Ok(plan),
+            };
         }
     }
     match (smallest_total, last_error) {
@@ -645,6 +672,7 @@ fn simulate(
     sim: &Sim,
     packing: PackingChoice,
     batch: usize,
+    cache: Option<&crate::TransformCache<Sim>>,
 ) -> Result<(u32, Vec<NodeCost>, Vec<TensorLayout>)> {
     let mut inputs = Vec::new();
     let mut layouts = Vec::new();
@@ -672,7 +700,7 @@ fn simulate(
         let zeros = PlainArray::full(x.shape().to_vec(), 0.0)?;
         Ok(Erray::encrypt(sim, &zeros, x.packing())?)
     };
-    let run = graph.forward_enc(&inputs, &mut refresh)?;
+    let run = graph.forward_enc_owned(inputs, &mut refresh, &mut |_| {}, cache)?;
     for (id, x) in &run.boundary {
         layouts.push(TensorLayout {
             node: graph.name(*id).to_owned(),

@@ -391,6 +391,7 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
             precision_bits: 10,
             magnitude_bits: 10,
             standard: fhez_nn::SecurityStandard::Standard2018,
+            key_budget: None,
         },
     )?;
     assert_eq!(

@@ -141,6 +141,7 @@ fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.packing, fhez_nn::PackingChoice::SingleInput);
@@ -354,6 +355,7 @@ fn gathered_input_conformance_on_plain_and_sim() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     let stack = plan.nodes.iter().find(|n| n.name == "stack").unwrap();
@@ -380,6 +382,7 @@ fn hostile_plan_gathers_are_errors() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     let input = plan
@@ -493,6 +496,7 @@ fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let plan = fhez_nn::plan_single_input(&g, &request)?;
     assert_eq!(plan.depth, 2, "cc∘pool 1 + dense 1");
@@ -502,5 +506,100 @@ fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
     // Batch-in-slots runs each map on its own.
     let batch = fhez_nn::plan(&g, 4, 20)?;
     assert!(batch.nodes.iter().all(|c| c.composed_into.is_none()));
+    Ok(())
+}
+
+fn budget_request(key_budget: Option<usize>) -> fhez_nn::PlanRequest {
+    fhez_nn::PlanRequest {
+        batch: 1,
+        precision_bits: 20,
+        magnitude_bits: 10,
+        standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget,
+    }
+}
+
+/// Under a key budget the plan generates at most that many keys and records how every other
+/// step composes from them; a backend holding only those keys evaluates through the plan's
+/// table to the plaintext forward, performing exactly the rotations the plan lists per node,
+/// and the same backend fails with the exact table (evaluation never composes on its own).
+#[test]
+fn key_budget_plan_runs_on_its_keys_only() -> TestResult {
+    let g = graph()?;
+    let exact = fhez_nn::plan_single_input(&g, &budget_request(None))?;
+    let budget = 3;
+    assert!(exact.rotation_steps.len() > budget, "{:?}", exact.rotation_steps);
+    let plan = fhez_nn::plan_single_input(&g, &budget_request(Some(budget)))?;
+    assert_eq!(plan.key_budget, Some(budget));
+    assert!(plan.rotation_steps.len() <= budget, "{:?}", plan.rotation_steps);
+    assert!(!plan.rotation_compose.is_empty());
+    let served: std::collections::BTreeSet<i64> = plan
+        .rotation_steps
+        .iter()
+        .chain(plan.rotation_compose.keys())
+        .copied()
+        .collect();
+    assert!(exact.rotation_steps.is_subset(&served));
+    assert_eq!((plan.log_n, plan.depth), (exact.log_n, exact.depth));
+    assert_eq!(plan.layouts, exact.layouts);
+    let rotations = |p: &fhez_nn::Plan| p.nodes.iter().map(|n| n.rotations).sum::<u64>();
+    assert!(rotations(&plan) > rotations(&exact));
+    let back: fhez_nn::Plan = serde_json::from_str(&serde_json::to_string(&plan)?)?;
+    assert_eq!(back, plan);
+    // An exact plan reads as before: no new fields in its JSON.
+    let exact_json = serde_json::to_string(&exact)?;
+    assert!(!exact_json.contains("rotation_compose") && !exact_json.contains("key_budget"));
+
+    let x = rand_tensor(&mut rng(11), &[8, 8], -1.0, 1.0);
+    let input = plan.layout("x", fhez_nn::LayoutRole::Input).unwrap();
+    let data = PlainArray::new(input.shape.clone(), x.data().to_vec())?;
+    let keys = fhez_backend::RotationSet::Steps(plan.rotation_steps.clone());
+    let b = Plain::new(plan.slots)
+        .with_max_level(plan.depth)
+        .with_rotations(keys);
+    let table = plan.rotation_table(plan.slots)?;
+    let cache = fhez_nn::TransformCache::with_rotations(table);
+    let mut refresh = |e: &Erray<Plain>| -> fhez_nn::Result<Erray<Plain>> { Ok(e.clone()) };
+    let e = input.encrypt(&b, &data)?;
+    let run = g.forward_enc_cached(&[("x", e)], &mut refresh, &mut |_| {}, &cache)?;
+    for n in &plan.nodes {
+        let levels = run.levels[g.id(&n.name)?].unwrap();
+        assert_eq!(levels.rotations, n.rotations, "node {}", n.name);
+    }
+    let (id, out) = &run.boundary[0];
+    let got = g.finish(&[(*id, out.decrypt()?)], &[])?;
+    let want = g.infer(&[("x", x)])?;
+    for (a, w) in got[0]["dec"].data().iter().zip(want["dec"].data()) {
+        assert!((a - w).abs() < 1e-9, "{a} vs {w}");
+    }
+    let e = input.encrypt(&b, &data)?;
+    let exact_cache = fhez_nn::TransformCache::new();
+    assert!(g
+        .forward_enc_cached(&[("x", e)], &mut refresh, &mut |_| {}, &exact_cache)
+        .is_err());
+    Ok(())
+}
+
+/// A plan read from a file whose table names a step it does not generate, or a composed
+/// step that does not sum to its target, is refused before use with a typed error.
+#[test]
+fn hostile_key_tables_are_refused() -> TestResult {
+    let g = graph()?;
+    let plan = fhez_nn::plan_single_input(&g, &budget_request(Some(3)))?;
+    let (&step, parts) = plan.rotation_compose.iter().next().unwrap();
+    let mut missing = plan.clone();
+    missing.rotation_steps.remove(&parts[0]);
+    let mut wrong_sum = plan.clone();
+    wrong_sum.rotation_compose.insert(step, vec![parts[0]]);
+    let mut self_key = plan.clone();
+    self_key.rotation_steps.insert(step);
+    for bad in [missing, wrong_sum, self_key] {
+        let json = serde_json::to_string(&bad)?;
+        let read: fhez_nn::Plan = serde_json::from_str(&json)?;
+        assert!(matches!(
+            read.rotation_table(plan.slots),
+            Err(fhez_nn::Error::Erray(fhez_erray::Error::RotationTable { .. }))
+        ));
+    }
     Ok(())
 }

@@ -74,6 +74,7 @@ fn plain_only(
         "depth": fhez_nn::plan_single_input(imported.graph(), &PlanRequest {
             batch: 1, precision_bits: 20, magnitude_bits: 10,
             standard: SecurityStandard::Standard2018,
+            key_budget: None,
         }).map(|p| p.depth).ok(),
         "replaced": imported.report().replaced.iter().map(|r| serde_json::json!({
             "node": r.node, "ops": r.ops, "range": [r.range.0, r.range.1],
@@ -137,6 +138,7 @@ fn main() -> Result<()> {
         precision_bits: precision,
         magnitude_bits: 10,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let graph = imported.graph().clone();
     let model = EncryptedModel::with_packing(graph, &request, PackingChoice::SingleInput)?;

@@ -76,6 +76,7 @@ fn cnn_small_runs_single_input_on_plain_sim_and_ckks() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 10,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let model = EncryptedModel::with_packing(g.clone(), &request, PackingChoice::SingleInput)?;
     assert_eq!(model.plan().depth, levels.iter().sum::<u32>());

@@ -249,6 +249,7 @@ impl Model {
             precision_bits,
             magnitude_bits,
             standard: fhez_nn::SecurityStandard::Standard2018,
+            key_budget: None,
         };
         let file = ModelFile::new(
             name,
@@ -358,6 +359,7 @@ impl Model {
             precision_bits,
             magnitude_bits,
             standard: fhez_nn::SecurityStandard::Standard2018,
+            key_budget: None,
         };
         let file = py
             .detach(|| {
@@ -514,19 +516,24 @@ impl Model {
     /// Plans the model for a packing: `"batch-in-slots"` (throughput: `batch` samples per
     /// ciphertext, default the model file's) or `"single-input"` (latency: one sample per
     /// ciphertext). The plan runs on the level simulator and picks secure parameters.
-    #[pyo3(signature = (packing = "batch-in-slots", *, batch = None, precision_bits = None))]
+    /// `key_budget` (single-input): at most that many Galois keys, the other rotation steps
+    /// composed from them as the plan records (default: the model file's, else one key
+    /// per step).
+    #[pyo3(signature = (packing = "batch-in-slots", *, batch = None, precision_bits = None, key_budget = None))]
     fn plan(
         &self,
         py: Python<'_>,
         packing: &str,
         batch: Option<usize>,
         precision_bits: Option<u32>,
+        key_budget: Option<usize>,
     ) -> PyResult<EncryptedModel> {
         let choice = packing_of(packing).or_raise(py)?;
         let mut request = self.file.plan;
         if let Some(b) = batch {
             request.batch = b;
         }
+        request.key_budget = key_budget.or(request.key_budget);
         if let Some(p) = precision_bits {
             request.precision_bits = p;
         }

@@ -99,6 +99,7 @@ pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez_model::Err
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let mut file = ModelFile::new(name, &graph, &["x"], "Decrypt", task, request)?;
     file.dataset = Some("synthetic bars 5x5".to_owned());

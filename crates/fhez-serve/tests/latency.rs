@@ -302,6 +302,7 @@ async fn a_model_without_a_latency_form_says_so() -> TestResult {
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez_nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = fhez_model::Task::Regressor {
         scale: 1.0,

@@ -126,6 +126,7 @@ fn train_request(args: &Args) -> PlanRequest {
         precision_bits: args.precision,
         magnitude_bits: 20,
         standard: fhez::nn::SecurityStandard::Standard2018,
+        key_budget: None,
     }
 }
 

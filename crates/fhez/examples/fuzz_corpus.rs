@@ -131,6 +131,7 @@ fn main() -> Result<()> {
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez::nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = Task::Regressor {
         scale: 1.0,

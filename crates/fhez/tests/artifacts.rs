@@ -30,6 +30,7 @@ fn model_file() -> Result<ModelFile, fhez::Error> {
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez::nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = Task::Regressor {
         scale: 1.0,

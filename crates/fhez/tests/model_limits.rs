@@ -72,6 +72,7 @@ fn valid() -> Value {
         precision_bits: 20,
         magnitude_bits: 20,
         standard: fhez::nn::SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let task = fhez::Task::Regressor {
         scale: 1.0,

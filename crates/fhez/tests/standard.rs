@@ -32,6 +32,7 @@ fn a_plan_under_2024_passes_the_2024_check_and_the_default_is_unchanged() {
             precision_bits,
             magnitude_bits,
             standard: SecurityStandard::Standard2018,
+            key_budget: None,
         };
         let old = plan_with(&graph, &request).unwrap();
         let new = plan_with(

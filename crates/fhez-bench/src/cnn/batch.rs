@@ -293,6 +293,7 @@ pub fn batch(
         precision_bits: 12,
         magnitude_bits: 5,
         standard: fhez_nn::SecurityStandard::default(),
+        key_budget: None,
     };
     let t_plan = Instant::now();
     let enc_model = EncryptedModel::with_request(tutorial_graph(model)?, &request)?;

@@ -1,5 +1,5 @@
 //! The command line: `fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] [--out FILE]
-//! [--mode latency|single|batch|batch-private|both] [--max-keys K] …` prints a JSON document with the field
+//! [--mode latency|single|batch|batch-private|both] [--max-keys K] [--key-budget K] …` prints a JSON document with the field
 //! names of `mnist_cnn.py` where they correspond.
 
 use std::path::PathBuf;
@@ -23,11 +23,13 @@ struct Args {
     batch_reps: usize,
     weights: Option<PathBuf>,
     max_keys: usize,
+    /// `--mode single`: the plan's Galois-key budget (none: one key per step).
+    key_budget: Option<usize>,
 }
 
 const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
 [--mode latency|single|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
-[--weights FILE] [--max-keys K]";
+[--weights FILE] [--max-keys K] [--key-budget K]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -43,6 +45,7 @@ fn parse_args() -> Result<Args> {
         // Five Galois keys keep the evaluation keys under 10 MB (issue target); more keys
         // mean fewer key switches.
         max_keys: 5,
+        key_budget: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -65,6 +68,13 @@ fn parse_args() -> Result<Args> {
                     .with_context(|| format!("{k} needs a number"))?
             }
             "--out" => a.out = Some(PathBuf::from(val()?)),
+            "--key-budget" => {
+                a.key_budget = Some(
+                    val()?
+                        .parse()
+                        .with_context(|| format!("{k} needs a number"))?,
+                );
+            }
             "--mode" => {
                 a.mode = val()?.clone();
                 if !["latency", "single", "batch", "batch-private", "both"]
@@ -205,7 +215,8 @@ fn run() -> Result<()> {
     }
     if args.mode == "single" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
-        result["single"] = single::single(&model, &imgs, yte, &pred_plain, &logits_te, n)?;
+        let seen = (yte, pred_plain.as_slice(), logits_te.as_slice());
+        result["single"] = single::single(&model, &imgs, seen, n, args.key_budget)?;
     }
     if args.mode == "batch" || args.mode == "both" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();

@@ -20,23 +20,25 @@ use super::{SIDE, argmax};
 
 /// Runs the first `n` test images one at a time (one thread), returning accuracy,
 /// agreement with the plaintext forward, the per-image latency split, key switches and key
-/// and message sizes.
+/// and message sizes. `seen` holds the labels, the plaintext predictions and logits;
+/// `key_budget` is the plan's Galois-key budget (`None`: one key per rotation step).
 ///
 /// # Errors
 /// Planning, key generation, encryption, evaluation and decryption errors.
 pub fn single(
     model: &Model,
     imgs_te: &[&[f64]],
-    yte: &[u8],
-    pred_plain: &[usize],
-    logits_te: &[Vec<f64>],
+    seen: (&[u8], &[usize], &[Vec<f64>]),
     n: usize,
+    key_budget: Option<usize>,
 ) -> Result<Value> {
+    let (yte, pred_plain, logits_te) = seen;
     let request = PlanRequest {
         batch: 1,
         precision_bits: 12,
         magnitude_bits: 5,
         standard: fhez_nn::SecurityStandard::default(),
+        key_budget,
     };
     let t_plan = Instant::now();
     let enc_model =
@@ -102,6 +104,8 @@ pub fn single(
         "plan": {"log_n": plan.log_n, "log_q": plan.log_q, "log_p": plan.log_p,
                  "log_scale": plan.log_scale, "depth": plan.depth,
                  "rotation_steps": plan.rotation_steps.len(),
+                 "key_budget": plan.key_budget, "composed_steps": plan.rotation_compose.len(),
+                 "planned_rotations": plan.nodes.iter().map(|n| n.rotations).sum::<u64>(),
                  "input_gathered": plan.layouts.iter().any(|l| l.gather.is_some()),
                  "plan_ms": plan_ms, "keygen_ms": keygen_ms},
         "sizes_bytes": {"relin_key": rk_bytes, "galois_keys": gk_bytes, "request": request_bytes},

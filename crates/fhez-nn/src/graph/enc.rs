@@ -3,7 +3,7 @@
 //! no secret key); the client decrypts and finishes in plaintext.
 
 use fhez_backend::{Backend, Decrypt};
-use fhez_erray::{Erray, Gather, Packing, PlainArray};
+use fhez_erray::{Erray, Gather, Packing, PlainArray, RotationTable};
 
 use super::{Graph, NodeId, Outputs, SingleLinear, Tape, TransformCache};
 use crate::nodes::Node;
@@ -578,10 +578,11 @@ impl Graph {
         };
         match cache {
             None => {
+                let exact = RotationTable::exact();
                 let (l1, l2) = pair()?;
                 match compose(l1.clone(), l2.clone())? {
-                    Some(l) => l.apply(x).map(Some),
-                    None => l2.apply(&l1.apply(x)?).map(Some),
+                    Some(l) => l.apply(x, &exact).map(Some),
+                    None => l2.apply(&l1.apply(x, &exact)?, &exact).map(Some),
                 }
             }
             Some(c) => {
@@ -806,7 +807,9 @@ impl Graph {
                 };
                 match cache {
                     Some(c) => c.apply(id, x, || plan().map(Some)),
-                    None => plan().and_then(|l| l.apply(x)).map(Some),
+                    None => plan()
+                        .and_then(|l| l.apply(x, &RotationTable::exact()))
+                        .map(Some),
                 }
                 .and_then(|y| {
                     y.ok_or(Error::NotEncryptable {
@@ -831,7 +834,10 @@ impl Graph {
                 };
                 match cache {
                     Some(c) => c.apply(id, x, plan),
-                    None => plan().and_then(|l| l.map(|l| l.apply(x)).transpose()),
+                    None => plan().and_then(|l| {
+                        l.map(|l| l.apply(x, &RotationTable::exact()))
+                            .transpose()
+                    }),
                 }
             }
             Some(x) => match self.folds_activation(id) {

@@ -26,15 +26,16 @@ pub struct SingleLinear {
 }
 
 impl SingleLinear {
-    /// Applies the map to `x` (one level), encoding the diagonals for `x`'s level.
+    /// Applies the map to `x` (one level), encoding the diagonals for `x`'s level; rotations
+    /// go through `table` (the plan's, [`RotationTable::exact`] without a key budget).
     ///
     /// # Errors
     /// Erray errors (shapes, packing, levels, keys).
-    pub fn apply<B: Backend>(&self, x: &Erray<B>) -> Result<Erray<B>> {
+    pub fn apply<B: Backend>(&self, x: &Erray<B>, table: &RotationTable) -> Result<Erray<B>> {
         let y = x.reshape(&self.input_shape)?.linear_transform(
             &self.transform,
             self.output_shape.clone(),
-            &RotationTable::exact(),
+            table,
         )?;
         Ok(y.reshape(&self.node_shape)?)
     }
@@ -55,11 +56,15 @@ type Key = (NodeId, u32, usize, bool);
 /// Encoded single-input transforms of one graph for one backend, keyed by node, input level
 /// and input period, filled on first use by [`Graph::forward_enc_cached`](super::Graph::forward_enc_cached)
 /// and shared by clones. It is only valid for the graph (same weights) and the parameter
-/// set it was filled with.
+/// set it was filled with. Its transforms rotate through one [`RotationTable`] (the plan's
+/// key-budget decision; [`RotationTable::exact`] by default).
 pub struct TransformCache<B: Backend> {
     entries: Arc<Mutex<BTreeMap<Key, Arc<Entry<B>>>>>,
     /// Per outer node of a composed pair: whether the composition was found cheaper.
     decisions: Arc<Mutex<BTreeMap<Key, bool>>>,
+    rotations: Arc<RotationTable>,
+    /// Rotations by step of every transform applied so far, as with exact keys.
+    uses: Arc<Mutex<BTreeMap<i64, u64>>>,
 }
 
 impl<B: Backend> Clone for TransformCache<B> {
@@ -67,6 +72,8 @@ impl<B: Backend> Clone for TransformCache<B> {
         Self {
             entries: Arc::clone(&self.entries),
             decisions: Arc::clone(&self.decisions),
+            rotations: Arc::clone(&self.rotations),
+            uses: Arc::clone(&self.uses),
         }
     }
 }
@@ -87,13 +94,38 @@ impl<B: Backend> std::fmt::Debug for TransformCache<B> {
 }
 
 impl<B: Backend> TransformCache<B> {
-    /// An empty cache.
+    /// An empty cache whose transforms use every rotation step's own key.
     #[must_use]
     pub fn new() -> Self {
+        Self::with_rotations(RotationTable::exact())
+    }
+
+    /// An empty cache whose transforms rotate through `table` (a plan's
+    /// [`Plan::rotation_table`](crate::Plan::rotation_table)).
+    #[must_use]
+    pub fn with_rotations(table: RotationTable) -> Self {
         Self {
             entries: Arc::new(Mutex::new(BTreeMap::new())),
             decisions: Arc::new(Mutex::new(BTreeMap::new())),
+            rotations: Arc::new(table),
+            uses: Arc::new(Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// The rotation table the transforms use.
+    #[must_use]
+    pub fn rotations(&self) -> &RotationTable {
+        &self.rotations
+    }
+
+    /// Rotations by step that the transforms applied so far perform with exact keys (each
+    /// application's [`LinearTransform::rotation_uses`]): what a key budget is chosen for.
+    #[must_use]
+    pub fn rotation_uses(&self) -> BTreeMap<i64, u64> {
+        self.uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Arc<Entry<B>>>> {
@@ -194,10 +226,17 @@ impl<B: Backend> TransformCache<B> {
                 e
             }
         };
+        {
+            let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+            for (s, c) in entry.prepared.rotation_uses() {
+                let e = uses.entry(i64::try_from(s).unwrap_or(0)).or_insert(0);
+                *e = e.saturating_add(u64::try_from(c).unwrap_or(u64::MAX));
+            }
+        }
         let y = x.reshape(&entry.input_shape)?.linear_transform_prepared(
             &entry.prepared,
             entry.output_shape.clone(),
-            &RotationTable::exact(),
+            &self.rotations,
         )?;
         Ok(Some(y.reshape(&entry.node_shape)?))
     }

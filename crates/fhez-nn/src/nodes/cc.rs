@@ -177,7 +177,7 @@ impl Layer for CrossCorrelation {
     fn forward_enc<B: Backend>(&self, inputs: &[&Erray<B>]) -> Result<Vec<Erray<B>>> {
         let x = one(inputs)?;
         if let Some(l) = self.single_linear(x, 1.0)? {
-            return Ok(vec![l.apply(x)?]);
+            return Ok(vec![l.apply(x, &fhez_erray::RotationTable::exact())?]);
         }
         let win = windows(sample_shape(x), &self.kernel, &self.stride)?;
         let batch = batch_of(x);

@@ -195,7 +195,7 @@ impl Layer for Dense {
         let x = one(inputs)?;
         self.check_input(super::sample_shape(x))?;
         if let Some(l) = self.single_linear(x, 1.0)? {
-            return Ok(vec![l.apply(x)?]);
+            return Ok(vec![l.apply(x, &fhez_erray::RotationTable::exact())?]);
         }
         let flat = x.reshape(&with_batch(batch_of(x), &[self.d_in]))?;
         let y = flat.matmul(&self.weights.to_plain()?)?;

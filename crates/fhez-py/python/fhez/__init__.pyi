@@ -165,8 +165,11 @@ class Model:
         *,
         batch: Optional[int] = None,
         precision_bits: Optional[int] = None,
+        key_budget: Optional[int] = None,
     ) -> EncryptedModel:
-        """Plans for `"batch-in-slots"` (throughput) or `"single-input"` (latency)."""
+        """Plans for `"batch-in-slots"` (throughput) or `"single-input"` (latency).
+        `key_budget` (single-input): at most that many Galois keys, the other rotation
+        steps composed from them as the plan records."""
 
 class EncryptedModel:
     """A model planned for one packing."""

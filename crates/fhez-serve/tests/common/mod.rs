@@ -46,6 +46,7 @@ pub fn regressor_file() -> ModelFile {
             precision_bits: 20,
             magnitude_bits: 20,
             standard: fhez_nn::SecurityStandard::Standard2018,
+            key_budget: None,
         };
         let task = Task::Regressor {
             scale: 2.0,
