@@ -307,14 +307,20 @@ impl RotationTable {
                 return Err(bad(step, "a composed step is zero or has its own key"));
             }
             if parts.is_empty() || parts.len() > MAX_COMPOSE_PARTS {
-                return Err(bad(step, "composed of no key or of more than the part limit"));
+                return Err(bad(
+                    step,
+                    "composed of no key or of more than the part limit",
+                ));
             }
             if let Some(&p) = parts.iter().find(|p| !keys.contains(p)) {
                 return Err(bad(p, "a part is not a generated key"));
             }
             let sum = parts.iter().map(|&p| i128::from(p)).sum::<i128>();
             if sum.rem_euclid(n) != s {
-                return Err(bad(step, "the parts do not sum to the step modulo the slots"));
+                return Err(bad(
+                    step,
+                    "the parts do not sum to the step modulo the slots",
+                ));
             }
             let key = i64::try_from(s).map_err(|_| bad(step, "step out of range"))?;
             if table.insert(key, parts.clone()).is_some() {

@@ -136,11 +136,19 @@ fn hostile_tables_are_refused() -> TestResult {
     let n = 64usize;
     let keys: BTreeSet<i64> = [1, 4, 16].into_iter().collect();
     let table = |e: &[(i64, Vec<i64>)]| e.iter().cloned().collect::<BTreeMap<_, _>>();
-    let refused = |e: &[(i64, Vec<i64>)], at: i64| match RotationTable::from_parts(&keys, &table(e), n) {
-        Err(Error::RotationTable { step, .. }) => assert_eq!(step, at, "{e:?}"),
-        other => panic!("{e:?} accepted: {other:?}"),
-    };
-    assert!(RotationTable::from_parts(&keys, &table(&[(5, vec![1, 4]), (63, vec![16, 16, 16, 4, 4, 4, 1, 1, 1])]), n).is_ok());
+    let refused =
+        |e: &[(i64, Vec<i64>)], at: i64| match RotationTable::from_parts(&keys, &table(e), n) {
+            Err(Error::RotationTable { step, .. }) => assert_eq!(step, at, "{e:?}"),
+            other => panic!("{e:?} accepted: {other:?}"),
+        };
+    assert!(
+        RotationTable::from_parts(
+            &keys,
+            &table(&[(5, vec![1, 4]), (63, vec![16, 16, 16, 4, 4, 4, 1, 1, 1])]),
+            n
+        )
+        .is_ok()
+    );
     refused(&[(5, vec![1, 3])], 3);
     refused(&[(5, vec![4, 1]), (9, vec![5, 4])], 5);
     refused(&[(4, vec![1, 1, 1, 1])], 4);
@@ -149,7 +157,8 @@ fn hostile_tables_are_refused() -> TestResult {
     refused(&[(2, vec![1; MAX_COMPOSE_PARTS + 2])], 2);
     refused(&[(5, vec![1, 4]), (69, vec![1, 4])], 69);
     refused(&[(0, vec![16, 16, 16, 16])], 0);
-    let huge: BTreeMap<i64, Vec<i64>> = (0..=MAX_TABLE_STEPS as i64).map(|s| (s, vec![1])).collect();
+    let huge: BTreeMap<i64, Vec<i64>> =
+        (0..=MAX_TABLE_STEPS as i64).map(|s| (s, vec![1])).collect();
     assert!(matches!(
         RotationTable::from_parts(&keys, &huge, n),
         Err(Error::RotationTable { step: 0, .. })

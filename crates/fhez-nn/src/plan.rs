@@ -533,8 +533,7 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     let slots = batch.next_power_of_two();
     let nominal = request.precision_bits + 16 + NOISE_BITS;
     let sim = Sim::new(SimConfig::planning(slots, SIM_LEVELS, f64::from(nominal)))?;
-    let (depth, nodes, layouts) =
-        simulate(graph, &sim, PackingChoice::BatchInSlots, batch, None)?;
+    let (depth, nodes, layouts) = simulate(graph, &sim, PackingChoice::BatchInSlots, batch, None)?;
     let report = sim.report();
     let mut smallest_total = u32::MAX;
     for &(log_n, bound) in request.standard.table() {

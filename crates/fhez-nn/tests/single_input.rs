@@ -528,10 +528,18 @@ fn key_budget_plan_runs_on_its_keys_only() -> TestResult {
     let g = graph()?;
     let exact = fhez_nn::plan_single_input(&g, &budget_request(None))?;
     let budget = 3;
-    assert!(exact.rotation_steps.len() > budget, "{:?}", exact.rotation_steps);
+    assert!(
+        exact.rotation_steps.len() > budget,
+        "{:?}",
+        exact.rotation_steps
+    );
     let plan = fhez_nn::plan_single_input(&g, &budget_request(Some(budget)))?;
     assert_eq!(plan.key_budget, Some(budget));
-    assert!(plan.rotation_steps.len() <= budget, "{:?}", plan.rotation_steps);
+    assert!(
+        plan.rotation_steps.len() <= budget,
+        "{:?}",
+        plan.rotation_steps
+    );
     assert!(!plan.rotation_compose.is_empty());
     let served: std::collections::BTreeSet<i64> = plan
         .rotation_steps
@@ -574,9 +582,10 @@ fn key_budget_plan_runs_on_its_keys_only() -> TestResult {
     }
     let e = input.encrypt(&b, &data)?;
     let exact_cache = fhez_nn::TransformCache::new();
-    assert!(g
-        .forward_enc_cached(&[("x", e)], &mut refresh, &mut |_| {}, &exact_cache)
-        .is_err());
+    assert!(
+        g.forward_enc_cached(&[("x", e)], &mut refresh, &mut |_| {}, &exact_cache)
+            .is_err()
+    );
     Ok(())
 }
 
@@ -598,7 +607,9 @@ fn hostile_key_tables_are_refused() -> TestResult {
         let read: fhez_nn::Plan = serde_json::from_str(&json)?;
         assert!(matches!(
             read.rotation_table(plan.slots),
-            Err(fhez_nn::Error::Erray(fhez_erray::Error::RotationTable { .. }))
+            Err(fhez_nn::Error::Erray(
+                fhez_erray::Error::RotationTable { .. }
+            ))
         ));
     }
     Ok(())

@@ -27,7 +27,8 @@
 //! the model file's planned batch: 8 192, i.e. 2 batches), `--latency-images N` (the first N
 //! test images, default 1 000), `--precision BITS` (plan of a model trained here, default
 //! 30), `--single-precision BITS` (the precision the single-input plan requests, default the
-//! model's), `--out PATH`.
+//! model's), `--key-budget K` (the single-input plan's Galois-key budget, default none:
+//! one key per rotation step), `--out PATH`.
 
 mod common;
 
@@ -65,6 +66,7 @@ struct Args {
     single_images: usize,
     precision: u32,
     single_precision: Option<u32>,
+    key_budget: Option<usize>,
     out: PathBuf,
 }
 
@@ -88,6 +90,7 @@ fn args() -> Result<Args> {
         single_images: 100,
         precision: 30,
         single_precision: None,
+        key_budget: None,
         out: workspace().join("target/results-fashion-mnist.json"),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -112,6 +115,7 @@ fn args() -> Result<Args> {
             "--single-images" => a.single_images = v.parse()?,
             "--precision" => a.precision = v.parse()?,
             "--single-precision" => a.single_precision = Some(v.parse()?),
+            "--key-budget" => a.key_budget = Some(v.parse()?),
             "--out" => a.out = PathBuf::from(v),
             other => bail!("unknown flag {other} (see the example's docs)"),
         }
@@ -485,6 +489,8 @@ fn single_mode(
         "params": {"log_n": plan.log_n, "log_q": plan.log_q, "log_p": plan.log_p,
             "log_scale": plan.log_scale, "depth": plan.depth},
         "rotation_steps": plan.rotation_steps.len(),
+        "key_budget": plan.key_budget, "composed_steps": plan.rotation_compose.len(),
+        "planned_rotations": plan.nodes.iter().map(|n| n.rotations).sum::<u64>(),
         "plain_accuracy": accuracy(&plain, labels), "encrypted_accuracy": acc,
         "agreement": agree, "max_abs_logit_diff": max_diff(&got, want),
         "per_image": {"client_encrypt": summary(&t_enc), "server_eval": summary(&t_eval),
@@ -561,6 +567,7 @@ fn main() -> Result<()> {
         );
         let single_request = PlanRequest {
             precision_bits: args.single_precision.unwrap_or(request.precision_bits),
+            key_budget: args.key_budget.or(request.key_budget),
             ..request
         };
         let single = single_mode(&graph, &single_request, x, y, w)?;

@@ -215,7 +215,7 @@ fn run() -> Result<()> {
     }
     if args.mode == "single" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
-        let seen = (yte, pred_plain.as_slice(), logits_te.as_slice());
+        let seen = (&yte[..], pred_plain.as_slice(), logits_te.as_slice());
         result["single"] = single::single(&model, &imgs, seen, n, args.key_budget)?;
     }
     if args.mode == "batch" || args.mode == "both" {

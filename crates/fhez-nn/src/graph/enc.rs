@@ -834,10 +834,8 @@ impl Graph {
                 };
                 match cache {
                     Some(c) => c.apply(id, x, plan),
-                    None => plan().and_then(|l| {
-                        l.map(|l| l.apply(x, &RotationTable::exact()))
-                            .transpose()
-                    }),
+                    None => plan()
+                        .and_then(|l| l.map(|l| l.apply(x, &RotationTable::exact())).transpose()),
                 }
             }
             Some(x) => match self.folds_activation(id) {
