@@ -935,3 +935,100 @@ fn single_input_flow_and_packing_mismatches() {
         "{e}"
     );
 }
+
+/// `--key-budget K`: `plan` prints at most K Galois keys and the steps composed from them,
+/// `keygen` generates exactly those, `eval` with the same budget agrees with the plaintext
+/// graph, and `eval` without it (exact keys) is refused for the missing steps.
+#[test]
+fn single_input_key_budget_flow() {
+    let d = dir("key-budget");
+    let file = single_model();
+    let model_path = d.join("model.json");
+    file.save(&model_path).unwrap();
+    let exact = json(&ok(&[
+        "plan",
+        p(&model_path),
+        "--packing",
+        "single",
+        "--json",
+    ]));
+    let all = exact["plan"]["rotation_steps"].as_array().unwrap().len();
+    assert!(all > 2, "{exact}");
+    let args = ["--packing", "single", "--key-budget", "2"];
+    let plan = json(&ok(
+        &[&["plan", p(&model_path), "--json"][..], &args].concat()
+    ));
+    assert_eq!(plan["plan"]["key_budget"], 2);
+    let keys_n = plan["plan"]["rotation_steps"].as_array().unwrap().len();
+    assert!(keys_n <= 2, "{plan}");
+    assert!(
+        !plan["plan"]["rotation_compose"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    let human = ok(&[&["plan", p(&model_path)][..], &args].concat());
+    assert!(
+        human.contains(&format!("Galois keys: {keys_n} (")),
+        "{human}"
+    );
+    assert!(human.contains("key budget 2"), "{human}");
+
+    let keys = d.join("keys");
+    let kg = json(&ok(&[
+        &[
+            "keygen",
+            "--model",
+            p(&model_path),
+            "--out",
+            p(&keys),
+            "--json",
+        ][..],
+        &args,
+    ]
+    .concat()));
+    assert_eq!(kg["rotation_steps"], plan["plan"]["rotation_steps"]);
+    let x: Vec<f64> = (0..36).map(|k| (k % 11) as f64 / 10.0 - 0.5).collect();
+    let x_json = d.join("x.json");
+    std::fs::write(&x_json, serde_json::to_string(&[&x]).unwrap()).unwrap();
+    let x_ct = d.join("x.ct");
+    ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&x_ct),
+    ]);
+    let y_ct = d.join("y.ct");
+    let public = keys.join("public");
+    let eval = [
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&public),
+        "--input",
+        p(&x_ct),
+    ];
+    let e = fails(&[&eval[..], &["--out", p(&y_ct)]].concat());
+    assert!(e.contains("rotation") || e.contains("Galois"), "{e}");
+    ok(&[&eval[..], &["--out", p(&y_ct), "--key-budget", "2"]].concat());
+    let dec = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y_ct)]));
+    let want = file
+        .graph()
+        .unwrap()
+        .infer(&[("x", Tensor::new(vec![6, 6], x).unwrap())])
+        .unwrap()["Decrypt"]
+        .data()
+        .to_vec();
+    let got = dec["outputs"][0]["samples"][0]["values"]
+        .as_array()
+        .unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        let g = g.as_f64().unwrap();
+        assert!((g - w).abs() < 1e-3, "{g} vs {w}");
+    }
+}
