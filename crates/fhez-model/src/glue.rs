@@ -151,11 +151,12 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
 
 /// Client key generation for a plan: secret, public and relinearization keys, and Galois
 /// keys for **exactly** the plan's rotation steps (none at all for batch-in-slots dense and
-/// CC layers). The client decrypts for release ([`releasing`]).
+/// CC layers). Under a key budget those are the plan's key steps, checked with its table
+/// first ([`Plan::rotation_table`]). The client decrypts for release ([`releasing`]).
 ///
 /// # Errors
-/// [`Error::PlanMismatch`] (see [`check_params`]), [`Error::NoReleasePrecision`] and
-/// key-generation errors.
+/// [`Error::PlanMismatch`] (see [`check_params`]), [`Error::NoReleasePrecision`], a
+/// refused rotation table ([`Error::Nn`]) and key-generation errors.
 pub fn keygen(plan: &Plan, params: &Arc<CkksParams>, batch: usize) -> Result<CkksClient> {
     check_params(plan, params, batch)?;
     plan.rotation_table(params.slots())?;

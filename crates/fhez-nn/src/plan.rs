@@ -597,12 +597,15 @@ fn chain(request: &PlanRequest, log_n: u32, depth: u32) -> Result<(u32, Vec<u32>
 /// graph runs on a `Sim` with that degree's slots (the diagonal transforms, their rotation
 /// steps and the stacking masks depend on the slot count); the first degree whose slots
 /// hold every layout and whose chain is secure is chosen. The plan lists the exact Galois
-/// keys (no composition at evaluation) and every input and output layout.
+/// keys and every input and output layout; under `request.key_budget` at most that many
+/// keys and how every other step composes from them (decided here on `Sim`, recorded in
+/// [`Plan::rotation_compose`]; evaluation never composes on its own).
 ///
 /// # Errors
 /// [`Error::PrimeTooLarge`]; [`Error::NoSecureParams`] when no degree fits; the last
 /// simulation error when no slot count holds the layouts (for example a layer wider than
-/// 2^15 slots); graph errors naming the node.
+/// 2^15 slots); graph errors naming the node; [`Error::Erray`] (`KeyBudget`) when no choice
+/// of at most `request.key_budget` keys serves the steps.
 pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
     if request.precision_bits > MAX_PRIME_BITS {
         return Err(Error::PrimeTooLarge {

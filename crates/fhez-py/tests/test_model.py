@@ -135,3 +135,17 @@ def test_training_input_errors(model):
 def test_unknown_packing(model):
     with pytest.raises(fhez.ModelError):
         model.plan("diagonal")
+
+
+def test_single_input_key_budget(model):
+    exact = model.plan("single-input")
+    planned = model.plan("single-input", key_budget=2)
+    assert len(planned.rotation_steps) <= 2 < len(exact.rotation_steps)
+    plan = json.loads(planned.plan_json())
+    assert plan["key_budget"] == 2
+    composed = plan["rotation_compose"]
+    assert composed
+    keys = set(planned.rotation_steps)
+    for parts in composed.values():
+        assert set(parts) <= keys
+    assert "rotation_compose" not in json.loads(exact.plan_json())
