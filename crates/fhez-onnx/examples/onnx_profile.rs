@@ -64,7 +64,10 @@ fn ckks_times(model: &EncryptedModel, input: &str, len: usize) -> Result<BTreeMa
     println!("keygen {:.1} s", t.elapsed().as_secs_f64());
     let layout = model.plan().layout(input, LayoutRole::Input).unwrap();
     let x: Vec<f64> = (0..len).map(|i| (i % 7) as f64 / 7.0).collect();
-    let sent = model.encrypt(&client, &[(input, PlainArray::new(layout.shape.clone(), x)?)])?;
+    let sent = model.encrypt(
+        &client,
+        &[(input, PlainArray::new(layout.shape.clone(), x)?)],
+    )?;
     let t = Instant::now();
     model.evaluate(&server, &sent)?;
     println!(
@@ -118,7 +121,9 @@ fn main() -> Result<()> {
     );
     let counts = sim_counts(&model)?;
     let times = if args.iter().any(|a| a == "--ckks") {
-        let len = imported.graph().shape(imported.graph().id(imported.input())?, 0);
+        let len = imported
+            .graph()
+            .shape(imported.graph().id(imported.input())?, 0);
         let len = len.map_or(1, |s| s.iter().product());
         ckks_times(&model, imported.input(), len)?
     } else {

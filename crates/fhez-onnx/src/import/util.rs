@@ -143,7 +143,12 @@ pub(super) fn symmetric(n: &RawNode, pads: &[usize], k: usize) -> Result<Vec<usi
     Ok(b.to_vec())
 }
 
-pub(super) fn pool_out(spatial: &[usize], kernel: &[usize], stride: &[usize], pad: &[usize]) -> Vec<usize> {
+pub(super) fn pool_out(
+    spatial: &[usize],
+    kernel: &[usize],
+    stride: &[usize],
+    pad: &[usize],
+) -> Vec<usize> {
     spatial
         .iter()
         .zip(kernel)
