@@ -55,6 +55,23 @@ fn sim_counts(model: &EncryptedModel) -> Result<BTreeMap<String, OpStats>> {
     Ok(counts)
 }
 
+/// CPU seconds (user + system) this process used so far, from `/proc/self/stat` (0 where it
+/// is not readable): on a loaded machine a steadier measure than wall-clock time.
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // After the command: state(0) … utime(11) stime(12), in ticks of 10 ms.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 /// Wall-clock milliseconds per node on one image (the second of two runs).
 fn ckks_times(model: &EncryptedModel, input: &str, len: usize) -> Result<BTreeMap<String, f64>> {
     let spec = model.spec();
@@ -74,9 +91,13 @@ fn ckks_times(model: &EncryptedModel, input: &str, len: usize) -> Result<BTreeMa
         "first run (encodes the diagonals) {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_s());
     let (_, timings) = model.evaluate_timed(&server, &sent)?;
-    println!("second run {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "second run {:.2} s wall, {:.2} s CPU",
+        t.elapsed().as_secs_f64(),
+        cpu_s() - cpu
+    );
     Ok(timings
         .into_iter()
         .map(|n| (n.name, n.elapsed.as_secs_f64() * 1e3))
