@@ -68,7 +68,12 @@ fn cpu_s() -> f64 {
         .split_whitespace()
         .collect();
     // After the command: state(0) … utime(11) stime(12), in ticks of 10 ms.
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (tick(11) + tick(12)) / 100.0
 }
 
