@@ -41,6 +41,17 @@ fn argmax(v: &[f64]) -> usize {
     best
 }
 
+/// The gap between the largest and the second largest value: an error below half of it
+/// cannot change the argmax.
+fn top2_margin(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| b.total_cmp(a));
+    match s.as_slice() {
+        [a, b, ..] => a - b,
+        _ => f64::INFINITY,
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -56,10 +67,12 @@ fn plain_only(
 ) -> Result<()> {
     let n = images.min(test.len());
     let (mut right_exact, mut right_imported, mut agree) = (0, 0, 0);
+    let mut margins = Vec::with_capacity(n);
     for i in 0..n {
         let x: Vec<f64> = test.sample(i).unwrap().iter().map(|p| p / 255.0).collect();
         let t = Tensor::new(vec![x.len()], x)?;
         let (e, p) = (imported.forward_exact(&t)?, imported.forward(&t)?);
+        margins.push(top2_margin(&p));
         let label = usize::from(test.labels[i]);
         right_exact += usize::from(argmax(&e) == label);
         right_imported += usize::from(argmax(&p) == label);
@@ -71,6 +84,8 @@ fn plain_only(
         "accuracy_plaintext_exact": pct(right_exact),
         "accuracy_plaintext_imported": pct(right_imported),
         "agreement_exact_vs_imported": pct(agree),
+        "min_top2_margin_imported": margins.iter().copied().fold(f64::INFINITY, f64::min),
+        "top2_margins_below_0_1": margins.iter().filter(|&&m| m < 0.1).count(),
         "depth": fhez_nn::plan_single_input(imported.graph(), &PlanRequest {
             batch: 1, precision_bits: 20, magnitude_bits: 10,
             standard: SecurityStandard::Standard2018,
@@ -163,6 +178,7 @@ fn main() -> Result<()> {
     let (mut right_enc, mut right_plain, mut right_exact, mut agree) = (0, 0, 0, 0);
     let (mut enc_ms, mut plain_ms, mut total_ms) = (Vec::new(), Vec::new(), Vec::new());
     let mut max_diff = 0.0f64;
+    let mut min_margin = f64::INFINITY;
     for i in 0..n {
         let x: Vec<f64> = test.sample(i).unwrap().iter().map(|p| p / 255.0).collect();
         let label = usize::from(test.labels[i]);
@@ -170,6 +186,7 @@ fn main() -> Result<()> {
         let t = Instant::now();
         let plain = imported.forward(&tensor)?;
         plain_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        min_margin = min_margin.min(top2_margin(&plain));
         let exact = imported.forward_exact(&tensor)?;
         let t0 = Instant::now();
         let sent = model.encrypt(
@@ -208,6 +225,7 @@ fn main() -> Result<()> {
                 "accuracy_plaintext_exact": pct(right_exact),
                 "agreement_encrypted_vs_plaintext": pct(agree),
                 "max_abs_logit_diff": max_diff,
+                "min_top2_margin_plaintext": min_margin,
                 "median_ms_evaluate": median(enc_ms.clone()),
                 "median_ms_encrypt_evaluate_decrypt": median(total_ms.clone()),
                 "median_ms_plaintext": median(plain_ms.clone()),

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fhez_nn::Tensor;
+use fhez_nn::{PlanRequest, SecurityStandard, Tensor, plan_single_input};
 use fhez_onnx::{ImportOptions, import};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -51,5 +51,53 @@ fn lenet_poly_matches_torch_on_the_first_16_images() -> TestResult {
         let am = |v: &[f64]| (0..v.len()).max_by(|&p, &q| v[p].total_cmp(&v[q])).unwrap();
         assert_eq!(am(&got), am(w), "image {i}");
     }
+    Ok(())
+}
+
+/// The single-input plan of the imported LeNet-5: depth 7 (conv1, its square, pool1 composed
+/// into conv2, its square, pool2 composed into fc0, its square, fc2), the accounting of every
+/// node, and the ring the precision request buys under the release flooding: up to 6 bits
+/// fit N = 2^14 (5 are needed: `2^-5` is below half of the smallest top-2 logit margin on
+/// the first 1,000 test images, 0.111, `docs/results/onnx.md`), 7 bits or more need
+/// N = 2^15, whose operations cost about twice as much.
+#[test]
+fn lenet_poly_single_input_plan_and_the_ring_its_precision_buys() -> TestResult {
+    let imported = import(
+        &std::fs::read(file("lenet_poly.onnx"))?,
+        &ImportOptions::default(),
+    )?;
+    let request = |precision_bits| PlanRequest {
+        batch: 1,
+        precision_bits,
+        magnitude_bits: 10,
+        standard: SecurityStandard::Standard2018,
+    };
+    let plan = plan_single_input(imported.graph(), &request(6))?;
+    assert_eq!((plan.log_n, plan.depth), (14, 7));
+    assert_eq!(plan.log_q, vec![56, 46, 46, 46, 46, 46, 46, 46]);
+    assert_eq!((plan.log_p.clone(), plan.log_qp), (vec![60], 438));
+    assert_eq!(plan.release().map(|r| r.precision_bits), Some(6));
+    let levels: u32 = plan.nodes.iter().map(|n| n.consumed).sum();
+    assert_eq!(levels, plan.depth);
+    let ks = |kind: &str| -> Vec<u64> {
+        plan.nodes
+            .iter()
+            .filter(|n| n.kind == kind)
+            .map(|n| n.key_switches)
+            .collect()
+    };
+    // conv1 on the row-major input (its im2col gather needs 2^15 slots), then the composed
+    // pool1 → conv2 (a full 2048-diagonal map): most of the 184 key switches.
+    assert_eq!(ks("conv"), vec![50, 96]);
+    assert_eq!(ks("dense"), vec![26, 9]);
+    assert_eq!(ks("poly"), vec![1, 1, 1]);
+    let composed: Vec<&str> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| n.composed_into.as_deref())
+        .collect();
+    assert_eq!(composed, ["/conv2/Conv", "/fc/fc.0/Gemm"]);
+    // One more bit than the 2^14 chain holds moves the plan to 2^15.
+    assert_eq!(plan_single_input(imported.graph(), &request(7))?.log_n, 15);
     Ok(())
 }
