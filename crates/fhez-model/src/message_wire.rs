@@ -25,7 +25,7 @@ use fhez_backend::Backend;
 use fhez_backend::frame::{self, Expect, FrameError, NO_PARAMS};
 use fhez_backend::wire::Reader;
 use fhez_ckks::wire::{self, ObjectKind};
-use fhez_ckks::{CkksClient, CkksServer};
+use fhez_ckks::{CkksClient, CkksCt, CkksServer, SeededCiphertext};
 use fhez_erray::{Packing, PlainArray};
 
 use crate::frames::{KIND_CT_BATCH, MESSAGE};
@@ -190,12 +190,24 @@ impl CtBatch {
 
     /// Decodes a message for `server`'s parameter set, rejecting input over `limit` bytes.
     /// Seeded ciphertexts are expanded; every ciphertext is imported (canonical scale
-    /// checked) so the result is ready to evaluate.
+    /// checked) so the result is ready to evaluate. [`CtBatch::decode`] then
+    /// [`DecodedBatch::expand`], in one call.
     ///
     /// # Errors
     /// `SizeLimit` / `Malformed` backend errors naming the problem, the wire readers' typed
     /// errors (wrong kind, other parameter set, bad coefficients, …).
     pub fn from_bytes(server: &CkksServer, bytes: &[u8], limit: usize) -> Result<Self> {
+        Self::decode(server, bytes, limit)?.expand(server)
+    }
+
+    /// The first half of [`CtBatch::from_bytes`]: every check of the message and of each
+    /// ciphertext, but seeded ciphertexts stay seeded (half the memory of an expanded one).
+    /// A server that drops the request bytes before [`DecodedBatch::expand`] never holds
+    /// the bytes and the expanded ciphertexts at once.
+    ///
+    /// # Errors
+    /// As [`CtBatch::from_bytes`], except the seed expansion's.
+    pub fn decode(server: &CkksServer, bytes: &[u8], limit: usize) -> Result<DecodedBatch> {
         let expect = Expect {
             kind: Some(KIND_CT_BATCH),
             params_id: None,
@@ -222,7 +234,60 @@ impl CtBatch {
             entries.push(read_entry(server, &mut r, limit, anonymous)?);
         }
         r.finish()?;
-        Ok(Self { entries })
+        Ok(DecodedBatch { entries })
+    }
+}
+
+/// A ciphertext as it arrived: seeded (its uniform half still a seed) or full.
+#[derive(Debug)]
+enum Arrived {
+    Seeded(SeededCiphertext),
+    Full(CkksCt),
+}
+
+/// One decoded entry of a [`DecodedBatch`].
+#[derive(Debug)]
+struct DecodedEntry {
+    name: String,
+    shape: Vec<usize>,
+    packing: Packing,
+    cts: Vec<Arrived>,
+}
+
+/// A checked message whose seeded ciphertexts are not expanded yet
+/// ([`CtBatch::decode`]).
+#[derive(Debug)]
+pub struct DecodedBatch {
+    entries: Vec<DecodedEntry>,
+}
+
+impl DecodedBatch {
+    /// Expands the seeded ciphertexts one at a time, each seeded form freed as its
+    /// expansion is made, and imports them (canonical scale checked).
+    ///
+    /// # Errors
+    /// Seed expansion and import errors.
+    pub fn expand(self, server: &CkksServer) -> Result<CtBatch> {
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|e| {
+                let mut cts = Vec::with_capacity(e.cts.len());
+                for ct in e.cts {
+                    cts.push(match ct {
+                        Arrived::Seeded(s) => server.import(s.into_expanded(server.params())?)?,
+                        Arrived::Full(c) => c,
+                    });
+                }
+                Ok(CtEntry {
+                    name: e.name,
+                    shape: e.shape,
+                    packing: e.packing,
+                    cts,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CtBatch { entries })
     }
 }
 
@@ -242,7 +307,7 @@ fn read_entry(
     r: &mut Reader<'_>,
     limit: usize,
     anonymous: bool,
-) -> Result<CtEntry> {
+) -> Result<DecodedEntry> {
     let name_len = usize::from(r.u16()?);
     if name_len > MAX_NAME_LEN {
         return Err(malformed("entry name too long"));
@@ -284,10 +349,13 @@ fn read_entry(
             .map_err(fhez_ckks::Error::from)?
             .kind;
         let ct = if kind == ObjectKind::SeededCiphertext {
-            let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
-            server.import(seeded.expand(server.params())?)?
+            Arrived::Seeded(wire::seeded_ciphertext_from_bytes(
+                server.params(),
+                blob,
+                lim,
+            )?)
         } else if kind == ObjectKind::Ciphertext {
-            server.ct_from_bytes(blob, limit)?
+            Arrived::Full(server.ct_from_bytes(blob, limit)?)
         } else {
             return Err(malformed(
                 "an entry holds an object that is not a ciphertext",
@@ -295,7 +363,7 @@ fn read_entry(
         };
         cts.push(ct);
     }
-    Ok(CtEntry {
+    Ok(DecodedEntry {
         name,
         shape,
         packing,
