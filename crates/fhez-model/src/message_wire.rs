@@ -27,6 +27,7 @@ use fhez_backend::wire::Reader;
 use fhez_ckks::wire::{self, ObjectKind};
 use fhez_ckks::{CkksClient, CkksCt, CkksServer, SeededCiphertext};
 use fhez_erray::{Packing, PlainArray};
+use rayon::prelude::*;
 
 use crate::frames::{KIND_CT_BATCH, MESSAGE};
 use crate::message::{CtBatch, CtEntry};
@@ -262,8 +263,8 @@ pub struct DecodedBatch {
 }
 
 impl DecodedBatch {
-    /// Expands the seeded ciphertexts one at a time, each seeded form freed as its
-    /// expansion is made, and imports them (canonical scale checked).
+    /// Expands the seeded ciphertexts (in parallel), each seeded form consumed by its
+    /// expansion (`c0` moves, only `c1` is new), and imports them (canonical scale checked).
     ///
     /// # Errors
     /// Seed expansion and import errors.
@@ -272,13 +273,14 @@ impl DecodedBatch {
             .entries
             .into_iter()
             .map(|e| {
-                let mut cts = Vec::with_capacity(e.cts.len());
-                for ct in e.cts {
-                    cts.push(match ct {
-                        Arrived::Seeded(s) => server.import(s.into_expanded(server.params())?)?,
-                        Arrived::Full(c) => c,
-                    });
-                }
+                let cts = e
+                    .cts
+                    .into_par_iter()
+                    .map(|ct| match ct {
+                        Arrived::Seeded(s) => Ok(server.import(s.into_expanded(server.params())?)?),
+                        Arrived::Full(c) => Ok(c),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(CtEntry {
                     name: e.name,
                     shape: e.shape,
@@ -288,6 +290,24 @@ impl DecodedBatch {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(CtBatch { entries })
+    }
+}
+
+/// One ciphertext of an entry, seeded or full, through the validating wire readers.
+fn read_ct(server: &CkksServer, blob: &[u8], limit: usize) -> Result<Arrived> {
+    let kind = wire::peek_envelope(blob)
+        .map_err(fhez_ckks::Error::from)?
+        .kind;
+    if kind == ObjectKind::SeededCiphertext {
+        let lim = u64::try_from(limit).unwrap_or(u64::MAX);
+        let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
+        Ok(Arrived::Seeded(seeded))
+    } else if kind == ObjectKind::Ciphertext {
+        Ok(Arrived::Full(server.ct_from_bytes(blob, limit)?))
+    } else {
+        Err(malformed(
+            "an entry holds an object that is not a ciphertext",
+        ))
     }
 }
 
@@ -340,29 +360,17 @@ fn read_entry(
     if anonymous && count > 0 {
         return Err(params_mismatch(server.params().id().0, NO_PARAMS));
     }
-    let lim = u64::try_from(limit).unwrap_or(u64::MAX);
-    let mut cts = Vec::with_capacity(count);
+    let mut blobs = Vec::with_capacity(count);
     for _ in 0..count {
         let len = r.len_at_most(r.remaining())?;
-        let blob = r.take(len)?;
-        let kind = wire::peek_envelope(blob)
-            .map_err(fhez_ckks::Error::from)?
-            .kind;
-        let ct = if kind == ObjectKind::SeededCiphertext {
-            Arrived::Seeded(wire::seeded_ciphertext_from_bytes(
-                server.params(),
-                blob,
-                lim,
-            )?)
-        } else if kind == ObjectKind::Ciphertext {
-            Arrived::Full(server.ct_from_bytes(blob, limit)?)
-        } else {
-            return Err(malformed(
-                "an entry holds an object that is not a ciphertext",
-            ));
-        };
-        cts.push(ct);
+        blobs.push(r.take(len)?);
     }
+    // Decoded on the worker threads that evaluate them later: their buffers come from those
+    // threads' allocator arenas, where the outputs of the first layer reuse them once freed.
+    let cts = blobs
+        .into_par_iter()
+        .map(|blob| read_ct(server, blob, limit))
+        .collect::<Result<Vec<_>>>()?;
     Ok(DecodedEntry {
         name,
         shape,
