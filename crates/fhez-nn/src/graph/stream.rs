@@ -81,29 +81,27 @@ impl Graph {
         state: &EncState,
         unread: &[usize],
     ) -> Option<Consume> {
-        let batch = ins.first().is_some_and(|x| is_batch(x));
-        let sources = self.sources(id);
-        match self.node(id)? {
-            Node::Enqueue(_)
-                if batch
-                    && !sources.is_empty()
-                    && sources.iter().all(|&(src, _)| state.is_streamed(src)) =>
-            {
-                Some(Consume::Stack)
-            }
-            Node::Relu(_) | Node::Poly(_) if batch => {
-                let [(src, _)] = sources else {
-                    return None;
-                };
-                let last = unread.get(*src) == Some(&1);
-                let rewritten = state.is_deferred(*src)
-                    || state.is_fused(*src)
-                    || state.is_composed(*src)
-                    || state.is_streamed(*src);
-                (last && !rewritten).then_some(Consume::Elementwise)
-            }
-            _ => None,
+        if !ins.first().is_some_and(|x| is_batch(x)) {
+            return None;
         }
+        let sources = self.sources(id);
+        let node = self.node(id)?;
+        if matches!(node, Node::Enqueue(_)) {
+            let all = !sources.is_empty() && sources.iter().all(|&(s, _)| state.is_streamed(s));
+            return all.then_some(Consume::Stack);
+        }
+        if !matches!(node, Node::Relu(_) | Node::Poly(_)) {
+            return None;
+        }
+        let [(src, _)] = sources else {
+            return None;
+        };
+        let last = unread.get(*src) == Some(&1);
+        let rewritten = state.is_deferred(*src)
+            || state.is_fused(*src)
+            || state.is_composed(*src)
+            || state.is_streamed(*src);
+        (last && !rewritten).then_some(Consume::Elementwise)
     }
 
     /// Takes the value node `id` consumes out of `values` (for a `Stack`, the input its parts
