@@ -138,8 +138,12 @@ impl Graph {
         };
         let result = match (how, node) {
             (Consume::Stack, _) => self.cc_stack(id, x),
-            (Consume::Elementwise, Node::Relu(r)) => Ok(x.polyval_owned(&r.coefficients())?),
-            (Consume::Elementwise, Node::Poly(p)) => Ok(x.polyval_owned(&p.coeffs)?),
+            (Consume::Elementwise, Node::Relu(r)) => {
+                x.polyval_owned(&r.coefficients()).map_err(Error::from)
+            }
+            (Consume::Elementwise, Node::Poly(p)) => {
+                x.polyval_owned(&p.coeffs).map_err(Error::from)
+            }
             (Consume::Elementwise, _) => node.forward_enc(&[&x]).and_then(|mut v| {
                 v.pop().ok_or(Error::InputCount {
                     expected: 1,
