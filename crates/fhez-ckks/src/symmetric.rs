@@ -52,6 +52,23 @@ impl SeededCiphertext {
             params_id: self.params_id,
         })
     }
+
+    /// [`SeededCiphertext::expand`] consuming the seeded form: `c0` moves into the result
+    /// instead of being copied, so a reader expanding one ciphertext at a time holds no
+    /// second copy of it.
+    ///
+    /// # Errors
+    /// [`Error::ParamsMismatch`] for other parameters.
+    pub fn into_expanded(self, params: &CkksParams) -> Result<Ciphertext> {
+        params.check_id(self.params_id)?;
+        let c1 = expand_c1(params, &self.seed, self.level)?;
+        Ok(Ciphertext {
+            polys: vec![self.c0, c1],
+            level: self.level,
+            scale: self.scale,
+            params_id: self.params_id,
+        })
+    }
 }
 
 /// The uniform `c1` of a seeded ciphertext: ChaCha20 keyed by the seed (stream 0),

@@ -261,10 +261,13 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let enc = t.elapsed();
 
         let t = Instant::now();
-        let received = CtBatch::from_bytes(&server, &request, MESSAGE_LIMIT)?;
-        let read = t.elapsed();
+        let decoded = CtBatch::decode(&server, &request, MESSAGE_LIMIT)?;
         request_bytes += request.len();
+        // The request bytes are freed before the seeds are expanded: the server never
+        // holds both the bytes and the expanded ciphertexts.
         drop(request);
+        let received = decoded.expand(&server)?;
+        let read = t.elapsed();
         let t = Instant::now();
         // The server consumes the request: each input ciphertext is freed after the last
         // node reading it, like every intermediate.

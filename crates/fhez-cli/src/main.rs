@@ -1,6 +1,11 @@
 //! The `fhez` command line.
 #![forbid(unsafe_code)]
 
+/// With the `mimalloc` feature, mimalloc is the allocator (for peak-memory comparisons).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `println!` that never panics: a closed stdout (e.g. `fhez … | head`) loses the output.
 macro_rules! outln {
     ($($t:tt)*) => {{

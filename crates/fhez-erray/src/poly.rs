@@ -65,17 +65,34 @@ impl<B: Backend> Erray<B> {
     /// # Errors
     /// Backend errors (`LevelExhausted`, non-finite coefficients).
     pub fn polyval(&self, coeffs: &[f64]) -> Result<Self> {
+        self.clone().polyval_owned(coeffs)
+    }
+
+    /// [`Erray::polyval`] consuming the array: a batch-in-slots array is evaluated chunk by
+    /// chunk ([`POLYVAL_CHUNK`]) and each chunk's inputs are dropped as soon as its outputs
+    /// exist, so when the caller hands over its last handle on the ciphertexts the inputs
+    /// are freed while the outputs are made. Values are those of [`Erray::polyval`].
+    ///
+    /// # Errors
+    /// As [`Erray::polyval`].
+    pub fn polyval_owned(self, coeffs: &[f64]) -> Result<Self> {
         match self.packing {
             Packing::BatchInSlots { batch } if self.cts.len() > POLYVAL_CHUNK => {
-                let mut cts = Vec::with_capacity(self.cts.len());
-                let mut clean = true;
-                for chunk in self.cts.chunks(POLYVAL_CHUNK) {
-                    let part = self.with_cts(vec![batch, chunk.len()], chunk.to_vec(), self.clean);
-                    let out = part.polyval_whole(coeffs)?;
-                    clean &= out.clean;
-                    cts.extend(out.cts);
+                let mut out = self.with_cts(self.shape.clone(), Vec::new(), true);
+                out.cts.reserve_exact(self.cts.len());
+                let clean_in = self.clean;
+                let mut inputs = self.cts.into_iter();
+                loop {
+                    let chunk: Vec<B::Ct> = inputs.by_ref().take(POLYVAL_CHUNK).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let part = out.with_cts(vec![batch, chunk.len()], chunk, clean_in);
+                    let done = part.polyval_whole(coeffs)?;
+                    out.clean &= done.clean;
+                    out.cts.extend(done.cts);
                 }
-                Ok(self.with_cts(self.shape.clone(), cts, clean))
+                Ok(out)
             }
             Packing::BatchInSlots { .. } | Packing::Flat | Packing::SingleInput { .. } => {
                 self.polyval_whole(coeffs)

@@ -21,6 +21,7 @@ pub use glue::{
 };
 pub use graph_view::{graph_view, graph_view_of, graph_view_with};
 pub use message::{CtBatch, CtEntry};
+pub use message_wire::DecodedBatch;
 pub use model::{EncryptedModel, encrypt_seeded_with_plan, input_gather_of, input_packing_of};
 pub use model_file::{EncryptedInput, ModelFile, Task};
 pub use prefab::CnnConfig;

@@ -25,8 +25,9 @@ use fhez_backend::Backend;
 use fhez_backend::frame::{self, Expect, FrameError, NO_PARAMS};
 use fhez_backend::wire::Reader;
 use fhez_ckks::wire::{self, ObjectKind};
-use fhez_ckks::{CkksClient, CkksServer};
+use fhez_ckks::{CkksClient, CkksCt, CkksServer, SeededCiphertext};
 use fhez_erray::{Packing, PlainArray};
+use rayon::prelude::*;
 
 use crate::frames::{KIND_CT_BATCH, MESSAGE};
 use crate::message::{CtBatch, CtEntry};
@@ -190,12 +191,24 @@ impl CtBatch {
 
     /// Decodes a message for `server`'s parameter set, rejecting input over `limit` bytes.
     /// Seeded ciphertexts are expanded; every ciphertext is imported (canonical scale
-    /// checked) so the result is ready to evaluate.
+    /// checked) so the result is ready to evaluate. [`CtBatch::decode`] then
+    /// [`DecodedBatch::expand`], in one call.
     ///
     /// # Errors
     /// `SizeLimit` / `Malformed` backend errors naming the problem, the wire readers' typed
     /// errors (wrong kind, other parameter set, bad coefficients, …).
     pub fn from_bytes(server: &CkksServer, bytes: &[u8], limit: usize) -> Result<Self> {
+        Self::decode(server, bytes, limit)?.expand(server)
+    }
+
+    /// The first half of [`CtBatch::from_bytes`]: every check of the message and of each
+    /// ciphertext, but seeded ciphertexts stay seeded (half the memory of an expanded one).
+    /// A server that drops the request bytes before [`DecodedBatch::expand`] never holds
+    /// the bytes and the expanded ciphertexts at once.
+    ///
+    /// # Errors
+    /// As [`CtBatch::from_bytes`], except the seed expansion's.
+    pub fn decode(server: &CkksServer, bytes: &[u8], limit: usize) -> Result<DecodedBatch> {
         let expect = Expect {
             kind: Some(KIND_CT_BATCH),
             params_id: None,
@@ -222,7 +235,79 @@ impl CtBatch {
             entries.push(read_entry(server, &mut r, limit, anonymous)?);
         }
         r.finish()?;
-        Ok(Self { entries })
+        Ok(DecodedBatch { entries })
+    }
+}
+
+/// A ciphertext as it arrived: seeded (its uniform half still a seed) or full.
+#[derive(Debug)]
+enum Arrived {
+    Seeded(SeededCiphertext),
+    Full(CkksCt),
+}
+
+/// One decoded entry of a [`DecodedBatch`].
+#[derive(Debug)]
+struct DecodedEntry {
+    name: String,
+    shape: Vec<usize>,
+    packing: Packing,
+    cts: Vec<Arrived>,
+}
+
+/// A checked message whose seeded ciphertexts are not expanded yet
+/// ([`CtBatch::decode`]).
+#[derive(Debug)]
+pub struct DecodedBatch {
+    entries: Vec<DecodedEntry>,
+}
+
+impl DecodedBatch {
+    /// Expands the seeded ciphertexts (in parallel), each seeded form consumed by its
+    /// expansion (`c0` moves, only `c1` is new), and imports them (canonical scale checked).
+    ///
+    /// # Errors
+    /// Seed expansion and import errors.
+    pub fn expand(self, server: &CkksServer) -> Result<CtBatch> {
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|e| {
+                let cts = e
+                    .cts
+                    .into_par_iter()
+                    .map(|ct| match ct {
+                        Arrived::Seeded(s) => Ok(server.import(s.into_expanded(server.params())?)?),
+                        Arrived::Full(c) => Ok(c),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(CtEntry {
+                    name: e.name,
+                    shape: e.shape,
+                    packing: e.packing,
+                    cts,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CtBatch { entries })
+    }
+}
+
+/// One ciphertext of an entry, seeded or full, through the validating wire readers.
+fn read_ct(server: &CkksServer, blob: &[u8], limit: usize) -> Result<Arrived> {
+    let kind = wire::peek_envelope(blob)
+        .map_err(fhez_ckks::Error::from)?
+        .kind;
+    if kind == ObjectKind::SeededCiphertext {
+        let lim = u64::try_from(limit).unwrap_or(u64::MAX);
+        let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
+        Ok(Arrived::Seeded(seeded))
+    } else if kind == ObjectKind::Ciphertext {
+        Ok(Arrived::Full(server.ct_from_bytes(blob, limit)?))
+    } else {
+        Err(malformed(
+            "an entry holds an object that is not a ciphertext",
+        ))
     }
 }
 
@@ -242,7 +327,7 @@ fn read_entry(
     r: &mut Reader<'_>,
     limit: usize,
     anonymous: bool,
-) -> Result<CtEntry> {
+) -> Result<DecodedEntry> {
     let name_len = usize::from(r.u16()?);
     if name_len > MAX_NAME_LEN {
         return Err(malformed("entry name too long"));
@@ -275,27 +360,18 @@ fn read_entry(
     if anonymous && count > 0 {
         return Err(params_mismatch(server.params().id().0, NO_PARAMS));
     }
-    let lim = u64::try_from(limit).unwrap_or(u64::MAX);
-    let mut cts = Vec::with_capacity(count);
+    let mut blobs = Vec::with_capacity(count);
     for _ in 0..count {
         let len = r.len_at_most(r.remaining())?;
-        let blob = r.take(len)?;
-        let kind = wire::peek_envelope(blob)
-            .map_err(fhez_ckks::Error::from)?
-            .kind;
-        let ct = if kind == ObjectKind::SeededCiphertext {
-            let seeded = wire::seeded_ciphertext_from_bytes(server.params(), blob, lim)?;
-            server.import(seeded.expand(server.params())?)?
-        } else if kind == ObjectKind::Ciphertext {
-            server.ct_from_bytes(blob, limit)?
-        } else {
-            return Err(malformed(
-                "an entry holds an object that is not a ciphertext",
-            ));
-        };
-        cts.push(ct);
+        blobs.push(r.take(len)?);
     }
-    Ok(CtEntry {
+    // Decoded on the worker threads that evaluate them later: their buffers come from those
+    // threads' allocator arenas, where the outputs of the first layer reuse them once freed.
+    let cts = blobs
+        .into_par_iter()
+        .map(|blob| read_ct(server, blob, limit))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DecodedEntry {
         name,
         shape,
         packing,

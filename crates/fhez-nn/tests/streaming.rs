@@ -13,14 +13,15 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::rng;
 use fhez_backend::{Backend, BackendKind, Caps, OpStats, Plain, PlainCt, Result};
 use fhez_erray::{Erray, Packing, PlainArray};
-use fhez_nn::nodes::{Decrypt, DenseConfig, Input, Relu};
-use fhez_nn::{Graph, GraphBuilder};
+use fhez_nn::nodes::{CrossCorrelationConfig, Decrypt, DenseConfig, Enqueue, Input, Relu, Reshape};
+use fhez_nn::{Graph, GraphBuilder, Tensor};
 
 /// Live and peak counts of a [`Counting`] backend's ciphertexts.
 #[derive(Debug, Default)]
@@ -193,16 +194,23 @@ fn graph() -> Graph {
     g.build().unwrap()
 }
 
-/// Peak live ciphertexts of one run, overall and while the ReLU runs; `keep_inputs` keeps
-/// a handle on the input array during the walk (what a caller of the borrowing walk does).
-fn peak(keep_inputs: bool) -> (usize, usize, Vec<f64>) {
+/// Peak live ciphertexts of one run of `g` on an input `x` of shape `(4, shape…)`: overall
+/// and per node (by name); `keep_inputs` keeps a handle on the input array during the walk
+/// (what a caller of the borrowing walk does). Also the values reaching the boundary.
+fn peaks(
+    g: &Graph,
+    shape: &[usize],
+    keep_inputs: bool,
+) -> (usize, HashMap<String, usize>, Vec<f64>) {
     let tracker = Arc::new(Tracker::default());
     let backend = Counting(Plain::new(8), Arc::clone(&tracker));
-    let g = graph();
-    let data = PlainArray::from_fn(vec![4, WIDTH], |k| ((k * 7) % 11) as f64 / 11.0 - 0.5).unwrap();
+    let mut full = vec![4];
+    full.extend_from_slice(shape);
+    let data = PlainArray::from_fn(full, |k| ((k * 7) % 11) as f64 / 11.0 - 0.5).unwrap();
     let x = Erray::encrypt(&backend, &data, Packing::BatchInSlots { batch: 4 }).unwrap();
     let kept = keep_inputs.then(|| x.clone());
-    let (mut overall, mut relu) = (0, 0);
+    let mut overall = 0;
+    let mut per_node = HashMap::new();
     let mut refresh = |e: &Erray<Counting>| -> fhez_nn::Result<Erray<Counting>> { Ok(e.clone()) };
     let mut hook = |e: fhez_nn::NodeEvent<'_>| match e {
         fhez_nn::NodeEvent::Before { .. } => {
@@ -214,9 +222,7 @@ fn peak(keep_inputs: bool) -> (usize, usize, Vec<f64>) {
         fhez_nn::NodeEvent::After { name, .. } => {
             let p = tracker.peak.load(Ordering::SeqCst);
             overall = overall.max(p);
-            if name == "relu" {
-                relu = p;
-            }
+            per_node.insert(name.to_owned(), p);
         }
     };
     let run = g
@@ -233,7 +239,13 @@ fn peak(keep_inputs: bool) -> (usize, usize, Vec<f64>) {
                 .collect::<Vec<_>>()
         })
         .collect();
-    (overall, relu, out)
+    (overall, per_node, out)
+}
+
+/// Peak live ciphertexts of one run of [`graph`], overall and while the ReLU runs.
+fn peak(keep_inputs: bool) -> (usize, usize, Vec<f64>) {
+    let (overall, per_node, out) = peaks(&graph(), &[WIDTH], keep_inputs);
+    (overall, per_node["relu"], out)
 }
 
 #[test]
@@ -258,4 +270,135 @@ fn the_walk_frees_inputs_and_streams_the_polynomial() {
     // Overall: one linear layer's input, output and per-row temporaries at most.
     let bound = 3 * WIDTH + 4 * threads;
     assert!(overall <= bound, "peak {overall}, bound {bound}");
+}
+
+/// Input side, filters, kernel and stride of [`conv_stack`].
+const SIDE: usize = 16;
+const FILTERS: usize = 8;
+const KERNEL: usize = 4;
+const STRIDE: usize = 2;
+/// Output side of one filter.
+const OUT: usize = (SIDE - KERNEL) / STRIDE + 1;
+
+/// A convolution layer written as the original's CNN writes it (and as the demo's model
+/// is): `x (SIDE, SIDE)` → `FILTERS` cross-correlations → `Enqueue` → ReLU →
+/// `Dense(FILTERS·OUT² → 3)` → `Decrypt`.
+fn conv_stack() -> Graph {
+    let mut r = rng(5);
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[SIDE, SIDE])).unwrap();
+    let stack = g.add("stack", Enqueue { length: FILTERS }).unwrap();
+    for f in 0..FILTERS {
+        let mut cc = CrossCorrelationConfig {
+            kernel: vec![KERNEL, KERNEL],
+            stride: vec![STRIDE, STRIDE],
+        }
+        .init(&mut r);
+        cc.bias = Tensor::scalar(0.1 * f as f64);
+        let id = g.add(&format!("cc-{f}"), cc).unwrap();
+        g.connect(x, id).unwrap();
+        g.connect_ports(id, 0, stack, f).unwrap();
+    }
+    let flat = g
+        .add(
+            "flat",
+            Reshape {
+                shape: vec![FILTERS * OUT * OUT],
+            },
+        )
+        .unwrap();
+    let relu = g.add("relu", Relu::new(4.0).unwrap()).unwrap();
+    let dense = g
+        .add(
+            "dense",
+            DenseConfig {
+                d_in: FILTERS * OUT * OUT,
+                d_out: 3,
+            }
+            .init(&mut r),
+        )
+        .unwrap();
+    let dec = g.add("Decrypt", Decrypt {}).unwrap();
+    g.chain(&[stack, flat, relu, dense, dec]).unwrap();
+    g.build().unwrap()
+}
+
+#[test]
+fn the_convolution_stack_frees_input_rows_as_it_goes() {
+    let g = conv_stack();
+    assert!(g.streams_enqueue(g.id("stack").unwrap()));
+    let (_, owned, out) = peaks(&g, &[SIDE, SIDE], false);
+    let (_, kept, same) = peaks(&g, &[SIDE, SIDE], true);
+    assert_eq!(out, same, "the handle changed the values");
+    let (inputs, outputs) = (SIDE * SIDE, FILTERS * OUT * OUT);
+    // Row by row: every output, the band of input rows one output row reads, and one
+    // part's temporaries for that row (the window sums and the biased sums).
+    let bound = outputs + KERNEL * SIDE + 2 * OUT;
+    assert!(
+        owned["stack"] <= bound,
+        "stack peak {} live ciphertexts, bound {bound}",
+        owned["stack"]
+    );
+    // Filter by filter (or with the inputs kept), every input is alive with every output.
+    assert!(
+        kept["stack"] >= inputs + outputs,
+        "kept {} vs inputs + outputs {}",
+        kept["stack"],
+        inputs + outputs
+    );
+    assert!(bound < inputs + outputs - OUT * OUT);
+}
+
+#[test]
+fn the_streamed_stack_computes_the_plaintext_network() {
+    let g = conv_stack();
+    let (_, _, out) = peaks(&g, &[SIDE, SIDE], false);
+    // Boundary: 3 ciphertexts of 4 samples each, ciphertext-major.
+    for b in 0..4 {
+        let x = Tensor::from_fn(&[SIDE, SIDE], |k| {
+            (((b * SIDE * SIDE + k) * 7) % 11) as f64 / 11.0 - 0.5
+        });
+        let want = g.infer(&[("x", x)]).unwrap();
+        let want = want["Decrypt"].data().to_vec();
+        for (j, w) in want.iter().enumerate() {
+            let got = out[j * 4 + b];
+            assert!(
+                (got - w).abs() < 1e-9,
+                "sample {b} output {j}: {got} vs {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_elementwise_polynomial_frees_its_input_chunk_by_chunk() {
+    const LONG: usize = 1024;
+    let mut g = GraphBuilder::new();
+    let x = g.add("x", Input::new(&[LONG])).unwrap();
+    let relu = g.add("relu", Relu::new(4.0).unwrap()).unwrap();
+    let dense = g
+        .add(
+            "dense",
+            DenseConfig {
+                d_in: LONG,
+                d_out: 2,
+            }
+            .init(&mut rng(3)),
+        )
+        .unwrap();
+    let dec = g.add("Decrypt", Decrypt {}).unwrap();
+    g.chain(&[x, relu, dense, dec]).unwrap();
+    let g = g.build().unwrap();
+    let (_, owned, _) = peaks(&g, &[LONG], false);
+    let (_, kept, _) = peaks(&g, &[LONG], true);
+    // Inputs not yet read plus outputs made: one array, plus one chunk's inputs and at most
+    // five temporaries per ciphertext of that chunk.
+    let bound = LONG + 6 * fhez_erray::POLYVAL_CHUNK;
+    assert!(
+        owned["relu"] <= bound,
+        "relu peak {}, bound {bound}",
+        owned["relu"]
+    );
+    // Kept inputs: input and output arrays at once.
+    assert!(kept["relu"] >= 2 * LONG, "kept {}", kept["relu"]);
 }

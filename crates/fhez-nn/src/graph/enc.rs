@@ -51,6 +51,8 @@ pub struct EncState {
     fused: Vec<bool>,
     /// Linear nodes passed through to the linear consumer they compose into.
     composed: Vec<bool>,
+    /// `cc` parts passed through to the streaming `Enqueue` that evaluates them.
+    streamed: Vec<bool>,
 }
 
 impl EncState {
@@ -61,19 +63,24 @@ impl EncState {
             deferred: vec![false; graph.len()],
             fused: vec![false; graph.len()],
             composed: vec![false; graph.len()],
+            streamed: vec![false; graph.len()],
         }
     }
 
-    fn is_deferred(&self, id: NodeId) -> bool {
+    pub(super) fn is_deferred(&self, id: NodeId) -> bool {
         self.deferred.get(id).copied().unwrap_or(false)
     }
 
-    fn is_fused(&self, id: NodeId) -> bool {
+    pub(super) fn is_fused(&self, id: NodeId) -> bool {
         self.fused.get(id).copied().unwrap_or(false)
     }
 
-    fn is_composed(&self, id: NodeId) -> bool {
+    pub(super) fn is_composed(&self, id: NodeId) -> bool {
         self.composed.get(id).copied().unwrap_or(false)
+    }
+
+    pub(super) fn is_streamed(&self, id: NodeId) -> bool {
+        self.streamed.get(id).copied().unwrap_or(false)
     }
 }
 
@@ -120,7 +127,7 @@ fn level_of<B: Backend>(xs: &[&Erray<B>]) -> u32 {
     xs.iter().map(|x| x.level()).min().unwrap_or(0)
 }
 
-fn is_level_exhausted(e: &Error) -> bool {
+pub(super) fn is_level_exhausted(e: &Error) -> bool {
     matches!(
         e,
         Error::Backend(fhez_backend::Error::LevelExhausted { .. })
@@ -293,8 +300,17 @@ impl Graph {
                 input_level,
             });
             let before = ins.first().map(|x| x.backend().stats());
-            let step = self.forward_enc_node(id, &ins, &mut state, refresh, cache)?;
-            let after = ins.first().map(|x| x.backend().stats());
+            // A node reading a value for the last time may consume it, freeing its
+            // ciphertexts as it goes (`stream.rs`).
+            let (step, after) = if let Some(how) = self.consumes(id, &ins, &state, &unread) {
+                let x = self.take_consumed(id, &mut values)?;
+                let step = self.forward_enc_consuming(id, how, x, input_level)?;
+                let after = step.outputs.first().map(|y| y.backend().stats());
+                (step, after)
+            } else {
+                let step = self.forward_enc_node(id, &ins, &mut state, refresh, cache)?;
+                (step, ins.first().map(|x| x.backend().stats()))
+            };
             let delta = match (after, before) {
                 (Some(a), Some(b)) => a - b,
                 _ => fhez_backend::OpStats::default(),
@@ -728,10 +744,16 @@ impl Graph {
             [(src, _)] => state.is_composed(*src),
             _ => false,
         };
+        let streamed_inputs = !self.sources(id).is_empty()
+            && self
+                .sources(id)
+                .iter()
+                .all(|&(src, _)| state.is_streamed(src));
         let input_level = level_of(ins)
             .saturating_sub(u32::from(squared_input))
             .saturating_sub(u32::from(fused_inputs))
-            .saturating_sub(u32::from(composed_input));
+            .saturating_sub(u32::from(composed_input))
+            .saturating_sub(u32::from(streamed_inputs));
         let first = ins.first().copied();
         let step = |outputs: Vec<Erray<B>>| {
             let output_level = level_of(&outputs.iter().collect::<Vec<_>>());
@@ -796,6 +818,26 @@ impl Graph {
                 output_level: input_level - 1,
             });
         }
+        // A cc part of a streaming Enqueue passes its batch-in-slots input through (reported
+        // one level down, as if applied); the Enqueue evaluates every part output row by
+        // output row (`stream.rs`).
+        if let Some(x) = first
+            && matches!(x.packing(), Packing::BatchInSlots { .. })
+            && !squared_input
+            && !fused_inputs
+            && !composed_input
+            && input_level >= 1
+            && self.streamed_into_enqueue(id)
+        {
+            if let Some(f) = state.streamed.get_mut(id) {
+                *f = true;
+            }
+            return Ok(EncStep {
+                outputs: vec![x.clone()],
+                input_level,
+                output_level: input_level - 1,
+            });
+        }
         let single_x = first.filter(|x| is_single(x) && !squared_input);
         let cached = match single_x {
             Some(x) if composed_input => self.apply_composed(id, x, cache),
@@ -847,6 +889,10 @@ impl Graph {
         let (result, needed) = match (cached, node, first) {
             (Err(e), _, _) => (Err(e), node.cost().depth),
             (Ok(Some(y)), _, _) => (Ok(vec![y]), node.cost().depth),
+            (Ok(None), Node::Enqueue(_), Some(x)) if streamed_inputs => (
+                self.cc_stack(id, x.clone()).map(|y| vec![y]),
+                node.cost().depth + 1,
+            ),
             (Ok(None), Node::Dense(d), Some(x)) if squared_input => (
                 d.forward_enc_squared(x).map(|y| vec![y]),
                 node.cost().depth + 1,

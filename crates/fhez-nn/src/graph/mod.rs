@@ -6,6 +6,7 @@ mod config;
 mod enc;
 mod fire;
 mod prepared;
+mod stream;
 mod train;
 
 pub use config::{FORMAT_VERSION, GraphConfig, NodeEntry};
