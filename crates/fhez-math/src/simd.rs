@@ -851,7 +851,7 @@ mod avx {
 mod slices;
 pub(crate) use slices::{
     convert_one_prime, mul_add_slices, mul_slices, mul_sum2_slices, one_prime_consts, scalar_sums,
-    sub_scale_slices,
+    scalar_sums_available, sub_scale_slices,
 };
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ impl Evaluator {
         };
         let q_last = *q_last;
         let inv = self.params.rescale_inv(level);
-        let par = split::worth_splitting(ct.polys.len() * (l + 1) * n);
+        let words = ct.polys.len() * (l + 1) * n;
+        let par = split::worth_splitting_from(words, split::MIN_SPLIT_WORDS_LIGHT);
         // Each polynomial's last limb in coefficient form.
         let lasts = split::map(par, ct.polys.iter().collect(), |p| {
             let mut last = p.limb(l).unwrap_or_default().to_vec();

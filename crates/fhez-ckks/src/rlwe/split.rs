@@ -14,6 +14,12 @@ use crate::Result;
 /// the work.
 pub(crate) const MIN_SPLIT_WORDS: usize = 1 << 13;
 
+/// [`MIN_SPLIT_WORDS`] for operations with little work per word (rescale: one NTT and one
+/// conversion per limb): a two-polynomial rescale at N = 2^13 with three limbs (49,152
+/// words) measured slower split over two threads than on one, on a loaded machine
+/// (docs/results/kernels.md).
+pub(crate) const MIN_SPLIT_WORDS_LIGHT: usize = 1 << 16;
+
 /// Columns per task of a split basis conversion.
 pub(crate) const COLUMN_CHUNK: usize = 1 << 10;
 
@@ -21,7 +27,13 @@ pub(crate) const COLUMN_CHUNK: usize = 1 << 10;
 /// one thread and enough work.
 #[must_use]
 pub(crate) fn worth_splitting(words: usize) -> bool {
-    words >= MIN_SPLIT_WORDS && rayon::current_num_threads() > 1
+    worth_splitting_from(words, MIN_SPLIT_WORDS)
+}
+
+/// [`worth_splitting`] with the least number of words given.
+#[must_use]
+pub(crate) fn worth_splitting_from(words: usize, min_words: usize) -> bool {
+    words >= min_words && rayon::current_num_threads() > 1
 }
 
 /// Runs `f` on every task, on the pool when `split`, else in order on this thread.

@@ -201,6 +201,11 @@ impl BasisConverter {
             }
             return;
         }
+        let row_bits = self.row_bits();
+        if !crate::simd::scalar_sums_available(row_bits) {
+            self.convert_columns_scalar(input, start, len, outs);
+            return;
+        }
         let mut block = ExactBlock::new(self.from.len(), self.from.crt.words);
         let mut done = 0;
         while done < len {
@@ -276,16 +281,7 @@ impl BasisConverter {
         ) else {
             return;
         };
-        // Rows hold residues modulo the input primes and quotients `r <= k`.
-        let bits = self
-            .from
-            .moduli()
-            .iter()
-            .map(Modulus::bits)
-            .chain([usize::BITS - self.from.len().leading_zeros()])
-            .max()
-            .unwrap_or(0);
-        let done = crate::simd::scalar_sums(p, bits, rows, consts, out);
+        let done = crate::simd::scalar_sums(p, self.row_bits(), rows, consts, out);
         if done < out.len() {
             let tails: Vec<&[u64]> = rows
                 .iter()
@@ -293,6 +289,85 @@ impl BasisConverter {
                 .collect();
             if let Some(o) = out.get_mut(done..) {
                 crate::zq::scalar_sums_scalar(p, &tails, consts, o);
+            }
+        }
+    }
+
+    /// `round(Σ_i y_i/q_i)` for one coefficient's `y_i`, exactly.
+    ///
+    /// `Σ_i y_i/q_i = v + x/Q` with `x` in `[0, Q)` and `v = floor(Σ_i y_i/q_i)`, so the rounded
+    /// value is `v` if `x < Q/2` and `v + 1` otherwise (`Q` is odd: no ties). The `f64` sum
+    /// decides unless its fractional part lies within `margin` of ½; there `floor` of the
+    /// estimate is `v` (the fraction is far from an integer) and the exact `x` decides.
+    #[inline]
+    fn rounded_quotient(&self, yv: &[u64], scratch: &mut CrtScratch) -> u64 {
+        let f: f64 = yv
+            .iter()
+            .zip(&self.from.inv_q_f64)
+            // y < 2^62, so the signed conversion (one instruction) is exact.
+            .map(|(&y, &iq)| (y as i64) as f64 * iq)
+            .sum();
+        let floor = f.floor();
+        if (f - floor - 0.5).abs() > self.margin {
+            // Non-negative and at most k: the cast is exact.
+            return (f + 0.5) as i64 as u64;
+        }
+        self.from.crt_words_into(yv, &mut scratch.acc);
+        let upper = words::cmp(&scratch.acc, &self.from.crt.half).is_gt();
+        floor as i64 as u64 + u64::from(upper)
+    }
+
+    /// A bound (in bits) on the rows of the block path: residues modulo the input primes
+    /// and quotients `r <= k`.
+    fn row_bits(&self) -> u32 {
+        self.from
+            .moduli()
+            .iter()
+            .map(Modulus::bits)
+            .chain([usize::BITS - self.from.len().leading_zeros()])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The conversion of columns `start..start + len` without a vector kernel (input primes
+    /// above 52 bits, or no IFMA52): coefficient-major `y_i`, the quotient of each column,
+    /// and unrolled `u128` inner products per output limb (faster than the block path's
+    /// scalar fallback when there is no vector kernel to feed).
+    fn convert_columns_scalar(
+        &self,
+        input: &[u64],
+        start: usize,
+        len: usize,
+        outs: &mut [&mut [u64]],
+    ) {
+        let (n, k) = (self.n, self.from.len());
+        let mut ys = vec![0u64; k * len];
+        let consts = self.from.q_hat_inv.iter().zip(&self.from.q_hat_inv_shoup);
+        for (i, (m, (&w, &ws))) in self.from.moduli().iter().zip(consts).enumerate() {
+            let Some(x) = input.get(i * n + start..i * n + start + len) else {
+                continue;
+            };
+            for (y, &x) in ys.iter_mut().skip(i).step_by(k).zip(x) {
+                *y = m.mul_shoup(x, w, ws);
+            }
+        }
+        let mut scratch = CrtScratch::new(self.from.crt.words);
+        let quotients: Vec<u64> = ys
+            .chunks_exact(k)
+            .map(|yv| self.rounded_quotient(yv, &mut scratch))
+            .collect();
+        let rows = self.q_hat_mod_p.chunks_exact(k);
+        for (((o, p), row), &qp) in outs
+            .iter_mut()
+            .zip(&self.to_moduli)
+            .zip(rows)
+            .zip(&self.q_mod_p)
+        {
+            // r·(−Q mod p_j) joins each inner product as one more term.
+            let neg_q = u128::from(p.neg(qp));
+            let extra = quotients.iter().map(move |&r| u128::from(r) * neg_q);
+            if let Some(o) = o.get_mut(..len) {
+                limb_products(p, k, row, &ys, extra, o);
             }
         }
     }

@@ -445,6 +445,12 @@ pub(crate) fn mul_sum2_slices(
     }
 }
 
+/// Whether [`scalar_sums`] has a kernel on this CPU for rows below `2^row_bits` (for some
+/// output primes: those below `2^50`).
+pub(crate) fn scalar_sums_available(row_bits: u32) -> bool {
+    cfg!(all(target_arch = "x86_64", not(miri))) && features().ifma && row_bits <= 52
+}
+
 /// The output limbs of the general exact conversion (see [`scalar_sums_with`]) with the
 /// IFMA52 kernel, if this CPU runs it, `q < 2^50` and every row value is below
 /// `2^row_bits <= 2^52`; returns the number of leading coefficients written.
