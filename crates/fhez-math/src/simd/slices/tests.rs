@@ -474,7 +474,7 @@ fn emulated_conversion_sums_equal_scalar() -> TestResult {
                 for &k in counts {
                     let bound = 1u64 << rb;
                     let edge = |i: usize| -> Vec<u64> {
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             vec![bound - 1; len]
                         } else {
                             values(
