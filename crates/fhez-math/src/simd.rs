@@ -850,8 +850,8 @@ mod avx {
 
 mod slices;
 pub(crate) use slices::{
-    convert_one_prime, mul_add_slices, mul_slices, mul_sum2_slices, one_prime_consts,
-    sub_scale_slices,
+    convert_one_prime, mul_add_slices, mul_slices, mul_sum2_slices, one_prime_consts, scalar_sums,
+    scalar_sums_available, sub_scale_slices,
 };
 
 #[cfg(test)]

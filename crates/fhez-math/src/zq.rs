@@ -447,6 +447,46 @@ pub fn mul_sum2_slices_scalar(
     }
 }
 
+/// `out[c] = Σ_i rows[i][c] · consts[i] mod q` for `rows[i][c] < 2^62` and `consts[i] < q`:
+/// the output limbs of the exact basis conversion (rows: the scaled residues and the rounded
+/// quotient of each coefficient; constants: `q̂_i mod q` and `−Q mod q`). Rows beyond
+/// `consts` and coefficients beyond the shortest row are ignored. The specification of the
+/// vector kernel the conversion runs first (products accumulated in `u128`, reduced every
+/// 15 terms, whatever the CPU).
+pub fn scalar_sums_scalar(q: &Modulus, rows: &[&[u64]], consts: &[u64], out: &mut [u64]) {
+    // Products are below 2^124; 15 of them plus a reduced value stay below 2^128.
+    const TERMS: usize = 15;
+    const BLOCK: usize = 256;
+    let len = rows
+        .iter()
+        .take(consts.len())
+        .map(|r| r.len())
+        .fold(out.len(), usize::min);
+    let mut acc = [0u128; BLOCK];
+    let mut start = 0;
+    while start < len {
+        let end = len.min(start + BLOCK);
+        let (Some(s), Some(o)) = (acc.get_mut(..end - start), out.get_mut(start..end)) else {
+            break;
+        };
+        s.fill(0);
+        for (t, (row, &w)) in rows.iter().zip(consts).enumerate() {
+            if t > 0 && t % TERMS == 0 {
+                s.iter_mut()
+                    .for_each(|v| *v = u128::from(q.reduce_u128(*v)));
+            }
+            let Some(x) = row.get(start..end) else {
+                continue;
+            };
+            s.iter_mut().zip(x).for_each(|(v, &x)| *v += mul_wide(x, w));
+        }
+        o.iter_mut()
+            .zip(s.iter())
+            .for_each(|(o, &v)| *o = q.reduce_u128(v));
+        start = end;
+    }
+}
+
 /// `acc[i] = acc[i] + a[i] · b[i] mod q` for inputs in `[0, q)`.
 ///
 /// Runs an AVX-512 kernel when the CPU has one for `q` (as [`mul_slices_assign`]); the result

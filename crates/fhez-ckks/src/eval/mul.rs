@@ -187,7 +187,9 @@ impl Evaluator {
             }
         }
         let q_last = self.params.q().get(level as usize).copied().unwrap_or(1) as f64;
-        let (u0, u1) = rayon::join(
+        let par = crate::rlwe::split::worth_splitting(acc0.len());
+        let (u0, u1) = crate::rlwe::split::join(
+            par,
             || keyswitch::mod_down_rescale(&self.params, acc0, level),
             || keyswitch::mod_down_rescale(&self.params, acc1, level),
         );

@@ -2,6 +2,7 @@
 
 use super::Evaluator;
 use crate::ciphertext::Ciphertext;
+use crate::rlwe::{scratch, split};
 use crate::{Error, Result};
 
 impl Evaluator {
@@ -32,31 +33,44 @@ impl Evaluator {
         };
         let q_last = *q_last;
         let inv = self.params.rescale_inv(level);
-        let mut last = vec![0u64; n];
-        let mut t = vec![0u64; n];
-        let mut polys = Vec::with_capacity(ct.polys.len());
-        for p in &ct.polys {
-            if let Some(src) = p.limb(l) {
-                last.copy_from_slice(src);
-            }
+        let words = ct.polys.len() * (l + 1) * n;
+        let par = split::worth_splitting_from(words, split::MIN_SPLIT_WORDS_LIGHT);
+        // Each polynomial's last limb in coefficient form.
+        let lasts = split::map(par, ct.polys.iter().collect(), |p| {
+            let mut last = p.limb(l).unwrap_or_default().to_vec();
+            last.resize(n, 0);
             last_table.inverse(&mut last);
-            let mut data = Vec::with_capacity(l * n);
-            for ((table, &inv_i), src) in basis.tables().iter().zip(inv).zip(p.limbs_iter()).take(l)
+            last
+        });
+        let mut datas: Vec<Vec<u64>> = ct
+            .polys
+            .iter()
+            .map(|p| p.as_slice().get(..l * n).unwrap_or_default().to_vec())
+            .collect();
+        // One task per (polynomial, limb).
+        let mut tasks = Vec::with_capacity(ct.polys.len() * l);
+        for (data, last) in datas.iter_mut().zip(&lasts) {
+            for (dst, (table, &inv_i)) in
+                data.chunks_exact_mut(n).zip(basis.tables().iter().zip(inv))
             {
-                let m = table.modulus();
-                // The centered representative r of the last limb, modulo q_i: (x − r)/q_l is
-                // x/q_l rounded to the nearest integer (q_l is odd: no ties).
-                fhez_math::rns::convert_centered(&q_last, m, &last, &mut t);
-                table.forward_lazy(&mut t);
-                // x < q, y < 4q (lazy NTT): x ← (x − y)·q_l⁻¹.
-                let start = data.len();
-                data.extend_from_slice(src);
-                if let Some(dst) = data.get_mut(start..) {
-                    fhez_math::zq::sub_scale_slices_assign(m, dst, &t, inv_i);
-                }
+                tasks.push((dst, table, inv_i, last));
             }
-            polys.push(fhez_math::Poly::from_vec(n, data)?);
         }
+        split::for_each(par, tasks, |(dst, table, inv_i, last)| {
+            let m = table.modulus();
+            // The centered representative r of the last limb, modulo q_i: (x − r)/q_l is
+            // x/q_l rounded to the nearest integer (q_l is odd: no ties).
+            let mut t = scratch::zeroed(n);
+            fhez_math::rns::convert_centered(&q_last, m, last, &mut t);
+            table.forward_lazy(&mut t);
+            // x < q, y < 4q (lazy NTT): x ← (x − y)·q_l⁻¹.
+            fhez_math::zq::sub_scale_slices_assign(m, dst, &t, inv_i);
+            scratch::give(t);
+        });
+        let polys = datas
+            .into_iter()
+            .map(|data| fhez_math::Poly::from_vec(n, data))
+            .collect::<core::result::Result<Vec<_>, _>>()?;
         let mut out = Ciphertext {
             polys,
             level: ct.level,

@@ -3,16 +3,17 @@
 //! rotations reuse one decomposition for many keys, applying each automorphism as a
 //! permutation of the NTT-form digits (Halevi–Shoup).
 //!
-//! One key switch runs on rayon's thread pool: the digits of the decomposition in parallel
-//! (and each digit's NTTs by limb), the inner product by limb, and the ModDown of the two
-//! output polynomials side by side (each by limb). Every task computes what the sequential
-//! loop computed for its limb or digit, so the results do not depend on the thread count;
-//! with one thread the tasks run inline in order.
+//! One key switch runs on rayon's thread pool (see [`split`](super::split)): the inverse
+//! NTTs by limb, the digits of the decomposition side by side (each digit's exact conversion
+//! by columns and its NTTs by limb), the inner product by limb, and the ModDown (or ModDown
+//! with rescale) of the two output polynomials side by side (each by limb, the conversion
+//! from P by columns). Every task computes what the sequential loop computed for its part,
+//! so the results do not depend on the thread count; with one thread, or for small rings,
+//! everything runs inline in order.
 
 use fhez_math::{Ntt, Poly, zq};
-use rayon::prelude::*;
 
-use super::{KeySwitchKey, scratch};
+use super::{KeySwitchKey, scratch, split};
 use crate::params::CkksParams;
 use crate::{Error, Result};
 
@@ -40,17 +41,16 @@ pub(crate) fn decompose(params: &CkksParams, d: &Poly<Ntt>, level: u32) -> Resul
     let n = params.n();
     d.check_basis(ql)?;
     // Coefficient form of `d`, limb by limb in parallel (the inverse NTTs of `to_coeff`).
+    let par = split::worth_splitting(qlp.len() * n);
     let mut coeff = scratch::take(d.as_slice().len());
     coeff.extend_from_slice(d.as_slice());
-    coeff
-        .par_chunks_mut(n)
-        .zip(ql.tables().par_iter())
-        .for_each(|(limb, table)| table.inverse(limb));
-    let digits = plan
-        .digits
-        .par_iter()
-        .map(|digit| mod_up_digit(d, &coeff, digit, qlp, n))
-        .collect::<Result<Vec<_>>>();
+    let limbs = coeff.chunks_mut(n).zip(ql.tables()).collect();
+    split::for_each(par, limbs, |(limb, table)| table.inverse(limb));
+    let digits = split::map(par, plan.digits.iter().collect(), |digit| {
+        mod_up_digit(d, &coeff, digit, qlp, par)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>();
     scratch::give(coeff);
     Ok(Decomposition {
         level,
@@ -66,8 +66,9 @@ fn mod_up_digit(
     coeff: &[u64],
     digit: &crate::params::DigitPlan,
     qlp: &fhez_math::RnsBasis,
-    n: usize,
+    par: bool,
 ) -> Result<Poly<Ntt>> {
+    let n = qlp.n();
     let input = coeff
         .get(digit.start * n..digit.end * n)
         .ok_or(Error::Math(fhez_math::Error::LimbMismatch {
@@ -82,32 +83,28 @@ fn mod_up_digit(
         // One prime per digit (one special prime, as in SEAL): each complement limb is the
         // exact conversion from that prime, written in place (no intermediate buffer).
         let mut out = scratch::zeroed(qlp.len() * n);
-        out.par_chunks_mut(n)
-            .zip(qlp.tables().par_iter())
-            .enumerate()
-            .for_each(|(i, (limb, table))| {
-                if i == digit.start {
-                    limb.iter_mut().zip(own).for_each(|(o, &x)| *o = x);
-                } else {
-                    fhez_math::rns::convert_centered(q, table.modulus(), input, limb);
-                    table.forward_lazy(limb);
-                }
-            });
+        let limbs = out.chunks_mut(n).zip(qlp.tables()).enumerate().collect();
+        split::for_each(par, limbs, |(i, (limb, table))| {
+            if i == digit.start {
+                limb.iter_mut().zip(own).for_each(|(o, &x)| *o = x);
+            } else {
+                fhez_math::rns::convert_centered(q, table.modulus(), input, limb);
+                table.forward_lazy(limb);
+            }
+        });
         return Ok(Poly::from_vec(n, out)?);
     }
     // The digit's centered representative, extended exactly: an approximate extension
     // would add u·D (0 <= u < digit size) and with it the key noise u·D·e/P.
     let mut converted = scratch::zeroed(digit.complement.len() * n);
-    digit.converter.convert_exact(input, &mut converted);
+    split::convert_exact(par, &digit.converter, n, input, &mut converted);
     // Lazy NTTs: outputs stay in [0, 4q); the inner product reduces them.
-    converted
-        .par_chunks_mut(n)
-        .zip(digit.complement.par_iter())
-        .for_each(|(limb, &idx)| {
-            if let Some(table) = qlp.tables().get(idx) {
-                table.forward_lazy(limb);
-            }
-        });
+    let limbs = converted.chunks_mut(n).zip(&digit.complement).collect();
+    split::for_each(par, limbs, |(limb, &idx)| {
+        if let Some(table) = qlp.tables().get(idx) {
+            table.forward_lazy(limb);
+        }
+    });
     // Complement limbs are [0, start) then [end, len): splice the digit's own
     // limbs (`d` itself, already in NTT form) in between.
     let (before, after) = converted.split_at(digit.start * n);
@@ -129,7 +126,9 @@ pub(crate) fn apply_key(
     perm: Option<&[usize]>,
 ) -> Result<(Poly<Ntt>, Poly<Ntt>)> {
     let (acc0, acc1) = inner_product(params, dec, key, perm)?;
-    let (u0, u1) = rayon::join(
+    let par = split::worth_splitting(acc0.len());
+    let (u0, u1) = split::join(
+        par,
         || mod_down(params, acc0, dec.level),
         || mod_down(params, acc1, dec.level),
     );
@@ -161,41 +160,47 @@ pub(crate) fn inner_product(
     let mut acc0 = scratch::zeroed(qlp.len() * n);
     let mut acc1 = scratch::zeroed(qlp.len() * n);
     let digits = dec.digits.len();
-    // Limb by limb in parallel; with a permutation each task reuses one buffer for the
-    // permuted digits.
-    acc0.par_chunks_mut(n)
-        .zip(acc1.par_chunks_mut(n))
-        .zip(qlp.moduli().par_iter())
+    let par = split::worth_splitting(acc0.len());
+    let limbs = acc0
+        .chunks_mut(n)
+        .zip(acc1.chunks_mut(n))
+        .zip(qlp.moduli())
         .enumerate()
-        .try_for_each_init(Vec::new, |permuted, (i, ((out0, out1), m))| {
-            // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
-            let ki = if i < l1 { i } else { max_l1 + (i - l1) };
-            let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
-            let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
-            let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
-            for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
-                let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki)) else {
-                    return Err(Error::Math(fhez_math::Error::LimbMismatch {
-                        expected: ki + 1,
-                        found: kb.limbs(),
-                    }));
-                };
-                xs.push(x);
-                bs.push(b);
-                as_.push(a);
-            }
-            // Digit residues are lazy NTT outputs (< 4q) or reduced, key residues < q: the
-            // preconditions of `mul_sum2_slices`.
-            match perm {
-                None => zq::mul_sum2_slices(m, (&xs, &bs, &as_), out0, out1),
-                Some(p) => {
-                    permute_digits(&xs, p, n, permuted);
+        .collect();
+    // Limb by limb; with a permutation each task permutes the digits into a scratch buffer.
+    split::try_for_each(par, limbs, |(i, ((out0, out1), m))| {
+        // Limb i of Q_l·P is limb `ki` of the key (stored over Q_L·P).
+        let ki = if i < l1 { i } else { max_l1 + (i - l1) };
+        let mut xs: Vec<&[u64]> = Vec::with_capacity(digits);
+        let mut bs: Vec<&[u64]> = Vec::with_capacity(digits);
+        let mut as_: Vec<&[u64]> = Vec::with_capacity(digits);
+        for (digit, (kb, ka)) in dec.digits.iter().zip(key.b.iter().zip(&key.a)) {
+            let (Some(x), Some(b), Some(a)) = (digit.limb(i), kb.limb(ki), ka.limb(ki)) else {
+                return Err(Error::Math(fhez_math::Error::LimbMismatch {
+                    expected: ki + 1,
+                    found: kb.limbs(),
+                }));
+            };
+            xs.push(x);
+            bs.push(b);
+            as_.push(a);
+        }
+        // Digit residues are lazy NTT outputs (< 4q) or reduced, key residues < q: the
+        // preconditions of `mul_sum2_slices`.
+        match perm {
+            None => zq::mul_sum2_slices(m, (&xs, &bs, &as_), out0, out1),
+            Some(p) => {
+                let mut permuted = scratch::take(digits * n);
+                permute_digits(&xs, p, n, &mut permuted);
+                {
                     let px: Vec<&[u64]> = permuted.chunks_exact(n).collect();
                     zq::mul_sum2_slices(m, (&px, &bs, &as_), out0, out1);
                 }
+                scratch::give(permuted);
             }
-            Ok(())
-        })?;
+        }
+        Ok(())
+    })?;
     Ok((acc0, acc1))
 }
 
@@ -222,14 +227,10 @@ pub(crate) fn mod_down_rescale(
     let l = level as usize;
     // x_P: the centered representative of x mod P (coefficient form), converted exactly
     // to every q_i of Q_l, so that (x − x_P)/P = round(x/P).
-    let mut p_part = scratch::take(data.len().saturating_sub((l + 1) * n));
-    p_part.extend_from_slice(data.get((l + 1) * n..).unwrap_or_default());
-    data.truncate((l + 1) * n);
-    for (limb, table) in p_part.chunks_exact_mut(n).zip(params.p_basis().tables()) {
-        table.inverse(limb);
-    }
+    let par = split::worth_splitting(data.len());
+    let p_part = p_part_coeff(par, params, &mut data, l + 1)?;
     let mut conv = scratch::zeroed((l + 1) * n);
-    plan.moddown.convert_exact(&p_part, &mut conv);
+    split::convert_exact(par, &plan.moddown, n, &p_part, &mut conv);
     // y = round(x/P) mod q_l, in coefficient form.
     let mut top = scratch::take(n);
     top.extend_from_slice(data.get(l * n..).unwrap_or_default());
@@ -254,23 +255,27 @@ pub(crate) fn mod_down_rescale(
     // centered representative of y modulo q_i; computed as (x − NTT(t'))·(P⁻¹·q_l⁻¹) with
     // t' = P·t = conv_P + P·r_i, so that one subtract-and-scale pass finishes each limb.
     let q_inv = params.rescale_inv(level);
-    let mut t = scratch::zeroed(n);
-    for (((((limb, c), table), &p_inv), &ql_inv), &p_mod) in data
+    let limbs = data
         .chunks_exact_mut(n)
         .zip(conv.chunks_exact_mut(n))
         .zip(ql.tables())
-        .zip(params.p_inv_mod_q())
-        .zip(q_inv)
+        .zip(params.p_inv_mod_q().iter().zip(q_inv))
         .zip(params.p_mod_q())
-    {
-        let m = table.modulus();
-        fhez_math::rns::convert_centered(mq, m, &top, &mut t);
-        zq::mul_scalar_add_slices_assign(m, c, &t, p_mod);
-        table.forward_lazy(c);
-        zq::sub_scale_slices_assign(m, limb, c, m.mul(p_inv, ql_inv));
-    }
+        .collect();
+    split::for_each(
+        par,
+        limbs,
+        |((((limb, c), table), (&p_inv, &ql_inv)), &p_mod)| {
+            let m = table.modulus();
+            let mut t = scratch::zeroed(n);
+            fhez_math::rns::convert_centered(mq, m, &top, &mut t);
+            zq::mul_scalar_add_slices_assign(m, c, &t, p_mod);
+            table.forward_lazy(c);
+            zq::sub_scale_slices_assign(m, limb, c, m.mul(p_inv, ql_inv));
+            scratch::give(t);
+        },
+    );
     scratch::give(top);
-    scratch::give(t);
     scratch::give(p_part);
     scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
@@ -293,26 +298,22 @@ fn permute_digits(xs: &[&[u64]], perm: &[usize], n: usize, out: &mut Vec<u64>) {
 /// (exact basis conversion): returns it under Q_l, NTT form.
 pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> Result<Poly<Ntt>> {
     let ql = params.q_basis(level)?;
-    let p_basis = params.p_basis();
     let plan = params.ks_plan(level)?;
     let n = params.n();
     let l1 = level as usize + 1;
-    let mut p_part = scratch::take(data.len().saturating_sub(l1 * n));
-    p_part.extend_from_slice(data.get(l1 * n..).unwrap_or_default());
-    data.truncate(l1 * n);
-    for (limb, table) in p_part.chunks_exact_mut(n).zip(p_basis.tables()) {
-        table.inverse(limb);
-    }
+    let par = split::worth_splitting(data.len());
+    let p_part = p_part_coeff(par, params, &mut data, l1)?;
     // x_P, the centered representative of x mod P, extended exactly to Q_l:
     // (x − x_P) / P = round(x / P), an integer with no overflow term.
     let mut conv = scratch::zeroed(l1 * n);
-    plan.moddown.convert_exact(&p_part, &mut conv);
+    split::convert_exact(par, &plan.moddown, n, &p_part, &mut conv);
     let limbs = data
-        .par_chunks_mut(n)
-        .zip(conv.par_chunks_mut(n))
-        .zip(ql.tables().par_iter())
-        .zip(params.p_inv_mod_q().par_iter());
-    limbs.for_each(|(((limb, c), table), &p_inv)| {
+        .chunks_mut(n)
+        .zip(conv.chunks_mut(n))
+        .zip(ql.tables())
+        .zip(params.p_inv_mod_q())
+        .collect();
+    split::for_each(par, limbs, |(((limb, c), table), &p_inv)| {
         table.forward_lazy(c);
         // x < q (reduced inner product) and y < 4q (lazy NTT): x ← (x − y)·P⁻¹.
         zq::sub_scale_slices_assign(table.modulus(), limb, c, p_inv);
@@ -320,4 +321,28 @@ pub(crate) fn mod_down(params: &CkksParams, mut data: Vec<u64>, level: u32) -> R
     scratch::give(p_part);
     scratch::give(conv);
     Ok(Poly::from_vec(n, data)?)
+}
+
+/// Splits the P limbs off `data` (NTT form over Q_l·P, `l1` limbs of Q_l first) and returns
+/// them in coefficient form (inverse NTTs by limb, on the pool when `par`).
+fn p_part_coeff(
+    par: bool,
+    params: &CkksParams,
+    data: &mut Vec<u64>,
+    l1: usize,
+) -> Result<Vec<u64>> {
+    let n = params.n();
+    let p_tables = params.p_basis().tables();
+    if data.len() != (l1 + p_tables.len()) * n {
+        return Err(Error::Math(fhez_math::Error::LimbMismatch {
+            expected: l1 + p_tables.len(),
+            found: data.len() / n.max(1),
+        }));
+    }
+    let mut p_part = scratch::take(data.len() - l1 * n);
+    p_part.extend_from_slice(data.get(l1 * n..).unwrap_or_default());
+    data.truncate(l1 * n);
+    let limbs = p_part.chunks_exact_mut(n).zip(p_tables).collect();
+    split::for_each(par, limbs, |(limb, table)| table.inverse(limb));
+    Ok(p_part)
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod keyswitch;
 pub(crate) mod scratch;
+pub(crate) mod split;
 mod switching_key;
 
 pub use switching_key::KeySwitchKey;

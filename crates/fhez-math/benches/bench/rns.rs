@@ -35,6 +35,23 @@ fn rns(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("convert_exact", "logN=15/2->18"), |b| {
         b.iter(|| conv.convert_exact(black_box(&input), black_box(&mut out)));
     });
+    // The CNN benchmark's chain at N = 2^13 (q = [31, 26×5], P = [29, 28]): ModUp of a
+    // two-prime digit to the other six limbs, and ModDown from P to Q (IFMA52 output limbs on
+    // CPUs that have it; `FHEZ_SIMD=scalar` for the scalar path).
+    let whole = super::basis(n, &[31, 26, 26, 26, 26, 26, 29, 28]);
+    for (name, from_idx, to_idx) in [
+        ("logN=13/2->6 (ModUp, 31+26 bits)", 0..2, 2..8),
+        ("logN=13/2->6 (ModDown, 29+28 bits)", 6..8, 0..6),
+    ] {
+        let from = RnsBasis::new(whole.tables()[from_idx].to_vec()).unwrap();
+        let to = RnsBasis::new(whole.tables()[to_idx].to_vec()).unwrap();
+        let conv = BasisConverter::new(&from, &to).unwrap();
+        let input = super::residues(&from, 14);
+        let mut out = vec![0u64; to.len() * n];
+        group.bench_function(BenchmarkId::new("convert_exact", name), |b| {
+            b.iter(|| conv.convert_exact(black_box(&input), black_box(&mut out)));
+        });
+    }
     let mut decoded = vec![0.0f64; n];
     for bits in [&[60u32][..], &[60, 40], &[60, 40, 40], &[60; 16]] {
         let basis = super::basis(n, bits);

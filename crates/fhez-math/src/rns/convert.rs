@@ -26,6 +26,9 @@ pub struct BasisConverter {
     q_hat_mod_p: Vec<u64>,
     /// `Q mod p_j` for each `j`.
     q_mod_p: Vec<u64>,
+    /// Row `j` (length `k + 1`): `q̂_i mod p_j` for each `i`, then `−Q mod p_j` (the
+    /// multiplier of the rounded quotient).
+    exact_consts: Vec<u64>,
     /// Distance from ½ below which the `f64` estimate of `Σ y_i/q_i` cannot decide the rounding.
     margin: f64,
 }
@@ -43,6 +46,35 @@ impl fmt::Debug for BasisConverter {
 
 /// Number of 124-bit products a `u128` accumulator can absorb without overflow.
 const LAZY_TERMS: usize = 16;
+
+/// Columns per block of the general exact conversion: its limb-major scratch (`k + 1` rows)
+/// stays in the L1 cache for the digit sizes of the presets.
+const EXACT_BLOCK: usize = 256;
+
+/// Scratch of one block of [`BasisConverter::convert_exact_columns`].
+struct ExactBlock {
+    /// `y_i = [x_i·q̂_i^-1]_{q_i}`, `k` rows of [`EXACT_BLOCK`].
+    ys: Vec<u64>,
+    /// The `f64` estimate of `Σ_i y_i/q_i` per column.
+    estimate: Vec<f64>,
+    /// The rounded quotient per column.
+    quotients: Vec<u64>,
+    /// One column's `y_i` (exact fallback).
+    column: Vec<u64>,
+    crt: CrtScratch,
+}
+
+impl ExactBlock {
+    fn new(k: usize, words: usize) -> Self {
+        Self {
+            ys: vec![0; k * EXACT_BLOCK],
+            estimate: vec![0.0; EXACT_BLOCK],
+            quotients: vec![0; EXACT_BLOCK],
+            column: vec![0; k],
+            crt: CrtScratch::new(words),
+        }
+    }
+}
 
 impl BasisConverter {
     /// Precomputes the conversion constants from `from` to `to`.
@@ -65,7 +97,12 @@ impl BasisConverter {
                     .push(hat.fold(1 % p.value(), |acc, (_, q)| p.mul(acc, p.reduce(q.value()))));
             }
         }
-        let q_mod_p = to.moduli().iter().map(|p| from.product_mod(p)).collect();
+        let q_mod_p: Vec<u64> = to.moduli().iter().map(|p| from.product_mod(p)).collect();
+        let exact_consts = q_hat_mod_p
+            .chunks_exact(from.len())
+            .zip(to.moduli().iter().zip(&q_mod_p))
+            .flat_map(|(row, (p, &qp))| row.iter().copied().chain([p.neg(qp)]))
+            .collect();
         // Each term y_i/q_i < 1 is formed with three roundings (y_i to f64, 1/q_i, the
         // product), each of relative error <= 2^-53; each of the k - 1 additions of partial
         // sums below k adds at most k·2^-53. The total is below k·(k + 3)·2^-53; the margin
@@ -78,6 +115,7 @@ impl BasisConverter {
             to_moduli: to.moduli().to_vec(),
             q_hat_mod_p,
             q_mod_p,
+            exact_consts,
             margin,
         })
     }
@@ -117,7 +155,7 @@ impl BasisConverter {
             return;
         }
         let ys = self.scaled(input);
-        self.inner_products(&ys, None, out);
+        self.inner_products(&ys, out);
     }
 
     /// Converts `input` (`from.len()·n` residues in `[0, q_i)`, limb-major, coefficient form)
@@ -133,24 +171,126 @@ impl BasisConverter {
         let (n, k) = (self.n, self.from.len());
         debug_assert_eq!(input.len(), k * n);
         debug_assert_eq!(out.len(), self.to_moduli.len() * n);
+        let mut outs: Vec<&mut [u64]> = out.chunks_exact_mut(n.max(1)).collect();
+        self.convert_exact_columns(input, 0, &mut outs);
+    }
+
+    /// [`convert_exact`](Self::convert_exact) of the coefficients `start..start + len` only:
+    /// `input` is the whole limb-major input (`from.len()·n` residues) and `outs[j]` receives
+    /// output limb `j`'s coefficients `start..start + len`, where `len` is the shortest
+    /// `outs[j]`. Coefficients are independent, so disjoint column ranges can be converted on
+    /// different threads; the results are those of one call over all columns.
+    ///
+    /// Outputs beyond `to.len()` limbs, and columns beyond `n`, are left untouched.
+    pub fn convert_exact_columns(&self, input: &[u64], start: usize, outs: &mut [&mut [u64]]) {
+        let n = self.n;
+        let len = outs
+            .iter()
+            .map(|o| o.len())
+            .min()
+            .unwrap_or(0)
+            .min(n.saturating_sub(start));
         if let [q] = self.from.moduli() {
-            for ((out_limb, p), &qp) in out
-                .chunks_exact_mut(n)
-                .zip(&self.to_moduli)
-                .zip(&self.q_mod_p)
-            {
-                convert_one(q, p, qp, input, out_limb);
+            let Some(x) = input.get(start..start + len) else {
+                return;
+            };
+            for ((o, p), &qp) in outs.iter_mut().zip(&self.to_moduli).zip(&self.q_mod_p) {
+                if let Some(o) = o.get_mut(..len) {
+                    convert_one(q, p, qp, x, o);
+                }
             }
             return;
         }
-        let ys = self.scaled(input);
-        let mut scratch = CrtScratch::new(self.from.crt.words);
-        let quotients: Vec<u64> = ys
-            .chunks_exact(k)
-            .map(|yv| self.rounded_quotient(yv, &mut scratch))
-            .collect();
-        // r·(−Q mod p_j) joins each inner product as one more term.
-        self.inner_products(&ys, Some(&quotients), out);
+        let row_bits = self.row_bits();
+        if !crate::simd::scalar_sums_available(row_bits) {
+            self.convert_columns_scalar(input, start, len, outs);
+            return;
+        }
+        let mut block = ExactBlock::new(self.from.len(), self.from.crt.words);
+        let mut done = 0;
+        while done < len {
+            let width = (len - done).min(EXACT_BLOCK);
+            self.exact_block(input, start + done, width, &mut block);
+            let rows: Vec<&[u64]> = block
+                .ys
+                .chunks_exact(EXACT_BLOCK)
+                .chain([block.quotients.as_slice()])
+                .map(|r| r.get(..width).unwrap_or_default())
+                .collect();
+            for (j, o) in outs.iter_mut().enumerate() {
+                if let Some(o) = o.get_mut(done..done + width) {
+                    self.block_products(j, &rows, o);
+                }
+            }
+            done += width;
+        }
+    }
+
+    /// Fills `block` for the columns `start..start + width` (`width <= EXACT_BLOCK`): the
+    /// scaled residues `y_i` limb-major, and each column's rounded quotient `r`.
+    fn exact_block(&self, input: &[u64], start: usize, width: usize, block: &mut ExactBlock) {
+        let n = self.n;
+        block.estimate.fill(0.0);
+        let moduli = self.from.moduli();
+        let consts = self.from.q_hat_inv.iter().zip(&self.from.q_hat_inv_shoup);
+        for (i, ((m, (&w, &ws)), &iq)) in moduli
+            .iter()
+            .zip(consts)
+            .zip(&self.from.inv_q_f64)
+            .enumerate()
+        {
+            let (Some(x), Some(y)) = (
+                input.get(i * n + start..i * n + start + width),
+                block.ys.get_mut(i * EXACT_BLOCK..i * EXACT_BLOCK + width),
+            ) else {
+                continue;
+            };
+            for ((y, &x), f) in y.iter_mut().zip(x).zip(&mut block.estimate) {
+                *y = m.mul_shoup(x, w, ws);
+                // y < 2^62, so the signed conversion (one instruction) is exact.
+                *f += (*y as i64) as f64 * iq;
+            }
+        }
+        let (ys, column, crt) = (&block.ys, &mut block.column, &mut block.crt);
+        let columns = block.quotients.iter_mut().zip(&block.estimate).take(width);
+        for (c, (r, &f)) in columns.enumerate() {
+            let floor = f.floor();
+            *r = if (f - floor - 0.5).abs() > self.margin {
+                // Non-negative and at most k: the cast is exact.
+                (f + 0.5) as i64 as u64
+            } else {
+                // Too close to ½ for the estimate: `floor` is the integer part (the fraction
+                // is far from an integer) and the exact remainder against Q/2 decides.
+                for (v, y) in column.iter_mut().zip(ys.chunks_exact(EXACT_BLOCK)) {
+                    *v = y.get(c).copied().unwrap_or(0);
+                }
+                self.from.crt_words_into(column, &mut crt.acc);
+                let upper = words::cmp(&crt.acc, &self.from.crt.half).is_gt();
+                floor as i64 as u64 + u64::from(upper)
+            };
+        }
+    }
+
+    /// Output limb `j` of one block: `out[c] = Σ_i y_i[c]·(q̂_i mod p_j) + r[c]·(−Q mod p_j)`
+    /// (`rows`: the block's `y_i` and then `r`, each `out.len()` long).
+    fn block_products(&self, j: usize, rows: &[&[u64]], out: &mut [u64]) {
+        let terms = self.from.len() + 1;
+        let (Some(p), Some(consts)) = (
+            self.to_moduli.get(j),
+            self.exact_consts.get(j * terms..(j + 1) * terms),
+        ) else {
+            return;
+        };
+        let done = crate::simd::scalar_sums(p, self.row_bits(), rows, consts, out);
+        if done < out.len() {
+            let tails: Vec<&[u64]> = rows
+                .iter()
+                .map(|r| r.get(done..).unwrap_or_default())
+                .collect();
+            if let Some(o) = out.get_mut(done..) {
+                crate::zq::scalar_sums_scalar(p, &tails, consts, o);
+            }
+        }
     }
 
     /// `round(Σ_i y_i/q_i)` for one coefficient's `y_i`, exactly.
@@ -177,6 +317,61 @@ impl BasisConverter {
         floor as i64 as u64 + u64::from(upper)
     }
 
+    /// A bound (in bits) on the rows of the block path: residues modulo the input primes
+    /// and quotients `r <= k`.
+    fn row_bits(&self) -> u32 {
+        self.from
+            .moduli()
+            .iter()
+            .map(Modulus::bits)
+            .chain([usize::BITS - self.from.len().leading_zeros()])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The conversion of columns `start..start + len` without a vector kernel (input primes
+    /// above 52 bits, or no IFMA52): coefficient-major `y_i`, the quotient of each column,
+    /// and unrolled `u128` inner products per output limb (faster than the block path's
+    /// scalar fallback when there is no vector kernel to feed).
+    fn convert_columns_scalar(
+        &self,
+        input: &[u64],
+        start: usize,
+        len: usize,
+        outs: &mut [&mut [u64]],
+    ) {
+        let (n, k) = (self.n, self.from.len());
+        let mut ys = vec![0u64; k * len];
+        let consts = self.from.q_hat_inv.iter().zip(&self.from.q_hat_inv_shoup);
+        for (i, (m, (&w, &ws))) in self.from.moduli().iter().zip(consts).enumerate() {
+            let Some(x) = input.get(i * n + start..i * n + start + len) else {
+                continue;
+            };
+            for (y, &x) in ys.iter_mut().skip(i).step_by(k).zip(x) {
+                *y = m.mul_shoup(x, w, ws);
+            }
+        }
+        let mut scratch = CrtScratch::new(self.from.crt.words);
+        let quotients: Vec<u64> = ys
+            .chunks_exact(k)
+            .map(|yv| self.rounded_quotient(yv, &mut scratch))
+            .collect();
+        let rows = self.q_hat_mod_p.chunks_exact(k);
+        for (((o, p), row), &qp) in outs
+            .iter_mut()
+            .zip(&self.to_moduli)
+            .zip(rows)
+            .zip(&self.q_mod_p)
+        {
+            // r·(−Q mod p_j) joins each inner product as one more term.
+            let neg_q = u128::from(p.neg(qp));
+            let extra = quotients.iter().map(move |&r| u128::from(r) * neg_q);
+            if let Some(o) = o.get_mut(..len) {
+                limb_products(p, k, row, &ys, extra, o);
+            }
+        }
+    }
+
     /// `y_i = [x_i q̂_i^-1]_{q_i}`, transposed to coefficient-major order so that each output
     /// is an inner product of two contiguous length-k vectors.
     fn scaled(&self, input: &[u64]) -> Vec<u64> {
@@ -189,25 +384,12 @@ impl BasisConverter {
         )
     }
 
-    /// `out[j·n + c] = Σ_i ys[c·k + i]·(q̂_i mod p_j) − r_c·Q mod p_j`, with `r_c` from
-    /// `quotients` (zero when `None`).
-    fn inner_products(&self, ys: &[u64], quotients: Option<&[u64]>, out: &mut [u64]) {
+    /// `out[j·n + c] = Σ_i ys[c·k + i]·(q̂_i mod p_j) mod p_j` (the fast conversion).
+    fn inner_products(&self, ys: &[u64], out: &mut [u64]) {
         let (n, k) = (self.n, self.from.len());
         let rows = self.q_hat_mod_p.chunks_exact(k);
-        for (((out_limb, p), row), &qp) in out
-            .chunks_exact_mut(n)
-            .zip(&self.to_moduli)
-            .zip(rows)
-            .zip(&self.q_mod_p)
-        {
-            match quotients {
-                Some(r) => {
-                    let neg_q = u128::from(p.neg(qp));
-                    let extra = r.iter().map(move |&r| u128::from(r) * neg_q);
-                    limb_products(p, k, row, ys, extra, out_limb);
-                }
-                None => limb_products(p, k, row, ys, core::iter::repeat(0), out_limb),
-            }
+        for ((out_limb, p), row) in out.chunks_exact_mut(n).zip(&self.to_moduli).zip(rows) {
+            limb_products(p, k, row, ys, core::iter::repeat(0), out_limb);
         }
     }
 }

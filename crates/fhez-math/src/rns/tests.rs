@@ -219,7 +219,13 @@ fn convert_exact_matches_big_integer_crt() -> TestResult {
     let n = 64;
     // One to twenty source limbs (one, two and three are the special-prime counts of the
     // presets), including small primes where the f64 estimate sits close to ½ more often.
-    let shapes: [(&[u32], &[u32]); 8] = [
+    // Input and output primes below 2^50 take the IFMA52 kernel for the output limbs (the
+    // models' [31, 26×6, 31] chains with two special primes; 40- and 50-bit digits).
+    let shapes: [(&[u32], &[u32]); 12] = [
+        (&[31, 31], &[26, 26, 26, 31]),
+        (&[26, 26], &[31, 31]),
+        (&[40, 40], &[40, 40, 49, 50]),
+        (&[50, 50, 50], &[50, 26]),
         (&[60], &[40, 40, 61]),
         (&[60, 60], &[40, 40, 40, 61]),
         (&[61, 61, 61], &[40, 59]),
@@ -383,4 +389,54 @@ proptest! {
             prop_assert_eq!(*o, centered_oracle(x, &q));
         }
     }
+}
+
+/// Converting disjoint column ranges (any start, several blocks) gives the conversion of the
+/// whole input, for the scalar and the vector output paths and the one-prime path.
+#[test]
+fn convert_exact_columns_equal_the_whole() -> TestResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let n = 2048;
+    let shapes: [(&[u32], &[u32]); 4] = [
+        (&[31, 31], &[26, 26, 26, 31]),
+        (&[60, 60], &[40, 40, 61]),
+        (&[40, 40, 40], &[40, 50]),
+        (&[40], &[40, 60]),
+    ];
+    for (from_bits, to_bits) in shapes {
+        let all: Vec<u32> = from_bits.iter().chain(to_bits).copied().collect();
+        let whole = basis(n, &all);
+        let from = whole.prefix(from_bits.len())?;
+        let to = RnsBasis::new(whole.tables()[from_bits.len()..].to_vec())?;
+        let conv = BasisConverter::new(&from, &to)?;
+        let input: Vec<u64> = from
+            .moduli()
+            .iter()
+            .flat_map(|q| {
+                (0..n)
+                    .map(|_| rng.next_u64() % q.value())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut want = vec![0u64; to.len() * n];
+        conv.convert_exact(&input, &mut want);
+        for cut in [1usize, 5, 13, 256, 300, 1024] {
+            let mut got = vec![u64::MAX; to.len() * n];
+            let mut start = 0;
+            while start < n {
+                let end = n.min(start + cut + start % 7);
+                let mut outs: Vec<&mut [u64]> = got
+                    .chunks_exact_mut(n)
+                    .map(|limb| &mut limb[start..end])
+                    .collect();
+                conv.convert_exact_columns(&input, start, &mut outs);
+                start = end;
+            }
+            assert_eq!(
+                got, want,
+                "{from_bits:?} -> {to_bits:?}, pieces of about {cut}"
+            );
+        }
+    }
+    Ok(())
 }

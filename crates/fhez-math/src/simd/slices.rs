@@ -199,8 +199,14 @@ pub(crate) fn sub_scale_with<S: Lanes, const W64: bool>(
 /// (`lo < q`, `hi = 0`) the high sum plus the carries out of the low sum is at most
 /// `t·(hi + 1) < 2^52`.
 pub(crate) fn fold_terms(q: &Modulus) -> usize {
+    fold_terms_for(4 * u128::from(q.value()), q)
+}
+
+/// The number of products `x·w` with `x < x_bound` and `w < q` the IFMA accumulators may add
+/// between two folds (the bound of [`fold_terms`] for any `x_bound`, at least 1).
+pub(crate) fn fold_terms_for(x_bound: u128, q: &Modulus) -> usize {
     let qv = u128::from(q.value());
-    let hi = ((4 * qv - 1) * (qv - 1)) >> 52;
+    let hi = (x_bound.saturating_sub(1) * (qv - 1)) >> 52;
     let t = ((1u128 << 52) - 1) / (hi + 1);
     t.clamp(1, u128::from(MAX_FOLD_TERMS)) as usize
 }
@@ -267,6 +273,46 @@ pub(crate) fn mul_sum2_with<S: Lanes>(
         }
         fold(&c, &k, lo0, hi0).store(r0);
         fold(&c, &k, lo1, hi1).store(r1);
+    }
+    vectors * 8
+}
+
+/// `out[c] = Σ_i rows[i][c]·consts[i] mod q` over the leading whole vectors, with IFMA52
+/// words (`q < 2^50`, `rows[i][c] < 2^52`, `consts[i] < q`): the output limbs of the general
+/// exact basis conversion. `terms` is [`fold_terms_for`] of the rows' bound. Returns the
+/// number of coefficients written.
+#[inline(always)]
+pub(crate) fn scalar_sums_with<S: Lanes>(
+    q: &Modulus,
+    wide: &Wide,
+    terms: usize,
+    (rows, consts): (&[&[u64]], &[u64]),
+    out: &mut [u64],
+) -> usize {
+    let c = Consts::<S, false>::new(q.value());
+    let k = WideV::<S>::new(wide);
+    let zero = S::splat(0);
+    let len = rows
+        .iter()
+        .take(consts.len())
+        .map(|r| r.len())
+        .fold(out.len(), usize::min);
+    let vectors = len / 8;
+    let (ov, _) = out.as_chunks_mut::<8>();
+    for (v, o) in ov.iter_mut().take(vectors).enumerate() {
+        let (mut lo, mut hi) = (zero, zero);
+        for (t, (row, &w)) in rows.iter().zip(consts).enumerate() {
+            if t > 0 && t % terms == 0 {
+                (lo, hi) = (fold(&c, &k, lo, hi), zero);
+            }
+            let Some(x) = row.as_chunks::<8>().0.get(v) else {
+                continue;
+            };
+            let (x, w) = (S::load(x), S::splat(w));
+            lo = lo.madd52lo(x, w);
+            hi = hi.madd52hi(x, w);
+        }
+        fold(&c, &k, lo, hi).store(o);
     }
     vectors * 8
 }
@@ -399,6 +445,36 @@ pub(crate) fn mul_sum2_slices(
     }
 }
 
+/// Whether [`scalar_sums`] has a kernel on this CPU for rows below `2^row_bits` (for some
+/// output primes: those below `2^50`).
+pub(crate) fn scalar_sums_available(row_bits: u32) -> bool {
+    cfg!(all(target_arch = "x86_64", not(miri))) && features().ifma && row_bits <= 52
+}
+
+/// The output limbs of the general exact conversion (see [`scalar_sums_with`]) with the
+/// IFMA52 kernel, if this CPU runs it, `q < 2^50` and every row value is below
+/// `2^row_bits <= 2^52`; returns the number of leading coefficients written.
+pub(crate) fn scalar_sums(
+    q: &Modulus,
+    row_bits: u32,
+    rows: &[&[u64]],
+    consts: &[u64],
+    out: &mut [u64],
+) -> usize {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        if features().ifma && q.bits() <= IFMA_MAX_MODULUS_BITS && row_bits <= 52 {
+            return avx::scalar_sums_ifma(q, row_bits, (rows, consts), out);
+        }
+        0
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    {
+        let _ = (q, row_bits, rows, consts, out);
+        0
+    }
+}
+
 /// The constants of [`convert_one_with`] for `q → p` and the word that serves them on this
 /// CPU (`None`: no vector kernel).
 pub(crate) fn one_prime_consts(q: &Modulus, p: &Modulus) -> (OnePrime, Option<Word>) {
@@ -514,6 +590,17 @@ mod avx {
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
+    fn scalar_sums_ifma_impl(
+        q: &Modulus,
+        w: &Wide,
+        terms: usize,
+        rows: (&[&[u64]], &[u64]),
+        out: &mut [u64],
+    ) -> usize {
+        super::scalar_sums_with::<Avx>(q, w, terms, rows, out)
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
     fn convert_one_ifma_impl(p: &Modulus, k: &OnePrime, input: &[u64], out: &mut [u64]) -> usize {
         super::convert_one_with::<Avx, false>(p, k, input, out)
     }
@@ -575,6 +662,20 @@ mod avx {
         let terms = super::fold_terms(q);
         // SAFETY: the caller checked that `features()` reports AVX-512F and IFMA.
         unsafe { mul_sum2_ifma_impl(q, &w, terms, digits, out0, out1) }
+    }
+
+    /// IFMA52 output limbs of the exact conversion (caller: IFMA detected, `q < 2^50`, rows
+    /// below `2^row_bits <= 2^52`).
+    pub(super) fn scalar_sums_ifma(
+        q: &Modulus,
+        row_bits: u32,
+        rows: (&[&[u64]], &[u64]),
+        out: &mut [u64],
+    ) -> usize {
+        let w = Wide::new(q, false);
+        let terms = super::fold_terms_for(1u128 << row_bits, q);
+        // SAFETY: the caller checked that `features()` reports AVX-512F and IFMA.
+        unsafe { scalar_sums_ifma_impl(q, &w, terms, rows, out) }
     }
 
     /// IFMA52 conversion from one prime (caller: IFMA detected, word chosen by

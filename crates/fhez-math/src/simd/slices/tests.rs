@@ -449,3 +449,149 @@ fn avx512_new_lanes_equal_emulation() {
         }
     }
 }
+
+/// The output limbs of the general exact conversion (`scalar_sums_with`) on emulated lanes
+/// against `zq::scalar_sums_scalar`, and that specification against a direct `%` oracle.
+/// Rows up to `2^row_bits` (the input primes' size: 26–31 bits for the models, 40 and 50 for
+/// the presets' digits, 52 the kernel's limit) with the quotient row last; term counts
+/// across the fold boundaries (every 3 terms for 52-bit rows and 50-bit outputs).
+#[test]
+fn emulated_conversion_sums_equal_scalar() -> TestResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(145);
+    let row_bits: [u32; 5] = [26, 31, 40, 50, 52];
+    let counts: &[usize] = if cfg!(miri) {
+        &[3, 7]
+    } else {
+        &[2, 3, 4, 7, 11, 21]
+    };
+    for bits in BITS.into_iter().filter(|&b| b <= IFMA_MAX_MODULUS_BITS) {
+        let q = primes(bits, 1)?.remove(0);
+        let qv = q.value();
+        let wide = Wide::new(&q, false);
+        for rb in row_bits {
+            let terms = fold_terms_for(1u128 << rb, &q);
+            for len in lengths() {
+                for &k in counts {
+                    let bound = 1u64 << rb;
+                    let edge = |i: usize| -> Vec<u64> {
+                        if i.is_multiple_of(2) {
+                            vec![bound - 1; len]
+                        } else {
+                            values(
+                                &mut ChaCha8Rng::seed_from_u64(i as u64),
+                                len,
+                                qv.min(bound),
+                                bound,
+                            )
+                        }
+                    };
+                    for set in 0..2 {
+                        let rows: Vec<Vec<u64>> = (0..k)
+                            .map(|i| {
+                                if set == 0 {
+                                    values(&mut rng, len, qv.min(bound), bound)
+                                } else {
+                                    edge(i)
+                                }
+                            })
+                            .collect();
+                        let consts: Vec<u64> = (0..k)
+                            .map(|i| match (set, i % 3) {
+                                (1, _) | (_, 0) => qv - 1,
+                                (_, 1) => 0,
+                                _ => rng.next_u64() % qv,
+                            })
+                            .collect();
+                        let rows = refs(&rows);
+                        let mut want = vec![0; len];
+                        zq::scalar_sums_scalar(&q, &rows, &consts, &mut want);
+                        for (c, &w) in want.iter().enumerate() {
+                            let direct = rows.iter().zip(&consts).fold(0u128, |acc, (r, &h)| {
+                                (acc + u128::from(r[c]) * u128::from(h)) % u128::from(qv)
+                            });
+                            assert_eq!(u128::from(w), direct, "spec: bits={bits} rows<2^{rb}");
+                        }
+                        let mut got = vec![0; len];
+                        let done =
+                            scalar_sums_with::<Emu>(&q, &wide, terms, (&rows, &consts), &mut got);
+                        assert_eq!(done, len / 8 * 8);
+                        let tails: Vec<&[u64]> = rows
+                            .iter()
+                            .map(|r| r.get(done..).unwrap_or_default())
+                            .collect();
+                        if let Some(rest) = got.get_mut(done..) {
+                            zq::scalar_sums_scalar(&q, &tails, &consts, rest);
+                        }
+                        assert_eq!(got, want, "bits={bits} rows<2^{rb} len={len} k={k}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn conversion_fold_terms_bound_the_accumulators() -> TestResult {
+    for bits in BITS.into_iter().filter(|&b| b <= IFMA_MAX_MODULUS_BITS) {
+        let q = primes(bits, 1)?.remove(0);
+        let qv = u128::from(q.value());
+        for rb in [26u32, 31, 40, 50, 52] {
+            let t = fold_terms_for(1 << rb, &q) as u128;
+            let hi = (((1u128 << rb) - 1) * (qv - 1)) >> 52;
+            assert!(
+                t >= 1 && t * (hi + 1) < 1 << 52,
+                "bits={bits} rows<2^{rb} terms={t}"
+            );
+            assert!(qv + t * (1 << 52) < 1 << 64);
+        }
+    }
+    // The kernel's worst case folds every few terms; the models' 31-bit digits only at the cap.
+    assert!((3..=4).contains(&fold_terms_for(1 << 52, &primes(50, 1)?.remove(0))));
+    let p31 = primes(31, 1)?.remove(0);
+    assert_eq!(fold_terms_for(1 << 31, &p31), MAX_FOLD_TERMS as usize);
+    // The key inner product's bound is the special case x < 4q.
+    assert_eq!(
+        fold_terms(&p31),
+        fold_terms_for(4 * u128::from(p31.value()), &p31)
+    );
+    Ok(())
+}
+
+/// The conversion sums through their dispatch on this CPU, against the specification.
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot execute AVX-512 intrinsics")]
+fn avx512_conversion_sums_equal_scalar() -> TestResult {
+    if !features().ifma {
+        eprintln!("no AVX-512 IFMA52 on this CPU (or FHEZ_SIMD=scalar): not run");
+        return Ok(());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(146);
+    for bits in BITS.into_iter().filter(|&b| b <= IFMA_MAX_MODULUS_BITS) {
+        let q = primes(bits, 1)?.remove(0);
+        let qv = q.value();
+        for rb in [26u32, 31, 40, 50, 52] {
+            for len in lengths() {
+                let rows: Vec<Vec<u64>> = (0..5)
+                    .map(|_| values(&mut rng, len, qv.min(1 << rb), 1 << rb))
+                    .collect();
+                let consts: Vec<u64> = (0..5).map(|_| rng.next_u64() % qv).collect();
+                let rows = refs(&rows);
+                let mut want = vec![0; len];
+                zq::scalar_sums_scalar(&q, &rows, &consts, &mut want);
+                let mut got = vec![0; len];
+                let done = crate::simd::scalar_sums(&q, rb, &rows, &consts, &mut got);
+                assert_eq!(done, len / 8 * 8, "the kernel ran: bits={bits} rows<2^{rb}");
+                let tails: Vec<&[u64]> = rows
+                    .iter()
+                    .map(|r| r.get(done..).unwrap_or_default())
+                    .collect();
+                if let Some(rest) = got.get_mut(done..) {
+                    zq::scalar_sums_scalar(&q, &tails, &consts, rest);
+                }
+                assert_eq!(got, want, "bits={bits} rows<2^{rb} len={len}");
+            }
+        }
+    }
+    Ok(())
+}
