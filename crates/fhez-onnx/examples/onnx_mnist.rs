@@ -116,6 +116,8 @@ fn main() -> Result<()> {
         .filter(|a| !a.starts_with("--"))
         .map_or_else(|| root.join("examples/onnx/lenet_poly.onnx"), PathBuf::from);
     let images: usize = opt("--images").map_or(Ok(1000), |s| s.parse())?;
+    // Index of the first test image (to split a long run into pieces).
+    let first: usize = opt("--first").map_or(Ok(0), |s| s.parse())?;
     let precision: u32 = opt("--precision-bits").map_or(Ok(25), |s| s.parse())?;
     let degree: Option<usize> = opt("--degree").map(|s| s.parse()).transpose()?;
     let max_error: Option<f64> = opt("--max-error").map(|s| s.parse()).transpose()?;
@@ -174,12 +176,12 @@ fn main() -> Result<()> {
         .unwrap();
 
     let test = &data.test;
-    let n = images.min(test.len());
+    let n = first.saturating_add(images).min(test.len());
     let (mut right_enc, mut right_plain, mut right_exact, mut agree) = (0, 0, 0, 0);
     let (mut enc_ms, mut plain_ms, mut total_ms) = (Vec::new(), Vec::new(), Vec::new());
     let mut max_diff = 0.0f64;
     let mut min_margin = f64::INFINITY;
-    for i in 0..n {
+    for i in first..n {
         let x: Vec<f64> = test.sample(i).unwrap().iter().map(|p| p / 255.0).collect();
         let label = usize::from(test.labels[i]);
         let tensor = Tensor::new(vec![x.len()], x.clone())?;
@@ -209,11 +211,12 @@ fn main() -> Result<()> {
         agree += usize::from(pe == pp);
         let every = opt("--every").map_or(Ok(10), |s| s.parse())?;
         if (i + 1) % every == 0 || i + 1 == n {
-            let done = i + 1;
+            let done = i + 1 - first;
             let pct = |k: usize| 100.0 * k as f64 / done as f64;
             let summary = serde_json::json!({
                 "model": model_path.file_name().map(|s| s.to_string_lossy().into_owned()),
                 "images": done,
+                "first_image": first,
                 "packing": "single-input",
                 "threads": std::env::var("RAYON_NUM_THREADS").ok(),
                 "log_n": spec.log_n,
