@@ -57,6 +57,7 @@ fn json(text: &str) -> Value {
 fn model(precision_bits: u32) -> ModelFile {
     let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits,
         magnitude_bits: 10,
@@ -91,6 +92,7 @@ fn single_model() -> ModelFile {
     g.chain(&[x, cc, relu, dense, dec]).unwrap();
     let graph = g.build().unwrap();
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 10,

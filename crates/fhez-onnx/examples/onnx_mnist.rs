@@ -72,6 +72,7 @@ fn plain_only(
         "accuracy_plaintext_imported": pct(right_imported),
         "agreement_exact_vs_imported": pct(agree),
         "depth": fhez_nn::plan_single_input(imported.graph(), &PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch: 1, precision_bits: 20, magnitude_bits: 10,
             standard: SecurityStandard::Standard2018,
         }).map(|p| p.depth).ok(),
@@ -133,6 +134,7 @@ fn main() -> Result<()> {
         return plain_only(&imported, &data.test, images, &opt("--json"));
     }
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: precision,
         magnitude_bits: 10,

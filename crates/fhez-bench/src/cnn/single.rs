@@ -33,6 +33,7 @@ pub fn single(
     n: usize,
 ) -> Result<Value> {
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 12,
         magnitude_bits: 5,
