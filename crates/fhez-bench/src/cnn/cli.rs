@@ -1,5 +1,5 @@
 //! The command line: `fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] [--out FILE]
-//! [--mode latency|single|batch|batch-private|both] [--max-keys K] …` prints a JSON document with the field
+//! [--mode latency|single|single-release|batch|batch-private|both] [--max-keys K] [--private-precision B,…] …` prints a JSON document with the field
 //! names of `mnist_cnn.py` where they correspond.
 
 use std::path::PathBuf;
@@ -23,11 +23,12 @@ struct Args {
     batch_reps: usize,
     weights: Option<PathBuf>,
     max_keys: usize,
+    private_precision: Vec<u32>,
 }
 
 const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
-[--mode latency|single|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
-[--weights FILE] [--max-keys K]";
+[--mode latency|single|single-release|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] \
+[--batch-reps R] [--weights FILE] [--max-keys K] [--private-precision BITS[,BITS…]]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -43,6 +44,8 @@ fn parse_args() -> Result<Args> {
         // Five Galois keys keep the evaluation keys under 10 MB (issue target); more keys
         // mean fewer key switches.
         max_keys: 5,
+        // `--mode single-release`: the private-only plans run beside the shared one.
+        private_precision: vec![single::SHARED_PRECISION_BITS],
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -67,11 +70,18 @@ fn parse_args() -> Result<Args> {
             "--out" => a.out = Some(PathBuf::from(val()?)),
             "--mode" => {
                 a.mode = val()?.clone();
-                if !["latency", "single", "batch", "batch-private", "both"]
-                    .contains(&a.mode.as_str())
+                if ![
+                    "latency",
+                    "single",
+                    "single-release",
+                    "batch",
+                    "batch-private",
+                    "both",
+                ]
+                .contains(&a.mode.as_str())
                 {
                     bail!(
-                        "--mode must be latency, single, batch, batch-private or both, not {}",
+                        "--mode must be latency, single, single-release, batch, batch-private or both, not {}",
                         a.mode
                     );
                 }
@@ -96,6 +106,13 @@ fn parse_args() -> Result<Args> {
                 a.max_keys = val()?
                     .parse()
                     .with_context(|| format!("{k} needs a number"))?
+            }
+            "--private-precision" => {
+                a.private_precision = val()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("{k} needs numbers separated by commas"))?
             }
             other => bail!("unknown argument {other}; {USAGE}"),
         }
@@ -206,6 +223,18 @@ fn run() -> Result<()> {
     if args.mode == "single" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
         result["single"] = single::single(&model, &imgs, yte, &pred_plain, &logits_te, n)?;
+    }
+    if args.mode == "single-release" {
+        let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
+        result["single_release"] = single::single_release(
+            &model,
+            &imgs,
+            yte,
+            &pred_plain,
+            &logits_te,
+            n,
+            &args.private_precision,
+        )?;
     }
     if args.mode == "batch" || args.mode == "both" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
