@@ -350,6 +350,10 @@ pub struct EvalArgs {
     /// refused.
     #[arg(long, value_enum)]
     pub packing: Option<PackingArg>,
+    /// Release policy the client's keys were made for (it decides the parameters): shared
+    /// or private. Default: the model file's `plan.release`, itself shared when absent.
+    #[arg(long, value_enum)]
+    pub release: Option<ReleaseArg>,
     /// Output ciphertext message.
     #[arg(long)]
     pub out: PathBuf,
@@ -626,7 +630,11 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
     let elapsed = t.elapsed();
     save_client_keys(&args.out, &client)
         .with_context(|| format!("writing keys into {}", args.out.display()))?;
-    util::write(&args.out.join(MODEL_COPY), &text)?;
+    // The copy records an explicit --release, so every later command plans the same.
+    match args.release {
+        Some(_) => util::write(&args.out.join(MODEL_COPY), p.file.to_json()?.as_bytes())?,
+        None => util::write(&args.out.join(MODEL_COPY), &text)?,
+    }
     let plan_json = serde_json::to_vec_pretty(p.model.plan()).context("writing the plan")?;
     util::write(&args.out.join(PLAN_COPY), &plan_json)?;
     let sizes = sizes(&p, &client)?;
@@ -671,7 +679,12 @@ fn client_model(keys: &Path, model: Option<&Path>) -> Result<ModelFile> {
             copy
         }
     };
-    util::load_model(&path)
+    let mut file = util::load_model(&path)?;
+    // The keys' recorded policy decides the plan (and so the parameters) they were made for.
+    if let Some(r) = fhez_model::bundle::recorded_release(keys)? {
+        file.plan.release = r.choice();
+    }
+    Ok(file)
 }
 
 fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
@@ -874,7 +887,8 @@ fn read_error(e: anyhow::Error, path: &std::path::Path) -> anyhow::Error {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let file = util::load_model(&args.model)?;
+    let mut file = util::load_model(&args.model)?;
+    apply_release(&mut file, args.release);
     let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
         .with_context(|| format!("reading the public bundle from {}", args.keys.display()))?;
     let server = CkksServer::new(keys.clone());
