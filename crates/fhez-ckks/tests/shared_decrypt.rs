@@ -255,17 +255,21 @@ fn a_private_only_policy_rounds_and_checks_without_flooding() {
         let out = f.sk.decrypt_shared(&ct, &policy, &mut rng(seed)).unwrap();
         assert_eq!(out.len(), used);
         for (got, e) in out.iter().zip(&exact) {
-            assert_eq!(*got, (e * step).round() / step, "no flooding: exact, rounded");
+            assert_eq!(
+                *got,
+                (e * step).round() / step,
+                "no flooding: exact, rounded"
+            );
         }
     }
     // The reply check still refuses a probe in an unused slot.
     let probe = 4.0 * policy.reply_bound(n, scale);
     let mut delta = vec![Complex64::new(0.0, 0.0); used + 1];
     delta[used] = Complex64::new(probe, 0.0);
-    let probed =
-        f.eval
-            .add_plain(&ct, &f.enc.encode_complex(&delta, scale, level).unwrap())
-            .unwrap();
+    let probed = f
+        .eval
+        .add_plain(&ct, &f.enc.encode_complex(&delta, scale, level).unwrap())
+        .unwrap();
     assert!(matches!(
         f.sk.decrypt_shared(&probed, &policy, &mut rng(103)),
         Err(Error::ReplyRejected { slot, imaginary: false, .. }) if slot == used

@@ -365,7 +365,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let bytes = util::read(&args.file, 1 << 33)?;
     let mut v = describe(&bytes).with_context(|| format!("inspecting {}", args.file.display()))?;
     // A secret key in a key directory: the release policy its keys were made for.
-    if v["kind"] == "secret key"
+    if v.get("kind").and_then(Value::as_str) == Some("secret key")
         && let Some(dir) = args.file.parent()
         && let Some(r) = fhez_model::bundle::recorded_release(dir)?
     {

@@ -1,11 +1,7 @@
 //! `--release private` is a named opt-out: `plan`, `keygen` and the key directory record
 //! it, `decrypt` and `inspect` show it, and the default stays shared.
 
-#![allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    reason = "test code"
-)]
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, reason = "test code")]
 
 mod common;
 
@@ -44,27 +40,45 @@ fn private_release_is_named_recorded_and_shown() {
     file.save(&model_path).unwrap();
 
     let shared = json(&ok(&["plan", p(&model_path), "--json"]));
-    let private = json(&ok(&["plan", p(&model_path), "--release", "private", "--json"]));
+    let private = json(&ok(&[
+        "plan",
+        p(&model_path),
+        "--release",
+        "private",
+        "--json",
+    ]));
     assert_eq!(shared["request"].get("release"), None, "{shared}");
     assert_eq!(private["request"]["release"], "private-only");
     assert_eq!(private["plan"]["release"]["decryptions"], "private-only");
     assert_eq!(private["plan"]["release"]["precision_bits"], 20);
     assert!(shared["plan"]["release"]["stat_security_bits"].is_u64());
     let scale = |v: &Value| v["plan"]["log_scale"].as_u64().unwrap();
-    assert!(scale(&private) < scale(&shared), "no flooding bits: {private}");
+    assert!(
+        scale(&private) < scale(&shared),
+        "no flooding bits: {private}"
+    );
     let text = ok(&["plan", p(&model_path), "--release", "private"]);
     assert!(text.contains("NO noise flooding"), "{text}");
 
     let keys = d.join("keys");
     let kg = json(&ok(&[
-        "keygen", "--model", p(&model_path), "--out", p(&keys), "--release", "private",
+        "keygen",
+        "--model",
+        p(&model_path),
+        "--out",
+        p(&keys),
+        "--release",
+        "private",
         "--json",
     ]));
     assert_eq!(kg["release"], "private-only");
     let recorded = json(&std::fs::read_to_string(keys.join("release.json")).unwrap());
     assert_eq!(recorded["decryptions"], "private-only");
     let inspect = json(&ok(&["inspect", p(&keys.join("secret.key")), "--json"]));
-    assert_eq!(inspect["release"]["decryptions"], "private-only", "{inspect}");
+    assert_eq!(
+        inspect["release"]["decryptions"], "private-only",
+        "{inspect}"
+    );
     let inspect = json(&ok(&["inspect", p(&keys.join("release.json")), "--json"]));
     assert_eq!(inspect["kind"], "release policy");
 
@@ -72,19 +86,38 @@ fn private_release_is_named_recorded_and_shown() {
     let x_json = d.join("x.json");
     std::fs::write(&x_json, serde_json::to_string(&xs).unwrap()).unwrap();
     let (x_ct, y_ct) = (d.join("x.ct"), d.join("y.ct"));
-    ok(&["encrypt", "--keys", p(&keys), "--input", p(&x_json), "--out", p(&x_ct)]);
+    ok(&[
+        "encrypt",
+        "--keys",
+        p(&keys),
+        "--input",
+        p(&x_json),
+        "--out",
+        p(&x_ct),
+    ]);
     // The server is told the policy (it decides the parameters), or reads the key
     // directory's model copy, which records it.
     ok(&[
-        "eval", "--model", p(&model_path), "--keys", p(&keys.join("public")), "--input",
-        p(&x_ct), "--out", p(&y_ct), "--release", "private",
+        "eval",
+        "--model",
+        p(&model_path),
+        "--keys",
+        p(&keys.join("public")),
+        "--input",
+        p(&x_ct),
+        "--out",
+        p(&y_ct),
+        "--release",
+        "private",
     ]);
     let copy = ModelFile::load(&keys.join("model.json")).unwrap();
     assert_eq!(copy.plan.release, ReleaseChoice::PrivateOnly);
     let dec = json(&ok(&["decrypt", "--keys", p(&keys), "--input", p(&y_ct)]));
     assert_eq!(dec["release"], "private-only");
     assert_eq!(dec["precision_bits"], 20);
-    let got = dec["outputs"][0]["samples"][0]["values"][0].as_f64().unwrap();
+    let got = dec["outputs"][0]["samples"][0]["values"][0]
+        .as_f64()
+        .unwrap();
     let want = file
         .graph()
         .unwrap()
@@ -92,12 +125,21 @@ fn private_release_is_named_recorded_and_shown() {
         .unwrap()["y_hat"]
         .item();
     assert!((got - want).abs() < 1e-3, "{got} vs {want}");
-    assert_eq!(got * 2f64.powi(20), (got * 2f64.powi(20)).round(), "rounded");
+    assert_eq!(
+        got * 2f64.powi(20),
+        (got * 2f64.powi(20)).round(),
+        "rounded"
+    );
 
     // Shared stays the default of keygen.
     let shared_keys = d.join("shared-keys");
     let kg = json(&ok(&[
-        "keygen", "--model", p(&model_path), "--out", p(&shared_keys), "--json",
+        "keygen",
+        "--model",
+        p(&model_path),
+        "--out",
+        p(&shared_keys),
+        "--json",
     ]));
     assert_eq!(kg["release"], "shared");
 }

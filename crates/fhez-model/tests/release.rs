@@ -148,7 +148,11 @@ fn a_private_only_plan_rounds_without_flooding_and_its_keys_remember_it() -> Tes
     let exact = model.decrypt_exact(&client, &back)?;
     let step = 2f64.powi(20);
     for (got, e) in out[0].1.data().iter().zip(exact[0].1.data()) {
-        assert_eq!(*got, (e * step).round() / step, "not the exact value rounded");
+        assert_eq!(
+            *got,
+            (e * step).round() / step,
+            "not the exact value rounded"
+        );
     }
     let entry = &back.entries[0];
     let bound = policy.reply_bound(params.n(), entry.cts[0].scale());

@@ -639,9 +639,8 @@ impl Plan {
     /// precision.
     #[must_use]
     pub fn release(&self) -> Option<ReleasePolicy> {
-        self.release.or_else(|| {
-            Release::for_scale(self.log_n, self.log_scale).map(ReleasePolicy::Shared)
-        })
+        self.release
+            .or_else(|| Release::for_scale(self.log_n, self.log_scale).map(ReleasePolicy::Shared))
     }
 
     /// The layout of input or decrypt node `node`, if the plan has one.

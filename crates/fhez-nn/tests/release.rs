@@ -75,7 +75,10 @@ fn private_only_numbers_of_the_cnn_classifier() -> TestResult {
     assert_eq!(p.log_q, vec![60, 40, 40, 40, 40, 40, 40]);
     assert_eq!(p.release().map(|r| r.precision_bits()), Some(24));
     let shared = plan_with(&g, &request(ReleaseChoice::Shared, 4096, 24))?;
-    assert_eq!((shared.log_n, shared.log_scale, shared.log_qp), (14, 52, 432));
+    assert_eq!(
+        (shared.log_n, shared.log_scale, shared.log_qp),
+        (14, 52, 432)
+    );
     // The scale differs by exactly the flooding's bits where neither is capped.
     let (p10, s10) = (
         plan_with(&g, &request(ReleaseChoice::PrivateOnly, 4096, 10))?,
@@ -101,7 +104,10 @@ fn single_input_plans_take_the_policy_too() -> TestResult {
         private.release.map(|r| r.choice()),
         Some(ReleaseChoice::PrivateOnly)
     );
-    assert_eq!(shared.release.map(|r| r.choice()), Some(ReleaseChoice::Shared));
+    assert_eq!(
+        shared.release.map(|r| r.choice()),
+        Some(ReleaseChoice::Shared)
+    );
     Ok(())
 }
 

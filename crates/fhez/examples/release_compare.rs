@@ -193,8 +193,8 @@ fn latency_path(graph: &Graph, want: &[Vec<f64>]) -> Result<Path1> {
     let step: Step = Box::new(move |img: &Tensor| {
         let request =
             wire::seeded_ciphertext_to_bytes(&model.encrypt_seeded(&client, img.data())?)?;
-        let ct = wire::seeded_ciphertext_from_bytes(&params, &request, u64::MAX)?
-            .expand(&params)?;
+        let ct =
+            wire::seeded_ciphertext_from_bytes(&params, &request, u64::MAX)?.expand(&params)?;
         let reply = wire::ciphertext_to_bytes(&model.eval(&keys, &ct)?)?;
         let out = wire::ciphertext_from_bytes(&params, &reply, u64::MAX)?;
         Ok(model.decrypt(&client, &out)?)
@@ -252,7 +252,12 @@ fn main() -> Result<()> {
         ..file.plan
     };
     let mut paths = vec![
-        model_path("shared (flooding)", &graph, &file.plan, ReleaseChoice::Shared)?,
+        model_path(
+            "shared (flooding)",
+            &graph,
+            &file.plan,
+            ReleaseChoice::Shared,
+        )?,
         model_path(
             "private-only",
             &graph,
@@ -290,4 +295,3 @@ fn main() -> Result<()> {
     println!("wrote {}", args.out.display());
     Ok(())
 }
-

@@ -32,7 +32,11 @@ pub fn single(
     logits_te: &[Vec<f64>],
     n: usize,
 ) -> Result<Value> {
-    let mut runs = vec![Run::new(model, ReleaseChoice::Shared, SHARED_PRECISION_BITS)?];
+    let mut runs = vec![Run::new(
+        model,
+        ReleaseChoice::Shared,
+        SHARED_PRECISION_BITS,
+    )?];
     interleave(&mut runs, imgs_te, n)?;
     runs.remove(0).report(yte, pred_plain, logits_te)
 }
@@ -56,7 +60,11 @@ pub fn single_release(
     n: usize,
     private_bits: &[u32],
 ) -> Result<Value> {
-    let mut runs = vec![Run::new(model, ReleaseChoice::Shared, SHARED_PRECISION_BITS)?];
+    let mut runs = vec![Run::new(
+        model,
+        ReleaseChoice::Shared,
+        SHARED_PRECISION_BITS,
+    )?];
     for &bits in private_bits {
         runs.push(Run::new(model, ReleaseChoice::PrivateOnly, bits)?);
     }
