@@ -365,7 +365,9 @@ fn client_server_flow_and_errors() {
         assert!(!out.contains(&payload), "{out}");
         assert!(out.len() < 1000, "{out}");
     }
-    assert_eq!(sk.as_object().unwrap().len(), 6, "{sk_out}");
+    // Six envelope fields and the release policy the key directory records.
+    assert_eq!(sk.as_object().unwrap().len(), 7, "{sk_out}");
+    assert!(sk["release"]["decryptions"] == "shared", "{sk_out}");
 
     // errors: one line, exit code 1, no panic
     let missing = d.join("missing.ct");
