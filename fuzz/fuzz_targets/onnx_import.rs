@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = imported.forward(&x);
         let _ = imported.forward_exact(&x);
         let request = PlanRequest {
+            release: fhez::nn::ReleaseChoice::Shared,
             batch: 1,
             precision_bits: 20,
             magnitude_bits: 10,

@@ -20,6 +20,11 @@
 //! Flooding costs precision: each decoded value receives Gaussian noise of standard deviation
 //! `σ·sqrt(N/2)/Δ` ([`SharedDecryption::output_std`]); choose `s` and the scale together.
 //!
+//! **Private decryptions.** [`SharedDecryption::private_only`] keeps steps 1 and 3 and skips
+//! the flooding: sound only when no decryption ever leaves the client (nobody who may see
+//! the ciphertexts sees an output), since an exact `m + e` next to its ciphertext reveals
+//! `e` and enough of them the key (IND-CPA-D, Li–Micciancio 2021).
+//!
 //! **Key recovery over many decryptions.** Recovering the secret key is a search problem,
 //! for which the Rényi divergence of order 2 gives a tighter bound than the statistical
 //! distance (Bai, Langlois, Lepoint, Stehlé, Steinfeld, "Improved security proofs in
@@ -59,6 +64,7 @@ pub struct SharedDecryption {
     noise_bound: f64,
     precision_bits: u32,
     used_slots: usize,
+    flooding: bool,
 }
 
 impl SharedDecryption {
@@ -109,12 +115,37 @@ impl SharedDecryption {
             noise_bound,
             precision_bits,
             used_slots,
+            flooding: true,
         })
     }
 
+    /// A policy for decryptions that **never leave the client**: the reply check against
+    /// `noise_bound` and the rounding to `precision_bits`, without flooding (see the
+    /// [module docs](crate::shared)); [`SharedDecryption::stat_security_bits`] is 0.
+    ///
+    /// # Errors
+    /// As [`SharedDecryption::new`] for the bound, the precision and the slot count.
+    pub fn private_only(noise_bound: f64, precision_bits: u32, used_slots: usize) -> Result<Self> {
+        let shared = Self::new(1, noise_bound, precision_bits, used_slots)?;
+        Ok(Self {
+            stat_security_bits: 0,
+            flooding: false,
+            ..shared
+        })
+    }
+
+    /// Whether decryptions are flooded (`false` only for
+    /// [`SharedDecryption::private_only`]).
+    pub fn floods(&self) -> bool {
+        self.flooding
+    }
+
     /// The flooding standard deviation `σ = ½·sqrt(N)·B·2^s` for ring degree `n`, in
-    /// coefficient units.
+    /// coefficient units (0 without flooding).
     pub fn flooding_sigma(&self, n: usize) -> f64 {
+        if !self.flooding {
+            return 0.0;
+        }
         0.5 * (n as f64).sqrt() * self.noise_bound * f64::from(self.stat_security_bits).exp2()
     }
 
@@ -155,12 +186,16 @@ impl SharedDecryption {
     /// # Errors
     /// [`Error::InvalidParam`] for `used_slots` of 0.
     pub fn with_used_slots(self, used_slots: usize) -> Result<Self> {
-        Self::new(
-            self.stat_security_bits,
-            self.noise_bound,
-            self.precision_bits,
-            used_slots,
-        )
+        if self.flooding {
+            Self::new(
+                self.stat_security_bits,
+                self.noise_bound,
+                self.precision_bits,
+                used_slots,
+            )
+        } else {
+            Self::private_only(self.noise_bound, self.precision_bits, used_slots)
+        }
     }
 }
 
@@ -213,18 +248,12 @@ impl SecretKey {
             pt.poly.as_mut_slice().zeroize();
             return Err(e);
         }
-        let basis = params.q_basis(ct.level)?;
-        let mut flood: Vec<i64> = (0..n)
-            .map(|_| (gaussian(rng) * sigma).round() as i64)
-            .collect();
-        let flood_poly = Poly::from_signed(n, &flood, basis, basis.len());
-        flood.zeroize();
-        let mut flood_poly = flood_poly?.to_ntt(basis)?;
-        let added = pt.poly.add_assign(&flood_poly, basis);
-        flood_poly.as_mut_slice().zeroize();
-        let decoded = added
-            .map_err(Error::from)
-            .and_then(|()| encoder.decode(&pt));
+        let added = if policy.flooding {
+            add_flooding(params, &mut pt, ct.level, sigma, rng)
+        } else {
+            Ok(())
+        };
+        let decoded = added.and_then(|()| encoder.decode(&pt));
         pt.poly.as_mut_slice().zeroize();
         let step = f64::from(policy.precision_bits).exp2();
         Ok(decoded?
@@ -233,6 +262,28 @@ impl SecretKey {
             .map(|x| (x * step).round() / step)
             .collect())
     }
+}
+
+/// Adds an independent rounded Gaussian of standard deviation `sigma` to every coefficient
+/// of `pt` (at `level`), zeroizing the samples.
+fn add_flooding<R: RngCore + CryptoRng>(
+    params: &crate::CkksParams,
+    pt: &mut crate::Plaintext,
+    level: u32,
+    sigma: f64,
+    rng: &mut R,
+) -> Result<()> {
+    let n = params.n();
+    let basis = params.q_basis(level)?;
+    let mut flood: Vec<i64> = (0..n)
+        .map(|_| (gaussian(rng) * sigma).round() as i64)
+        .collect();
+    let flood_poly = Poly::from_signed(n, &flood, basis, basis.len());
+    flood.zeroize();
+    let mut flood_poly = flood_poly?.to_ntt(basis)?;
+    let added = pt.poly.add_assign(&flood_poly, basis);
+    flood_poly.as_mut_slice().zeroize();
+    Ok(added?)
 }
 
 /// [`Error::ReplyRejected`] for the first imaginary part of a used slot or the first unused

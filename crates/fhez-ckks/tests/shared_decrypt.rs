@@ -228,3 +228,54 @@ fn a_releasing_client_floods_every_decrypt_and_refuses_probes() {
         }
     }
 }
+
+/// A private-only policy checks the reply and rounds exactly as a shared one, and adds no
+/// flooding: every output is the exact decryption rounded to the precision.
+#[test]
+fn a_private_only_policy_rounds_and_checks_without_flooding() {
+    let f = tiny();
+    let n = f.params.n();
+    let used = 4;
+    let policy = SharedDecryption::private_only(1024.0, 20, used).unwrap();
+    assert!(!policy.floods());
+    assert_eq!(policy.stat_security_bits(), 0);
+    assert_eq!(policy.flooding_sigma(n), 0.0);
+    let wider = policy.with_used_slots(8).unwrap();
+    assert!(!wider.floods() && wider.used_slots() == 8);
+    assert!(SharedDecryption::new(4, 1024.0, 20, used).unwrap().floods());
+    let scale = f.params.default_scale();
+    let level = f.params.max_level();
+    let x = [0.5, -0.25, 0.75, 1.0];
+    let ct =
+        f.sk.encrypt(&f.enc.encode(&x, scale, level).unwrap(), &mut rng(100))
+            .unwrap();
+    let exact = f.enc.decode(&f.sk.decrypt(&ct).unwrap()).unwrap();
+    let step = 2f64.powi(20);
+    for seed in [101, 102] {
+        let out = f.sk.decrypt_shared(&ct, &policy, &mut rng(seed)).unwrap();
+        assert_eq!(out.len(), used);
+        for (got, e) in out.iter().zip(&exact) {
+            assert_eq!(
+                *got,
+                (e * step).round() / step,
+                "no flooding: exact, rounded"
+            );
+        }
+    }
+    // The reply check still refuses a probe in an unused slot.
+    let probe = 4.0 * policy.reply_bound(n, scale);
+    let mut delta = vec![Complex64::new(0.0, 0.0); used + 1];
+    delta[used] = Complex64::new(probe, 0.0);
+    let probed = f
+        .eval
+        .add_plain(&ct, &f.enc.encode_complex(&delta, scale, level).unwrap())
+        .unwrap();
+    assert!(matches!(
+        f.sk.decrypt_shared(&probed, &policy, &mut rng(103)),
+        Err(Error::ReplyRejected { slot, imaginary: false, .. }) if slot == used
+    ));
+    assert!(matches!(
+        SharedDecryption::private_only(0.5, 20, used),
+        Err(Error::InvalidParam { .. })
+    ));
+}

@@ -52,6 +52,10 @@ pub struct DemoArgs {
     /// (one image per ciphertext; the default --images is then 1).
     #[arg(long, value_enum, default_value_t = flow::PackingArg::Batch)]
     packing: flow::PackingArg,
+    /// Release policy: shared (decryptions flooded, the default) or private (decryptions
+    /// never leave the client: no flooding, smaller parameters; `SECURITY.md`).
+    #[arg(long, value_enum)]
+    release: Option<flow::ReleaseArg>,
     /// Print a machine-readable summary on stdout (progress goes to stderr).
     #[arg(long)]
     json: bool,
@@ -192,6 +196,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     ));
 
     let t = Instant::now();
+    let mut file = file;
+    flow::apply_release(&mut file, args.release);
     let p = flow::planned_with(file, args.packing.into())?;
     let plan_time = t.elapsed();
     if !json_mode {
@@ -213,7 +219,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         util::ms(keygen),
         bundle.len()
     ));
-    if let Some(r) = client.release() {
+    if let Some(r) = client.release().filter(|r| !r.floods()) {
+        say(format!(
+            "decryption private-only: reply check, outputs rounded to 2^-{}, no noise flooding (never show a decryption to anyone)",
+            r.precision_bits()
+        ));
+    } else if let Some(r) = client.release() {
         say(format!(
             "decryption for release: reply check, noise flooding (statistical security {} bits, noise bound 2^{:.0}), outputs rounded to 2^-{}",
             r.stat_security_bits(),
@@ -347,6 +358,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         return util::print_json(&json!({
             "dataset": dataset, "model": p.file.name, "model_source": source,
             "packing": flow::packing_name(p.model.packing()),
+            "release": p.model.plan().release().map(|r| r.choice().name()),
             "images": n, "batches": batches, "batch": batch,
             "params": {
                 "log_n": p.params.log_n(), "slots": p.params.slots(), "log_q": p.model.plan().log_q,

@@ -17,7 +17,7 @@ use fhez_model::bundle::{
     public_bundle_to_bytes, save_client_keys,
 };
 use fhez_model::{CtBatch, EncryptedModel, ModelFile, Task};
-use fhez_nn::{PackingChoice, Plan, SecurityStandard};
+use fhez_nn::{PackingChoice, Plan, ReleaseChoice, ReleasePolicy, SecurityStandard};
 use serde_json::json;
 
 use crate::{data, util};
@@ -49,6 +49,34 @@ impl From<PackingArg> for PackingChoice {
             PackingArg::Batch => Self::BatchInSlots,
             PackingArg::Single => Self::SingleInput,
         }
+    }
+}
+
+/// `--release`: whether the client's decryptions may be shown to others.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseArg {
+    /// Decryptions for release: reply check, noise flooding (paid for in the scale),
+    /// rounding. The default.
+    Shared,
+    /// Decryptions that never leave the client: reply check and rounding, no flooding, a
+    /// smaller scale and ring (`SECURITY.md`: never show such a decryption to anyone).
+    Private,
+}
+
+impl From<ReleaseArg> for ReleaseChoice {
+    fn from(r: ReleaseArg) -> Self {
+        match r {
+            ReleaseArg::Shared => Self::Shared,
+            ReleaseArg::Private => Self::PrivateOnly,
+        }
+    }
+}
+
+/// Applies `--release` to a model file's plan request (absent: the file's own, itself
+/// shared unless the file names `"release": "private-only"`).
+pub fn apply_release(file: &mut ModelFile, release: Option<ReleaseArg>) {
+    if let Some(r) = release {
+        file.plan.release = r.into();
     }
 }
 
@@ -243,6 +271,11 @@ pub struct PlanArgs {
     /// `plan.key_budget`, itself one key per step when absent.
     #[arg(long, value_name = "K")]
     pub key_budget: Option<usize>,
+    /// Release policy to plan for: shared (decryptions may be shown to anyone: flooded)
+    /// or private (decryptions never leave the client: no flooding, smaller parameters).
+    /// Default: the model file's `plan.release`, itself shared when absent.
+    #[arg(long, value_enum)]
+    pub release: Option<ReleaseArg>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -266,6 +299,11 @@ pub struct KeygenArgs {
     /// `plan.key_budget`, itself one key per step when absent.
     #[arg(long, value_name = "K")]
     pub key_budget: Option<usize>,
+    /// Release policy the keys are made for, recorded in DIR/release.json for decrypt:
+    /// shared (flooded) or private (never show a decryption to anyone). Default: the model
+    /// file's `plan.release`, itself shared when absent.
+    #[arg(long, value_enum)]
+    pub release: Option<ReleaseArg>,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -326,6 +364,10 @@ pub struct EvalArgs {
     /// --key-budget). Default: the model file's `plan.key_budget`.
     #[arg(long, value_name = "K")]
     pub key_budget: Option<usize>,
+    /// Release policy the client's keys were made for (it decides the parameters): shared
+    /// or private. Default: the model file's `plan.release`, itself shared when absent.
+    #[arg(long, value_enum)]
+    pub release: Option<ReleaseArg>,
     /// Output ciphertext message.
     #[arg(long)]
     pub out: PathBuf,
@@ -354,8 +396,9 @@ pub struct DecryptArgs {
     /// values carry the ciphertexts' noise, which next to the ciphertexts reveals the
     /// secret key: never share them. Default: decryption for release — the reply is
     /// checked (a reply carrying more than the expected noise in its unused slots or
-    /// imaginary parts is refused), flooded and rounded to the precision the parameters
-    /// promise (`fhez_model::promised_precision_bits`).
+    /// imaginary parts is refused), flooded and rounded to the precision the plan
+    /// promises, under the policy the key directory records (DIR/release.json; without
+    /// flooding for keys made with `--release private`).
     #[arg(long, alias = "full-precision")]
     pub exact_decrypt: bool,
 }
@@ -466,6 +509,7 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         Some(other) => bail!("unknown security standard {other:?}: use 2018 or 2024"),
         None => {}
     }
+    apply_release(&mut file, args.release);
     let p = planned_with(file, args.packing.into())?;
     let client = p.model.keygen(&p.params)?;
     let sizes = sizes(&p, &client)?;
@@ -482,10 +526,11 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         }));
     }
     outln!(
-        "model {} ({}), --packing {}: {} sample(s) per ciphertext, {} bits precision, {} bits magnitude, {} security table",
+        "model {} ({}), --packing {}, --release {}: {} sample(s) per ciphertext, {} bits precision, {} bits magnitude, {} security table",
         p.file.name,
         p.file.dataset.as_deref().unwrap_or("no data set"),
         packing_name(p.model.packing()),
+        p.file.plan.release.name(),
         p.model.batch(),
         p.file.plan.precision_bits,
         p.file.plan.magnitude_bits,
@@ -562,14 +607,21 @@ pub fn print_params(p: &Planned) {
         p.params.security(),
         p.params.id()
     );
-    if let Some(r) = plan.release() {
-        outln!(
+    match plan.release() {
+        Some(ReleasePolicy::Shared(r)) => outln!(
             "decryption for release: noise flooding at {} bits of statistical security (noise bound 2^{}), outputs rounded to 2^-{} ({} bits promised after flooding)",
             r.stat_security_bits,
             r.noise_bound_bits,
             r.precision_bits,
             r.precision_bits
-        );
+        ),
+        Some(ReleasePolicy::PrivateOnly {
+            noise_bound_bits,
+            precision_bits,
+        }) => outln!(
+            "decryption private-only (--release private): reply check (noise bound 2^{noise_bound_bits}), outputs rounded to 2^-{precision_bits}, NO noise flooding: never show a decryption to anyone"
+        ),
+        None => {}
     }
 }
 
@@ -607,13 +659,18 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
     let text = util::read(&args.model, fhez_model::model_file::MODEL_FILE_LIMIT)?;
     let mut file = util::load_model(&args.model)?;
     file.plan.key_budget = args.key_budget.or(file.plan.key_budget);
+    apply_release(&mut file, args.release);
     let p = planned_with(file, args.packing.into())?;
     let t = Instant::now();
     let client = p.model.keygen(&p.params)?;
     let elapsed = t.elapsed();
     save_client_keys(&args.out, &client)
         .with_context(|| format!("writing keys into {}", args.out.display()))?;
-    util::write(&args.out.join(MODEL_COPY), &text)?;
+    // The copy records an explicit --release, so every later command plans the same.
+    match args.release {
+        Some(_) => util::write(&args.out.join(MODEL_COPY), p.file.to_json()?.as_bytes())?,
+        None => util::write(&args.out.join(MODEL_COPY), &text)?,
+    }
     let plan_json = serde_json::to_vec_pretty(p.model.plan()).context("writing the plan")?;
     util::write(&args.out.join(PLAN_COPY), &plan_json)?;
     let sizes = sizes(&p, &client)?;
@@ -622,6 +679,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
         return util::print_json(&json!({
             "dir": args.out, "secret_key": secret, "public_bundle": public,
             "packing": packing_name(p.model.packing()),
+            "release": p.model.plan().release().map(|r| r.choice().name()),
             "params_id": p.params.id().to_hex(), "log_n": p.params.log_n(),
             "rotation_steps": p.model.plan().rotation_steps, "keygen_ms": util::ms(elapsed),
             "sizes": sizes,
@@ -657,7 +715,12 @@ fn client_model(keys: &Path, model: Option<&Path>) -> Result<ModelFile> {
             copy
         }
     };
-    util::load_model(&path)
+    let mut file = util::load_model(&path)?;
+    // The keys' recorded policy decides the plan (and so the parameters) they were made for.
+    if let Some(r) = fhez_model::bundle::recorded_release(keys)? {
+        file.plan.release = r.choice();
+    }
+    Ok(file)
 }
 
 fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
@@ -862,6 +925,7 @@ fn read_error(e: anyhow::Error, path: &std::path::Path) -> anyhow::Error {
 pub fn eval(args: &EvalArgs) -> Result<()> {
     let mut file = util::load_model(&args.model)?;
     file.plan.key_budget = args.key_budget.or(file.plan.key_budget);
+    apply_release(&mut file, args.release);
     let keys = load_server_keys(&args.keys, BUNDLE_LIMIT)
         .with_context(|| format!("reading the public bundle from {}", args.keys.display()))?;
     let server = CkksServer::new(keys.clone());
@@ -939,8 +1003,10 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
         .or_else(|| message_packing(&reply).map(|(kind, _)| kind))
         .unwrap_or(PackingChoice::BatchInSlots);
     check_message_packing(&reply, packing)?;
-    let precision =
-        (!args.exact_decrypt).then(|| fhez_model::promised_precision_bits(client.params()));
+    let policy = fhez_model::policy_of(&client);
+    let precision = (!args.exact_decrypt)
+        .then(|| policy.map(|r| r.precision_bits()))
+        .flatten();
     if args.exact_decrypt {
         errln!(
             "warning: --exact-decrypt prints the exact decryption, noise included; next to the ciphertexts it reveals the secret key: never share it"
@@ -976,5 +1042,6 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     }
     util::print_json(&json!({
         "outputs": outputs, "precision_bits": precision, "packing": packing_name(packing),
+        "release": if args.exact_decrypt { "exact" } else { policy.map_or("exact", |r| r.choice().name()) },
     }))
 }

@@ -116,6 +116,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
             .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned())
     });
     let plan = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: args.batch,
         precision_bits: args.precision_bits,
         magnitude_bits: args.magnitude_bits,

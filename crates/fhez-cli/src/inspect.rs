@@ -284,10 +284,35 @@ fn model(text: &str) -> Result<Value> {
         "plan": plan.map(|p| json!({
             "log_n": p.log_n, "log_q": p.log_q, "log_p": p.log_p, "log_scale": p.log_scale,
             "depth": p.depth, "rotation_steps": p.rotation_steps,
+            "release": p.release().map(|r| release(&r)),
         })),
         "bytes": text.len(),
     }))
 }
+
+/// A release policy: `decryptions` (shared or private-only) and its numbers.
+fn release(r: &fhez_nn::ReleasePolicy) -> Value {
+    json!({
+        "decryptions": r.choice().name(), "precision_bits": r.precision_bits(),
+        "noise_bound_bits": r.noise_bound_bits(),
+        "flooding_stat_security_bits": r.stat_security_bits(),
+    })
+}
+
+/// A key directory's release policy file (`DIR/release.json`) or a plan (`DIR/plan.json`).
+fn policy_or_plan(text: &str) -> Option<Value> {
+    if let Ok(r) = serde_json::from_str::<fhez_nn::ReleasePolicy>(text) {
+        return Some(json!({"kind": "release policy", "release": release(&r)}));
+    }
+    let p = serde_json::from_str::<fhez_nn::Plan>(text).ok()?;
+    Some(json!({
+        "kind": "plan", "packing": p.packing, "log_n": p.log_n, "log_q": p.log_q,
+        "log_p": p.log_p, "log_scale": p.log_scale, "depth": p.depth,
+        "rotation_steps": p.rotation_steps, "release": p.release().map(|r| release(&r)),
+    }))
+}
+
+const NOT_FHEZ: &str = "not an fhez file (no FHEZ, FZPB, FZCB or FZER magic, not a model, plan or release policy file)";
 
 /// Describes any fhez file's bytes.
 pub fn describe(bytes: &[u8]) -> Result<Value> {
@@ -301,9 +326,8 @@ pub fn describe(bytes: &[u8]) -> Result<Value> {
             let text = std::str::from_utf8(bytes).ok();
             match text {
                 Some(t) if t.trim_start().starts_with('{') && t.contains("fhez-model") => model(t),
-                _ => {
-                    bail!("not an fhez file (no FHEZ, FZPB, FZCB or FZER magic, not a model file)")
-                }
+                Some(t) => policy_or_plan(t).ok_or_else(|| anyhow::anyhow!(NOT_FHEZ)),
+                None => bail!(NOT_FHEZ),
             }
         }
     }
@@ -339,7 +363,14 @@ fn print(v: &Value, indent: usize) {
 /// Runs `fhez inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let bytes = util::read(&args.file, 1 << 33)?;
-    let v = describe(&bytes).with_context(|| format!("inspecting {}", args.file.display()))?;
+    let mut v = describe(&bytes).with_context(|| format!("inspecting {}", args.file.display()))?;
+    // A secret key in a key directory: the release policy its keys were made for.
+    if v.get("kind").and_then(Value::as_str) == Some("secret key")
+        && let Some(dir) = args.file.parent()
+        && let Some(r) = fhez_model::bundle::recorded_release(dir)?
+    {
+        set(&mut v, "release", release(&r));
+    }
     if args.json {
         return util::print_json(&v);
     }

@@ -336,6 +336,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<Trained> {
     let request = match &file {
         Some(f) => f.plan,
         None => PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch: if classifier {
                 args.plan_batch
             } else {

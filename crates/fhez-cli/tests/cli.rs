@@ -57,6 +57,7 @@ fn json(text: &str) -> Value {
 fn model(precision_bits: u32) -> ModelFile {
     let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits,
         magnitude_bits: 10,
@@ -92,6 +93,7 @@ fn single_model() -> ModelFile {
     g.chain(&[x, cc, relu, dense, dec]).unwrap();
     let graph = g.build().unwrap();
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 10,
@@ -365,7 +367,9 @@ fn client_server_flow_and_errors() {
         assert!(!out.contains(&payload), "{out}");
         assert!(out.len() < 1000, "{out}");
     }
-    assert_eq!(sk.as_object().unwrap().len(), 6, "{sk_out}");
+    // Six envelope fields and the release policy the key directory records.
+    assert_eq!(sk.as_object().unwrap().len(), 7, "{sk_out}");
+    assert!(sk["release"]["decryptions"] == "shared", "{sk_out}");
 
     // errors: one line, exit code 1, no panic
     let missing = d.join("missing.ct");

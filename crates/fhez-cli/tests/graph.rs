@@ -158,6 +158,7 @@ fn a_model_of_thousands_of_nodes_gets_the_summary_view() {
     g.chain(&[prev, dec]).unwrap();
     let graph = g.build().unwrap();
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,

@@ -22,6 +22,9 @@
 //!
 //! ```text
 //! DIR/secret.key            the secret key (mode 0600 on Unix) — never leaves the client
+//! DIR/release.json          the release policy the keys were made for (the plan's:
+//!                           shared, or the named private-only opt-out); absent in older
+//!                           directories: shared, from the parameters
 //! DIR/public/keys.fhez      the public bundle — the only file a server needs
 //! ```
 
@@ -67,6 +70,11 @@ pub const SECRET_KEY_FILE: &str = "secret.key";
 pub const PUBLIC_DIR: &str = "public";
 /// File name of the public bundle inside [`PUBLIC_DIR`].
 pub const PUBLIC_BUNDLE_FILE: &str = "keys.fhez";
+/// File name of the recorded release policy inside a key directory
+/// ([`fhez_nn::ReleasePolicy`] as JSON).
+pub const RELEASE_FILE: &str = "release.json";
+/// Largest [`RELEASE_FILE`] read, in bytes (the policy is four small fields).
+pub const RELEASE_FILE_LIMIT: usize = 4 << 10;
 
 /// Encodes the evaluation keys of a client as one public bundle.
 ///
@@ -297,8 +305,9 @@ pub fn public_bundle_path(dir: &Path) -> PathBuf {
 }
 
 /// Writes a client's keys into `dir` (created if missing): the secret key, readable by the
-/// owner only, and the public bundle in `dir/public/`. Refuses to overwrite an existing
-/// secret key (that would orphan every ciphertext made under it).
+/// owner only, its release policy ([`RELEASE_FILE`], when it has one) and the public bundle
+/// in `dir/public/`. Refuses to overwrite an existing secret key (that would orphan every
+/// ciphertext made under it).
 ///
 /// # Errors
 /// [`Error::Io`] (including an existing `secret.key`), wire encoding errors.
@@ -309,6 +318,14 @@ pub fn save_client_keys(dir: &Path, client: &CkksClient) -> Result<()> {
     // The secret first: `create_new` fails on an existing key before anything is touched.
     let secret = dir.join(SECRET_KEY_FILE);
     write_secret(&secret, &client.secret_key().to_secret_bytes())?;
+    if let Some(policy) = crate::policy_of(client) {
+        let release = dir.join(RELEASE_FILE);
+        let json = serde_json::to_vec_pretty(&policy).map_err(|e| Error::Format {
+            what: "release policy",
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&release, json).map_err(io(&release))?;
+    }
     let bundle = public_bundle_path(dir);
     std::fs::write(&bundle, bytes).map_err(io(&bundle))
 }
@@ -361,12 +378,14 @@ fn load_bundle(path: &Path, limit: usize, allow_insecure: bool) -> Result<Arc<Se
 }
 
 /// Reads a client's keys written by [`save_client_keys`]. Insecure parameter sets are
-/// refused, as by [`public_bundle_from_bytes`]. The client decrypts for release
-/// ([`crate::releasing`]).
+/// refused, as by [`public_bundle_from_bytes`]. The client decrypts under the release
+/// policy the directory records ([`recorded_release`], [`crate::releasing_with`]), or for
+/// a directory that records none, for release under its parameters ([`crate::releasing`]).
 ///
 /// # Errors
 /// [`Error::Io`], wire errors, [`fhez_ckks::Error::ParamsMismatch`] when the secret key
-/// belongs to another parameter set than the bundle, [`Error::NoReleasePrecision`].
+/// belongs to another parameter set than the bundle, [`Error::NoReleasePrecision`], the
+/// errors of [`recorded_release`].
 pub fn load_client_keys(dir: &Path) -> Result<CkksClient> {
     client_keys(dir, false)
 }
@@ -393,7 +412,31 @@ pub fn load_client_keys_exact(dir: &Path) -> Result<CkksClient> {
 }
 
 fn client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {
-    crate::releasing(exact_client_keys(dir, allow_insecure)?)
+    let policy = recorded_release(dir)?;
+    let client = exact_client_keys(dir, allow_insecure)?;
+    match policy {
+        Some(p) => crate::releasing_with(client, &p),
+        None => crate::releasing(client),
+    }
+}
+
+/// The release policy key directory `dir` records ([`RELEASE_FILE`]); `None` when it
+/// records none (a directory written before policies were recorded).
+///
+/// # Errors
+/// [`Error::Io`]; [`Error::Format`] for a file over [`RELEASE_FILE_LIMIT`] or not a policy.
+pub fn recorded_release(dir: &Path) -> Result<Option<fhez_nn::ReleasePolicy>> {
+    let path = dir.join(RELEASE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = read_limited(&path, RELEASE_FILE_LIMIT)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Format {
+            what: "release policy",
+            reason: format!("{}: {e}", path.display()),
+        })
 }
 
 fn exact_client_keys(dir: &Path, allow_insecure: bool) -> Result<CkksClient> {

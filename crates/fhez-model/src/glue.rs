@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use fhez_ckks::{CkksClient, CkksParams, CkksParamsSpec, SecurityLevel};
-use fhez_nn::{Plan, SecurityStandard};
+use fhez_nn::{Plan, ReleasePolicy, SecurityStandard};
 
 use crate::{Error, Result};
 
@@ -58,7 +58,7 @@ pub fn spec_from_plan(plan: &Plan) -> CkksParamsSpec {
 /// // 30 bits do not fit with flooding under 60-bit primes at N = 2^14: the scale is
 /// // capped at 2^52 and 12 bits are promised (the plan records the same).
 /// assert_eq!(fhez_model::promised_precision_bits(&params), 12);
-/// assert_eq!(plan.release().map(|r| r.precision_bits), Some(12));
+/// assert_eq!(plan.release().map(|r| r.precision_bits()), Some(12));
 /// # Ok(()) }
 /// ```
 #[must_use]
@@ -90,14 +90,78 @@ pub fn release_policy(params: &CkksParams) -> Result<fhez_ckks::SharedDecryption
     )?)
 }
 
-/// `client` decrypting for release under its parameters' [`release_policy`]: what every
-/// client path of the workspace uses.
+/// `client` decrypting for release under its parameters' [`release_policy`] (shared,
+/// flooded): the policy of a client whose plan or key directory records none.
 ///
 /// # Errors
 /// As [`release_policy`].
 pub fn releasing(client: CkksClient) -> Result<CkksClient> {
     let policy = release_policy(client.params())?;
     Ok(client.with_release(policy))
+}
+
+/// The engine's decryption policy for a plan's release `policy` under `params` (its
+/// used-slot count, all slots, is replaced by each reply's): flooding for
+/// [`ReleasePolicy::Shared`], the reply check and rounding alone for
+/// [`ReleasePolicy::PrivateOnly`].
+///
+/// # Errors
+/// [`Error::Ckks`] for a policy out of the engine's range (a hostile plan or key file).
+pub fn decryption_policy(
+    policy: &ReleasePolicy,
+    params: &CkksParams,
+) -> Result<fhez_ckks::SharedDecryption> {
+    let noise_bound = f64::from(policy.noise_bound_bits()).exp2();
+    let (precision, slots) = (policy.precision_bits(), params.slots());
+    Ok(match policy.stat_security_bits() {
+        Some(s) => fhez_ckks::SharedDecryption::new(s, noise_bound, precision, slots)?,
+        None => fhez_ckks::SharedDecryption::private_only(noise_bound, precision, slots)?,
+    })
+}
+
+/// `client` decrypting under the plan's release `policy` ([`decryption_policy`]).
+///
+/// # Errors
+/// As [`decryption_policy`].
+pub fn releasing_with(client: CkksClient, policy: &ReleasePolicy) -> Result<CkksClient> {
+    let d = decryption_policy(policy, client.params())?;
+    Ok(client.with_release(d))
+}
+
+/// The plan's release policy, or [`Error::NoReleasePrecision`] when its scale leaves no
+/// bit for a shared decryption.
+///
+/// # Errors
+/// [`Error::NoReleasePrecision`].
+pub fn plan_release(plan: &Plan) -> Result<ReleasePolicy> {
+    plan.release().ok_or(Error::NoReleasePrecision {
+        log_n: plan.log_n,
+        log_scale: plan.log_scale,
+        needed: plan.log_n + fhez_nn::plan::NOISE_BITS + fhez_nn::plan::flooding_bits(plan.log_n),
+    })
+}
+
+/// The plan-level form of a client's engine policy (what a key directory records):
+/// `None` for an exact client.
+#[must_use]
+pub fn policy_of(client: &CkksClient) -> Option<ReleasePolicy> {
+    client.release().map(|d| {
+        // B is a power of two by construction (`decryption_policy`, `release_policy`).
+        let noise_bound_bits = d.noise_bound().log2().round() as u32;
+        let precision_bits = d.precision_bits();
+        if d.floods() {
+            ReleasePolicy::Shared(fhez_nn::Release {
+                stat_security_bits: d.stat_security_bits(),
+                noise_bound_bits,
+                precision_bits,
+            })
+        } else {
+            ReleasePolicy::PrivateOnly {
+                noise_bound_bits,
+                precision_bits,
+            }
+        }
+    })
 }
 
 /// `x` rounded to the nearest multiple of `2^-bits` (`bits` above 1000 are taken as 1000,
@@ -152,7 +216,8 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
 /// Client key generation for a plan: secret, public and relinearization keys, and Galois
 /// keys for **exactly** the plan's rotation steps (none at all for batch-in-slots dense and
 /// CC layers). Under a key budget those are the plan's key steps, checked with its table
-/// first ([`Plan::rotation_table`]). The client decrypts for release ([`releasing`]).
+/// first ([`Plan::rotation_table`]). The client decrypts under the plan's release policy
+/// ([`plan_release`], [`releasing_with`]): shared unless the plan was requested private-only.
 ///
 /// # Errors
 /// [`Error::PlanMismatch`] (see [`check_params`]), [`Error::NoReleasePrecision`], a
@@ -160,6 +225,7 @@ pub fn check_params(plan: &Plan, params: &CkksParams, batch: usize) -> Result<()
 pub fn keygen(plan: &Plan, params: &Arc<CkksParams>, batch: usize) -> Result<CkksClient> {
     check_params(plan, params, batch)?;
     plan.rotation_table(params.slots())?;
+    let policy = plan_release(plan)?;
     let steps: Vec<i64> = plan.rotation_steps.iter().copied().collect();
-    releasing(CkksClient::generate(params, &steps)?)
+    releasing_with(CkksClient::generate(params, &steps)?, &policy)
 }

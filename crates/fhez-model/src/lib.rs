@@ -16,8 +16,8 @@ pub mod timed;
 
 pub use error::{Error, Result};
 pub use glue::{
-    check_params, keygen, promised_precision_bits, release_policy, releasing, round_to_bits,
-    spec_from_plan,
+    check_params, decryption_policy, keygen, plan_release, policy_of, promised_precision_bits,
+    release_policy, releasing, releasing_with, round_to_bits, spec_from_plan,
 };
 pub use graph_view::{graph_view, graph_view_of, graph_view_with};
 pub use message::{CtBatch, CtEntry};

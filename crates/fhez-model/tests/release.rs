@@ -7,7 +7,7 @@
 use fhez_ckks::{CkksCt, CkksParams, CkksParamsSpec, CkksServer, Complex64, Encoder, Evaluator};
 use fhez_erray::PlainArray;
 use fhez_model::EncryptedModel;
-use fhez_nn::{Tensor, prefab};
+use fhez_nn::{PlanRequest, ReleaseChoice, ReleasePolicy, SecurityStandard, Tensor, prefab};
 
 type TestResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -40,8 +40,8 @@ fn model_decrypts_for_release_and_refuses_a_probed_reply() -> TestResult {
     let release = model.plan().release().unwrap();
     // The planner records the policy and budgets the flooding in the scale.
     assert_eq!(
-        release.stat_security_bits,
-        fhez_nn::plan::STAT_SECURITY_BITS
+        release.stat_security_bits(),
+        Some(fhez_nn::plan::STAT_SECURITY_BITS)
     );
     assert_eq!(
         model.plan().log_scale,
@@ -57,8 +57,10 @@ fn model_decrypts_for_release_and_refuses_a_probed_reply() -> TestResult {
     let params = CkksParams::new(&spec)?;
     let client = model.keygen(&params)?;
     let policy = client.release().copied().unwrap();
-    let bits = fhez_model::promised_precision_bits(&params);
+    // The policy is the plan's (not re-derived from the toy parameters).
+    let bits = release.precision_bits();
     assert_eq!(policy.precision_bits(), bits);
+    assert!(policy.floods());
     assert!(bits >= 8, "{bits} bits promised");
     let server = CkksServer::new(client.server_keys());
     let x = PlainArray::from_fn(vec![4, 6, 2], |k| (k % 5) as f64 / 10.0 - 0.2)?;
@@ -102,5 +104,87 @@ fn model_decrypts_for_release_and_refuses_a_probed_reply() -> TestResult {
     // The named opt-in decrypts anything exactly.
     probed.entries[0].cts[0] = probe(&server, &entry.cts[0], 1, Complex64::new(0.0, 4.0 * bound))?;
     model.decrypt_exact(&client, &probed)?;
+    Ok(())
+}
+
+/// A private-only plan (named in the request): keygen takes the plan's policy, decryption
+/// is the exact one rounded to the promised bits (no flooding) and still refuses a probed
+/// reply; the key directory records the policy, so loading the keys without the plan
+/// keeps it.
+#[test]
+fn a_private_only_plan_rounds_without_flooding_and_its_keys_remember_it() -> TestResult {
+    let graph = prefab::cnn_regressor((6, 2), 3, 3, 7)?;
+    let request = PlanRequest {
+        release: ReleaseChoice::PrivateOnly,
+        batch: 4,
+        precision_bits: 20,
+        magnitude_bits: 20,
+        standard: SecurityStandard::Standard2018,
+        key_budget: None,
+    };
+    let model = EncryptedModel::with_request(graph, &request)?;
+    let plan = model.plan();
+    assert_eq!(plan.log_scale, 20 + plan.log_n + fhez_nn::plan::NOISE_BITS);
+    let Some(ReleasePolicy::PrivateOnly { precision_bits, .. }) = plan.release else {
+        return Err("the plan does not record the private-only policy".into());
+    };
+    assert_eq!(precision_bits, 20);
+    // DISCLAIMER: toy parameters, they protect nothing.
+    let spec = CkksParamsSpec {
+        log_n: 10,
+        ..model.spec()
+    }
+    .insecure_for_testing();
+    let params = CkksParams::new(&spec)?;
+    let client = model.keygen(&params)?;
+    let policy = client.release().copied().unwrap();
+    assert!(!policy.floods());
+    assert_eq!(policy.precision_bits(), 20);
+    assert_eq!(fhez_model::policy_of(&client), plan.release);
+
+    let server = CkksServer::new(client.server_keys());
+    let x = PlainArray::from_fn(vec![4, 6, 2], |k| (k % 5) as f64 / 10.0 - 0.2)?;
+    let back = model.evaluate(&server, &model.encrypt(&client, &[("x", x)])?)?;
+    let out = model.decrypt(&client, &back)?;
+    let exact = model.decrypt_exact(&client, &back)?;
+    let step = 2f64.powi(20);
+    for (got, e) in out[0].1.data().iter().zip(exact[0].1.data()) {
+        assert_eq!(
+            *got,
+            (e * step).round() / step,
+            "not the exact value rounded"
+        );
+    }
+    let entry = &back.entries[0];
+    let bound = policy.reply_bound(params.n(), entry.cts[0].scale());
+    let mut probed = back.clone();
+    probed.entries[0].cts[0] = probe(&server, &entry.cts[0], 1, Complex64::new(0.0, 4.0 * bound))?;
+    let err = model.decrypt(&client, &probed).unwrap_err();
+    assert!(is_reply_rejection(&err), "not a reply rejection: {err}");
+
+    // The key directory records the policy; a hostile policy file is a typed error.
+    let dir = std::env::temp_dir().join(format!("fhez-release-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    fhez_model::bundle::save_client_keys(&dir, &client)?;
+    assert_eq!(fhez_model::bundle::recorded_release(&dir)?, plan.release);
+    let loaded = fhez_model::bundle::load_client_keys_insecure_for_testing(&dir)?;
+    assert_eq!(loaded.release().copied(), Some(policy));
+    std::fs::write(
+        dir.join(fhez_model::bundle::RELEASE_FILE),
+        br#"{"decryptions": "private-only", "stat_security_bits": 12, "noise_bound_bits": 9, "precision_bits": 20}"#,
+    )?;
+    assert!(matches!(
+        fhez_model::bundle::load_client_keys_insecure_for_testing(&dir),
+        Err(fhez_model::Error::Format { .. })
+    ));
+    // Without the record (a directory from before policies were recorded): shared, from
+    // the parameters (flooded, or refused when the scale leaves no bit): never private.
+    std::fs::remove_file(dir.join(fhez_model::bundle::RELEASE_FILE))?;
+    match fhez_model::bundle::load_client_keys_insecure_for_testing(&dir) {
+        Ok(c) => assert!(c.release().is_some_and(|d| d.floods())),
+        Err(fhez_model::Error::NoReleasePrecision { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -53,6 +53,7 @@ fn graph() -> fhez_nn::Result<Graph> {
 
 fn request() -> PlanRequest {
     PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,

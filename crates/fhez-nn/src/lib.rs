@@ -22,7 +22,7 @@ pub use graph::{
 pub use nodes::{Layer, Node};
 pub use optim::{Adam, GradientDescent, Optimizer};
 pub use plan::{
-    GatherSpec, LayoutRole, PackingChoice, PackingSpec, Plan, PlanRequest, Release,
-    SecurityStandard, TensorLayout, original_heuristic, plan, plan_single_input,
+    GatherSpec, LayoutRole, PackingChoice, PackingSpec, Plan, PlanRequest, Release, ReleaseChoice,
+    ReleasePolicy, SecurityStandard, TensorLayout, original_heuristic, plan, plan_single_input,
 };
 pub use tensor::{Tensor, stack, unstack};

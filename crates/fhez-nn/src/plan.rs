@@ -28,6 +28,11 @@
 //!   When that scale would leave the first prime less than [`MIN_MAGNITUDE_BITS`] of
 //!   headroom, the scale is capped there and the plan promises fewer bits:
 //!   [`Plan::release`] records the flooding policy and the precision that holds after it.
+//! - **Private decryptions** ([`ReleaseChoice::PrivateOnly`], a named opt-out of the
+//!   request, never the default): the client never shows a decryption to anyone, so it
+//!   does not flood and the scale does not pay for it: `log_scale = p + log_n +
+//!   NOISE_BITS`, which fits a smaller ring where the chain allows (the decryption still
+//!   checks the reply and rounds to the promised `p` bits: [`ReleasePolicy::PrivateOnly`]).
 //! - **Chain** `log_q = [log_scale + magnitude_bits, log_scale × d]`: one rescaling prime per
 //!   level plus a first prime that holds the message (`|x| < 2^(magnitude_bits−1)`) at the
 //!   last level. **Special primes** `log_p`: one 60-bit prime, two for `N ≥ 2^15` (hybrid
@@ -206,6 +211,170 @@ pub const MAX_PRIME_BITS: u32 = 60;
 /// Level budget of the planning simulator (far above any secure chain).
 const SIM_LEVELS: u32 = 256;
 
+/// Whether the client's decryptions of a plan's outputs may be shown to others: what a
+/// [`PlanRequest`] names. Shared is the default; the private opt-out must be named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseChoice {
+    /// Decryptions may be shown to anyone (even the server): flooded, paid for in the
+    /// scale. Written `"shared"`.
+    #[default]
+    Shared,
+    /// Decryptions never leave the client: no flooding, a smaller scale (module docs).
+    /// Written `"private-only"`.
+    PrivateOnly,
+}
+
+impl ReleaseChoice {
+    /// Whether this is [`ReleaseChoice::Shared`].
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Shared)
+    }
+
+    /// Its name in files and on the command line: `"shared"` or `"private-only"`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::PrivateOnly => "private-only",
+        }
+    }
+
+    /// Bits of the scale the release costs at ring degree `2^log_n` beyond
+    /// `log_n + NOISE_BITS`: [`flooding_bits`] when shared, 0 when private.
+    #[must_use]
+    pub fn scale_bits(self, log_n: u32) -> u32 {
+        match self {
+            Self::Shared => flooding_bits(log_n),
+            Self::PrivateOnly => 0,
+        }
+    }
+}
+
+/// How the client decrypts a plan's outputs: recorded in the plan (and in the client's key
+/// directory) so the policy never changes silently.
+///
+/// In JSON, [`ReleasePolicy::Shared`] is the [`Release`] object itself (what plans held
+/// before the opt-out existed); [`ReleasePolicy::PrivateOnly`] carries
+/// `"decryptions": "private-only"` and no `stat_security_bits`, so a reader that knows
+/// only [`Release`] refuses it rather than flooding under a scale that did not pay for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ReleaseRepr", into = "ReleaseRepr")]
+pub enum ReleasePolicy {
+    /// Decryptions for release: reply check, noise flooding, rounding.
+    Shared(Release),
+    /// Decryptions that never leave the client: reply check and rounding, no flooding.
+    PrivateOnly {
+        /// `log2` of the bound on a reply's noise in coefficient units (reply check).
+        noise_bound_bits: u32,
+        /// Bits after the binary point promised; outputs are rounded to them.
+        precision_bits: u32,
+    },
+}
+
+impl ReleasePolicy {
+    /// The policy of `choice` for a scale of `2^log_scale` at ring degree `2^log_n`, or
+    /// `None` when nothing is left of the precision.
+    #[must_use]
+    pub fn for_scale(choice: ReleaseChoice, log_n: u32, log_scale: u32) -> Option<Self> {
+        match choice {
+            ReleaseChoice::Shared => Release::for_scale(log_n, log_scale).map(Self::Shared),
+            ReleaseChoice::PrivateOnly => log_scale
+                .checked_sub(log_n + NOISE_BITS)
+                .filter(|&p| p > 0)
+                .map(|precision_bits| Self::PrivateOnly {
+                    noise_bound_bits: noise_bound_bits(log_n),
+                    precision_bits,
+                }),
+        }
+    }
+
+    /// Shared or private.
+    #[must_use]
+    pub fn choice(&self) -> ReleaseChoice {
+        match self {
+            Self::Shared(_) => ReleaseChoice::Shared,
+            Self::PrivateOnly { .. } => ReleaseChoice::PrivateOnly,
+        }
+    }
+
+    /// Bits after the binary point promised (outputs are rounded to them).
+    #[must_use]
+    pub fn precision_bits(&self) -> u32 {
+        match *self {
+            Self::Shared(r) => r.precision_bits,
+            Self::PrivateOnly { precision_bits, .. } => precision_bits,
+        }
+    }
+
+    /// `log2` of the reply-noise bound of the reply check.
+    #[must_use]
+    pub fn noise_bound_bits(&self) -> u32 {
+        match *self {
+            Self::Shared(r) => r.noise_bound_bits,
+            Self::PrivateOnly {
+                noise_bound_bits, ..
+            } => noise_bound_bits,
+        }
+    }
+
+    /// The flooding's statistical security parameter; `None` for private decryptions.
+    #[must_use]
+    pub fn stat_security_bits(&self) -> Option<u32> {
+        match self {
+            Self::Shared(r) => Some(r.stat_security_bits),
+            Self::PrivateOnly { .. } => None,
+        }
+    }
+}
+
+/// The JSON form of a [`ReleasePolicy`] (see there).
+#[derive(Serialize, Deserialize)]
+struct ReleaseRepr {
+    #[serde(default, skip_serializing_if = "ReleaseChoice::is_shared")]
+    decryptions: ReleaseChoice,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stat_security_bits: Option<u32>,
+    noise_bound_bits: u32,
+    precision_bits: u32,
+}
+
+impl TryFrom<ReleaseRepr> for ReleasePolicy {
+    type Error = String;
+
+    fn try_from(r: ReleaseRepr) -> std::result::Result<Self, String> {
+        match (r.decryptions, r.stat_security_bits) {
+            (ReleaseChoice::Shared, Some(stat_security_bits)) => Ok(Self::Shared(Release {
+                stat_security_bits,
+                noise_bound_bits: r.noise_bound_bits,
+                precision_bits: r.precision_bits,
+            })),
+            (ReleaseChoice::Shared, None) => {
+                Err("a shared release policy needs `stat_security_bits`".to_owned())
+            }
+            (ReleaseChoice::PrivateOnly, None) => Ok(Self::PrivateOnly {
+                noise_bound_bits: r.noise_bound_bits,
+                precision_bits: r.precision_bits,
+            }),
+            (ReleaseChoice::PrivateOnly, Some(_)) => Err(
+                "a private-only release policy has no flooding (`stat_security_bits`)".to_owned(),
+            ),
+        }
+    }
+}
+
+impl From<ReleasePolicy> for ReleaseRepr {
+    fn from(p: ReleasePolicy) -> Self {
+        Self {
+            decryptions: p.choice(),
+            stat_security_bits: p.stat_security_bits(),
+            noise_bound_bits: p.noise_bound_bits(),
+            precision_bits: p.precision_bits(),
+        }
+    }
+}
+
 /// What to plan for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRequest {
@@ -215,6 +384,10 @@ pub struct PlanRequest {
     pub precision_bits: u32,
     /// Bits for the integer part of the largest value (first prime headroom).
     pub magnitude_bits: u32,
+    /// Whether decryptions may be shown to others (absent in a model file:
+    /// [`ReleaseChoice::Shared`]; the private opt-out must be written `"private-only"`).
+    #[serde(default, skip_serializing_if = "ReleaseChoice::is_shared")]
+    pub release: ReleaseChoice,
     /// The table of security bounds the ring degree is chosen against (absent in a model
     /// file: [`SecurityStandard::Standard2018`]).
     #[serde(default)]
@@ -294,10 +467,11 @@ pub struct Plan {
     /// node, so a client encrypts and decrypts with the plan alone (no weights).
     #[serde(default)]
     pub layouts: Vec<TensorLayout>,
-    /// The flooding policy of the client's decryptions and the precision promised after
-    /// it (absent in older plans: [`Release::for_scale`] of the plan's numbers).
+    /// The release policy of the client's decryptions and the precision promised with it
+    /// (absent in older plans: shared, [`Release::for_scale`] of the plan's numbers; a
+    /// [`Release`] object reads as [`ReleasePolicy::Shared`]).
     #[serde(default)]
-    pub release: Option<Release>,
+    pub release: Option<ReleasePolicy>,
     /// Under a key budget: every rotation step the server uses that has no key of its own,
     /// with the key steps (from [`Plan::rotation_steps`]) it is made of, one key switch
     /// each. Empty: every step has its own key. Read through [`Plan::rotation_table`],
@@ -476,12 +650,13 @@ impl From<&Gather> for GatherSpec {
 }
 
 impl Plan {
-    /// The release policy: the recorded one, or for an older plan the one its scale
-    /// allows ([`Release::for_scale`]); `None` when flooding leaves no bit of precision.
+    /// The release policy: the recorded one, or for an older plan the shared one its
+    /// scale allows ([`Release::for_scale`]); `None` when flooding leaves no bit of
+    /// precision.
     #[must_use]
-    pub fn release(&self) -> Option<Release> {
+    pub fn release(&self) -> Option<ReleasePolicy> {
         self.release
-            .or_else(|| Release::for_scale(self.log_n, self.log_scale))
+            .or_else(|| Release::for_scale(self.log_n, self.log_scale).map(ReleasePolicy::Shared))
     }
 
     /// The layout of input or decrypt node `node`, if the plan has one.
@@ -501,6 +676,7 @@ pub fn plan(graph: &Graph, batch: usize, precision_bits: u32) -> Result<Plan> {
     plan_with(
         graph,
         &PlanRequest {
+            release: ReleaseChoice::Shared,
             batch,
             precision_bits,
             magnitude_bits: 20,
@@ -554,7 +730,7 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 standard: request.standard,
                 packing: PackingChoice::BatchInSlots,
                 layouts,
-                release: Release::for_scale(log_n, log_scale),
+                release: ReleasePolicy::for_scale(request.release, log_n, log_scale),
                 rotation_compose: BTreeMap::new(),
                 key_budget: None,
             });
@@ -569,9 +745,9 @@ pub fn plan_with(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
 /// The modulus chain for `depth` levels at ring degree `2^log_n` (see the module docs):
 /// `(log_scale, log_q, log_p, log_qp)`.
 fn chain(request: &PlanRequest, log_n: u32, depth: u32) -> Result<(u32, Vec<u32>, Vec<u32>, u32)> {
-    // The flooding of the client's decryption is paid for in the scale (module docs); a
+    // The flooding of a shared decryption is paid for in the scale (module docs); a
     // scale the first prime cannot hold is capped and the plan promises fewer bits.
-    let floor = log_n + NOISE_BITS + flooding_bits(log_n);
+    let floor = log_n + NOISE_BITS + request.release.scale_bits(log_n);
     let log_scale = (request.precision_bits + floor).min(MAX_PRIME_BITS - MIN_MAGNITUDE_BITS);
     if log_scale <= floor {
         return Err(Error::PrimeTooLarge {
@@ -644,7 +820,7 @@ pub fn plan_single_input(graph: &Graph, request: &PlanRequest) -> Result<Plan> {
                 standard: request.standard,
                 packing: PackingChoice::SingleInput,
                 layouts,
-                release: Release::for_scale(log_n, log_scale),
+                release: ReleasePolicy::for_scale(request.release, log_n, log_scale),
                 rotation_compose: BTreeMap::new(),
                 key_budget: None,
             };

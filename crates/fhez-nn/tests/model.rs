@@ -347,7 +347,9 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
     assert_eq!(p.log_q, vec![60, 52, 52, 52, 52, 52, 52]);
     assert_eq!(p.log_p, vec![60]);
     assert_eq!(p.log_qp, 432);
-    let release = p.release.ok_or("no release policy")?;
+    let Some(fhez_nn::ReleasePolicy::Shared(release)) = p.release else {
+        return Err("no shared release policy".into());
+    };
     assert_eq!(
         (
             release.stat_security_bits,
@@ -359,7 +361,7 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
     // A request that fits is kept: 10 bits need 10 + 40 = 50.
     let p10 = plan(&prefab::cnn_classifier(10, 1)?, 4096, 10)?;
     assert_eq!(
-        (p10.log_scale, p10.release().map(|r| r.precision_bits)),
+        (p10.log_scale, p10.release().map(|r| r.precision_bits())),
         (50, Some(10))
     );
     assert_eq!(p.slots, 8192);
@@ -387,6 +389,7 @@ fn planner_cnn_classifier_and_regressor() -> TestResult {
     let low = plan_with(
         &prefab::cnn_classifier(10, 1)?,
         &PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch: 8,
             precision_bits: 10,
             magnitude_bits: 10,
@@ -456,7 +459,7 @@ fn planner_rejects_impossible_requests() -> TestResult {
     // many bits hold after it.
     let capped = plan(&prefab::basic(1)?, 8, 55)?;
     assert_eq!(capped.log_scale, 52);
-    assert_eq!(capped.release().map(|r| r.precision_bits), Some(12));
+    assert_eq!(capped.release().map(|r| r.precision_bits()), Some(12));
     let mut b = GraphBuilder::new();
     let x = b.add("x", Input::new(&[40, 2]))?;
     let rnn = b.add(

@@ -137,6 +137,7 @@ fn sim_mirrors_the_single_input_walk() -> TestResult {
 fn single_input_plan_lists_depth_exact_keys_and_layouts() -> TestResult {
     let g = graph()?;
     let request = fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,
@@ -351,6 +352,7 @@ fn gathered_input_conformance_on_plain_and_sim() -> TestResult {
     assert_eq!(cached.levels, gathered.levels);
     // The plan records what the gathered walk does.
     let request = fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,
@@ -378,6 +380,7 @@ fn gathered_input_conformance_on_plain_and_sim() -> TestResult {
 fn hostile_plan_gathers_are_errors() -> TestResult {
     let g = graph()?;
     let request = fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,
@@ -492,6 +495,7 @@ fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
     // The composed map and the dense: two transforms encoded.
     assert_eq!(cache.len(), 2);
     let request = fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,
@@ -511,6 +515,7 @@ fn consecutive_linear_maps_compose_into_one_level() -> TestResult {
 
 fn budget_request(key_budget: Option<usize>) -> fhez_nn::PlanRequest {
     fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,

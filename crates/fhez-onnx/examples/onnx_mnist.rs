@@ -87,6 +87,7 @@ fn plain_only(
         "min_top2_margin_imported": margins.iter().copied().fold(f64::INFINITY, f64::min),
         "top2_margins_below_0_1": margins.iter().filter(|&&m| m < 0.1).count(),
         "depth": fhez_nn::plan_single_input(imported.graph(), &PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch: 1, precision_bits: 20, magnitude_bits: 10,
             standard: SecurityStandard::Standard2018,
             key_budget: None,
@@ -151,6 +152,7 @@ fn main() -> Result<()> {
         return plain_only(&imported, &data.test, images, &opt("--json"));
     }
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: precision,
         magnitude_bits: 10,

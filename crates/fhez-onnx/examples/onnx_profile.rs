@@ -124,10 +124,12 @@ fn main() -> Result<()> {
     let precision: u32 = opt("--precision-bits").map_or(Ok(20), |s| s.parse())?;
     let imported = import(&std::fs::read(&path)?, &ImportOptions::default())?;
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: precision,
         magnitude_bits: 10,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let t = Instant::now();
     let model = EncryptedModel::with_packing(

@@ -72,6 +72,7 @@ fn cnn_small_runs_single_input_on_plain_sim_and_ckks() -> TestResult {
     assert_eq!(levels, sim_levels);
 
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits: 20,
         magnitude_bits: 10,

@@ -67,16 +67,18 @@ fn lenet_poly_single_input_plan_and_the_ring_its_precision_buys() -> TestResult 
         &ImportOptions::default(),
     )?;
     let request = |precision_bits| PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 1,
         precision_bits,
         magnitude_bits: 10,
         standard: SecurityStandard::Standard2018,
+        key_budget: None,
     };
     let plan = plan_single_input(imported.graph(), &request(6))?;
     assert_eq!((plan.log_n, plan.depth), (14, 7));
     assert_eq!(plan.log_q, vec![56, 46, 46, 46, 46, 46, 46, 46]);
     assert_eq!((plan.log_p.clone(), plan.log_qp), (vec![60], 438));
-    assert_eq!(plan.release().map(|r| r.precision_bits), Some(6));
+    assert_eq!(plan.release().map(|r| r.precision_bits()), Some(6));
     let levels: u32 = plan.nodes.iter().map(|n| n.consumed).sum();
     assert_eq!(levels, plan.depth);
     let ks = |kind: &str| -> Vec<u64> {

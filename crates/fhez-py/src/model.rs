@@ -36,6 +36,18 @@ fn packing_of(name: &str) -> Result<PackingChoice, Raised> {
     }
 }
 
+fn release_of(name: &str) -> Result<fhez_nn::ReleaseChoice, Raised> {
+    match name {
+        "shared" => Ok(fhez_nn::ReleaseChoice::Shared),
+        "private-only" => Ok(fhez_nn::ReleaseChoice::PrivateOnly),
+        other => Err(Raised::new(
+            Class::Model,
+            format!("unknown release policy `{other}` (shared or private-only)"),
+        )
+        .with("release", Attr::Str(other.to_owned()))),
+    }
+}
+
 fn packing_name(p: PackingChoice) -> &'static str {
     match p {
         PackingChoice::BatchInSlots => "batch-in-slots",
@@ -245,6 +257,7 @@ impl Model {
             );
         }
         let request = PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch,
             precision_bits,
             magnitude_bits,
@@ -355,6 +368,7 @@ impl Model {
             ..fhez_onnx::ImportOptions::default()
         };
         let request = PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch,
             precision_bits,
             magnitude_bits,
@@ -519,7 +533,10 @@ impl Model {
     /// `key_budget` (single-input): at most that many Galois keys, the other rotation steps
     /// composed from them as the plan records (default: the model file's, else one key
     /// per step).
-    #[pyo3(signature = (packing = "batch-in-slots", *, batch = None, precision_bits = None, key_budget = None))]
+    /// `release`: `"shared"` (the default unless the model file names another: decryptions
+    /// may be shown to anyone, flooded) or `"private-only"` (decryptions never leave the
+    /// client: no flooding, a smaller scale and ring; see SECURITY.md).
+    #[pyo3(signature = (packing = "batch-in-slots", *, batch = None, precision_bits = None, key_budget = None, release = None))]
     fn plan(
         &self,
         py: Python<'_>,
@@ -527,9 +544,13 @@ impl Model {
         batch: Option<usize>,
         precision_bits: Option<u32>,
         key_budget: Option<usize>,
+        release: Option<&str>,
     ) -> PyResult<EncryptedModel> {
         let choice = packing_of(packing).or_raise(py)?;
         let mut request = self.file.plan;
+        if let Some(r) = release {
+            request.release = release_of(r).or_raise(py)?;
+        }
         if let Some(b) = batch {
             request.batch = b;
         }
@@ -608,6 +629,23 @@ impl EncryptedModel {
     #[getter]
     fn log_n(&self) -> u32 {
         self.inner.model.plan().log_n
+    }
+
+    /// The release policy of the client's decryptions: `"shared"` (flooded) or
+    /// `"private-only"` (no flooding: never show a decryption to anyone).
+    #[getter]
+    fn release(&self) -> Option<&'static str> {
+        self.inner.model.plan().release().map(|r| r.choice().name())
+    }
+
+    /// Bits after the binary point the plan promises for decrypted outputs.
+    #[getter]
+    fn precision_bits(&self) -> Option<u32> {
+        self.inner
+            .model
+            .plan()
+            .release()
+            .map(|r| r.precision_bits())
     }
 
     /// The rotation steps the server needs keys for.
@@ -689,9 +727,10 @@ impl EncryptedModel {
     fn __repr__(&self) -> String {
         let plan = self.inner.model.plan();
         format!(
-            "EncryptedModel(name={:?}, packing={:?}, batch={}, log_n={}, depth={}, rotations={})",
+            "EncryptedModel(name={:?}, packing={:?}, release={:?}, batch={}, log_n={}, depth={}, rotations={})",
             self.inner.file.name,
             packing_name(plan.packing),
+            self.release().unwrap_or("none"),
             self.inner.model.batch(),
             plan.log_n,
             plan.depth,
@@ -766,8 +805,8 @@ impl Client {
     }
 
     /// A client from its secret key bytes and its public bundle (as written by
-    /// `secret_key_bytes` and `public_bundle`). `insecure_for_testing` accepts toy
-    /// parameters (tests only).
+    /// `secret_key_bytes` and `public_bundle`), decrypting under the model's release
+    /// policy. `insecure_for_testing` accepts toy parameters (tests only).
     #[staticmethod]
     #[pyo3(signature = (model, secret, bundle, *, insecure_for_testing = false))]
     fn from_bytes(
@@ -779,12 +818,15 @@ impl Client {
     ) -> PyResult<Self> {
         let secret = zeroize::Zeroizing::new(secret.to_vec());
         let bundle = bundle.to_vec();
+        let plan = model.inner.model.plan();
         let keys = py
             .detach(|| -> fhez_model::Result<CkksClient> {
+                let policy = fhez_model::plan_release(plan)?;
                 let keys = read_bundle(&bundle, DEFAULT_LIMIT, insecure_for_testing)?;
                 let params = keys.params();
                 let sk = fhez_ckks::SecretKey::from_secret_bytes(params, &secret)?;
-                Ok(CkksClient::from_parts(Arc::new(sk), keys)?)
+                let client = CkksClient::from_parts(Arc::new(sk), keys)?;
+                fhez_model::releasing_with(client, &policy)
             })
             .or_raise(py)?;
         Ok(Self {
@@ -795,14 +837,16 @@ impl Client {
     }
 
     /// Writes the keys into directory `path` as the command line does: `secret.key`
-    /// (owner-only) and `public/keys.fhez`. Refuses to overwrite a secret key.
+    /// (owner-only), `release.json` (the release policy) and `public/keys.fhez`. Refuses
+    /// to overwrite a secret key.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         let keys = &self.keys;
         py.detach(|| bundle::save_client_keys(&path, keys))
             .or_raise(py)
     }
 
-    /// Reads keys written by `save` (or by `fhez keygen`).
+    /// Reads keys written by `save` (or by `fhez keygen`), decrypting under the policy the
+    /// directory records.
     #[staticmethod]
     #[pyo3(signature = (model, path, *, insecure_for_testing = false))]
     fn load(
@@ -887,6 +931,14 @@ impl Client {
         read_message(py, &server, data, limit)
     }
 
+    /// The release policy of this client's decryptions: `"shared"` (flooded),
+    /// `"private-only"` (no flooding: never show a decryption to anyone), or `None` for an
+    /// exact client.
+    #[getter]
+    fn release(&self) -> Option<&'static str> {
+        fhez_model::policy_of(&self.keys).map(|r| r.choice().name())
+    }
+
     /// The model this client was made for.
     #[getter]
     fn model(&self) -> EncryptedModel {
@@ -905,10 +957,11 @@ impl Client {
     fn __repr__(&self) -> String {
         let p = self.keys.params();
         format!(
-            "Client(model={:?}, log_n={}, levels={}, secret=<hidden>{})",
+            "Client(model={:?}, log_n={}, levels={}, release={}, secret=<hidden>{})",
             self.model.file.name,
             p.log_n(),
             p.max_level(),
+            self.release().unwrap_or("exact"),
             if self.insecure {
                 ", INSECURE toy parameters"
             } else {

@@ -95,6 +95,7 @@ pub fn bars_model(name: &str, batch: usize) -> Result<ModelFile, fhez_model::Err
         labels: LABELS.iter().map(|s| (*s).to_owned()).collect(),
     };
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch,
         precision_bits: 20,
         magnitude_bits: 20,

@@ -298,6 +298,7 @@ async fn a_model_without_a_latency_form_says_so() -> TestResult {
     // Three encrypted inputs and no convolution: no latency form.
     let graph = fhez_nn::prefab::basic(1)?;
     let request = fhez_nn::PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: 2,
         precision_bits: 20,
         magnitude_bits: 20,

@@ -126,6 +126,7 @@ fn args() -> Result<Args> {
 /// The plan request of a model trained here.
 fn train_request(args: &Args) -> PlanRequest {
     PlanRequest {
+        release: fhez::nn::ReleaseChoice::Shared,
         batch: 8192,
         precision_bits: args.precision,
         magnitude_bits: 20,

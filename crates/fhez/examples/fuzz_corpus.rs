@@ -127,6 +127,7 @@ fn main() -> Result<()> {
     // Model files: a small valid one and the two hostile fixtures of issue 12.
     let graph = prefab::cnn_regressor((6, 2), 3, 3, 7)?;
     let request = PlanRequest {
+        release: fhez::nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,

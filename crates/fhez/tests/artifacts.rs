@@ -26,6 +26,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 fn model_file() -> Result<ModelFile, fhez::Error> {
     let graph = prefab::cnn_regressor((6, 2), 3, 3, 7)?;
     let request = PlanRequest {
+        release: fhez::nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,

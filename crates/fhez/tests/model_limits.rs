@@ -68,6 +68,7 @@ fn an_enqueue_of_a_billion_ports_is_refused_by_the_loader() {
 fn valid() -> Value {
     let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
     let request = PlanRequest {
+        release: fhez::nn::ReleaseChoice::Shared,
         batch: 4,
         precision_bits: 20,
         magnitude_bits: 20,

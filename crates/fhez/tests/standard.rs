@@ -28,6 +28,7 @@ fn a_plan_under_2024_passes_the_2024_check_and_the_default_is_unchanged() {
     let mut differ = 0;
     for (precision_bits, magnitude_bits) in (8..=34).flat_map(|p| (8..=16).map(move |m| (p, m))) {
         let request = PlanRequest {
+            release: fhez::nn::ReleaseChoice::Shared,
             batch: 4,
             precision_bits,
             magnitude_bits,

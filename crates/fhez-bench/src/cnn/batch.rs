@@ -289,6 +289,7 @@ pub fn batch(
     anyhow::ensure!(n_te > 0, "batch mode needs at least one test image");
     let img = |s: usize| s % n_te;
     let request = PlanRequest {
+        release: fhez_nn::ReleaseChoice::Shared,
         batch: slots,
         precision_bits: 12,
         magnitude_bits: 5,

@@ -1,5 +1,5 @@
 //! The command line: `fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] [--out FILE]
-//! [--mode latency|single|batch|batch-private|both] [--max-keys K] [--key-budget K] …` prints a JSON document with the field
+//! [--mode latency|single|single-release|batch|batch-private|both] [--max-keys K] [--key-budget K] [--private-precision B,…] …` prints a JSON document with the field
 //! names of `mnist_cnn.py` where they correspond.
 
 use std::path::PathBuf;
@@ -23,13 +23,14 @@ struct Args {
     batch_reps: usize,
     weights: Option<PathBuf>,
     max_keys: usize,
-    /// `--mode single`: the plan's Galois-key budget (none: one key per step).
+    private_precision: Vec<u32>,
+    /// `--mode single|single-release`: the plan's Galois-key budget (none: one key per step).
     key_budget: Option<usize>,
 }
 
 const USAGE: &str = "usage: fhez-cnn-bench [--data DIR] [--n-test N] [--threads T] \
-[--mode latency|single|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] [--batch-reps R] \
-[--weights FILE] [--max-keys K] [--key-budget K]";
+[--mode latency|single|single-release|batch|batch-private|both] [--out FILE] [--epochs E] [--seed S] \
+[--batch-reps R] [--weights FILE] [--max-keys K] [--key-budget K] [--private-precision BITS[,BITS…]]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -45,6 +46,8 @@ fn parse_args() -> Result<Args> {
         // Five Galois keys keep the evaluation keys under 10 MB (issue target); more keys
         // mean fewer key switches.
         max_keys: 5,
+        // `--mode single-release`: the private-only plans run beside the shared one.
+        private_precision: vec![single::SHARED_PRECISION_BITS],
         key_budget: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -77,11 +80,18 @@ fn parse_args() -> Result<Args> {
             }
             "--mode" => {
                 a.mode = val()?.clone();
-                if !["latency", "single", "batch", "batch-private", "both"]
-                    .contains(&a.mode.as_str())
+                if ![
+                    "latency",
+                    "single",
+                    "single-release",
+                    "batch",
+                    "batch-private",
+                    "both",
+                ]
+                .contains(&a.mode.as_str())
                 {
                     bail!(
-                        "--mode must be latency, single, batch, batch-private or both, not {}",
+                        "--mode must be latency, single, single-release, batch, batch-private or both, not {}",
                         a.mode
                     );
                 }
@@ -106,6 +116,13 @@ fn parse_args() -> Result<Args> {
                 a.max_keys = val()?
                     .parse()
                     .with_context(|| format!("{k} needs a number"))?
+            }
+            "--private-precision" => {
+                a.private_precision = val()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("{k} needs numbers separated by commas"))?
             }
             other => bail!("unknown argument {other}; {USAGE}"),
         }
@@ -217,6 +234,18 @@ fn run() -> Result<()> {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
         let seen = (&yte[..], pred_plain.as_slice(), logits_te.as_slice());
         result["single"] = single::single(&model, &imgs, seen, n, args.key_budget)?;
+    }
+    if args.mode == "single-release" {
+        let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();
+        let seen = (&yte[..], pred_plain.as_slice(), logits_te.as_slice());
+        result["single_release"] = single::single_release(
+            &model,
+            &imgs,
+            seen,
+            n,
+            &args.private_precision,
+            args.key_budget,
+        )?;
     }
     if args.mode == "batch" || args.mode == "both" {
         let imgs: Vec<&[f64]> = ds.test.inputs.chunks_exact(SIDE * SIDE).collect();

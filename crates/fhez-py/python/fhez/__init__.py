@@ -11,6 +11,9 @@ server that holds only the public bundle):
     >>> reply = server.evaluate(client.encrypt(np.zeros((4, 8, 8))))
     >>> client.finish(reply)["y_hat"]                               # doctest: +SKIP
 
+`fhez.run_encrypted(planned, samples)` runs client and server in one process, one sample
+at a time (keys once; decrypted outputs per sample).
+
 The CKKS layer, for your own computations (TenSEAL-style):
 
     >>> ctx = fhez.Context("N13_QP218_128")
@@ -51,6 +54,7 @@ from ._fhez import (
     matmul_rotations,
 )
 from .layers import Conv2d, Dense, Square, sequential
+from .local import run_encrypted
 
 __all__ = [
     "BatchTooLarge",
@@ -59,6 +63,7 @@ __all__ = [
     "Dense",
     "Square",
     "sequential",
+    "run_encrypted",
     "Client",
     "Context",
     "EncryptedModel",

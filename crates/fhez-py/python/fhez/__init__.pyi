@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .layers import Conv2d as Conv2d, Dense as Dense, Square as Square, sequential as sequential
+from .local import run_encrypted as run_encrypted
 
 __version__: str
 
@@ -166,10 +167,13 @@ class Model:
         batch: Optional[int] = None,
         precision_bits: Optional[int] = None,
         key_budget: Optional[int] = None,
+        release: Optional[str] = None,
     ) -> EncryptedModel:
         """Plans for `"batch-in-slots"` (throughput) or `"single-input"` (latency).
         `key_budget` (single-input): at most that many Galois keys, the other rotation
-        steps composed from them as the plan records."""
+        steps composed from them as the plan records. `release`: `"shared"` (default:
+        decryptions flooded) or `"private-only"` (decryptions never leave the client: no
+        flooding, smaller parameters)."""
 
 class EncryptedModel:
     """A model planned for one packing."""
@@ -182,6 +186,12 @@ class EncryptedModel:
     def depth(self) -> int: ...
     @property
     def log_n(self) -> int: ...
+    @property
+    def release(self) -> Optional[str]:
+        """`"shared"` (flooded) or `"private-only"` (no flooding)."""
+    @property
+    def precision_bits(self) -> Optional[int]:
+        """Bits after the binary point promised for decrypted outputs."""
     @property
     def rotation_steps(self) -> List[int]: ...
     def plan_json(self) -> str:
@@ -231,6 +241,9 @@ class Client:
         """Decrypts and runs the client's rest of the graph (softmax, argmax, ...)."""
     def read(self, data: bytes, limit: int = ...) -> Ciphertexts:
         """Reads a message (the server's reply) under this client's parameters."""
+    @property
+    def release(self) -> Optional[str]:
+        """`"shared"`, `"private-only"` (never show a decryption), or `None` (exact)."""
     @property
     def model(self) -> EncryptedModel: ...
 

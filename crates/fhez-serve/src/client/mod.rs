@@ -79,6 +79,15 @@ pub enum ClientError {
         /// The keys' parameter set id.
         found: String,
     },
+    /// The key directory's keys were made for private-only decryptions (no flooding),
+    /// which a service session never uses: its plans are for shared decryptions.
+    #[error(
+        "the keys in {dir} were made for private-only decryptions (`--release private`: no noise flooding); a service session decrypts for release only: use another --keys directory"
+    )]
+    PrivateOnlyKeys {
+        /// The key directory.
+        dir: PathBuf,
+    },
     /// The inputs do not fit the model.
     #[error("input does not fit model `{model}`: {reason}")]
     Input {

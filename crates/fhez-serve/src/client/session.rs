@@ -635,7 +635,14 @@ fn check_plan(
 pub(super) fn load_or_make_keys(dir: &Path, want: &KeySpec<'_>) -> Result<CkksClient, ClientError> {
     if dir.join(SECRET_KEY_FILE).is_file() {
         let keys = if want.release {
-            load_client_keys(dir)?
+            let keys = load_client_keys(dir)?;
+            // The service's plans are for shared decryptions; it never takes the opt-out.
+            if fhez_model::policy_of(&keys).is_some_and(|p| !p.choice().is_shared()) {
+                return Err(ClientError::PrivateOnlyKeys {
+                    dir: dir.to_owned(),
+                });
+            }
+            keys
         } else {
             fhez_model::bundle::load_client_keys_exact(dir)?
         };

@@ -218,7 +218,13 @@ struct Served {
 }
 
 impl Served {
-    fn new(file: ModelFile, max_body: usize) -> Result<Self, ServeError> {
+    fn new(mut file: ModelFile, max_body: usize) -> Result<Self, ServeError> {
+        // The service never chooses private-only decryptions for its clients: every plan
+        // it publishes budgets the flooding of shared decryptions.
+        if !file.plan.release.is_shared() {
+            tracing::warn!(model = %file.name, "the model file asks for private-only decryptions; the service plans for shared ones");
+            file.plan.release = fhez_nn::ReleaseChoice::Shared;
+        }
         let err = |source| ServeError::Model {
             name: file.name.clone(),
             source,

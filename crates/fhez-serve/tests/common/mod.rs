@@ -42,6 +42,7 @@ pub fn regressor_file() -> ModelFile {
     FILE.get_or_init(|| {
         let graph = prefab::cnn_regressor((6, 2), 3, 3, 7).unwrap();
         let request = PlanRequest {
+            release: fhez_nn::ReleaseChoice::Shared,
             batch: 2,
             precision_bits: 20,
             magnitude_bits: 20,
