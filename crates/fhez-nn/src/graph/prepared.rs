@@ -63,8 +63,9 @@ pub struct TransformCache<B: Backend> {
     /// Per outer node of a composed pair: whether the composition was found cheaper.
     decisions: Arc<Mutex<BTreeMap<Key, bool>>>,
     rotations: Arc<RotationTable>,
-    /// Rotations by step of every transform applied so far, as with exact keys.
-    uses: Arc<Mutex<BTreeMap<i64, u64>>>,
+    /// Rotations by step of every transform applied so far, as with exact keys; `None`
+    /// (nothing recorded) unless made by [`TransformCache::recording_rotation_uses`].
+    uses: Option<Arc<Mutex<BTreeMap<i64, u64>>>>,
 }
 
 impl<B: Backend> Clone for TransformCache<B> {
@@ -73,7 +74,7 @@ impl<B: Backend> Clone for TransformCache<B> {
             entries: Arc::clone(&self.entries),
             decisions: Arc::clone(&self.decisions),
             rotations: Arc::clone(&self.rotations),
-            uses: Arc::clone(&self.uses),
+            uses: self.uses.clone(),
         }
     }
 }
@@ -108,7 +109,18 @@ impl<B: Backend> TransformCache<B> {
             entries: Arc::new(Mutex::new(BTreeMap::new())),
             decisions: Arc::new(Mutex::new(BTreeMap::new())),
             rotations: Arc::new(table),
-            uses: Arc::new(Mutex::new(BTreeMap::new())),
+            uses: None,
+        }
+    }
+
+    /// An empty cache with exact keys that also records every applied transform's
+    /// rotations by step ([`TransformCache::rotation_uses`]): the planner's first run under
+    /// a key budget. Evaluation caches do not record.
+    #[must_use]
+    pub fn recording_rotation_uses() -> Self {
+        Self {
+            uses: Some(Arc::new(Mutex::new(BTreeMap::new()))),
+            ..Self::new()
         }
     }
 
@@ -120,12 +132,12 @@ impl<B: Backend> TransformCache<B> {
 
     /// Rotations by step that the transforms applied so far perform with exact keys (each
     /// application's [`LinearTransform::rotation_uses`]): what a key budget is chosen for.
+    /// Empty unless the cache was made by [`TransformCache::recording_rotation_uses`].
     #[must_use]
     pub fn rotation_uses(&self) -> BTreeMap<i64, u64> {
-        self.uses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.uses.as_ref().map_or_else(BTreeMap::new, |u| {
+            u.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Arc<Entry<B>>>> {
@@ -226,8 +238,8 @@ impl<B: Backend> TransformCache<B> {
                 e
             }
         };
-        {
-            let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(uses) = &self.uses {
+            let mut uses = uses.lock().unwrap_or_else(PoisonError::into_inner);
             for (s, c) in entry.prepared.rotation_uses() {
                 let e = uses.entry(i64::try_from(s).unwrap_or(0)).or_insert(0);
                 *e = e.saturating_add(u64::try_from(c).unwrap_or(u64::MAX));

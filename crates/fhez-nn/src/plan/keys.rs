@@ -61,7 +61,7 @@ pub(super) fn with_key_budget(
         let (_, nodes, _) = simulate(graph, &sim, PackingChoice::SingleInput, 1, Some(cache))?;
         Ok((nodes, sim.report().rotation_steps))
     };
-    let exact = TransformCache::new();
+    let exact = TransformCache::recording_rotation_uses();
     let (_, all) = run(&exact)?;
     let uses = exact.rotation_uses();
     let mut pinned: BTreeSet<i64> = all.difference(&key_set(&uses)).copied().collect();
