@@ -33,15 +33,8 @@ pub fn single(
     n: usize,
     key_budget: Option<usize>,
 ) -> Result<Value> {
-    let (yte, pred_plain, logits_te) = seen;
-    let mut runs = vec![Run::new(
-        model,
-        ReleaseChoice::Shared,
-        SHARED_PRECISION_BITS,
-        key_budget,
-    )?];
-    interleave(&mut runs, imgs_te, n)?;
-    runs.remove(0).report(yte, pred_plain, logits_te)
+    let mut reports = run_plans(model, imgs_te, seen, n, &[], key_budget)?;
+    Ok(reports.swap_remove(0))
 }
 
 /// The precision the single-input plan requests (shared: all of it is promised after
@@ -63,6 +56,19 @@ pub fn single_release(
     private_bits: &[u32],
     key_budget: Option<usize>,
 ) -> Result<Value> {
+    run_plans(model, imgs_te, seen, n, private_bits, key_budget).map(Value::from)
+}
+
+/// The shared plan and one private-only plan per entry of `private_bits`, images
+/// interleaved: their reports, the shared one first.
+fn run_plans(
+    model: &Model,
+    imgs_te: &[&[f64]],
+    seen: (&[u8], &[usize], &[Vec<f64>]),
+    n: usize,
+    private_bits: &[u32],
+    key_budget: Option<usize>,
+) -> Result<Vec<Value>> {
     let (yte, pred_plain, logits_te) = seen;
     let mut runs = vec![Run::new(
         model,
@@ -81,8 +87,7 @@ pub fn single_release(
     interleave(&mut runs, imgs_te, n)?;
     runs.iter()
         .map(|r| r.report(yte, pred_plain, logits_te))
-        .collect::<Result<Vec<_>>>()
-        .map(Value::from)
+        .collect()
 }
 
 fn interleave(runs: &mut [Run], imgs_te: &[&[f64]], n: usize) -> Result<()> {
